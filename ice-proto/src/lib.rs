@@ -1,0 +1,4 @@
+//! A native implementation of the ZeroC Ice protocol.
+//!
+//! Layers, from the bottom: `encoding` (streams over bytes), `protocol`
+//! (frames), `transport`, `connection`, and `communicator`/`proxy`/`adapter`.
