@@ -1,7 +1,154 @@
-//! The Slice compiler: reads `.ice` files and (in later stages) generates Rust.
+//! The Slice compiler: reads `.ice` files and builds a validated semantic
+//! model that code generators walk (code generation comes in a later stage).
 //!
-//! The pipeline is preprocess, parse, resolve, validate, generate; each phase
-//! runs only when the ones before it produced no error.
+//! The pipeline is the body of [`compile_unit`]: [`preprocess`], [`parser`],
+//! [`resolve`], [`validate`]. Each phase runs only when the ones before it
+//! produced no error. Like ZeroC's compilers, every file named on the command
+//! line is its own compilation unit with its own symbol table; included files
+//! are read once per run and shared.
+
+pub mod ast;
+pub mod diagnostics;
+pub mod parser;
+pub mod preprocess;
+pub mod resolve;
+pub mod validate;
+
+use ast::Ast;
+use diagnostics::{Diagnostics, FileId, SourceMap};
+use preprocess::{FileCache, PreprocessOptions, Preprocessed};
+use std::path::PathBuf;
 
 /// The version string printed by `slice2rs --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What to compile and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The `.ice` files, each its own compilation unit.
+    pub files: Vec<PathBuf>,
+    /// Preprocessor settings (`-I`, `-D`, `-U`).
+    pub preprocess: PreprocessOptions,
+}
+
+/// The validated model of one compilation unit.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The unit's main file.
+    pub main: FileId,
+    /// The definitions of the unit and everything it includes.
+    pub ast: Ast,
+    /// Every file read for the unit, main file first.
+    pub files: Vec<FileId>,
+    /// Warnings (a model exists only when there was no error).
+    pub warnings: Diagnostics,
+}
+
+/// The result of compiling every unit of an invocation.
+#[derive(Debug, Default)]
+pub struct Compilation {
+    /// The files read, shared by all units.
+    pub sources: SourceMap,
+    /// One entry per input file: the model, or the diagnostics that stopped it.
+    pub units: Vec<Result<Model, Diagnostics>>,
+}
+
+impl Compilation {
+    /// True when some unit had an error.
+    pub fn has_errors(&self) -> bool {
+        self.units.iter().any(|u| u.is_err())
+    }
+
+    /// All diagnostics (errors and warnings), rendered as Ice prints them.
+    pub fn render_diagnostics(&self) -> String {
+        let mut out = String::new();
+        for u in &self.units {
+            match u {
+                Ok(m) => out.push_str(&m.warnings.render(&self.sources)),
+                Err(d) => out.push_str(&d.render(&self.sources)),
+            }
+        }
+        out
+    }
+}
+
+/// Compiles every file of `options`, each as its own unit.
+pub fn compile(options: &Options) -> Compilation {
+    let mut cache = FileCache::default();
+    let mut c = Compilation::default();
+    for f in &options.files {
+        let unit = compile_unit(f, &options.preprocess, &mut cache, &mut c.sources);
+        c.units.push(unit);
+    }
+    c
+}
+
+/// Compiles in-memory text as one unit (tests and tools); `name` is the file
+/// name used in diagnostics and for relative includes.
+pub fn compile_str(
+    name: &str,
+    text: &str,
+    opts: &PreprocessOptions,
+) -> (SourceMap, Result<Model, Diagnostics>) {
+    let mut cache = FileCache::default();
+    let path = PathBuf::from(name);
+    cache.insert(
+        std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()),
+        text,
+    );
+    let mut sources = SourceMap::default();
+    let r = compile_unit(&path, opts, &mut cache, &mut sources);
+    (sources, r)
+}
+
+/// Runs only the preprocessor on one file (for `-E` and `--depend`).
+pub fn preprocess_file(
+    path: &std::path::Path,
+    opts: &PreprocessOptions,
+    cache: &mut FileCache,
+    sources: &mut SourceMap,
+) -> Result<Preprocessed, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    match preprocess::preprocess(path, opts, cache, sources, &mut diags) {
+        Some(pp) if !diags.has_errors() => Ok(pp),
+        _ => Err(diags),
+    }
+}
+
+/// The pipeline for one unit: preprocess, parse, resolve, validate.
+pub fn compile_unit(
+    path: &std::path::Path,
+    opts: &PreprocessOptions,
+    cache: &mut FileCache,
+    sources: &mut SourceMap,
+) -> Result<Model, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let pp = preprocess::preprocess(path, opts, cache, sources, &mut diags);
+    let Some(pp) = pp.filter(|_| !diags.has_errors()) else {
+        return Err(finish(diags));
+    };
+    let mut ast = Ast::default();
+    parser::parse(&pp.text, &pp.lines, &mut ast, &mut diags);
+    if diags.has_errors() {
+        return Err(finish(diags));
+    }
+    let symbols = resolve::resolve(&mut ast, &mut diags);
+    if diags.has_errors() {
+        return Err(finish(diags));
+    }
+    validate::validate(&ast, &symbols, pp.main, &mut diags);
+    if diags.has_errors() {
+        return Err(finish(diags));
+    }
+    Ok(Model {
+        main: pp.main,
+        ast,
+        files: pp.files,
+        warnings: finish(diags),
+    })
+}
+
+fn finish(mut d: Diagnostics) -> Diagnostics {
+    d.sort_by_position();
+    d
+}

@@ -1,5 +1,140 @@
 //! `slice2rs`: the command-line front end of the Slice compiler.
+//!
+//! Takes the options ZeroC's Slice compilers share (`-I`, `-D`, `-U`, `-E`,
+//! `--output-dir`, `--depend`) and prints diagnostics as
+//! `file:line: error: text`. Exit status 1 on any error.
 
-fn main() {
-    println!("slice2rs {}", slice_compiler::VERSION);
+use clap::Parser;
+use slice_compiler::preprocess::{FileCache, PreprocessOptions};
+use slice_compiler::{compile, diagnostics::SourceMap, preprocess_file, Options, VERSION};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slice2rs",
+    version = VERSION,
+    about = "Compiles Slice (.ice) files; validates them like ZeroC's compilers.",
+    disable_version_flag = true
+)]
+struct Args {
+    /// Put DIR in the include file search path.
+    #[arg(short = 'I', value_name = "DIR")]
+    include: Vec<PathBuf>,
+    /// Define NAME as 1, or NAME=DEF as DEF.
+    #[arg(short = 'D', value_name = "NAME[=DEF]")]
+    define: Vec<String>,
+    /// Remove any definition for NAME.
+    #[arg(short = 'U', value_name = "NAME")]
+    undefine: Vec<String>,
+    /// Print preprocessor output on stdout.
+    #[arg(short = 'E')]
+    preprocess_only: bool,
+    /// Create files in the directory DIR.
+    #[arg(long = "output-dir", value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Generate Makefile dependencies.
+    #[arg(long)]
+    depend: bool,
+    /// Write dependencies to FILE instead of standard output.
+    #[arg(long = "depend-file", value_name = "FILE")]
+    depend_file: Option<PathBuf>,
+    /// Display the version.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: (),
+    /// The Slice files.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if args.files.is_empty() {
+        eprintln!("slice2rs: error: no input file");
+        return ExitCode::from(1);
+    }
+    let pp = PreprocessOptions {
+        include_dirs: args.include.clone(),
+        defines: args
+            .define
+            .iter()
+            .map(|d| match d.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (d.clone(), None),
+            })
+            .collect(),
+        undefines: args.undefine.clone(),
+    };
+    if args.preprocess_only || args.depend || args.depend_file.is_some() {
+        return preprocess_only(&args, &pp);
+    }
+    if let Some(dir) = &args.output_dir {
+        if !dir.is_dir() {
+            eprintln!("slice2rs: error: argument for --output-dir does not exist or is not a directory: {}", dir.display());
+            return ExitCode::from(1);
+        }
+    }
+    let c = compile(&Options {
+        files: args.files.clone(),
+        preprocess: pp,
+    });
+    eprint!("{}", c.render_diagnostics());
+    if c.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `-E` and `--depend`: run the preprocessor only.
+fn preprocess_only(args: &Args, pp: &PreprocessOptions) -> ExitCode {
+    let mut cache = FileCache::default();
+    let mut sources = SourceMap::default();
+    let mut out = String::new();
+    let mut failed = false;
+    for f in &args.files {
+        match preprocess_file(f, pp, &mut cache, &mut sources) {
+            Ok(p) => {
+                if args.preprocess_only {
+                    out.push_str(&p.to_marked_text(&sources));
+                } else {
+                    let stem = f
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let target = match &args.output_dir {
+                        Some(d) => d.join(format!("{stem}.rs")).display().to_string(),
+                        None => format!("{stem}.rs"),
+                    };
+                    out.push_str(&format!("{target}: \\\n {}", f.display()));
+                    for id in p.files.iter().skip(1) {
+                        out.push_str(&format!(" \\\n {}", sources.name(*id)));
+                    }
+                    out.push('\n');
+                }
+            }
+            Err(d) => {
+                failed = true;
+                eprint!("{}", d.render(&sources));
+            }
+        }
+    }
+    let written = match &args.depend_file {
+        Some(path) if !args.preprocess_only => std::fs::write(path, &out).is_ok(),
+        _ => std::io::stdout().write_all(out.as_bytes()).is_ok(),
+    };
+    if failed || !written {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
