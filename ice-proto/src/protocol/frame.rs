@@ -1,0 +1,481 @@
+//! The Ice protocol's 14-byte message header and the framing of whole
+//! messages, with bzip2 compression.
+//!
+//! A codec in the sense of hyper's h1 or mini-redis: bytes in, frames out,
+//! no sockets. [`FrameDecoder::decode`] says "incomplete" (`Ok(None)`) apart
+//! from "malformed" (`Err`), and checks the magic, the versions and the
+//! size limit from the header alone, before any body byte is buffered.
+//!
+//! Header layout (all messages, protocol 1.0):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0..4 | magic `I` `c` `e` `P` |
+//! | 4, 5 | protocol major, minor (1, 0) |
+//! | 6, 7 | protocol encoding major, minor (1, 0) |
+//! | 8 | message type |
+//! | 9 | compression status: 0 none, 1 none but the sender accepts compressed replies, 2 compressed |
+//! | 10..14 | total message size, header included, little-endian `i32` |
+//!
+//! A compressed message (status 2) carries, after the header, the size of
+//! the whole uncompressed message as an `i32` and then the bzip2 stream of
+//! the uncompressed body. The header's size field is then the compressed
+//! total. Ice compresses nothing under 100 bytes.
+
+use std::io::{Read, Write};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::ProtocolError;
+
+/// The length of every message header.
+pub const HEADER_SIZE: usize = 14;
+
+/// The magic bytes that start every message.
+pub const MAGIC: [u8; 4] = *b"IceP";
+
+/// The protocol version this implementation speaks (1.0).
+pub const PROTOCOL_VERSION: (u8, u8) = (1, 0);
+
+/// The encoding of the protocol's own headers (always 1.0).
+pub const PROTOCOL_ENCODING: (u8, u8) = (1, 0);
+
+/// Messages shorter than this are never compressed, as in Ice.
+pub const COMPRESSION_THRESHOLD: usize = 100;
+
+/// Ice's default `Ice.MessageSizeMax`: 1 MiB.
+pub const DEFAULT_MESSAGE_SIZE_MAX: usize = 1024 * 1024;
+
+/// The five kinds of Ice protocol message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// A twoway or oneway request.
+    Request = 0,
+    /// One or more batched oneway requests.
+    BatchRequest = 1,
+    /// The reply to a twoway request.
+    Reply = 2,
+    /// Sent by a server when it accepts a connection.
+    ValidateConnection = 3,
+    /// Announces a graceful close.
+    CloseConnection = 4,
+}
+
+impl MessageType {
+    /// The message type for a header byte.
+    ///
+    /// # Errors
+    /// [`ProtocolError::UnknownMessageType`] for any other byte.
+    pub fn from_byte(b: u8) -> Result<Self, ProtocolError> {
+        Ok(match b {
+            0 => Self::Request,
+            1 => Self::BatchRequest,
+            2 => Self::Reply,
+            3 => Self::ValidateConnection,
+            4 => Self::CloseConnection,
+            other => return Err(ProtocolError::UnknownMessageType { value: other }),
+        })
+    }
+}
+
+/// The compression status byte of a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompressionStatus {
+    /// Not compressed; the sender does not ask for compressed replies.
+    NotCompressed = 0,
+    /// Not compressed; the sender accepts a compressed reply.
+    Accepted = 1,
+    /// The body is compressed with bzip2.
+    Compressed = 2,
+}
+
+impl CompressionStatus {
+    /// The status for a header byte.
+    ///
+    /// # Errors
+    /// [`ProtocolError::InvalidCompressionStatus`] for any other byte.
+    pub fn from_byte(b: u8) -> Result<Self, ProtocolError> {
+        Ok(match b {
+            0 => Self::NotCompressed,
+            1 => Self::Accepted,
+            2 => Self::Compressed,
+            other => return Err(ProtocolError::InvalidCompressionStatus { value: other }),
+        })
+    }
+}
+
+/// A parsed message header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// What kind of message follows.
+    pub message_type: MessageType,
+    /// Whether (and how) the body is compressed.
+    pub compression: CompressionStatus,
+    /// The total size of the message on the wire, header included.
+    pub size: usize,
+}
+
+impl Header {
+    /// Parses and checks a header: magic, protocol and protocol-encoding
+    /// versions, message type, compression status, and the size against
+    /// `HEADER_SIZE` and `max_size`.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] naming the first field that is wrong.
+    pub fn parse(bytes: &[u8; HEADER_SIZE], max_size: usize) -> Result<Self, ProtocolError> {
+        let mut b = &bytes[..];
+        let mut magic = [0u8; 4];
+        b.copy_to_slice(&mut magic);
+        if magic != MAGIC {
+            return Err(ProtocolError::BadMagic { found: magic });
+        }
+        let (pmaj, pmin) = (b.get_u8(), b.get_u8());
+        if pmaj != PROTOCOL_VERSION.0 {
+            return Err(ProtocolError::UnsupportedProtocol {
+                major: pmaj,
+                minor: pmin,
+            });
+        }
+        let (emaj, emin) = (b.get_u8(), b.get_u8());
+        if emaj != PROTOCOL_ENCODING.0 {
+            return Err(ProtocolError::UnsupportedProtocolEncoding {
+                major: emaj,
+                minor: emin,
+            });
+        }
+        let message_type = MessageType::from_byte(b.get_u8())?;
+        let compression = CompressionStatus::from_byte(b.get_u8())?;
+        let size = b.get_i32_le();
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|s| *s >= HEADER_SIZE)
+            .ok_or(ProtocolError::IllegalMessageSize {
+                size: i64::from(size),
+            })?;
+        if size > max_size {
+            return Err(ProtocolError::MessageTooLarge {
+                size,
+                max: max_size,
+            });
+        }
+        Ok(Self {
+            message_type,
+            compression,
+            size,
+        })
+    }
+
+    /// Writes a header for a message of `size` bytes in all.
+    pub fn write(
+        message_type: MessageType,
+        compression: CompressionStatus,
+        size: usize,
+        dst: &mut BytesMut,
+    ) {
+        dst.put_slice(&MAGIC);
+        dst.put_u8(PROTOCOL_VERSION.0);
+        dst.put_u8(PROTOCOL_VERSION.1);
+        dst.put_u8(PROTOCOL_ENCODING.0);
+        dst.put_u8(PROTOCOL_ENCODING.1);
+        dst.put_u8(message_type as u8);
+        dst.put_u8(compression as u8);
+        dst.put_i32_le(i32::try_from(size).unwrap_or(i32::MAX));
+    }
+}
+
+/// One whole message: its type, the compression status its sender used,
+/// and its body (decompressed, header removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// What kind of message this is.
+    pub message_type: MessageType,
+    /// The compression status byte the sender used; a server answers a
+    /// request sent with status 1 or 2 with a compressed reply when it can.
+    pub compression: CompressionStatus,
+    /// The message body after the header, decompressed.
+    pub body: Bytes,
+}
+
+/// Splits a byte stream into frames.
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    max_size: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MESSAGE_SIZE_MAX)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder that rejects messages larger than `max_size` bytes
+    /// (`Ice.MessageSizeMax`, converted from KiB by the caller).
+    #[must_use]
+    pub fn new(max_size: usize) -> Self {
+        Self { max_size }
+    }
+
+    /// The largest message accepted, in bytes.
+    #[must_use]
+    pub fn max_size(&self) -> usize {
+        self.max_size
+    }
+
+    /// Peeks at the header at the start of `buf`, if all 14 bytes are there.
+    ///
+    /// # Errors
+    /// As [`Header::parse`].
+    pub fn peek_header(&self, buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
+        match buf
+            .get(..HEADER_SIZE)
+            .and_then(|h| <&[u8; HEADER_SIZE]>::try_from(h).ok())
+        {
+            Some(h) => Header::parse(h, self.max_size).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes one whole message off the front of `buf`. `Ok(None)` means more
+    /// bytes are needed; the header is checked as soon as it is complete, so
+    /// an oversized or malformed message fails before its body arrives.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] for a malformed header or compressed body; the
+    /// connection should then be closed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let Some(header) = self.peek_header(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < header.size {
+            buf.reserve(header.size - buf.len());
+            return Ok(None);
+        }
+        let mut message = buf.split_to(header.size);
+        message.advance(HEADER_SIZE);
+        let body = match header.compression {
+            CompressionStatus::Compressed => decompress(message.freeze(), self.max_size)?,
+            _ => message.freeze(),
+        };
+        if matches!(
+            header.message_type,
+            MessageType::ValidateConnection | MessageType::CloseConnection
+        ) && !body.is_empty()
+        {
+            return Err(ProtocolError::IllegalMessageSize {
+                size: header.size as i64,
+            });
+        }
+        Ok(Some(Frame {
+            message_type: header.message_type,
+            compression: header.compression,
+            body,
+        }))
+    }
+}
+
+/// Decompresses the body of a status-2 message: an `i32` uncompressed total
+/// size, then a bzip2 stream.
+fn decompress(mut body: Bytes, max_size: usize) -> Result<Bytes, ProtocolError> {
+    if body.len() < 4 {
+        return Err(ProtocolError::BadCompressedBody {
+            reason: "missing uncompressed size",
+        });
+    }
+    let total = body.get_i32_le();
+    let total = usize::try_from(total)
+        .ok()
+        .filter(|t| *t >= HEADER_SIZE)
+        .ok_or(ProtocolError::IllegalMessageSize {
+            size: i64::from(total),
+        })?;
+    if total > max_size {
+        return Err(ProtocolError::MessageTooLarge {
+            size: total,
+            max: max_size,
+        });
+    }
+    let want = total - HEADER_SIZE;
+    let mut out = Vec::with_capacity(want);
+    // Read one byte past the announced size to notice a stream that is longer.
+    let mut decoder = bzip2::read::BzDecoder::new(&body[..]).take(want as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|_| ProtocolError::BadCompressedBody {
+            reason: "invalid bzip2 stream",
+        })?;
+    if out.len() != want {
+        return Err(ProtocolError::BadCompressedBody {
+            reason: "uncompressed size differs from the announced size",
+        });
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Builds whole messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameEncoder;
+
+impl FrameEncoder {
+    /// Appends a message with `body` to `dst`. With `compress`, a body whose
+    /// message reaches [`COMPRESSION_THRESHOLD`] bytes is bzip2-compressed
+    /// (status 2) when that makes it smaller; otherwise the message is sent
+    /// as it is with status 1 (compression accepted) if `compress` was asked
+    /// for, or 0.
+    pub fn encode(message_type: MessageType, body: &[u8], compress: bool, dst: &mut BytesMut) {
+        let total = HEADER_SIZE + body.len();
+        if compress && total >= COMPRESSION_THRESHOLD {
+            if let Some(packed) = compress_body(body) {
+                let size = HEADER_SIZE + 4 + packed.len();
+                if size < total {
+                    dst.reserve(size);
+                    Header::write(message_type, CompressionStatus::Compressed, size, dst);
+                    dst.put_i32_le(i32::try_from(total).unwrap_or(i32::MAX));
+                    dst.put_slice(&packed);
+                    return;
+                }
+            }
+        }
+        let status = if compress {
+            CompressionStatus::Accepted
+        } else {
+            CompressionStatus::NotCompressed
+        };
+        dst.reserve(total);
+        Header::write(message_type, status, total, dst);
+        dst.put_slice(body);
+    }
+
+    /// A message with no body (validate or close connection).
+    pub fn encode_empty(message_type: MessageType, dst: &mut BytesMut) {
+        Header::write(
+            message_type,
+            CompressionStatus::NotCompressed,
+            HEADER_SIZE,
+            dst,
+        );
+    }
+}
+
+/// bzip2 with Ice's settings (block size 100k, default work factor).
+fn compress_body(body: &[u8]) -> Option<Vec<u8>> {
+    let mut enc = bzip2::write::BzEncoder::new(
+        Vec::with_capacity(body.len() / 2),
+        bzip2::Compression::new(1),
+    );
+    enc.write_all(body).ok()?;
+    enc.finish().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate_bytes() -> Vec<u8> {
+        vec![b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0]
+    }
+
+    #[test]
+    fn validate_connection_is_the_bare_header() {
+        let mut out = BytesMut::new();
+        FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut out);
+        assert_eq!(&out[..], &validate_bytes()[..]);
+        let mut dec = FrameDecoder::default();
+        let frame = dec.decode(&mut out).ok().flatten();
+        assert_eq!(
+            frame,
+            Some(Frame {
+                message_type: MessageType::ValidateConnection,
+                compression: CompressionStatus::NotCompressed,
+                body: Bytes::new()
+            })
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn incomplete_input_waits_at_every_length() {
+        let mut whole = BytesMut::new();
+        FrameEncoder::encode(MessageType::Request, b"0123456789", false, &mut whole);
+        for cut in 0..whole.len() {
+            let mut part = BytesMut::from(&whole[..cut]);
+            assert_eq!(
+                FrameDecoder::default().decode(&mut part),
+                Ok(None),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_headers_are_named() {
+        let table: Vec<(usize, u8, ProtocolError)> = vec![
+            (0, b'X', ProtocolError::BadMagic { found: *b"XceP" }),
+            (
+                4,
+                2,
+                ProtocolError::UnsupportedProtocol { major: 2, minor: 0 },
+            ),
+            (
+                6,
+                3,
+                ProtocolError::UnsupportedProtocolEncoding { major: 3, minor: 0 },
+            ),
+            (8, 9, ProtocolError::UnknownMessageType { value: 9 }),
+            (9, 7, ProtocolError::InvalidCompressionStatus { value: 7 }),
+            (10, 5, ProtocolError::IllegalMessageSize { size: 5 }),
+        ];
+        for (at, byte, want) in table {
+            let mut b = validate_bytes();
+            b[at] = byte;
+            let mut buf = BytesMut::from(&b[..]);
+            assert_eq!(
+                FrameDecoder::default().decode(&mut buf),
+                Err(want),
+                "byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_message_fails_from_the_header_alone() {
+        let mut b = validate_bytes();
+        b[8] = 0;
+        b[10..14].copy_from_slice(&(2_000_000i32).to_le_bytes());
+        let mut buf = BytesMut::from(&b[..]);
+        assert_eq!(
+            FrameDecoder::new(1024 * 1024).decode(&mut buf),
+            Err(ProtocolError::MessageTooLarge {
+                size: 2_000_000,
+                max: 1024 * 1024
+            })
+        );
+    }
+
+    #[test]
+    fn compression_round_trips_and_small_messages_stay_plain() {
+        let body: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
+        let mut out = BytesMut::new();
+        FrameEncoder::encode(MessageType::Request, &body, true, &mut out);
+        assert_eq!(out[9], 2);
+        assert!(out.len() < body.len());
+        let frame = FrameDecoder::default().decode(&mut out).ok().flatten();
+        assert_eq!(frame.map(|f| f.body.to_vec()), Some(body));
+
+        let mut small = BytesMut::new();
+        FrameEncoder::encode(MessageType::Request, &[1, 2, 3], true, &mut small);
+        assert_eq!(small[9], 1);
+        assert_eq!(small.len(), HEADER_SIZE + 3);
+    }
+
+    #[test]
+    fn corrupt_compressed_body_is_an_error() {
+        let body = vec![7u8; 1000];
+        let mut out = BytesMut::new();
+        FrameEncoder::encode(MessageType::Request, &body, true, &mut out);
+        let last = out.len() - 3;
+        out[last] ^= 0xff;
+        out[20] ^= 0x55;
+        assert!(FrameDecoder::default().decode(&mut out).is_err());
+    }
+}

@@ -1,0 +1,484 @@
+//! The bodies of request, batch request and reply messages.
+//!
+//! A request body is: request id (`i32`, 0 for oneway), identity, facet
+//! (a `sequence<string>` of zero or one element), operation name, mode
+//! (byte), context (`dictionary<string, string>`), and the parameters as an
+//! encapsulation. A batch request body is a count followed by that many
+//! requests without request ids. A reply body is the request id, a status
+//! byte and a status-dependent rest. All of it is written in encoding 1.0;
+//! only the encapsulations inside may use 1.1.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::encoding::{EncodingVersion, Identity, InputStream, OutputStream};
+
+use super::ProtocolError;
+
+/// A request context: string pairs sent with a request.
+pub type Context = BTreeMap<String, String>;
+
+/// The operation mode sent with a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum OperationMode {
+    /// An ordinary operation.
+    #[default]
+    Normal = 0,
+    /// The deprecated `nonmutating` mode; dispatched as idempotent.
+    Nonmutating = 1,
+    /// An `idempotent` operation: safe to retry.
+    Idempotent = 2,
+}
+
+impl OperationMode {
+    fn from_byte(b: u8) -> Result<Self, ProtocolError> {
+        Ok(match b {
+            0 => Self::Normal,
+            1 => Self::Nonmutating,
+            2 => Self::Idempotent,
+            other => return Err(ProtocolError::InvalidOperationMode { value: other }),
+        })
+    }
+}
+
+/// An encapsulation kept as bytes: its encoding and its body (without the
+/// 6-byte size and version header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encapsulation {
+    /// The encoding the body is written in.
+    pub encoding: EncodingVersion,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Encapsulation {
+    /// An encapsulation with no data.
+    #[must_use]
+    pub fn empty(encoding: EncodingVersion) -> Self {
+        Self {
+            encoding,
+            body: Bytes::new(),
+        }
+    }
+
+    fn write(&self, out: &mut OutputStream) {
+        out.write_encapsulation(self.encoding, &self.body);
+    }
+
+    fn read(input: &mut InputStream) -> Result<Self, ProtocolError> {
+        let (encoding, body) = input.read_encapsulation()?;
+        Ok(Self { encoding, body })
+    }
+}
+
+/// Everything in a request before its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestHeader {
+    /// The request id; 0 for a oneway request.
+    pub request_id: i32,
+    /// The target object.
+    pub identity: Identity,
+    /// The target facet, empty for the default facet.
+    pub facet: String,
+    /// The operation name.
+    pub operation: String,
+    /// The operation mode.
+    pub mode: OperationMode,
+    /// The request context.
+    pub context: Context,
+}
+
+/// A request: header and parameter encapsulation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Target, operation, mode, context and request id.
+    pub header: RequestHeader,
+    /// The in-parameters.
+    pub params: Encapsulation,
+}
+
+fn protocol_stream() -> OutputStream {
+    OutputStream::new(EncodingVersion::V1_0)
+}
+
+fn write_facet(out: &mut OutputStream, facet: &str) {
+    if facet.is_empty() {
+        out.write_size(0);
+    } else {
+        out.write_size(1);
+        out.write_string(facet);
+    }
+}
+
+fn read_facet(input: &mut InputStream) -> Result<String, ProtocolError> {
+    let n = input.read_count("facet", 1)?;
+    match n {
+        0 => Ok(String::new()),
+        1 => Ok(input.read_string()?),
+        _ => Err(ProtocolError::InvalidFacet { count: n }),
+    }
+}
+
+fn write_context(out: &mut OutputStream, context: &Context) {
+    out.write_size(context.len());
+    for (k, v) in context {
+        out.write_string(k);
+        out.write_string(v);
+    }
+}
+
+fn read_context(input: &mut InputStream) -> Result<Context, ProtocolError> {
+    let n = input.read_count("request context", 2)?;
+    let mut context = Context::new();
+    for _ in 0..n {
+        let k = input.read_string()?;
+        let v = input.read_string()?;
+        context.insert(k, v);
+    }
+    Ok(context)
+}
+
+impl Request {
+    /// Writes the request body (after the message header).
+    pub fn encode(&self, out: &mut OutputStream) {
+        out.write_i32(self.header.request_id);
+        self.encode_without_id(out);
+    }
+
+    fn encode_without_id(&self, out: &mut OutputStream) {
+        let h = &self.header;
+        out.write(&h.identity);
+        write_facet(out, &h.facet);
+        out.write_string(&h.operation);
+        out.write_u8(h.mode as u8);
+        write_context(out, &h.context);
+        self.params.write(out);
+    }
+
+    /// The request body as bytes.
+    #[must_use]
+    pub fn to_body(&self) -> Bytes {
+        let mut out = protocol_stream();
+        self.encode(&mut out);
+        out.finish()
+    }
+
+    /// Reads a request body.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] when the body is malformed or has bytes left over.
+    pub fn decode(body: Bytes) -> Result<Self, ProtocolError> {
+        let mut input = InputStream::new(body, EncodingVersion::V1_0);
+        let request_id = input.read_i32()?;
+        let request = Self::decode_without_id(&mut input, request_id)?;
+        if !input.is_at_end() {
+            return Err(ProtocolError::TrailingBytes {
+                what: "request",
+                count: input.remaining(),
+            });
+        }
+        Ok(request)
+    }
+
+    fn decode_without_id(input: &mut InputStream, request_id: i32) -> Result<Self, ProtocolError> {
+        let identity: Identity = input.read()?;
+        let facet = read_facet(input)?;
+        let operation = input.read_string()?;
+        let mode = OperationMode::from_byte(input.read_u8()?)?;
+        let context = read_context(input)?;
+        let params = Encapsulation::read(input)?;
+        Ok(Self {
+            header: RequestHeader {
+                request_id,
+                identity,
+                facet,
+                operation,
+                mode,
+                context,
+            },
+            params,
+        })
+    }
+}
+
+/// Writes a batch request body holding `requests` (their ids are ignored).
+pub fn encode_batch(requests: &[Request]) -> Bytes {
+    let mut out = protocol_stream();
+    out.write_i32(i32::try_from(requests.len()).unwrap_or(i32::MAX));
+    for r in requests {
+        r.encode_without_id(&mut out);
+    }
+    out.finish()
+}
+
+/// Reads a batch request body; every request gets id 0.
+///
+/// # Errors
+/// A [`ProtocolError`] when the body is malformed.
+pub fn decode_batch(body: Bytes) -> Result<Vec<Request>, ProtocolError> {
+    let mut input = InputStream::new(body, EncodingVersion::V1_0);
+    let n = input.read_i32()?;
+    // A batched request takes at least 2 (identity) + 1 + 1 + 1 + 1 + 6 bytes.
+    let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidBatchCount {
+        count: i64::from(n),
+    })?;
+    input.check_count("batch request", n, 12)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(Request::decode_without_id(&mut input, 0)?);
+    }
+    if !input.is_at_end() {
+        return Err(ProtocolError::TrailingBytes {
+            what: "batch request",
+            count: input.remaining(),
+        });
+    }
+    Ok(out)
+}
+
+/// The reply statuses of the Ice protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyStatus {
+    /// The operation returned; the encapsulation holds its results.
+    Ok = 0,
+    /// The operation raised a user exception, in the encapsulation.
+    UserException = 1,
+    /// No servant for the identity.
+    ObjectNotExist = 2,
+    /// The object has no such facet.
+    FacetNotExist = 3,
+    /// The object has no such operation.
+    OperationNotExist = 4,
+    /// The dispatch raised an Ice local exception.
+    UnknownLocalException = 5,
+    /// The dispatch raised a user exception not in the operation's `throws`.
+    UnknownUserException = 6,
+    /// The dispatch failed some other way.
+    UnknownException = 7,
+}
+
+/// The status-dependent part of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyBody {
+    /// Status 0: results.
+    Ok(Encapsulation),
+    /// Status 1: a user exception.
+    UserException(Encapsulation),
+    /// Status 2: identity, facet and operation of the failed request.
+    ObjectNotExist(RequestFailed),
+    /// Status 3.
+    FacetNotExist(RequestFailed),
+    /// Status 4.
+    OperationNotExist(RequestFailed),
+    /// Status 5: a description.
+    UnknownLocalException(String),
+    /// Status 6: a description.
+    UnknownUserException(String),
+    /// Status 7: a description.
+    UnknownException(String),
+}
+
+/// What a "does not exist" reply names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestFailed {
+    /// The identity the request named.
+    pub identity: Identity,
+    /// The facet the request named.
+    pub facet: String,
+    /// The operation the request named.
+    pub operation: String,
+}
+
+impl ReplyBody {
+    /// The status byte of this reply.
+    #[must_use]
+    pub fn status(&self) -> ReplyStatus {
+        match self {
+            Self::Ok(_) => ReplyStatus::Ok,
+            Self::UserException(_) => ReplyStatus::UserException,
+            Self::ObjectNotExist(_) => ReplyStatus::ObjectNotExist,
+            Self::FacetNotExist(_) => ReplyStatus::FacetNotExist,
+            Self::OperationNotExist(_) => ReplyStatus::OperationNotExist,
+            Self::UnknownLocalException(_) => ReplyStatus::UnknownLocalException,
+            Self::UnknownUserException(_) => ReplyStatus::UnknownUserException,
+            Self::UnknownException(_) => ReplyStatus::UnknownException,
+        }
+    }
+}
+
+/// A reply: the id of the request it answers and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The request id this answers.
+    pub request_id: i32,
+    /// Status and contents.
+    pub body: ReplyBody,
+}
+
+impl Reply {
+    /// The reply body as bytes.
+    #[must_use]
+    pub fn to_body(&self) -> Bytes {
+        let mut out = protocol_stream();
+        out.write_i32(self.request_id);
+        out.write_u8(self.body.status() as u8);
+        match &self.body {
+            ReplyBody::Ok(e) | ReplyBody::UserException(e) => e.write(&mut out),
+            ReplyBody::ObjectNotExist(f)
+            | ReplyBody::FacetNotExist(f)
+            | ReplyBody::OperationNotExist(f) => {
+                out.write(&f.identity);
+                write_facet(&mut out, &f.facet);
+                out.write_string(&f.operation);
+            }
+            ReplyBody::UnknownLocalException(s)
+            | ReplyBody::UnknownUserException(s)
+            | ReplyBody::UnknownException(s) => {
+                out.write_string(s);
+            }
+        }
+        out.finish()
+    }
+
+    /// Reads a reply body.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] when the body is malformed.
+    pub fn decode(body: Bytes) -> Result<Self, ProtocolError> {
+        let mut input = InputStream::new(body, EncodingVersion::V1_0);
+        let request_id = input.read_i32()?;
+        let status = input.read_u8()?;
+        let body = match status {
+            0 => ReplyBody::Ok(Encapsulation::read(&mut input)?),
+            1 => ReplyBody::UserException(Encapsulation::read(&mut input)?),
+            2..=4 => {
+                let identity: Identity = input.read()?;
+                let facet = read_facet(&mut input)?;
+                let operation = input.read_string()?;
+                let f = RequestFailed {
+                    identity,
+                    facet,
+                    operation,
+                };
+                match status {
+                    2 => ReplyBody::ObjectNotExist(f),
+                    3 => ReplyBody::FacetNotExist(f),
+                    _ => ReplyBody::OperationNotExist(f),
+                }
+            }
+            5 => ReplyBody::UnknownLocalException(input.read_string()?),
+            6 => ReplyBody::UnknownUserException(input.read_string()?),
+            7 => ReplyBody::UnknownException(input.read_string()?),
+            other => return Err(ProtocolError::InvalidReplyStatus { value: other }),
+        };
+        if !input.is_at_end() {
+            return Err(ProtocolError::TrailingBytes {
+                what: "reply",
+                count: input.remaining(),
+            });
+        }
+        Ok(Self { request_id, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Request {
+        let mut context = Context::new();
+        context.insert("k".into(), "v".into());
+        Request {
+            header: RequestHeader {
+                request_id: 1,
+                identity: Identity {
+                    name: "hello".into(),
+                    category: String::new(),
+                },
+                facet: String::new(),
+                operation: "sayHello".into(),
+                mode: OperationMode::Idempotent,
+                context,
+            },
+            params: Encapsulation {
+                encoding: EncodingVersion::V1_1,
+                body: Bytes::from_static(&[7]),
+            },
+        }
+    }
+
+    #[test]
+    fn request_bytes_are_as_ice_lays_them_out() {
+        let body = sample().to_body();
+        let want: Vec<u8> = [
+            &[1, 0, 0, 0][..],
+            &[5, b'h', b'e', b'l', b'l', b'o', 0],
+            &[0],
+            &[8, b's', b'a', b'y', b'H', b'e', b'l', b'l', b'o'],
+            &[2],
+            &[1, 1, b'k', 1, b'v'],
+            &[7, 0, 0, 0, 1, 1, 7],
+        ]
+        .concat();
+        assert_eq!(body.to_vec(), want);
+        assert_eq!(Request::decode(body), Ok(sample()));
+    }
+
+    #[test]
+    fn replies_round_trip_for_every_status() {
+        let f = RequestFailed {
+            identity: Identity {
+                name: "x".into(),
+                category: "c".into(),
+            },
+            facet: "f".into(),
+            operation: "op".into(),
+        };
+        let e = Encapsulation {
+            encoding: EncodingVersion::V1_0,
+            body: Bytes::from_static(&[1, 2]),
+        };
+        for body in [
+            ReplyBody::Ok(e.clone()),
+            ReplyBody::UserException(e),
+            ReplyBody::ObjectNotExist(f.clone()),
+            ReplyBody::FacetNotExist(f.clone()),
+            ReplyBody::OperationNotExist(f),
+            ReplyBody::UnknownLocalException("a".into()),
+            ReplyBody::UnknownUserException("b".into()),
+            ReplyBody::UnknownException("c".into()),
+        ] {
+            let reply = Reply {
+                request_id: 9,
+                body,
+            };
+            assert_eq!(Reply::decode(reply.to_body()), Ok(reply.clone()));
+        }
+    }
+
+    #[test]
+    fn batch_round_trips_and_truncations_fail() {
+        let requests = vec![sample(), sample()];
+        let body = encode_batch(&requests);
+        let got = decode_batch(body.clone());
+        let mut want = requests;
+        for r in &mut want {
+            r.header.request_id = 0;
+        }
+        assert_eq!(got, Ok(want));
+        for cut in 0..body.len() {
+            assert!(decode_batch(body.slice(..cut)).is_err(), "cut {cut}");
+        }
+        let whole = sample().to_body();
+        for cut in 0..whole.len() {
+            assert!(Request::decode(whole.slice(..cut)).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn huge_counts_fail_before_allocating() {
+        let body = Bytes::from_static(&[0xff, 0xff, 0xff, 0x7f, 0]);
+        assert!(decode_batch(body).is_err());
+    }
+}
