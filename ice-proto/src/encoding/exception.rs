@@ -1,0 +1,208 @@
+//! User exceptions in encodings 1.0 and 1.1.
+//!
+//! A Slice exception maps to a Rust struct holding its base exception as a
+//! field named `base`, implementing [`UserException`] and
+//! [`UserExceptionType`]. Slices go from most derived to base; an unknown
+//! derived exception is sliced off to its most-derived known base (1.0
+//! slices always carry sizes; 1.1 needs the sliced format). In 1.0 a flag
+//! says whether class instances trail the exception.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+
+use super::class::SliceKind;
+use super::error::{Error, Result};
+use super::{InputStream, OutputStream};
+
+/// A user exception: what generated exception structs implement.
+pub trait UserException: Any + Send + Sync + fmt::Debug {
+    /// The most-derived Slice type id.
+    fn ice_id(&self) -> &str;
+
+    /// Writes every slice, most derived first ([`OutputStream::start_slice`],
+    /// members, optional members, [`OutputStream::end_slice`]).
+    fn write_slices(&self, out: &mut OutputStream);
+
+    /// Whether the exception (or a base) has class members (1.0 then writes
+    /// the instances after it).
+    fn uses_classes(&self) -> bool {
+        false
+    }
+
+    /// Borrows the exception as `target` if it is that type or a base.
+    fn as_type(&self, target: TypeId) -> Option<&dyn Any>;
+}
+
+impl dyn UserException {
+    /// Borrows the exception as `T` (its own type or a base exception).
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.as_type(TypeId::of::<T>())?.downcast_ref::<T>()
+    }
+}
+
+/// A user exception type that can be created from the wire.
+pub trait UserExceptionType: UserException + Sized {
+    /// The Slice type id.
+    const TYPE_ID: &'static str;
+
+    /// Reads the slices of this exception and its bases.
+    fn read_slices(input: &mut InputStream) -> Result<Self>;
+}
+
+impl OutputStream {
+    /// Writes a user exception (as the body of a user-exception reply).
+    pub fn write_exception(&mut self, ex: &dyn UserException) {
+        let uses_classes = self.encoding().is_1_0() && ex.uses_classes();
+        if self.encoding().is_1_0() {
+            self.write_bool(uses_classes);
+        }
+        self.push_frame(SliceKind::Exception);
+        ex.write_slices(self);
+        self.pop_frame();
+        if uses_classes {
+            self.write_pending_classes();
+        }
+    }
+}
+
+impl InputStream {
+    /// Reads a user exception, creating the most-derived type the
+    /// registry knows. An exception none of whose slices is known is
+    /// [`Error::UnknownUserException`].
+    pub fn read_exception(&mut self) -> Result<Box<dyn UserException>> {
+        let uses_classes = if self.encoding().is_1_0() {
+            self.read_bool()?
+        } else {
+            false
+        };
+        self.classes_push_exception_frame();
+        let result = self.read_exception_slices(uses_classes);
+        self.classes_pop_frame();
+        let ex = result?;
+        if uses_classes {
+            self.read_pending_classes()?;
+        }
+        Ok(ex)
+    }
+
+    fn read_exception_slices(&mut self, _uses_classes: bool) -> Result<Box<dyn UserException>> {
+        self.read_slice_header()?;
+        let most_derived = self.current_exception_id();
+        loop {
+            let type_id = self.current_exception_id();
+            if let Some(factory) = self.registry.exception(&type_id) {
+                self.set_skip_first();
+                return factory(self);
+            }
+            let last = self.current_is_last();
+            self.skip_slice(&most_derived)?;
+            if self.encoding().is_1_0() {
+                // 1.0 has no last-slice marker: running out of input is the end.
+                if self.read_slice_header().is_err() {
+                    return Err(Error::UnknownUserException {
+                        type_id: most_derived,
+                    });
+                }
+            } else {
+                if last {
+                    return Err(Error::UnknownUserException {
+                        type_id: most_derived,
+                    });
+                }
+                self.read_slice_header()?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EncodingVersion, Format, Registry};
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::sync::Arc;
+
+    #[derive(Debug, PartialEq)]
+    struct BaseError {
+        code: i32,
+    }
+    #[derive(Debug, PartialEq)]
+    struct DerivedError {
+        base: BaseError,
+        reason: String,
+    }
+
+    impl UserException for BaseError {
+        fn ice_id(&self) -> &str {
+            Self::TYPE_ID
+        }
+        fn write_slices(&self, out: &mut OutputStream) {
+            out.start_slice(Self::TYPE_ID, None, true);
+            out.write_i32(self.code);
+            out.end_slice();
+        }
+        fn as_type(&self, t: TypeId) -> Option<&dyn Any> {
+            (t == TypeId::of::<Self>()).then_some(self as &dyn Any)
+        }
+    }
+    impl UserExceptionType for BaseError {
+        const TYPE_ID: &'static str = "::T::BaseError";
+        fn read_slices(input: &mut InputStream) -> Result<Self> {
+            input.start_slice()?;
+            let code = input.read_i32()?;
+            input.end_slice()?;
+            Ok(Self { code })
+        }
+    }
+    impl UserException for DerivedError {
+        fn ice_id(&self) -> &str {
+            "::T::DerivedError"
+        }
+        fn write_slices(&self, out: &mut OutputStream) {
+            out.start_slice("::T::DerivedError", None, false);
+            out.write_string(&self.reason);
+            out.end_slice();
+            self.base.write_slices(out);
+        }
+        fn as_type(&self, t: TypeId) -> Option<&dyn Any> {
+            if t == TypeId::of::<Self>() {
+                Some(self)
+            } else {
+                self.base.as_type(t)
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_derived_exception_slices_to_its_base() {
+        let ex = DerivedError {
+            base: BaseError { code: 3 },
+            reason: "r".into(),
+        };
+        let mut reg = Registry::new();
+        reg.add_exception::<BaseError>();
+        let reg = Arc::new(reg);
+        for enc in [EncodingVersion::V1_0, EncodingVersion::V1_1] {
+            let mut out = OutputStream::new(enc);
+            out.start_encapsulation(enc, Format::Sliced);
+            out.write_exception(&ex);
+            out.end_encapsulation();
+            let mut input = InputStream::from_slice(out.as_slice(), enc).with_registry(reg.clone());
+            assert!(input.start_encapsulation().is_ok());
+            let got = input.read_exception();
+            let base = got
+                .as_ref()
+                .ok()
+                .and_then(|e| e.downcast_ref::<BaseError>());
+            assert_eq!(base, Some(&BaseError { code: 3 }));
+            assert_eq!(input.end_encapsulation(), Ok(()));
+            // Unknown altogether.
+            let mut input = InputStream::from_slice(out.as_slice(), enc);
+            assert!(input.start_encapsulation().is_ok());
+            assert!(matches!(
+                input.read_exception(),
+                Err(Error::UnknownUserException { .. })
+            ));
+        }
+    }
+}

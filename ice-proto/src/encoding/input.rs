@@ -1,0 +1,465 @@
+//! [`InputStream`]: reads Ice data from a [`Bytes`] buffer.
+//!
+//! Every read checks the bytes that remain first, and every size or count
+//! is checked against the remaining input (times the least wire size of an
+//! element) before anything is allocated. Byte sequences are handed out as
+//! [`Bytes`] slices of the input, without copying. Classes, exceptions and
+//! optional values add methods in their own modules.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::class::{ClassReader, Registry};
+use super::error::{Error, Result};
+use super::EncodingVersion;
+
+/// The default limit on nested class instances (see [`InputStream::with_max_depth`]).
+pub const DEFAULT_CLASS_GRAPH_DEPTH_MAX: usize = 100;
+
+/// An open encapsulation while reading.
+#[derive(Debug)]
+struct EncapsFrame {
+    /// Position just past the encapsulation's last byte.
+    end: usize,
+    saved_encoding: EncodingVersion,
+    saved_classes: ClassReader,
+}
+
+/// Reads Ice-encoded data.
+#[derive(Debug)]
+pub struct InputStream {
+    buf: Bytes,
+    pos: usize,
+    encoding: EncodingVersion,
+    encaps: Vec<EncapsFrame>,
+    pub(crate) classes: ClassReader,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) max_depth: usize,
+}
+
+impl InputStream {
+    /// A stream over `buf`, read in `encoding`, knowing no classes or exceptions.
+    pub fn new(buf: Bytes, encoding: EncodingVersion) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            encoding,
+            encaps: Vec::new(),
+            classes: ClassReader::default(),
+            registry: Registry::empty(),
+            max_depth: DEFAULT_CLASS_GRAPH_DEPTH_MAX,
+        }
+    }
+
+    /// A stream over a copy of `bytes`.
+    pub fn from_slice(bytes: &[u8], encoding: EncodingVersion) -> Self {
+        Self::new(Bytes::copy_from_slice(bytes), encoding)
+    }
+
+    /// Uses `registry` to create class instances and user exceptions.
+    #[must_use]
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Limits how deeply class instances may nest (default 100).
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// The encoding now in use (the innermost encapsulation's).
+    pub fn encoding(&self) -> EncodingVersion {
+        self.encoding
+    }
+
+    /// The read position.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left in the whole buffer.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    /// Whether the whole buffer was read.
+    pub fn is_at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// End of the innermost encapsulation (or of the buffer).
+    pub(crate) fn encaps_end(&self) -> usize {
+        self.encaps.last().map_or(self.buf.len(), |f| f.end)
+    }
+
+    /// Moves the read position to `pos` (never past the end).
+    pub(crate) fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
+    }
+
+    /// The input bytes `start..end` (clamped), without copying.
+    pub(crate) fn slice_of_input(&self, start: usize, end: usize) -> Bytes {
+        let end = end.min(self.buf.len());
+        self.buf.slice(start.min(end)..end)
+    }
+
+    /// Takes `n` bytes as a slice of the input.
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8]> {
+        let remaining = self.remaining();
+        if n > remaining {
+            return Err(Error::EndOfInput {
+                what,
+                needed: n,
+                remaining,
+            });
+        }
+        let start = self.pos;
+        self.pos += n;
+        Ok(&self.buf[start..start + n])
+    }
+
+    #[inline]
+    fn take_array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+
+    /// Skips `n` bytes.
+    pub fn skip(&mut self, n: usize, what: &'static str) -> Result<()> {
+        self.take(n, what).map(|_| ())
+    }
+
+    /// Reads a `byte`.
+    #[inline]
+    pub fn read_u8(&mut self) -> Result<u8> {
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(Error::EndOfInput {
+                what: "byte",
+                needed: 1,
+                remaining: 0,
+            }),
+        }
+    }
+
+    /// Reads a `bool` (any non-zero byte is true, as in Ice).
+    #[inline]
+    pub fn read_bool(&mut self) -> Result<bool> {
+        Ok(self.read_u8()? != 0)
+    }
+
+    /// Reads a `short`.
+    #[inline]
+    pub fn read_i16(&mut self) -> Result<i16> {
+        Ok(i16::from_le_bytes(self.take_array("short")?))
+    }
+
+    /// Reads an `int`.
+    #[inline]
+    pub fn read_i32(&mut self) -> Result<i32> {
+        Ok(i32::from_le_bytes(self.take_array("int")?))
+    }
+
+    /// Reads a `long`.
+    #[inline]
+    pub fn read_i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take_array("long")?))
+    }
+
+    /// Reads a `float`.
+    #[inline]
+    pub fn read_f32(&mut self) -> Result<f32> {
+        Ok(f32::from_le_bytes(self.take_array("float")?))
+    }
+
+    /// Reads a `double`.
+    #[inline]
+    pub fn read_f64(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take_array("double")?))
+    }
+
+    /// Reads a size (one byte, or 255 and a non-negative `int`).
+    #[inline]
+    pub fn read_size(&mut self, what: &'static str) -> Result<usize> {
+        let b = match self.buf.get(self.pos) {
+            Some(&b) => b,
+            None => {
+                return Err(Error::EndOfInput {
+                    what,
+                    needed: 1,
+                    remaining: 0,
+                })
+            }
+        };
+        self.pos += 1;
+        if b < 255 {
+            return Ok(usize::from(b));
+        }
+        let v = i32::from_le_bytes(self.take_array(what)?);
+        usize::try_from(v).map_err(|_| Error::NegativeSize { what, value: v })
+    }
+
+    /// Reads the element count of a sequence or dictionary whose elements
+    /// take at least `min_each` bytes, checked against the remaining input.
+    #[inline]
+    pub fn read_count(&mut self, what: &'static str, min_each: usize) -> Result<usize> {
+        let count = self.read_size(what)?;
+        self.check_count(what, count, min_each)?;
+        Ok(count)
+    }
+
+    /// Checks that `count` elements of at least `min_each` bytes can fit.
+    #[inline]
+    pub fn check_count(&self, what: &'static str, count: usize, min_each: usize) -> Result<()> {
+        let remaining = self.remaining();
+        if count.saturating_mul(min_each) > remaining {
+            return Err(Error::SizeExceedsInput {
+                what,
+                count,
+                min_each,
+                remaining,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads `n` bytes as a slice of the input, without copying.
+    pub fn read_bytes(&mut self, n: usize, what: &'static str) -> Result<Bytes> {
+        let remaining = self.remaining();
+        if n > remaining {
+            return Err(Error::SizeExceedsInput {
+                what,
+                count: n,
+                min_each: 1,
+                remaining,
+            });
+        }
+        let b = self.buf.slice(self.pos..self.pos + n);
+        self.pos += n;
+        Ok(b)
+    }
+
+    /// Reads a `string` as a borrowed, UTF-8-checked `&str`.
+    #[inline]
+    pub fn read_str(&mut self, what: &'static str) -> Result<&str> {
+        let n = self.read_size(what)?;
+        let remaining = self.remaining();
+        if n > remaining {
+            return Err(Error::SizeExceedsInput {
+                what,
+                count: n,
+                min_each: 1,
+                remaining,
+            });
+        }
+        let start = self.pos;
+        self.pos += n;
+        std::str::from_utf8(&self.buf[start..start + n]).map_err(|e| Error::InvalidUtf8 {
+            what,
+            valid_up_to: e.valid_up_to(),
+        })
+    }
+
+    /// Reads a `string`.
+    #[inline]
+    pub fn read_string(&mut self) -> Result<String> {
+        self.read_str("string").map(str::to_owned)
+    }
+
+    /// Reads an enumerator of an enum whose largest enumerator is `max_value`.
+    /// The caller checks that the value names an enumerator.
+    pub fn read_enum(&mut self, max_value: i32, type_name: &'static str) -> Result<i32> {
+        let v = if self.encoding.is_1_0() {
+            if max_value < 127 {
+                i32::from(self.read_u8()?)
+            } else if max_value < 32767 {
+                i32::from(self.read_i16()?)
+            } else {
+                self.read_i32()?
+            }
+        } else {
+            let s = self.read_size(type_name)?;
+            i32::try_from(s).map_err(|_| Error::InvalidEnumerator {
+                type_name,
+                value: i32::MAX,
+            })?
+        };
+        if v < 0 || v > max_value {
+            return Err(Error::InvalidEnumerator {
+                type_name,
+                value: v,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Reads an encapsulation header and enters it; returns its encoding.
+    ///
+    /// Class instance ids and type-id tables start afresh inside it.
+    pub fn start_encapsulation(&mut self) -> Result<EncodingVersion> {
+        let (end, encoding) = self.read_encaps_header("encapsulation")?;
+        self.encaps.push(EncapsFrame {
+            end,
+            saved_encoding: self.encoding,
+            saved_classes: std::mem::take(&mut self.classes),
+        });
+        self.encoding = encoding;
+        Ok(encoding)
+    }
+
+    /// Reads an encapsulation's size and version; returns (end, version).
+    fn read_encaps_header(&mut self, what: &'static str) -> Result<(usize, EncodingVersion)> {
+        let size = self.read_i32()?;
+        let remaining = self.remaining();
+        let body = usize::try_from(size).ok().and_then(|s| s.checked_sub(4));
+        let body = match body {
+            Some(b) if b >= 2 && b <= remaining => b,
+            _ => {
+                return Err(Error::InvalidEncapsulationSize {
+                    what,
+                    size,
+                    remaining,
+                })
+            }
+        };
+        let end = self.pos + body;
+        let major = self.read_u8()?;
+        let minor = self.read_u8()?;
+        let encoding = EncodingVersion { major, minor };
+        if !encoding.is_supported() {
+            return Err(Error::UnsupportedEncoding { what, major, minor });
+        }
+        Ok((end, encoding))
+    }
+
+    /// Leaves the innermost encapsulation, checking that it was read to its
+    /// end. In 1.1, optional values nobody asked for are skipped first; in
+    /// 1.0 one trailing byte is tolerated, as Ice does.
+    pub fn end_encapsulation(&mut self) -> Result<()> {
+        let end = match self.encaps.last() {
+            Some(f) => f.end,
+            None => {
+                return Err(Error::UnbalancedEncapsulation {
+                    what: "end without start",
+                })
+            }
+        };
+        if self.encoding.is_1_0() {
+            if self.pos + 1 == end {
+                self.pos += 1;
+            }
+        } else {
+            self.skip_remaining_optionals()?;
+        }
+        if self.pos != end {
+            return Err(Error::EncapsulationMismatch {
+                unread: end as i64 - self.pos as i64,
+            });
+        }
+        if let Some(frame) = self.encaps.pop() {
+            self.encoding = frame.saved_encoding;
+            self.classes = frame.saved_classes;
+        }
+        Ok(())
+    }
+
+    /// Skips a whole encapsulation; returns its encoding.
+    pub fn skip_encapsulation(&mut self) -> Result<EncodingVersion> {
+        let (end, encoding) = self.read_encaps_header("skipped encapsulation")?;
+        self.seek(end);
+        Ok(encoding)
+    }
+
+    /// Reads a whole encapsulation as its encoding and body bytes.
+    pub fn read_encapsulation(&mut self) -> Result<(EncodingVersion, Bytes)> {
+        let size = self.read_i32()?;
+        let remaining = self.remaining();
+        let body = match usize::try_from(size).ok().and_then(|s| s.checked_sub(6)) {
+            Some(b) if b + 2 <= remaining => b,
+            _ => {
+                return Err(Error::InvalidEncapsulationSize {
+                    what: "encapsulation",
+                    size,
+                    remaining,
+                })
+            }
+        };
+        let major = self.read_u8()?;
+        let minor = self.read_u8()?;
+        let bytes = self.read_bytes(body, "encapsulation body")?;
+        Ok((EncodingVersion { major, minor }, bytes))
+    }
+
+    /// Reads any [`Decode`](super::Decode) value.
+    #[inline]
+    pub fn read<T: super::Decode>(&mut self) -> Result<T> {
+        T::decode(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn sizes_are_checked() {
+        let mut i = InputStream::from_slice(&[255, 0, 0, 0, 128], EncodingVersion::V1_1);
+        assert!(matches!(i.read_size("x"), Err(Error::NegativeSize { .. })));
+        let mut i = InputStream::from_slice(&[5, 1, 2], EncodingVersion::V1_1);
+        assert!(matches!(
+            i.read_count("seq", 1),
+            Err(Error::SizeExceedsInput { count: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn strings_are_utf8_checked() {
+        let mut i = InputStream::from_slice(&[2, 0xc3, 0x28], EncodingVersion::V1_1);
+        assert!(matches!(i.read_string(), Err(Error::InvalidUtf8 { .. })));
+        let mut i = InputStream::from_slice(&[2, 0xc3, 0xa9], EncodingVersion::V1_1);
+        assert_eq!(i.read_string(), Ok("é".to_owned()));
+    }
+
+    #[test]
+    fn encapsulation_checks_size_and_version() {
+        let mut i = InputStream::from_slice(&[6, 0, 0, 0, 1, 1], EncodingVersion::V1_0);
+        assert_eq!(i.start_encapsulation(), Ok(EncodingVersion::V1_1));
+        assert_eq!(i.end_encapsulation(), Ok(()));
+        let mut i = InputStream::from_slice(&[6, 0, 0, 0, 1, 2], EncodingVersion::V1_0);
+        assert!(matches!(
+            i.start_encapsulation(),
+            Err(Error::UnsupportedEncoding { .. })
+        ));
+        let mut i = InputStream::from_slice(&[7, 0, 0, 0, 1, 1], EncodingVersion::V1_0);
+        assert!(matches!(
+            i.start_encapsulation(),
+            Err(Error::InvalidEncapsulationSize { .. })
+        ));
+        let mut i = InputStream::from_slice(&[7, 0, 0, 0, 1, 1, 9], EncodingVersion::V1_1);
+        assert!(i.start_encapsulation().is_ok());
+        // 1.1 skips trailing optionals first: 9 is tag 1, F2, cut short.
+        assert!(i.end_encapsulation().is_err());
+        let mut i = InputStream::from_slice(&[6, 0, 0, 0, 1, 1, 9], EncodingVersion::V1_1);
+        assert!(i.start_encapsulation().is_ok());
+        assert_eq!(i.read_u8(), Ok(9));
+        assert!(matches!(
+            i.end_encapsulation(),
+            Err(Error::EncapsulationMismatch { unread: -1 })
+        ));
+        // 1.0 tolerates one trailing byte.
+        let mut i = InputStream::from_slice(&[7, 0, 0, 0, 1, 0, 9], EncodingVersion::V1_1);
+        assert!(i.start_encapsulation().is_ok());
+        assert_eq!(i.end_encapsulation(), Ok(()));
+    }
+}
