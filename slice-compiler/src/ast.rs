@@ -410,6 +410,8 @@ pub struct Definition {
     pub doc: Option<String>,
     /// Where the definition starts (its name's line for most kinds).
     pub span: Span,
+    /// Where it ends: its closing `}` (or its name for definitions without a body).
+    pub end: Span,
     /// The kind and its contents.
     pub kind: DefKind,
 }

@@ -132,10 +132,10 @@ pub fn compile_unit(
     if diags.has_errors() {
         return Err(finish(diags));
     }
+    // Resolution and validation both run: ZeroC's compilers check in one
+    // pass, so the first error in text order may come from either; the
+    // validators skip whatever failed to resolve.
     let symbols = resolve::resolve(&mut ast, &mut diags);
-    if diags.has_errors() {
-        return Err(finish(diags));
-    }
     validate::validate(&ast, &symbols, pp.main, &mut diags);
     if diags.has_errors() {
         return Err(finish(diags));

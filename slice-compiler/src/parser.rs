@@ -597,6 +597,8 @@ impl<'a> Parser<'a> {
             _ => return fail(self.skip_ws_back(i, w), None),
         };
         if braced {
+            let end = self.lines.span(self.src.len().saturating_sub(i.len() + 1));
+            self.ast.borrow_mut().def_mut(id).end = end;
             let (i, _) = opt(self.sym(";")).parse(i)?;
             Ok((i, id))
         } else {
@@ -626,6 +628,7 @@ impl<'a> Parser<'a> {
             metadata: head.metadata,
             doc: head.doc,
             span,
+            end: span,
             kind,
         })
     }

@@ -328,7 +328,7 @@ impl State<'_> {
             }
         }
         if let Some(_c) = conds.last() {
-            let span = self.span(id, text.split('\n').count() as u32);
+            let span = self.span(id, text.lines().count().max(1) as u32);
             self.diags.error("preprocessor", span, "missing #endif");
         }
     }
