@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod golden;
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
