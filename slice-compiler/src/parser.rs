@@ -117,6 +117,7 @@ pub fn parse(text: &str, lines: &LineMap, ast: &mut Ast, diags: &mut Diagnostics
         ast: RefCell::new(std::mem::take(ast)),
         diags: RefCell::new(Diagnostics::new()),
         seen_def_in_file: RefCell::new(Vec::new()),
+        depth: std::cell::Cell::new(0),
     };
     let result = p.unit(text);
     if let Err(e) = result {
@@ -145,7 +146,11 @@ struct Parser<'a> {
     ast: RefCell<Ast>,
     diags: RefCell<Diagnostics>,
     seen_def_in_file: RefCell<Vec<crate::diagnostics::FileId>>,
+    depth: std::cell::Cell<usize>,
 }
+
+/// Deepest module nesting accepted (keeps recursion off the stack limit).
+const MAX_NESTING: usize = 100;
 
 /// Where a member list appears; decides what is legal inside.
 #[derive(Clone, Copy, PartialEq)]
@@ -424,7 +429,10 @@ impl<'a> Parser<'a> {
         let parsed = if is_hex {
             u128::from_str_radix(&body[2..], 16).ok()
         } else if body.len() > 1 && body.starts_with('0') {
-            u128::from_str_radix(&body[1..], 8).ok()
+            // Like Ice, digits 8 and 9 make a leading-zero literal decimal.
+            u128::from_str_radix(&body[1..], 8)
+                .ok()
+                .or_else(|| body.parse::<u128>().ok())
         } else {
             body.parse::<u128>().ok()
         };
@@ -635,6 +643,16 @@ impl<'a> Parser<'a> {
 
     /// `module := 'module' identifier ('::' identifier)* '{' definition* '}'`
     fn module(&self, i: &'a str, head: Head) -> PResult<'a, (DefId, bool)> {
+        if self.depth.get() >= MAX_NESTING {
+            return fail(i, Some("modules nested too deeply".into()));
+        }
+        self.depth.set(self.depth.get() + 1);
+        let r = self.module_inner(i, head);
+        self.depth.set(self.depth.get().saturating_sub(1));
+        r
+    }
+
+    fn module_inner(&self, i: &'a str, head: Head) -> PResult<'a, (DefId, bool)> {
         let (i, name) = self.def_name(i, "module")?;
         let mut names = vec![name];
         let mut i = i;

@@ -130,6 +130,10 @@ impl Preprocessed {
     pub fn to_marked_text(&self, sources: &SourceMap) -> String {
         let mut out = String::with_capacity(self.text.len() + 256);
         let mut seg_iter = self.lines.segments.iter().peekable();
+        if seg_iter.peek().is_some_and(|s| s.file != self.main) {
+            // The main file starts with an include: name it first, as Ice does.
+            out.push_str(&format!("#line 1 \"{}\"\n", sources.name(self.main)));
+        }
         for (n, line) in self.text.split_inclusive('\n').enumerate() {
             while let Some(seg) = seg_iter.peek() {
                 if seg.out_line as usize == n {
@@ -813,6 +817,17 @@ impl Eval<'_> {
     }
 
     fn unary(&mut self) -> Option<i64> {
+        // Bound the recursion of `!!!...` and `(((...`.
+        self.depth += 1;
+        if self.depth > 100 {
+            return None;
+        }
+        let r = self.unary_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> Option<i64> {
         if self.eat("!") {
             return Some(i64::from(self.unary()? == 0));
         }
@@ -850,7 +865,7 @@ impl Eval<'_> {
             Tok::Ident(id) => {
                 self.pos += 1;
                 match self.macros.get(&id) {
-                    Some(v) if self.depth < 32 => {
+                    Some(v) if self.depth < 64 => {
                         let toks = tokenize_expr(v)?;
                         if toks.is_empty() {
                             return Some(0);

@@ -34,6 +34,9 @@ pub enum Sym {
 #[derive(Debug, Default, Clone)]
 pub struct Symbols {
     table: HashMap<String, Vec<Sym>>,
+    /// Enumerators by their name in the enumeration's enclosing scope
+    /// (a deprecated way to name them that Ice 3.7 still accepts).
+    outer_enumerators: HashMap<String, Vec<Sym>>,
     /// Lower-cased scoped name to the first spelling and symbol.
     folded: HashMap<String, (String, Sym)>,
 }
@@ -50,12 +53,19 @@ impl Symbols {
         let joined = name.parts.join("::");
         if name.global {
             let key = format!("::{joined}");
-            return self.table.get(&key).map(|v| (key, v.as_slice()));
+            let found = self
+                .table
+                .get(&key)
+                .or_else(|| self.outer_enumerators.get(&key));
+            return found.map(|v| (key, v.as_slice()));
         }
         let mut s = scope;
         loop {
             let key = format!("{s}::{joined}");
             if let Some(v) = self.table.get(&key) {
+                return Some((key, v.as_slice()));
+            }
+            if let Some(v) = self.outer_enumerators.get(&key) {
                 return Some((key, v.as_slice()));
             }
             if s.is_empty() {
@@ -212,12 +222,13 @@ impl Resolver<'_> {
                 .map(|e| (e.name.name.clone(), e.name.span))
                 .collect();
             for (k, (name, span)) in names.into_iter().enumerate() {
-                let key = format!("{scope}::{name}");
-                self.declare_enumerator(ast, key, name, span, Sym::Enumerator(id, k));
-                self.syms.insert(
-                    format!("{own}::{}", ast_enum_name(ast, id, k)),
-                    Sym::Enumerator(id, k),
-                );
+                let sym = Sym::Enumerator(id, k);
+                self.syms
+                    .outer_enumerators
+                    .entry(format!("{scope}::{name}"))
+                    .or_default()
+                    .push(sym);
+                self.declare_enumerator(ast, format!("{own}::{name}"), name, span, sym);
             }
         }
     }
@@ -554,16 +565,6 @@ fn local_mismatch(prev_local: bool, new_local: bool, name: &str) -> Option<Strin
         (true, false) => Some(format!("non-local `{name}' was declared local")),
         (false, true) => Some(format!("local `{name}' was declared non-local")),
         _ => None,
-    }
-}
-
-fn ast_enum_name(ast: &Ast, id: DefId, k: usize) -> String {
-    match &ast.def(id).kind {
-        DefKind::Enum { enumerators } => enumerators
-            .get(k)
-            .map(|e| e.name.name.clone())
-            .unwrap_or_default(),
-        _ => String::new(),
     }
 }
 

@@ -50,6 +50,8 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
                 for o in &c.operations {
                     clash(&inherited, &o.name, "operation", diags);
                 }
+                let direct: Vec<DefId> = c.implements.iter().filter_map(|b| b.1).collect();
+                ambiguous(ast, id, def, &direct, diags);
             }
             DefKind::Interface(i) => {
                 let bases = interface_bases(ast, id);
@@ -60,7 +62,8 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
                 for o in &i.operations {
                     clash(&inherited, &o.name, "operation", diags);
                 }
-                ambiguous(ast, id, def, i, diags);
+                let direct: Vec<DefId> = i.bases.iter().filter_map(|b| b.1).collect();
+                ambiguous(ast, id, def, &direct, diags);
             }
             DefKind::Exception(e) => {
                 let mut inherited: Vec<String> = Vec::new();
@@ -132,14 +135,13 @@ fn clash(inherited: &[Inherited], name: &Ident, what: &str, diags: &mut Diagnost
 
 /// An operation name reaching an interface from two different defining
 /// interfaces through its direct bases.
-fn ambiguous(ast: &Ast, id: DefId, def: &Definition, i: &InterfaceDef, diags: &mut Diagnostics) {
-    let direct: Vec<DefId> = i.bases.iter().filter_map(|b| b.1).collect();
+fn ambiguous(ast: &Ast, id: DefId, def: &Definition, direct: &[DefId], diags: &mut Diagnostics) {
     if direct.len() < 2 {
         return;
     }
     // (operation name, defining interface)
     let mut seen: Vec<(String, DefId)> = Vec::new();
-    for b in direct {
+    for &b in direct {
         let mut all = vec![b];
         all.extend(interface_bases(ast, b));
         for d in all {

@@ -13,6 +13,7 @@ mod local;
 mod members;
 mod optionals;
 mod placement;
+mod types;
 
 use crate::ast::*;
 use crate::diagnostics::{Diagnostics, FileId};
@@ -29,6 +30,7 @@ pub fn validate(ast: &Ast, _symbols: &Symbols, _main: FileId, diags: &mut Diagno
     enums::check(ast, diags);
     constants::check(ast, diags);
     local::check(ast, diags);
+    types::check(ast, diags);
 }
 
 /// The resolved type of a reference, if resolution succeeded.

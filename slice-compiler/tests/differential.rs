@@ -1,0 +1,1085 @@
+//! Differential test against ZeroC's `slice2cpp`: small Slice inputs, valid
+//! and invalid, each run through both compilers. They must agree on
+//! acceptance and, for rejected inputs, on the line of the first error. This
+//! complements the invalid corpus (`tests/invalid/`) with inputs Ice accepts,
+//! so that checks are not stricter than Ice's.
+
+// A test harness: a missing slice2cpp must fail the test loudly.
+#![allow(clippy::panic)]
+
+use std::process::Command;
+
+/// (name, Slice text).
+const CASES: &[(&str, &str)] = &[
+    (
+        "fwd_never_defined_member",
+        r#"module M {
+class C;
+struct S {
+C c;
+};
+};
+"#,
+    ),
+    (
+        "fwd_never_defined_iface_proxy",
+        r#"module M {
+interface I;
+struct S {
+I* p;
+};
+};
+"#,
+    ),
+    (
+        "fwd_iface_never_defined_param",
+        r#"module M {
+interface I;
+interface J {
+void f(I* p);
+};
+};
+"#,
+    ),
+    (
+        "fwd_class_value_param",
+        r#"module M {
+class C;
+interface J {
+void f(C c);
+};
+};
+"#,
+    ),
+    (
+        "escaped_kw",
+        r#"module M {
+struct \module {
+int \int;
+};
+};
+"#,
+    ),
+    (
+        "const_enum",
+        r#"module M {
+enum E {
+A, B };
+const E X = B;
+const E Y = E::A;
+};
+"#,
+    ),
+    (
+        "const_ref",
+        r#"module M {
+const int A = 5;
+const long B = A;
+const double D = 3;
+const float F = 1.5f;
+};
+"#,
+    ),
+    (
+        "tag_const",
+        r#"module M {
+const int T = 3;
+class C {
+optional(T) int x;
+};
+};
+"#,
+    ),
+    (
+        "class_ops",
+        r#"module M {
+interface I {
+void f();
+};
+class C implements I {
+int x;
+void g();
+};
+};
+"#,
+    ),
+    (
+        "object_types",
+        r#"module M {
+struct S {
+Object* p;
+Value v;
+Object o;
+};
+sequence<Object*> Prxs;
+dictionary<string, Value> D;
+};
+"#,
+    ),
+    (
+        "local_obj",
+        r#"module M {
+local interface L {
+LocalObject get();
+};
+};
+"#,
+    ),
+    (
+        "compact_id",
+        r#"module M {
+class C(5) {
+int x;
+};
+class D(6) extends C {
+int y;
+};
+};
+"#,
+    ),
+    (
+        "compact_dup",
+        r#"module M {
+class C(5) {
+int x;
+};
+class D(5) {
+int y;
+};
+};
+"#,
+    ),
+    (
+        "compact_neg",
+        r#"module M {
+class C(-1) {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "class_proxy",
+        r#"module M {
+class C {
+int x;
+};
+struct S {
+C* p;
+};
+};
+"#,
+    ),
+    (
+        "value_proxy",
+        r#"module M {
+struct S {
+Value* p;
+};
+};
+"#,
+    ),
+    (
+        "enum_scoped",
+        r#"module M {
+enum E {
+A };
+enum F {
+A };
+};
+"#,
+    ),
+    (
+        "enum_member_clash",
+        r#"module M {
+enum E {
+A };
+struct A {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "seq_of_self",
+        r#"module M {
+sequence<int> S;
+sequence<S> SS;
+};
+"#,
+    ),
+    (
+        "struct_self",
+        r#"module M {
+struct S {
+S s;
+};
+};
+"#,
+    ),
+    (
+        "class_self",
+        r#"module M {
+class C {
+C next;
+};
+};
+"#,
+    ),
+    (
+        "exception_member_exc",
+        r#"module M {
+exception E {
+};
+exception F {
+E e;
+};
+};
+"#,
+    ),
+    (
+        "iface_diamond",
+        r#"module M {
+interface A {
+void f();
+};
+interface B extends A {
+};
+interface C extends A {
+};
+interface D extends B, C {
+};
+};
+"#,
+    ),
+    (
+        "iface_dup_base",
+        r#"module M {
+interface A {
+void f();
+};
+interface D extends A, A {
+};
+};
+"#,
+    ),
+    (
+        "throws_dup",
+        r#"module M {
+exception E {
+};
+interface I {
+void f() throws E, E;
+};
+};
+"#,
+    ),
+    (
+        "op_param_named_like_op",
+        r#"module M {
+interface I {
+void f(int f);
+};
+};
+"#,
+    ),
+    (
+        "member_named_like_struct",
+        r#"module M {
+struct S {
+int S;
+};
+};
+"#,
+    ),
+    (
+        "member_named_like_class",
+        r#"module M {
+class C {
+int C;
+};
+};
+"#,
+    ),
+    (
+        "member_type_name_clash",
+        r#"module M {
+struct T {
+int x;
+};
+struct S {
+T T;
+};
+};
+"#,
+    ),
+    (
+        "nested_module_lookup",
+        r#"module A {
+struct S {
+int x;
+};
+module B {
+struct S {
+A::S s;
+};
+};
+};
+"#,
+    ),
+    (
+        "changed_meaning2",
+        r#"module M {
+struct X {
+int a;
+};
+module N {
+struct Y {
+X x;
+};
+struct X {
+int b;
+};
+};
+};
+"#,
+    ),
+    (
+        "unknown_metadata",
+        r#"module M {
+["foo:bar"] struct S {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "idempotent_ok",
+        r#"module M {
+interface I {
+idempotent int f();
+};
+};
+"#,
+    ),
+    (
+        "optional_return",
+        r#"module M {
+interface I {
+optional(1) int f(optional(2) int a, out optional(3) string b);
+};
+};
+"#,
+    ),
+    (
+        "optional_class_type",
+        r#"module M {
+class C {
+int x;
+};
+class D {
+optional(1) C c;
+};
+};
+"#,
+    ),
+    (
+        "string_escapes",
+        r#"module M {
+const string S = "\\ \" \n \x41 \101 \u00e9 \U0001F600";
+};
+"#,
+    ),
+    (
+        "string_bad_escape",
+        r#"module M {
+const string S = "\q";
+};
+"#,
+    ),
+    (
+        "string_bad_u",
+        r#"module M {
+const string S = "\u12";
+};
+"#,
+    ),
+    (
+        "float_exp",
+        r#"module M {
+const double D = 1.5e-3;
+const float F = -2E+2F;
+const double H = 0x10;
+};
+"#,
+    ),
+    (
+        "float_range",
+        r#"module M {
+const float F = 1e39;
+};
+"#,
+    ),
+    (
+        "bool_key",
+        r#"module M {
+dictionary<bool, int> D;
+};
+"#,
+    ),
+    (
+        "enum_key",
+        r#"module M {
+enum E {
+A };
+dictionary<E, int> D;
+};
+"#,
+    ),
+    (
+        "struct_key",
+        r#"module M {
+struct K {
+int a;
+string b;
+};
+dictionary<K, int> D;
+};
+"#,
+    ),
+    (
+        "seq_key",
+        r#"module M {
+sequence<int> Is;
+dictionary<Is, int> D;
+};
+"#,
+    ),
+    (
+        "empty_exception",
+        r#"module M {
+exception E {
+};
+};
+"#,
+    ),
+    (
+        "empty_class",
+        r#"module M {
+class C {
+};
+};
+"#,
+    ),
+    (
+        "empty_iface",
+        r#"module M {
+interface I {
+};
+};
+"#,
+    ),
+    (
+        "empty_module",
+        r#"module M {
+};
+"#,
+    ),
+    (
+        "nested_types_in_class",
+        r#"module M {
+class C {
+struct S {
+int x;
+};
+};
+};
+"#,
+    ),
+    (
+        "ops_in_struct",
+        r#"module M {
+struct S {
+void f();
+};
+};
+"#,
+    ),
+    (
+        "data_in_interface",
+        r#"module M {
+interface I {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "void_member",
+        r#"module M {
+struct S {
+void x;
+};
+};
+"#,
+    ),
+    (
+        "out_in_return",
+        r#"module M {
+interface I {
+out int f();
+};
+};
+"#,
+    ),
+    (
+        "local_exc_in_local",
+        r#"module M {
+local exception L {
+};
+local interface I {
+void f() throws L;
+};
+};
+"#,
+    ),
+    (
+        "local_exc_base_nonlocal",
+        r#"module M {
+exception N {
+};
+local exception L extends N {
+};
+};
+"#,
+    ),
+    (
+        "deprecated_meta",
+        r#"module M {
+["deprecate:use other"] interface I {
+["deprecate"] void f();
+};
+};
+"#,
+    ),
+    (
+        "amd",
+        r#"module M {
+["amd"] interface I {
+["amd"] void f();
+};
+};
+"#,
+    ),
+    (
+        "class_extends_fwd_defined_later",
+        r#"module M {
+class A;
+class B {
+A a;
+};
+class A {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "interface_uses_class_by_value",
+        r#"module M {
+class C {
+int x;
+};
+interface I {
+C get();
+void set(C c);
+};
+};
+"#,
+    ),
+    (
+        "object_param",
+        r#"module M {
+interface I {
+Object get();
+Object* prx();
+Value v();
+};
+};
+"#,
+    ),
+    (
+        "localobject_nonlocal_seq",
+        r#"module M {
+sequence<LocalObject> S;
+};
+"#,
+    ),
+    (
+        "scoped_global",
+        r#"module M {
+struct S {
+int x;
+};
+};
+module N {
+struct T {
+::M::S s;
+M::S t;
+};
+};
+"#,
+    ),
+    (
+        "module_reopen_case_inner",
+        r#"module M {
+module a {
+};
+};
+module M {
+module A {
+};
+};
+"#,
+    ),
+    (
+        "typo_case_use",
+        r#"module M {
+struct Point {
+int x;
+};
+struct S {
+point p;
+};
+};
+"#,
+    ),
+    (
+        "const_string_to_enum_name",
+        r#"module M {
+enum E {
+A };
+const E X = ::M::A;
+};
+"#,
+    ),
+    (
+        "enum_explicit_const",
+        r#"module M {
+const int V = 3;
+enum E {
+A = V, B };
+};
+"#,
+    ),
+    (
+        "enum_trailing_comma",
+        r#"module M {
+enum E {
+A, B, };
+};
+"#,
+    ),
+    (
+        "default_enum_member",
+        r#"module M {
+enum E {
+A, B };
+struct S {
+E e = B;
+};
+};
+"#,
+    ),
+    (
+        "default_enum_scoped",
+        r#"module M {
+enum E {
+A, B };
+struct S {
+E e = E::B;
+};
+};
+"#,
+    ),
+    (
+        "default_string",
+        r#"module M {
+struct S {
+string s = "x";
+bool b = true;
+double d = 1;
+};
+};
+"#,
+    ),
+    (
+        "default_opt",
+        r#"module M {
+class C {
+optional(1) int x = 5;
+};
+};
+"#,
+    ),
+    ("empty_file", r#""#),
+    (
+        "two_ops_diff_params",
+        r#"module M {
+interface I {
+void f(int a);
+void f(string b);
+};
+};
+"#,
+    ),
+    (
+        "iface_extends_object",
+        r#"module M {
+interface I extends Object {
+};
+};
+"#,
+    ),
+    (
+        "class_extends_object",
+        r#"module M {
+class C extends Object {
+};
+};
+"#,
+    ),
+    (
+        "exception_extends_undefined_fwd",
+        r#"module M {
+class C;
+exception E extends C {
+};
+};
+"#,
+    ),
+    (
+        "param_named_keyword_escaped",
+        r#"module M {
+interface I {
+void f(int \out);
+};
+};
+"#,
+    ),
+    (
+        "metadata_after_doc",
+        r#"module M {
+/** doc */ ["amd"] interface I {
+void f();
+};
+};
+"#,
+    ),
+    (
+        "file_meta_after_def",
+        r#"module M {
+};
+[["cpp:header-ext:hh"]]"#,
+    ),
+    (
+        "file_meta_in_module",
+        r#"module M {
+[["x"]] };
+"#,
+    ),
+    (
+        "global_meta_list",
+        r#"[["a", "b"]] module M {
+};
+"#,
+    ),
+    (
+        "semicolon_after_fwd_missing",
+        r#"module M {
+class C };
+"#,
+    ),
+    (
+        "double_semicolon",
+        r#"module M {
+struct S {
+int x;
+};
+;
+};
+"#,
+    ),
+    (
+        "stray_semicolon_top",
+        r#";
+"#,
+    ),
+    (
+        "idempotent_member",
+        r#"module M {
+class C {
+idempotent int x;
+};
+};
+"#,
+    ),
+    (
+        "proxy_of_proxy",
+        r#"module M {
+interface I {
+};
+struct S {
+I** p;
+};
+};
+"#,
+    ),
+    (
+        "const_int_plus",
+        r#"module M {
+const int X = +5;
+const long Y = -9223372036854775808;
+};
+"#,
+    ),
+    (
+        "const_octal",
+        r#"module M {
+const int X = 017;
+const int Y = 09;
+};
+"#,
+    ),
+    (
+        "byte_neg_default",
+        r#"module M {
+struct S {
+byte b = -1;
+};
+};
+"#,
+    ),
+    (
+        "local_class_in_nonlocal_iface_op_value",
+        r#"module M {
+local class L {
+};
+interface I {
+void f(L l);
+};
+};
+"#,
+    ),
+    (
+        "out_param_local",
+        r#"module M {
+local interface L {
+};
+interface I {
+void f(out L l);
+};
+};
+"#,
+    ),
+    (
+        "throws_nonexc_local",
+        r#"module M {
+local interface L {
+};
+interface I {
+void f() throws L;
+};
+};
+"#,
+    ),
+    (
+        "class_two_bases",
+        r#"module M {
+class A {
+};
+class B {
+};
+class C extends A, B {
+};
+};
+"#,
+    ),
+    (
+        "iface_implements",
+        r#"module M {
+interface A {
+};
+interface B implements A {
+};
+};
+"#,
+    ),
+    (
+        "class_op_clash_iface_op",
+        r#"module M {
+interface I {
+void f();
+};
+class C implements I {
+void f();
+};
+};
+"#,
+    ),
+    (
+        "class_implements_dup_op",
+        r#"module M {
+interface I {
+void f();
+};
+interface J {
+void f();
+};
+class C implements I, J {
+};
+};
+"#,
+    ),
+    (
+        "dict_value_exception",
+        r#"module M {
+exception E {
+};
+dictionary<int, E> D;
+};
+"#,
+    ),
+    (
+        "enumerator_const_redef",
+        r#"module M {
+enum E {
+A };
+const int A = 1;
+};
+"#,
+    ),
+    (
+        "type_named_Object",
+        r#"module M {
+struct Object {
+int x;
+};
+};
+"#,
+    ),
+    (
+        "ident_ice_in_member",
+        r#"module M {
+struct S {
+int iceberg;
+};
+};
+"#,
+    ),
+    (
+        "underscore_meta",
+        r#"[["underscore"]] module M {
+struct S_T {
+int x_y;
+};
+};
+"#,
+    ),
+    (
+        "ice_prefix_meta",
+        r#"[["ice-prefix"]] module IceM {
+struct S {
+int x;
+};
+};
+"#,
+    ),
+];
+
+/// The line of the first error a compiler printed (`file:LINE: ...` that
+/// is not a warning), or `None` when it printed none.
+fn first_error_line(stderr: &str) -> Option<u32> {
+    stderr
+        .lines()
+        .filter(|l| !l.contains("warning:"))
+        .find_map(|l| {
+            let (_, rest) = l.split_once(".ice:")?;
+            let (n, _) = rest.split_once(':')?;
+            n.parse().ok()
+        })
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn slice2rs_agrees_with_slice2cpp() {
+    let available = Command::new("slice2cpp")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        available,
+        "slice2cpp (ZeroC Ice 3.7) is not installed: run scripts/install-ice.sh"
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let mut problems = Vec::new();
+    let mut rejected = 0;
+    for (name, text) in CASES {
+        let file = dir.path().join(format!("{name}.ice"));
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("write: {e}"));
+        let (cpp_ok, cpp_err) = run(Command::new("slice2cpp")
+            .arg("--output-dir")
+            .arg(&out)
+            .arg(&file));
+        let (rs_ok, rs_err) = run(Command::new(env!("CARGO_BIN_EXE_slice2rs")).arg(&file));
+        if rs_err.contains("panicked") {
+            problems.push(format!("{name}: slice2rs panicked: {rs_err}"));
+            continue;
+        }
+        if cpp_ok != rs_ok {
+            problems.push(format!(
+                "{name}: slice2cpp {} but slice2rs {}\n  slice2cpp: {}\n  slice2rs: {}",
+                if cpp_ok { "accepts" } else { "rejects" },
+                if rs_ok { "accepts" } else { "rejects" },
+                cpp_err.trim(),
+                rs_err.trim()
+            ));
+            continue;
+        }
+        if !cpp_ok {
+            rejected += 1;
+            let (c, r) = (first_error_line(&cpp_err), first_error_line(&rs_err));
+            if c != r || c.is_none() {
+                problems.push(format!(
+                    "{name}: first error at line {c:?} (slice2cpp) vs {r:?} (slice2rs)\n  slice2cpp: {}\n  slice2rs: {}",
+                    cpp_err.trim(),
+                    rs_err.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} cases differ:\n{}",
+        problems.len(),
+        CASES.len(),
+        problems.join("\n")
+    );
+    // Both kinds of input are present, so the test can fail either way.
+    assert!(
+        rejected > 10 && rejected < CASES.len() - 10,
+        "rejected {rejected} of {}",
+        CASES.len()
+    );
+}
