@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Times slice2rs and ZeroC's slice2cpp validating all of Ice's Slice files
+# (/usr/share/ice/slice, 67 files) in one process each, alternating runs in
+# the same session, and prints min/median of each and the ratio.
+# Goal: slice2rs at least 2x faster than slice2cpp.
+#
+#   scripts/bench-slice.sh            # 11 runs each
+#   RUNS=21 scripts/bench-slice.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ICE_SLICE=/usr/share/ice/slice
+RUNS=${RUNS:-11}
+command -v slice2cpp >/dev/null || { echo "slice2cpp missing: run scripts/install-ice.sh" >&2; exit 1; }
+[ -d "$ICE_SLICE" ] || { echo "$ICE_SLICE missing: run scripts/install-ice.sh" >&2; exit 1; }
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release -q -p slice-compiler --bin slice2rs
+bin="$target/release/slice2rs"
+
+mapfile -t files < <(find "$ICE_SLICE" -name '*.ice' | sort)
+echo "files: ${#files[@]}"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+now() { date +%s%N; }
+rs=()
+cpp=()
+for _ in $(seq "$RUNS"); do
+    t0=$(now)
+    "$bin" "-I$ICE_SLICE" "${files[@]}"
+    t1=$(now)
+    slice2cpp "-I$ICE_SLICE" --output-dir "$out" "${files[@]}"
+    t2=$(now)
+    rs+=($(( (t1 - t0) / 1000 )))
+    cpp+=($(( (t2 - t1) / 1000 )))
+done
+
+stats() { # prints "min median" in microseconds
+    printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[1], a[int((NR+1)/2)]}'
+}
+read -r rs_min rs_med < <(stats "${rs[@]}")
+read -r cpp_min cpp_med < <(stats "${cpp[@]}")
+awk -v rmin="$rs_min" -v rmed="$rs_med" -v cmin="$cpp_min" -v cmed="$cpp_med" -v runs="$RUNS" 'BEGIN {
+    printf "slice2rs : min %8.2f ms  median %8.2f ms  (%d runs)\n", rmin / 1000, rmed / 1000, runs
+    printf "slice2cpp: min %8.2f ms  median %8.2f ms  (%d runs)\n", cmin / 1000, cmed / 1000, runs
+    printf "ratio slice2cpp/slice2rs: min %.2fx  median %.2fx (goal >= 2x)\n", cmin / rmin, cmed / rmed
+}'
