@@ -3,7 +3,11 @@
 //!
 //! - [`state`]: the generic replicator core (store and ordered fan-out),
 //!   independent of Ice;
+//! - [`member`]: a replica-group member's store and its standby/active
+//!   lifecycle.
 
+pub mod member;
 pub mod state;
 
+pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
 pub use state::{Config, Keyed, Listener, PushError, StateReplicator};

@@ -1,0 +1,494 @@
+//! A replica-group member: the component-side store of replicated state and
+//! the standby/active lifecycle around it.
+//!
+//! Every member starts in standby (unless standalone): it registers its
+//! listener with the State Replicator and catches up with `get_all`; pushes
+//! keep its store current. `activate()` stops listening, catches up once
+//! more so that no change the replicator acknowledged is missing, and from
+//! then on the member's own changes are applied locally and sent to the
+//! replicator. `standby()` is the reverse. A standalone member is active
+//! from the start and has no replicator.
+//!
+//! How the member reaches its replicator is left to a [`ReplicatorClient`]
+//! (in a deployment: the generated proxy of `<Type>StateReplicator` plus
+//! this member's listener proxy); the Ice servants for `Replica` and the
+//! listener interface call into [`Member`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::state::Keyed;
+
+/// A failure talking to the State Replicator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state replicator call `{operation}` failed: {reason}")]
+pub struct ReplicatorError {
+    /// The operation that failed.
+    pub operation: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// How a member talks to its State Replicator.
+pub trait ReplicatorClient<I: Keyed>: Send + Sync + 'static {
+    /// `set...`: add or update items.
+    fn set_items(&self, items: Vec<I>) -> impl Future<Output = Result<(), ReplicatorError>> + Send;
+    /// `remove...`: remove by key.
+    fn remove_items(
+        &self,
+        keys: Vec<I::Key>,
+    ) -> impl Future<Output = Result<(), ReplicatorError>> + Send;
+    /// `getAll...`: every item.
+    fn get_all(&self) -> impl Future<Output = Result<Vec<I>, ReplicatorError>> + Send;
+    /// Registers this member's listener.
+    fn add_listener(&self) -> impl Future<Output = Result<(), ReplicatorError>> + Send;
+    /// Unregisters this member's listener.
+    fn remove_listener(&self) -> impl Future<Output = Result<(), ReplicatorError>> + Send;
+}
+
+/// The role of a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Listening to the replicator; not serving.
+    Standby,
+    /// Serving and pushing its changes.
+    Active,
+}
+
+/// What a change made by the component returns when the member is not
+/// active.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemberError {
+    /// The member is on standby and may not change state.
+    #[error("this replica is on standby")]
+    NotActive,
+    /// The replicator could not be reached.
+    #[error(transparent)]
+    Replicator(#[from] ReplicatorError),
+}
+
+struct Store<I: Keyed> {
+    items: HashMap<I::Key, I>,
+    role: Role,
+}
+
+/// One member of a replica group, generic over the component's state item.
+pub struct Member<I: Keyed, C: ReplicatorClient<I>> {
+    store: Arc<Mutex<Store<I>>>,
+    /// `None` for a standalone member.
+    client: Option<Arc<C>>,
+    /// Serialises role changes and the component's own changes, so a change
+    /// is never half-sent while the role flips.
+    transition: Arc<AsyncMutex<()>>,
+}
+
+impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            client: self.client.clone(),
+            transition: Arc::clone(&self.transition),
+        }
+    }
+}
+
+fn lock<I: Keyed>(m: &Mutex<Store<I>>) -> MutexGuard<'_, Store<I>> {
+    // Each update is a plain insert/remove/replace: a poisoned lock holds
+    // a consistent store.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
+    /// A member of a replica group, in standby: registers its listener and
+    /// catches up with the replicator.
+    ///
+    /// # Errors
+    /// When the replicator cannot be reached: a member with a missing or
+    /// unreachable replicator fails at start-up rather than hanging.
+    pub async fn start_standby(client: C) -> Result<Self, ReplicatorError> {
+        let member = Self {
+            store: Arc::new(Mutex::new(Store {
+                items: HashMap::new(),
+                role: Role::Standby,
+            })),
+            client: Some(Arc::new(client)),
+            transition: Arc::new(AsyncMutex::new(())),
+        };
+        if let Some(c) = &member.client {
+            c.add_listener().await?;
+            let all = c.get_all().await?;
+            member.replace_all(all);
+        }
+        Ok(member)
+    }
+
+    /// A standalone member: active at once, with no replicator.
+    #[must_use]
+    pub fn standalone() -> Self {
+        Self {
+            store: Arc::new(Mutex::new(Store {
+                items: HashMap::new(),
+                role: Role::Active,
+            })),
+            client: None,
+            transition: Arc::new(AsyncMutex::new(())),
+        }
+    }
+
+    /// Whether this member runs without a replicator.
+    #[must_use]
+    pub fn is_standalone(&self) -> bool {
+        self.client.is_none()
+    }
+
+    /// The member's role now.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        lock(&self.store).role
+    }
+
+    /// Whether the member is active.
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        self.role() == Role::Active
+    }
+
+    fn replace_all(&self, items: Vec<I>) {
+        let mut s = lock(&self.store);
+        s.items = items
+            .into_iter()
+            .filter(|i| !i.is_removal())
+            .map(|i| (i.key(), i))
+            .collect();
+    }
+
+    /// Makes this member the active one: stops listening, catches up with
+    /// the replicator, and serves. Returns `Ok(false)` if it was already
+    /// active.
+    ///
+    /// # Errors
+    /// When the replicator cannot be reached; the member then stays in
+    /// standby.
+    pub async fn activate(&self) -> Result<bool, ReplicatorError> {
+        let _guard = self.transition.lock().await;
+        if self.is_active() {
+            return Ok(false);
+        }
+        if let Some(c) = &self.client {
+            // Stop the pushes first, then read the whole state: everything
+            // acknowledged before this point is in the answer.
+            if let Err(e) = c.remove_listener().await {
+                tracing::warn!(error = %e, "could not unregister from the state replicator; going on");
+            }
+            let all = c.get_all().await?;
+            self.replace_all(all);
+        }
+        lock(&self.store).role = Role::Active;
+        Ok(true)
+    }
+
+    /// Puts this member on standby: it stops serving and listens to the
+    /// replicator again. Returns `Ok(false)` if it already was.
+    ///
+    /// # Errors
+    /// When the replicator cannot be reached.
+    pub async fn standby(&self) -> Result<bool, ReplicatorError> {
+        let _guard = self.transition.lock().await;
+        if !self.is_active() {
+            return Ok(false);
+        }
+        lock(&self.store).role = Role::Standby;
+        if let Some(c) = &self.client {
+            c.add_listener().await?;
+            let all = c.get_all().await?;
+            self.replace_all(all);
+        }
+        Ok(true)
+    }
+
+    /// A change made by the active component: applied locally and sent to
+    /// the replicator before returning.
+    ///
+    /// # Errors
+    /// [`MemberError::NotActive`] on standby; the replicator's error if it
+    /// could not be told (the local store keeps the change).
+    pub async fn set(&self, items: Vec<I>) -> Result<(), MemberError> {
+        let _guard = self.transition.lock().await;
+        {
+            let mut s = lock(&self.store);
+            if s.role != Role::Active {
+                return Err(MemberError::NotActive);
+            }
+            for i in &items {
+                if i.is_removal() {
+                    s.items.remove(&i.key());
+                } else {
+                    s.items.insert(i.key(), i.clone());
+                }
+            }
+        }
+        if let Some(c) = &self.client {
+            c.set_items(items).await?;
+        }
+        Ok(())
+    }
+
+    /// A removal made by the active component: applied locally and sent
+    /// to the replicator before returning.
+    ///
+    /// # Errors
+    /// As [`Member::set`].
+    pub async fn remove(&self, keys: Vec<I::Key>) -> Result<(), MemberError> {
+        let _guard = self.transition.lock().await;
+        {
+            let mut s = lock(&self.store);
+            if s.role != Role::Active {
+                return Err(MemberError::NotActive);
+            }
+            for k in &keys {
+                s.items.remove(k);
+            }
+        }
+        if let Some(c) = &self.client {
+            c.remove_items(keys).await?;
+        }
+        Ok(())
+    }
+
+    /// A push from the replicator (the listener servant calls this).
+    /// Ignored while active: the active member is the source of changes.
+    pub fn pushed_set(&self, items: &[I]) {
+        let mut s = lock(&self.store);
+        if s.role == Role::Active {
+            return;
+        }
+        for i in items {
+            if i.is_removal() {
+                s.items.remove(&i.key());
+            } else {
+                s.items.insert(i.key(), i.clone());
+            }
+        }
+    }
+
+    /// A removal pushed by the replicator.
+    pub fn pushed_removed(&self, keys: &[I::Key]) {
+        let mut s = lock(&self.store);
+        if s.role == Role::Active {
+            return;
+        }
+        for k in keys {
+            s.items.remove(k);
+        }
+    }
+
+    /// The item with this key, if any.
+    #[must_use]
+    pub fn get(&self, key: &I::Key) -> Option<I> {
+        lock(&self.store).items.get(key).cloned()
+    }
+
+    /// A copy of every item.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<I> {
+        lock(&self.store).items.values().cloned().collect()
+    }
+
+    /// The number of items held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        lock(&self.store).items.len()
+    }
+
+    /// Whether no item is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Listener, PushError, StateReplicator};
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Item(String, i32);
+
+    impl Keyed for Item {
+        type Key = String;
+        fn key(&self) -> String {
+            self.0.clone()
+        }
+    }
+
+    /// A client wired straight to an in-process replicator; the member's
+    /// listener pushes into the member through a late-bound slot.
+    #[derive(Clone)]
+    struct Direct {
+        replicator: StateReplicator<Item>,
+        name: String,
+        target: Arc<Mutex<Option<Member<Item, Direct>>>>,
+        down: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    struct Push {
+        name: String,
+        target: Arc<Mutex<Option<Member<Item, Direct>>>>,
+    }
+
+    impl Listener<Item> for Push {
+        async fn items_set(&self, items: &[Item]) -> Result<(), PushError> {
+            let m = self.target.lock().ok().and_then(|t| t.clone());
+            if let Some(m) = m {
+                m.pushed_set(items);
+            }
+            Ok(())
+        }
+        async fn items_removed(&self, keys: &[String]) -> Result<(), PushError> {
+            let m = self.target.lock().ok().and_then(|t| t.clone());
+            if let Some(m) = m {
+                m.pushed_removed(keys);
+            }
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            self.name.clone()
+        }
+    }
+
+    impl Direct {
+        fn check(&self, operation: &'static str) -> Result<(), ReplicatorError> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(ReplicatorError {
+                    operation,
+                    reason: "connection refused".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl ReplicatorClient<Item> for Direct {
+        async fn set_items(&self, items: Vec<Item>) -> Result<(), ReplicatorError> {
+            self.check("set")?;
+            self.replicator.set_items(items);
+            Ok(())
+        }
+        async fn remove_items(&self, keys: Vec<String>) -> Result<(), ReplicatorError> {
+            self.check("remove")?;
+            self.replicator.remove_items(keys);
+            Ok(())
+        }
+        async fn get_all(&self) -> Result<Vec<Item>, ReplicatorError> {
+            self.check("getAll")?;
+            Ok(self.replicator.get_all())
+        }
+        async fn add_listener(&self) -> Result<(), ReplicatorError> {
+            self.check("addListener")?;
+            self.replicator.add_listener(Push {
+                name: self.name.clone(),
+                target: Arc::clone(&self.target),
+            });
+            Ok(())
+        }
+        async fn remove_listener(&self) -> Result<(), ReplicatorError> {
+            self.check("removeListener")?;
+            self.replicator.remove_listener(&self.name);
+            Ok(())
+        }
+    }
+
+    async fn member(r: &StateReplicator<Item>, name: &str) -> Member<Item, Direct> {
+        let client = Direct {
+            replicator: r.clone(),
+            name: name.into(),
+            target: Arc::default(),
+            down: Arc::default(),
+        };
+        let slot = Arc::clone(&client.target);
+        let m = Member::start_standby(client)
+            .await
+            .expect("replicator reachable");
+        *slot.lock().expect("slot") = Some(m.clone());
+        m
+    }
+
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn sorted(mut v: Vec<Item>) -> Vec<Item> {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[tokio::test]
+    async fn standby_follows_active_and_takes_over_with_the_whole_state() {
+        let r = StateReplicator::<Item>::default();
+        let a = member(&r, "a").await;
+        let b = member(&r, "b").await;
+        assert!(!a.is_active() && !b.is_active());
+        assert_eq!(
+            a.set(vec![Item("x".into(), 1)]).await,
+            Err(MemberError::NotActive)
+        );
+        assert_eq!(a.activate().await, Ok(true));
+        assert_eq!(a.activate().await, Ok(false));
+        for i in 0..100 {
+            a.set(vec![Item(format!("k{}", i % 10), i)])
+                .await
+                .expect("set");
+        }
+        a.remove(vec!["k3".into()]).await.expect("remove");
+        settle().await;
+        assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
+        // Failover: b takes over with everything the replicator acknowledged.
+        drop(a);
+        assert_eq!(b.activate().await, Ok(true));
+        assert_eq!(sorted(b.snapshot()), sorted(r.get_all()));
+        assert_eq!(b.len(), 9);
+    }
+
+    #[tokio::test]
+    async fn a_late_joiner_catches_up_and_standby_reregisters() {
+        let r = StateReplicator::<Item>::default();
+        let a = member(&r, "a").await;
+        a.activate().await.expect("activate");
+        a.set(vec![Item("x".into(), 1), Item("y".into(), 2)])
+            .await
+            .expect("set");
+        let late = member(&r, "late").await;
+        assert_eq!(sorted(late.snapshot()), sorted(a.snapshot()));
+        assert_eq!(a.standby().await, Ok(true));
+        assert!(!a.is_active());
+        assert_eq!(r.listener_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_replicator_fails_start_up() {
+        let client = Direct {
+            replicator: StateReplicator::default(),
+            name: "n".into(),
+            target: Arc::default(),
+            down: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
+        let err = Member::start_standby(client).await.err();
+        assert_eq!(err.map(|e| e.operation), Some("addListener"));
+    }
+
+    #[tokio::test]
+    async fn standalone_is_active_with_no_replicator() {
+        let m: Member<Item, Direct> = Member::standalone();
+        assert!(m.is_active() && m.is_standalone());
+        m.set(vec![Item("a".into(), 1)]).await.expect("set");
+        assert_eq!(m.get(&"a".to_owned()), Some(Item("a".into(), 1)));
+    }
+}
