@@ -340,7 +340,7 @@ impl<'a> Parser<'a> {
         ))
     }
 
-    /// `string_literal := '"' (char | escape)* '"'` (adjacent literals concatenate).
+    /// `string_literal := '"' (char | escape)* '"'`
     fn string_lit(&self, i: &'a str) -> PResult<'a, (String, &'a str)> {
         let (i, _) = self.ws(i)?;
         let start = i;
@@ -356,12 +356,6 @@ impl<'a> Parser<'a> {
             match c {
                 '"' => {
                     rest = &rest[1..];
-                    // Concatenate adjacent literals.
-                    let (r2, _) = self.ws(rest)?;
-                    if let Some(r3) = r2.strip_prefix('"') {
-                        rest = r3;
-                        continue;
-                    }
                     let lit = &start[..start.len() - rest.len()];
                     return Ok((rest, (out, lit)));
                 }
@@ -414,9 +408,8 @@ impl<'a> Parser<'a> {
             return backtrack(start);
         }
         let is_hex = body.starts_with("0x") || body.starts_with("0X");
-        if !is_hex
-            && (body.contains('.') || body.contains(['e', 'E']) || body.ends_with(['f', 'F']))
-        {
+        // A float has a `.` or an exponent; only then may `f` end it.
+        if !is_hex && (body.contains('.') || body.contains(['e', 'E'])) {
             let t = body.trim_end_matches(['f', 'F']);
             return match t.parse::<f64>() {
                 Ok(v) => Ok((rest, ConstExpr::Float(if neg { -v } else { v }))),

@@ -286,12 +286,15 @@ impl State<'_> {
         let mut conds: Vec<Cond> = Vec::new();
         let mut in_comment = false;
         let mut lines = text.split('\n').enumerate().peekable();
+        // Set by `#line N`: added to physical line numbers.
+        let mut line_delta: i64 = 0;
         let ends_with_newline = text.ends_with('\n');
         while let Some((idx, raw)) = lines.next() {
             if ends_with_newline && lines.peek().is_none() && raw.is_empty() {
                 break;
             }
-            let line_no = idx as u32 + 1;
+            let physical = idx as u32 + 1;
+            let line_no = u32::try_from((i64::from(physical) + line_delta).max(1)).unwrap_or(1);
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let active = conds.last().map(|c| c.active).unwrap_or(true);
             let trimmed = raw.trim_start();
@@ -312,15 +315,24 @@ impl State<'_> {
                 }
                 let directive = strip_comments(&directive);
                 let span = self.span(id, line_no);
-                let included =
-                    self.directive(id, line_no, span, directive.trim(), &mut conds, active);
-                if included {
-                    self.segment(id, line_no + 1);
-                } else {
+                let before = line_delta;
+                let included = self.directive(
+                    id,
+                    span,
+                    directive.trim(),
+                    &mut conds,
+                    active,
+                    &mut line_delta,
+                );
+                if !included {
                     self.emit_line("");
                 }
                 for _ in 0..extra {
                     self.emit_line("");
+                }
+                if included || before != line_delta {
+                    let next = i64::from(physical) + i64::from(extra) + 1 + line_delta;
+                    self.segment(id, u32::try_from(next.max(1)).unwrap_or(1));
                 }
                 continue;
             }
@@ -342,11 +354,11 @@ impl State<'_> {
     fn directive(
         &mut self,
         file: FileId,
-        line_no: u32,
         span: Span,
         d: &str,
         conds: &mut Vec<Cond>,
         active: bool,
+        line_delta: &mut i64,
     ) -> bool {
         let (name, rest) = split_word(d);
         let rest = rest.trim();
@@ -433,9 +445,17 @@ impl State<'_> {
             "pragma" => {
                 if split_word(rest).0 == "once" {
                     self.once.insert(file);
+                } else {
+                    // ZeroC's preprocessor passes other pragmas on to the
+                    // Slice parser, which rejects them at the next line.
+                    let next = Span {
+                        line: span.line + 1,
+                        ..span
+                    };
+                    self.diags.error("syntax", next, "syntax error");
                 }
             }
-            "include" => return self.include(file, line_no, span, rest),
+            "include" => return self.include(file, span, rest),
             "error" => {
                 self.diags
                     .error("preprocessor", span, format!("#error {rest}"));
@@ -444,7 +464,18 @@ impl State<'_> {
                 self.diags
                     .warning("preprocessor", span, format!("#warning {rest}"));
             }
-            "line" | "" => {}
+            "line" => {
+                let (n, _) = split_word(rest);
+                match n.parse::<u32>() {
+                    Ok(n) if n > 0 => {
+                        *line_delta += i64::from(n) - i64::from(span.line) - 1;
+                    }
+                    _ => self
+                        .diags
+                        .error("preprocessor", span, "invalid #line directive"),
+                }
+            }
+            "" => {}
             other => {
                 self.diags.error(
                     "preprocessor",
@@ -456,7 +487,7 @@ impl State<'_> {
         false
     }
 
-    fn include(&mut self, file: FileId, _line_no: u32, span: Span, rest: &str) -> bool {
+    fn include(&mut self, file: FileId, span: Span, rest: &str) -> bool {
         let (name, quoted) = if let Some(r) = rest.strip_prefix('"') {
             match r.find('"') {
                 Some(end) => (&r[..end], true),

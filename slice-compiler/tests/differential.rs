@@ -995,6 +995,977 @@ int x;
 };
 "#,
     ),
+    (
+        "missing_semi_member",
+        r##"module M {
+struct S {
+int x
+};
+};
+"##,
+    ),
+    (
+        "missing_semi_seq",
+        r##"module M {
+sequence<int> S
+struct T { int x; };
+};
+"##,
+    ),
+    (
+        "missing_brace_module",
+        r##"module M {
+struct S { int x; };
+
+"##,
+    ),
+    (
+        "extra_brace",
+        r##"module M {
+struct S { int x; };
+};
+};
+"##,
+    ),
+    (
+        "bad_type_kw",
+        r##"module M {
+struct S {
+module x;
+};
+};
+"##,
+    ),
+    (
+        "param_missing_type",
+        r##"module M {
+interface I {
+void f(x);
+};
+};
+"##,
+    ),
+    (
+        "param_trailing_comma",
+        r##"module M {
+interface I {
+void f(int x,);
+};
+};
+"##,
+    ),
+    (
+        "throws_empty",
+        r##"module M {
+interface I {
+void f() throws;
+};
+};
+"##,
+    ),
+    (
+        "metadata_unterminated",
+        r##"module M {
+["amd"
+interface I {
+void f();
+};
+};
+"##,
+    ),
+    (
+        "string_newline",
+        r##"module M {
+const string S = "abc
+def";
+};
+"##,
+    ),
+    (
+        "dict_missing_comma",
+        r##"module M {
+dictionary<int string> D;
+};
+"##,
+    ),
+    (
+        "seq_missing_gt",
+        r##"module M {
+sequence<int S;
+};
+"##,
+    ),
+    (
+        "enum_missing_comma",
+        r##"module M {
+enum E { A
+B };
+};
+"##,
+    ),
+    (
+        "class_extends_two",
+        r##"module M {
+class A { int x; };
+class B { int y; };
+class C extends A, B { int z; };
+};
+"##,
+    ),
+    (
+        "const_missing_eq",
+        r##"module M {
+const int X 5;
+};
+"##,
+    ),
+    (
+        "const_no_value",
+        r##"module M {
+const int X = ;
+};
+"##,
+    ),
+    (
+        "op_in_exception",
+        r##"module M {
+exception E {
+void f();
+};
+};
+"##,
+    ),
+    (
+        "op_in_struct",
+        r##"module M {
+struct S {
+int x;
+void f();
+};
+};
+"##,
+    ),
+    (
+        "data_in_iface",
+        r##"module M {
+interface I {
+int x;
+};
+};
+"##,
+    ),
+    (
+        "module_kw_name",
+        r##"module module {
+};
+"##,
+    ),
+    (
+        "module_no_name",
+        r##"module {
+};
+"##,
+    ),
+    (
+        "local_module",
+        r##"local module M {
+};
+"##,
+    ),
+    (
+        "local_const",
+        r##"module M {
+local const int X = 1;
+};
+"##,
+    ),
+    (
+        "idempotent_data",
+        r##"module M {
+class C {
+idempotent int x;
+};
+};
+"##,
+    ),
+    (
+        "out_return",
+        r##"module M {
+interface I {
+out int f();
+};
+};
+"##,
+    ),
+    (
+        "void_param",
+        r##"module M {
+interface I {
+void f(void x);
+};
+};
+"##,
+    ),
+    (
+        "proxy_builtin",
+        r##"module M {
+struct S {
+int* p;
+};
+};
+"##,
+    ),
+    (
+        "value_proxy",
+        r##"module M {
+struct S {
+Value* p;
+};
+};
+"##,
+    ),
+    (
+        "file_meta_late",
+        r##"module M {
+};
+[["x"]]
+
+"##,
+    ),
+    (
+        "file_meta_late2",
+        r##"module M {
+};
+
+[["x"]]
+module N {
+};
+"##,
+    ),
+    (
+        "ident_digit",
+        r##"module M {
+struct 1S { int x; };
+};
+"##,
+    ),
+    (
+        "stray_char",
+        r##"module M {
+struct S { int x; };
+@
+};
+"##,
+    ),
+    (
+        "top_semicolon",
+        r##"module M {
+};
+;
+"##,
+    ),
+    (
+        "two_semis",
+        r##"module M {
+struct S { int x; };;
+};
+"##,
+    ),
+    (
+        "semi_after_member_list",
+        r##"module M {
+struct S { int x;; };
+};
+"##,
+    ),
+    (
+        "hex_float",
+        r##"module M {
+const double D = 0x1.8p3;
+};
+"##,
+    ),
+    (
+        "float_no_digits",
+        r##"module M {
+const double D = 1.e5;
+};
+"##,
+    ),
+    (
+        "float_suffix_int",
+        r##"module M {
+const float F = 5f;
+};
+"##,
+    ),
+    (
+        "int_suffix",
+        r##"module M {
+const long L = 5L;
+};
+"##,
+    ),
+    (
+        "unicode_ident",
+        r##"module M {
+struct Sé { int x; };
+};
+"##,
+    ),
+    (
+        "doc_then_meta",
+        r##"module M {
+/** d */
+["amd"]
+/** e */
+interface I { void f(); };
+};
+"##,
+    ),
+    (
+        "meta_between_words",
+        r##"module M {
+local ["x"] interface I { void f(); };
+};
+"##,
+    ),
+    (
+        "meta_on_param_after_out",
+        r##"module M {
+interface I {
+void f(out ["cpp:type:wstring"] string s);
+};
+};
+"##,
+    ),
+    (
+        "meta_on_return",
+        r##"module M {
+interface I {
+["cpp:type:wstring"] string f();
+};
+};
+"##,
+    ),
+    (
+        "tag_hex",
+        r##"module M {
+class C {
+optional(0x10) int x;
+};
+};
+"##,
+    ),
+    (
+        "tag_enum",
+        r##"module M {
+enum E { A, B };
+class C {
+optional(B) int x;
+};
+};
+"##,
+    ),
+    (
+        "tag_const_long",
+        r##"module M {
+const long T = 5;
+class C {
+optional(T) int x;
+};
+};
+"##,
+    ),
+    (
+        "tag_const_big",
+        r##"module M {
+const long T = 5000000000;
+class C {
+optional(T) int x;
+};
+};
+"##,
+    ),
+    (
+        "tag_byte_const",
+        r##"module M {
+const byte T = 5;
+class C {
+optional(T) int x;
+};
+};
+"##,
+    ),
+    (
+        "optional_struct_member_in_exc",
+        r##"module M {
+struct S { int x; };
+exception E {
+optional(1) S s;
+};
+};
+"##,
+    ),
+    (
+        "optional_param_no_type",
+        r##"module M {
+interface I {
+void f(optional(1));
+};
+};
+"##,
+    ),
+    (
+        "out_optional_order",
+        r##"module M {
+interface I {
+void f(optional(1) out int x);
+};
+};
+"##,
+    ),
+    (
+        "escaped_type",
+        r##"module M {
+struct \S { int x; };
+struct T { \S s; };
+};
+"##,
+    ),
+    (
+        "escaped_nonkw",
+        r##"module M {
+struct \Foo { int x; };
+};
+"##,
+    ),
+    (
+        "scoped_kw",
+        r##"module M {
+struct T { ::M::\struct s; };
+};
+"##,
+    ),
+    (
+        "global_scope_lookup_relative",
+        r##"module A {
+module B { struct S { int x; }; };
+};
+module C {
+struct T { A::B::S s; B::S u; };
+};
+"##,
+    ),
+    (
+        "inner_shadow",
+        r##"module A {
+struct S { int x; };
+module B {
+struct S { int y; };
+struct T { S s; A::S t; };
+};
+};
+"##,
+    ),
+    (
+        "partial_scope",
+        r##"module A {
+module B { struct S { int x; }; };
+struct T { B::S s; };
+};
+"##,
+    ),
+    (
+        "case_use",
+        r##"module M {
+struct Point { int x; };
+struct T { POINT p; };
+};
+"##,
+    ),
+    (
+        "case_use_builtin",
+        r##"module M {
+struct T { Int p; };
+};
+"##,
+    ),
+    (
+        "redef_param_name_as_type",
+        r##"module M {
+struct S { int x; };
+interface I { void f(S S); };
+};
+"##,
+    ),
+    (
+        "member_same_as_type",
+        r##"module M {
+struct S { int x; };
+struct T { S s; int S; };
+};
+"##,
+    ),
+    (
+        "enum_in_class_default",
+        r##"module M {
+enum E { A, B };
+class C { E e = A; };
+};
+"##,
+    ),
+    (
+        "default_enum_scoped_wrong",
+        r##"module M {
+enum E { A };
+enum F { B };
+struct S { E e = F::B; };
+};
+"##,
+    ),
+    (
+        "const_string_concat",
+        r##"module M {
+const string S = "a" "b";
+};
+"##,
+    ),
+    (
+        "const_bool_kw_case",
+        r##"module M {
+const bool B = TRUE;
+};
+"##,
+    ),
+    (
+        "iface_base_proxy_syntax",
+        r##"module M {
+interface A {};
+interface B extends A* {};
+};
+"##,
+    ),
+    (
+        "class_base_scoped",
+        r##"module M {
+class A { int x; };
+};
+module N {
+class B extends ::M::A { int y; };
+};
+"##,
+    ),
+    (
+        "exc_diamond",
+        r##"module M {
+exception A {};
+exception B extends A {};
+exception C extends B { int x; };
+};
+"##,
+    ),
+    (
+        "interface_redefine_after_use",
+        r##"module M {
+interface I;
+struct S { I* p; };
+interface I { void f(); };
+};
+"##,
+    ),
+    (
+        "class_fwd_defined_in_other_module",
+        r##"module M {
+class C;
+};
+module M {
+class C { int x; };
+};
+"##,
+    ),
+    (
+        "fwd_local_then_local",
+        r##"module M {
+local interface L;
+local interface L { void f(); };
+};
+"##,
+    ),
+    (
+        "dict_key_struct_with_enum",
+        r##"module M {
+enum E { A };
+struct K { E e; string s; };
+dictionary<K, int> D;
+};
+"##,
+    ),
+    (
+        "dict_key_struct_nested_struct",
+        r##"module M {
+struct A { int x; };
+struct K { A a; };
+dictionary<K, int> D;
+};
+"##,
+    ),
+    (
+        "dict_key_string_seq",
+        r##"module M {
+sequence<string> SS;
+dictionary<SS, int> D;
+};
+"##,
+    ),
+    (
+        "dict_key_long",
+        r##"module M {
+dictionary<long, int> D;
+};
+"##,
+    ),
+    (
+        "dict_key_byte",
+        r##"module M {
+dictionary<byte, int> D;
+};
+"##,
+    ),
+    (
+        "local_dict_value_local",
+        r##"module M {
+local interface L {};
+local dictionary<int, L> D;
+};
+"##,
+    ),
+    (
+        "nonlocal_dict_value_local",
+        r##"module M {
+local interface L {};
+dictionary<int, L> D;
+};
+"##,
+    ),
+    (
+        "local_struct_localobject",
+        r##"module M {
+local struct S { LocalObject o; };
+};
+"##,
+    ),
+    (
+        "const_localobject",
+        r##"module M {
+const LocalObject L = 0;
+};
+"##,
+    ),
+    (
+        "nonlocal_class_local_op_param",
+        r##"module M {
+local interface L {};
+class C { void f(L l); };
+};
+"##,
+    ),
+    (
+        "local_exc_from_local_iface",
+        r##"module M {
+local exception E {};
+local interface I { void f() throws E; };
+};
+"##,
+    ),
+    (
+        "nonlocal_exc_local_member",
+        r##"module M {
+local interface L {};
+exception E { L l; };
+};
+"##,
+    ),
+    (
+        "local_class_nonlocal_base",
+        r##"module M {
+class A {};
+local class B extends A {};
+};
+"##,
+    ),
+    (
+        "local_exc_nonlocal_base",
+        r##"module M {
+exception A {};
+local exception B extends A {};
+};
+"##,
+    ),
+    (
+        "value_member",
+        r##"module M {
+class C { Value v; Object o; };
+};
+"##,
+    ),
+    (
+        "object_as_base_iface",
+        r##"module M {
+interface I extends ::Ice::Object {};
+};
+"##,
+    ),
+    (
+        "enum_max",
+        r##"module M {
+enum E { A = 2147483647 };
+};
+"##,
+    ),
+    (
+        "enum_hex",
+        r##"module M {
+enum E { A = 0x10, B = 010 };
+};
+"##,
+    ),
+    (
+        "enum_neg_zero",
+        r##"module M {
+enum E { A = -0 };
+};
+"##,
+    ),
+    (
+        "enum_plus",
+        r##"module M {
+enum E { A = +1 };
+};
+"##,
+    ),
+    (
+        "enum_const_ref",
+        r##"module M {
+const byte V = 3;
+enum E { A = V };
+};
+"##,
+    ),
+    (
+        "enum_const_string_ref",
+        r##"module M {
+const string V = "x";
+enum E { A = V };
+};
+"##,
+    ),
+    (
+        "enum_undefined_ref",
+        r##"module M {
+enum E { A = Nope };
+};
+"##,
+    ),
+    (
+        "enum_self_ref",
+        r##"module M {
+enum E { A, B = A };
+};
+"##,
+    ),
+    (
+        "enumerator_kw",
+        r##"module M {
+enum E { \int, B };
+};
+"##,
+    ),
+    (
+        "enum_dup_across_enums",
+        r##"module M {
+enum E { A };
+enum F { B, A };
+};
+"##,
+    ),
+    (
+        "throws_local_in_local",
+        r##"module M {
+local exception E {};
+local interface I { void f() throws E; };
+};
+"##,
+    ),
+    (
+        "class_op_throws",
+        r##"module M {
+exception E {};
+class C { void f() throws E; };
+};
+"##,
+    ),
+    (
+        "op_name_kw_escaped",
+        r##"module M {
+interface I { void \module(); };
+};
+"##,
+    ),
+    (
+        "ops_overload_case",
+        r##"module M {
+interface I { void f(); void F(); };
+};
+"##,
+    ),
+    (
+        "param_name_same_as_op",
+        r##"module M {
+interface I { void f(int f); };
+};
+"##,
+    ),
+    (
+        "param_case_same_as_op",
+        r##"module M {
+interface I { void f(int F); };
+};
+"##,
+    ),
+    (
+        "return_optional_no_tag",
+        r##"module M {
+interface I { optional int f(); };
+};
+"##,
+    ),
+    (
+        "include_self_pragma",
+        r##"#pragma once
+#include "include_self_pragma.ice"
+module M {
+};
+"##,
+    ),
+    (
+        "define_func_macro",
+        r##"#define F(x) x
+module M {
+};
+"##,
+    ),
+    (
+        "if_undefined_ident",
+        r##"#if FOO
+module Bad {
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "elif_after_else",
+        r##"#if 0
+#else
+#elif 1
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "else_twice",
+        r##"#if 0
+#else
+#else
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "unknown_directive",
+        r##"#foo
+module M {
+};
+"##,
+    ),
+    (
+        "pragma_other",
+        r##"#pragma foo
+module M {
+};
+"##,
+    ),
+    (
+        "ifdef_no_name",
+        r##"#ifdef
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "line_directive",
+        r##"#line 10
+module M {
+struct S { X x; };
+};
+"##,
+    ),
+    (
+        "include_missing_angle",
+        r##"#include <nope.ice>
+module M {
+};
+"##,
+    ),
+    (
+        "include_no_quotes",
+        r##"#include nope.ice
+module M {
+};
+"##,
+    ),
+    (
+        "error_directive_inactive",
+        r##"#if 0
+#error nope
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "directive_indented",
+        r##"  #ifdef X
+module Bad {
+  #endif
+module M {
+};
+"##,
+    ),
+    (
+        "directive_space",
+        r##"# ifdef X
+module Bad {
+# endif
+module M {
+};
+"##,
+    ),
+    (
+        "continuation",
+        r##"#if defined(A) || \
+ defined(B)
+module Bad {
+#endif
+module M {
+struct S { X x; };
+};
+"##,
+    ),
 ];
 
 /// The line of the first error a compiler printed (`file:LINE: ...` that
