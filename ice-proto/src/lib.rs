@@ -7,3 +7,16 @@ pub mod encoding;
 
 #[doc(hidden)]
 pub use encoding::codegen;
+
+pub mod properties;
+pub mod protocol;
+pub mod reference;
+
+pub mod adapter;
+pub mod communicator;
+pub mod connection;
+pub mod proxy;
+pub mod runtime_error;
+pub mod transport;
+
+pub use runtime_error::RuntimeError;

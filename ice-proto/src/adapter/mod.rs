@@ -1,0 +1,630 @@
+//! Object adapters: endpoints to listen on, a servant map, and dispatch.
+//!
+//! An [`ObjectAdapter`] is created by the communicator from properties
+//! (`<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
+//! `<Name>.ThreadPool.Size`/`SizeMax`). It maps identity and facet to a
+//! [`Servant`] (with default servants by category), answers Ice's built-in
+//! operations (`ice_ping`, `ice_isA`, `ice_id`, `ice_ids`) from the
+//! servant's type ids, and turns a dispatch result into a reply body: Ice's
+//! statuses for a missing object, facet or operation, user exceptions,
+//! unknown exceptions. It never touches a socket: the accept loop hands
+//! each connection to the `connection` layer, which calls back through
+//! [`RequestHandler`].
+//!
+//! A reply uses the encoding of the request's parameter encapsulation, so
+//! a peer speaking encoding 1.0 gets 1.0 back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+
+use crate::communicator::Communicator;
+use crate::connection::{BoxFuture, Connection, ConnectionConfig, RequestHandler};
+use crate::encoding::{
+    EncodingVersion, Endpoint, Format, Identity, InputStream, IpEndpoint, OutputStream,
+    UserException,
+};
+use crate::protocol::{Context, Encapsulation, OperationMode, ReplyBody, Request, RequestFailed};
+use crate::proxy::ObjectPrx;
+use crate::runtime_error::{Result, RuntimeError};
+use crate::transport::TcpAcceptor;
+
+/// The type id every Ice object has.
+pub const OBJECT_TYPE_ID: &str = "::Ice::Object";
+
+/// Information about the request being dispatched.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The adapter dispatching the request.
+    pub adapter: ObjectAdapter,
+    /// The connection the request arrived on; a proxy fixed to it calls
+    /// back to the caller (bidirectional connections).
+    pub connection: Connection,
+    /// The target identity.
+    pub id: Identity,
+    /// The target facet.
+    pub facet: String,
+    /// The operation name.
+    pub operation: String,
+    /// The operation mode the caller sent.
+    pub mode: OperationMode,
+    /// The request context.
+    pub context: Context,
+    /// The request id (0 for oneway and batch requests).
+    pub request_id: i32,
+    /// The encoding of the parameters; results are written in it too.
+    pub encoding: EncodingVersion,
+}
+
+impl Current {
+    /// An input stream positioned on the parameters in `params`.
+    ///
+    /// # Errors
+    /// A [`DispatchError::UnknownLocalException`] (Ice's `MarshalException`)
+    /// when the encapsulation is malformed.
+    pub fn params_stream(
+        params: &Encapsulation,
+    ) -> std::result::Result<InputStream, DispatchError> {
+        let mut out = OutputStream::new(EncodingVersion::V1_0);
+        out.write_encapsulation(params.encoding, &params.body);
+        let mut input = InputStream::new(out.finish(), params.encoding);
+        input.start_encapsulation()?;
+        Ok(input)
+    }
+
+    /// Builds a result encapsulation in the request's encoding.
+    pub fn results(&self, write: impl FnOnce(&mut OutputStream)) -> Encapsulation {
+        encapsulate(self.encoding, Format::Compact, write)
+    }
+
+    /// A user-exception outcome holding `ex`, in the request's encoding.
+    pub fn user_exception(&self, ex: &dyn UserException) -> DispatchError {
+        DispatchError::UserException(encapsulate(self.encoding, Format::Sliced, |out| {
+            out.write_exception(ex);
+        }))
+    }
+
+    /// A proxy to `identity` that calls back over the connection this
+    /// request came in on.
+    #[must_use]
+    pub fn callback_proxy(&self, identity: Identity) -> ObjectPrx {
+        self.adapter
+            .communicator()
+            .fixed_proxy(identity, self.connection.clone())
+    }
+}
+
+/// Writes an encapsulation of `encoding` with `write` and keeps its body.
+pub fn encapsulate(
+    encoding: EncodingVersion,
+    format: Format,
+    write: impl FnOnce(&mut OutputStream),
+) -> Encapsulation {
+    let mut out = OutputStream::new(EncodingVersion::V1_0);
+    out.start_encapsulation(encoding, format);
+    write(&mut out);
+    out.end_encapsulation();
+    let mut bytes = out.finish();
+    let body = bytes.split_off(6.min(bytes.len()));
+    Encapsulation { encoding, body }
+}
+
+/// Why a dispatch did not return results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// A user exception, encoded in the request's encoding.
+    UserException(Encapsulation),
+    /// Answer "object does not exist".
+    ObjectNotExist,
+    /// Answer "facet does not exist".
+    FacetNotExist,
+    /// Answer "operation does not exist".
+    OperationNotExist,
+    /// An Ice local exception (for example bad parameters), described.
+    UnknownLocalException(String),
+    /// An undeclared user exception, described.
+    UnknownUserException(String),
+    /// Any other failure, described.
+    UnknownException(String),
+}
+
+impl From<crate::encoding::Error> for DispatchError {
+    fn from(e: crate::encoding::Error) -> Self {
+        Self::UnknownLocalException(format!("Ice::MarshalException: {e}"))
+    }
+}
+
+/// What a dispatch returns: the results encapsulation or a failure.
+pub type DispatchResult = std::result::Result<Encapsulation, DispatchError>;
+
+/// An Ice object implementation. `dispatch` sees every operation except
+/// the built-in `ice_ping`, `ice_isA`, `ice_id` and `ice_ids`, which the
+/// adapter answers from [`Servant::type_ids`].
+pub trait Servant: Send + Sync + 'static {
+    /// The Slice type ids of the object, most derived first; `::Ice::Object`
+    /// may be left out.
+    fn type_ids(&self) -> &[&str];
+
+    /// Dispatches one operation; `params` is the in-parameter encapsulation.
+    /// Unknown operations return [`DispatchError::OperationNotExist`].
+    fn dispatch<'a>(
+        &'a self,
+        current: &'a Current,
+        params: Encapsulation,
+    ) -> BoxFuture<'a, DispatchResult>;
+}
+
+/// The lifecycle of an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterState {
+    /// Created or held: connections are not accepted, requests wait.
+    Holding,
+    /// Accepting and dispatching.
+    Active,
+    /// Deactivated: no longer accepting; connections closed.
+    Deactivated,
+}
+
+type FacetMap = HashMap<String, Arc<dyn Servant>>;
+
+struct Inner {
+    name: String,
+    communicator: Communicator,
+    config: ConnectionConfig,
+    servants: RwLock<HashMap<Identity, FacetMap>>,
+    default_servants: RwLock<HashMap<String, Arc<dyn Servant>>>,
+    state: watch::Sender<AdapterState>,
+    endpoints: Vec<Endpoint>,
+    published: Vec<Endpoint>,
+    connections: Mutex<Vec<Connection>>,
+    accept_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// An object adapter; clones share it.
+#[derive(Clone)]
+pub struct ObjectAdapter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ObjectAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectAdapter")
+            .field("name", &self.inner.name)
+            .field("endpoints", &self.inner.endpoints)
+            .finish()
+    }
+}
+
+/// The handler a connection dispatches through.
+struct AdapterHandler {
+    adapter: ObjectAdapter,
+}
+
+impl RequestHandler for AdapterHandler {
+    fn handle(&self, request: Request, connection: Connection) -> BoxFuture<'static, ReplyBody> {
+        let adapter = self.adapter.clone();
+        Box::pin(async move { adapter.dispatch(request, connection).await })
+    }
+}
+
+impl ObjectAdapter {
+    /// Creates an adapter listening on `endpoints` (already parsed); used by
+    /// the communicator. Binding happens here; accepting starts with
+    /// [`ObjectAdapter::activate`].
+    pub(crate) async fn create(
+        name: String,
+        communicator: Communicator,
+        endpoints: Vec<Endpoint>,
+        published: Option<Vec<Endpoint>>,
+        config: ConnectionConfig,
+    ) -> Result<Self> {
+        let mut acceptors = Vec::new();
+        let mut bound = Vec::new();
+        for endpoint in endpoints {
+            let Endpoint::Tcp(ip) = endpoint else {
+                return Err(RuntimeError::Adapter {
+                    name,
+                    reason: "only tcp endpoints are supported",
+                });
+            };
+            let port = u16::try_from(ip.port).map_err(|_| RuntimeError::Adapter {
+                name: name.clone(),
+                reason: "port out of range",
+            })?;
+            let acceptor = TcpAcceptor::bind(&ip.host, port).await?;
+            let addr = acceptor.local_addr()?;
+            let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
+                "127.0.0.1".to_owned()
+            } else {
+                ip.host.clone()
+            };
+            bound.push(Endpoint::Tcp(IpEndpoint {
+                host,
+                port: i32::from(addr.port()),
+                ..ip.clone()
+            }));
+            acceptors.push(acceptor);
+        }
+        let published = published.unwrap_or_else(|| bound.clone());
+        let adapter = Self {
+            inner: Arc::new(Inner {
+                name,
+                communicator,
+                config,
+                servants: RwLock::new(HashMap::new()),
+                default_servants: RwLock::new(HashMap::new()),
+                state: watch::Sender::new(AdapterState::Holding),
+                endpoints: bound,
+                published,
+                connections: Mutex::new(Vec::new()),
+                accept_tasks: Mutex::new(Vec::new()),
+            }),
+        };
+        let tasks: Vec<_> = acceptors
+            .into_iter()
+            .map(|a| tokio::spawn(adapter.clone().accept_loop(a)))
+            .collect();
+        if let Ok(mut t) = adapter.inner.accept_tasks.lock() {
+            t.extend(tasks);
+        }
+        Ok(adapter)
+    }
+
+    /// The adapter's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The communicator that created the adapter.
+    #[must_use]
+    pub fn communicator(&self) -> &Communicator {
+        &self.inner.communicator
+    }
+
+    /// The endpoints actually bound (port 0 replaced by the real port).
+    #[must_use]
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.inner.endpoints
+    }
+
+    /// The endpoints put in proxies this adapter creates.
+    #[must_use]
+    pub fn published_endpoints(&self) -> &[Endpoint] {
+        &self.inner.published
+    }
+
+    /// The current state.
+    #[must_use]
+    pub fn state(&self) -> AdapterState {
+        *self.inner.state.borrow()
+    }
+
+    /// The handler that dispatches requests to this adapter; give it to a
+    /// client connection to make it bidirectional.
+    #[must_use]
+    pub fn handler(&self) -> Arc<dyn RequestHandler> {
+        Arc::new(AdapterHandler {
+            adapter: self.clone(),
+        })
+    }
+
+    /// Starts accepting connections and dispatching requests.
+    pub fn activate(&self) {
+        self.inner.state.send_if_modified(|s| {
+            if *s == AdapterState::Holding {
+                *s = AdapterState::Active;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Stops accepting connections; requests already received wait until
+    /// the adapter is activated again.
+    pub fn hold(&self) {
+        self.inner.state.send_if_modified(|s| {
+            if *s == AdapterState::Active {
+                *s = AdapterState::Holding;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Stops accepting, lets dispatches finish and closes every connection
+    /// gracefully (close connection), then returns.
+    pub async fn deactivate(&self) {
+        self.inner.state.send_replace(AdapterState::Deactivated);
+        if let Ok(mut tasks) = self.inner.accept_tasks.lock() {
+            for t in tasks.drain(..) {
+                t.abort();
+            }
+        }
+        let connections: Vec<_> = self
+            .inner
+            .connections
+            .lock()
+            .map(|mut c| c.drain(..).collect())
+            .unwrap_or_default();
+        let closes = connections.iter().map(Connection::close);
+        for close in closes {
+            close.await;
+        }
+        tracing::debug!(adapter = %self.inner.name, "object adapter deactivated");
+    }
+
+    /// Waits until the adapter has been deactivated.
+    pub async fn wait_for_deactivate(&self) {
+        let mut rx = self.inner.state.subscribe();
+        let _ = rx.wait_for(|s| *s == AdapterState::Deactivated).await;
+    }
+
+    /// Deactivates the adapter and drops its servants.
+    pub async fn destroy(&self) {
+        self.deactivate().await;
+        if let Ok(mut s) = self.inner.servants.write() {
+            s.clear();
+        }
+        if let Ok(mut s) = self.inner.default_servants.write() {
+            s.clear();
+        }
+    }
+
+    /// Adds a servant for `identity` (default facet) and returns a proxy to it.
+    pub fn add(&self, servant: Arc<dyn Servant>, identity: Identity) -> ObjectPrx {
+        self.add_facet(servant, identity, "")
+    }
+
+    /// Adds a servant for `identity` and `facet`, replacing any before it,
+    /// and returns a proxy to it.
+    pub fn add_facet(
+        &self,
+        servant: Arc<dyn Servant>,
+        identity: Identity,
+        facet: &str,
+    ) -> ObjectPrx {
+        if let Ok(mut map) = self.inner.servants.write() {
+            map.entry(identity.clone())
+                .or_default()
+                .insert(facet.to_owned(), servant);
+        }
+        let prx = self.create_proxy(identity);
+        if facet.is_empty() {
+            prx
+        } else {
+            prx.ice_facet(facet)
+        }
+    }
+
+    /// Removes the servant for `identity` and `facet`; returns it if it was there.
+    pub fn remove_facet(&self, identity: &Identity, facet: &str) -> Option<Arc<dyn Servant>> {
+        let mut map = self.inner.servants.write().ok()?;
+        let facets = map.get_mut(identity)?;
+        let removed = facets.remove(facet);
+        if facets.is_empty() {
+            map.remove(identity);
+        }
+        removed
+    }
+
+    /// Removes the default-facet servant for `identity`.
+    pub fn remove(&self, identity: &Identity) -> Option<Arc<dyn Servant>> {
+        self.remove_facet(identity, "")
+    }
+
+    /// Sets the servant for every identity of `category` that has no servant
+    /// of its own; the empty category catches every identity.
+    pub fn add_default_servant(&self, servant: Arc<dyn Servant>, category: &str) {
+        if let Ok(mut map) = self.inner.default_servants.write() {
+            map.insert(category.to_owned(), servant);
+        }
+    }
+
+    /// Removes the default servant of `category`.
+    pub fn remove_default_servant(&self, category: &str) -> Option<Arc<dyn Servant>> {
+        self.inner.default_servants.write().ok()?.remove(category)
+    }
+
+    /// A proxy to `identity` with this adapter's published endpoints.
+    #[must_use]
+    pub fn create_proxy(&self, identity: Identity) -> ObjectPrx {
+        self.inner
+            .communicator
+            .direct_proxy(identity, self.inner.published.clone())
+    }
+
+    /// Finds the servant for an identity and facet: its own, or the default
+    /// servant of its category, or the default servant of `""`.
+    fn find(&self, identity: &Identity, facet: &str) -> Lookup {
+        if let Ok(map) = self.inner.servants.read() {
+            if let Some(facets) = map.get(identity) {
+                if let Some(s) = facets.get(facet) {
+                    return Lookup::Found(s.clone());
+                }
+                if let Ok(defaults) = self.inner.default_servants.read() {
+                    if let Some(s) = defaults
+                        .get(&identity.category)
+                        .or_else(|| defaults.get(""))
+                    {
+                        return Lookup::Found(s.clone());
+                    }
+                }
+                return Lookup::NoFacet;
+            }
+        }
+        if let Ok(defaults) = self.inner.default_servants.read() {
+            if let Some(s) = defaults
+                .get(&identity.category)
+                .or_else(|| defaults.get(""))
+            {
+                return Lookup::Found(s.clone());
+            }
+        }
+        Lookup::NoObject
+    }
+
+    async fn accept_loop(self, acceptor: TcpAcceptor) {
+        let mut state = self.inner.state.subscribe();
+        loop {
+            let now = state
+                .wait_for(|s| *s != AdapterState::Holding)
+                .await
+                .map(|s| *s)
+                .ok();
+            if now != Some(AdapterState::Active) {
+                return;
+            }
+            let (stream, peer) = tokio::select! {
+                accepted = acceptor.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(adapter = %self.inner.name, error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = async { let _ = state.wait_for(|s| *s != AdapterState::Active).await; } => continue,
+            };
+            let adapter = self.clone();
+            tokio::spawn(async move {
+                let description = format!("{} <- {peer}", adapter.inner.name);
+                match Connection::accept(
+                    stream,
+                    description,
+                    adapter.inner.config.clone(),
+                    Some(adapter.handler()),
+                )
+                .await
+                {
+                    Ok(conn) => adapter.track(conn),
+                    Err(e) => {
+                        tracing::debug!(adapter = %adapter.inner.name, error = %e, "connection failed to start");
+                    }
+                }
+            });
+        }
+    }
+
+    fn track(&self, conn: Connection) {
+        if let Ok(mut conns) = self.inner.connections.lock() {
+            conns.retain(|c| !c.is_closed());
+            conns.push(conn.clone());
+        }
+        if self.state() == AdapterState::Deactivated {
+            tokio::spawn(async move { conn.close().await });
+        }
+    }
+
+    /// Dispatches one request: waits while held, finds the servant,
+    /// answers the built-in operations and maps the outcome to a reply.
+    pub async fn dispatch(&self, request: Request, connection: Connection) -> ReplyBody {
+        let Request { header, params } = request;
+        let failed = RequestFailed {
+            identity: header.identity.clone(),
+            facet: header.facet.clone(),
+            operation: header.operation.clone(),
+        };
+        let mut state = self.inner.state.subscribe();
+        let now = state
+            .wait_for(|s| *s != AdapterState::Holding)
+            .await
+            .map(|s| *s)
+            .ok();
+        if now != Some(AdapterState::Active) {
+            return ReplyBody::ObjectNotExist(failed);
+        }
+        let servant = match self.find(&header.identity, &header.facet) {
+            Lookup::Found(s) => s,
+            Lookup::NoFacet => return ReplyBody::FacetNotExist(failed),
+            Lookup::NoObject => return ReplyBody::ObjectNotExist(failed),
+        };
+        let current = Current {
+            adapter: self.clone(),
+            connection,
+            id: header.identity,
+            facet: header.facet,
+            operation: header.operation,
+            mode: header.mode,
+            context: header.context,
+            request_id: header.request_id,
+            encoding: params.encoding,
+        };
+        if !params.encoding.is_supported() {
+            return ReplyBody::UnknownLocalException(format!(
+                "Ice::UnsupportedEncodingException: encoding {} is not supported",
+                params.encoding
+            ));
+        }
+        let outcome = match builtin(servant.as_ref(), &current, &params) {
+            Some(outcome) => outcome,
+            None => servant.dispatch(&current, params).await,
+        };
+        match outcome {
+            Ok(results) => ReplyBody::Ok(results),
+            Err(DispatchError::UserException(e)) => ReplyBody::UserException(e),
+            Err(DispatchError::ObjectNotExist) => ReplyBody::ObjectNotExist(failed),
+            Err(DispatchError::FacetNotExist) => ReplyBody::FacetNotExist(failed),
+            Err(DispatchError::OperationNotExist) => ReplyBody::OperationNotExist(failed),
+            Err(DispatchError::UnknownLocalException(s)) => ReplyBody::UnknownLocalException(s),
+            Err(DispatchError::UnknownUserException(s)) => ReplyBody::UnknownUserException(s),
+            Err(DispatchError::UnknownException(s)) => ReplyBody::UnknownException(s),
+        }
+    }
+}
+
+enum Lookup {
+    Found(Arc<dyn Servant>),
+    NoFacet,
+    NoObject,
+}
+
+/// The sorted type ids of a servant, `::Ice::Object` included.
+fn sorted_ids(servant: &dyn Servant) -> Vec<String> {
+    let mut ids: Vec<String> = servant.type_ids().iter().map(|s| (*s).to_owned()).collect();
+    if !ids.iter().any(|s| s == OBJECT_TYPE_ID) {
+        ids.push(OBJECT_TYPE_ID.to_owned());
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Answers `ice_ping`, `ice_isA`, `ice_id` and `ice_ids`; `None` for any
+/// other operation.
+fn builtin(
+    servant: &dyn Servant,
+    current: &Current,
+    params: &Encapsulation,
+) -> Option<DispatchResult> {
+    let result = match current.operation.as_str() {
+        "ice_ping" => Ok(current.results(|_| {})),
+        "ice_isA" => Current::params_stream(params).and_then(|mut input| {
+            let id = input.read_string()?;
+            let is_a = sorted_ids(servant).contains(&id);
+            Ok(current.results(|out| out.write_bool(is_a)))
+        }),
+        "ice_id" => {
+            let id = servant
+                .type_ids()
+                .first()
+                .copied()
+                .unwrap_or(OBJECT_TYPE_ID)
+                .to_owned();
+            Ok(current.results(|out| out.write_string(&id)))
+        }
+        "ice_ids" => {
+            let ids = sorted_ids(servant);
+            Ok(current.results(|out| out.write(&ids)))
+        }
+        _ => return None,
+    };
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,376 @@
+//! The communicator: properties, outgoing connections (one per endpoint,
+//! reused), object adapters, and the settings invocations read.
+//!
+//! Settings read from [`Properties`]:
+//! `Ice.MessageSizeMax` (KiB, default 1024), `Ice.Default.EncodingVersion`,
+//! `Ice.Default.Host`, `Ice.Default.Protocol`, `Ice.Default.Timeout`,
+//! `Ice.Default.InvocationTimeout` (ms, -1 none), `Ice.RetryIntervals`
+//! (ms list, default `0`: one immediate retry; `-1`: none),
+//! `Ice.ACM.Heartbeat`/`Ice.ACM.Timeout` (with `Ice.ACM.Heartbeat` 2 or 3,
+//! "on idle" or "always", a heartbeat after half a timeout without writes), and per adapter
+//! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
+//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection).
+//!
+//! Proxy strings are parsed by [`crate::reference`]; this module turns the
+//! result into live [`ObjectPrx`] values.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::adapter::ObjectAdapter;
+use crate::connection::{Connection, ConnectionConfig};
+use crate::encoding::{EncodingVersion, Endpoint, Identity, ProxyData};
+use crate::properties::Properties;
+use crate::proxy::ObjectPrx;
+use crate::reference::{self, ParseDefaults};
+use crate::runtime_error::{Result, RuntimeError};
+
+struct Inner {
+    properties: Properties,
+    defaults: ParseDefaults,
+    config: ConnectionConfig,
+    invocation_timeout: Option<Duration>,
+    retry_intervals: Vec<Duration>,
+    connections: tokio::sync::Mutex<HashMap<(String, u16), Connection>>,
+    adapters: Mutex<Vec<ObjectAdapter>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The root of an Ice runtime: configuration, connections and adapters.
+/// Clones share it.
+#[derive(Clone)]
+pub struct Communicator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Communicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Communicator").finish_non_exhaustive()
+    }
+}
+
+fn parse_encoding(text: &str) -> Option<EncodingVersion> {
+    let (major, minor) = text.trim().split_once('.')?;
+    Some(EncodingVersion {
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+    })
+}
+
+impl Communicator {
+    /// A communicator configured by `properties`.
+    #[must_use]
+    pub fn new(properties: Properties) -> Self {
+        let size_kib = properties.get_property_as_int_with_default("Ice.MessageSizeMax", 1024);
+        let message_size_max = if size_kib < 1 {
+            i32::MAX as usize
+        } else {
+            usize::try_from(size_kib)
+                .unwrap_or(1024)
+                .saturating_mul(1024)
+        };
+        let encoding = properties
+            .get_property("Ice.Default.EncodingVersion")
+            .and_then(parse_encoding)
+            .unwrap_or(EncodingVersion::V1_1);
+        let defaults = ParseDefaults {
+            host: properties
+                .get_property("Ice.Default.Host")
+                .map(str::to_owned),
+            protocol: properties
+                .get_property_with_default("Ice.Default.Protocol", "tcp")
+                .to_owned(),
+            timeout: properties.get_property_as_int_with_default("Ice.Default.Timeout", 60_000),
+            encoding,
+        };
+        let invocation_timeout = match properties
+            .get_property_as_int_with_default("Ice.Default.InvocationTimeout", -1)
+        {
+            n if n > 0 => Some(Duration::from_millis(u64::try_from(n).unwrap_or(0))),
+            _ => None,
+        };
+        let retry_intervals = properties
+            .get_property_as_list_with_default("Ice.RetryIntervals", &["0"])
+            .unwrap_or_default();
+        let retry_intervals = if retry_intervals.first().map(String::as_str) == Some("-1") {
+            Vec::new()
+        } else {
+            retry_intervals
+                .iter()
+                .filter_map(|s| s.parse::<u64>().ok())
+                .map(Duration::from_millis)
+                .collect()
+        };
+        let acm_timeout = properties.get_property_as_int_with_default("Ice.ACM.Timeout", 60);
+        let heartbeat = (properties.get_property_as_int_with_default("Ice.ACM.Heartbeat", 1) >= 2
+            && acm_timeout > 0)
+            .then(|| Duration::from_millis(u64::try_from(acm_timeout).unwrap_or(60) * 500));
+        let config = ConnectionConfig {
+            message_size_max,
+            heartbeat,
+            ..ConnectionConfig::default()
+        };
+        Self {
+            inner: Arc::new(Inner {
+                properties,
+                defaults,
+                config,
+                invocation_timeout,
+                retry_intervals,
+                connections: tokio::sync::Mutex::new(HashMap::new()),
+                adapters: Mutex::new(Vec::new()),
+                shutdown: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    /// The properties the communicator was built from.
+    #[must_use]
+    pub fn properties(&self) -> &Properties {
+        &self.inner.properties
+    }
+
+    /// The settings new connections get.
+    #[must_use]
+    pub fn connection_config(&self) -> &ConnectionConfig {
+        &self.inner.config
+    }
+
+    /// `Ice.Default.EncodingVersion`.
+    #[must_use]
+    pub fn default_encoding(&self) -> EncodingVersion {
+        self.inner.defaults.encoding
+    }
+
+    /// `Ice.Default.InvocationTimeout`, `None` for no timeout.
+    #[must_use]
+    pub fn invocation_timeout(&self) -> Option<Duration> {
+        self.inner.invocation_timeout
+    }
+
+    /// `Ice.RetryIntervals`: the wait before each retry; empty for none.
+    #[must_use]
+    pub fn retry_intervals(&self) -> &[Duration] {
+        &self.inner.retry_intervals
+    }
+
+    /// Parses a stringified proxy; `Ok(None)` for the null proxy.
+    ///
+    /// # Errors
+    /// [`RuntimeError::ProxyParse`] when Ice would reject the text.
+    pub fn string_to_proxy(&self, text: &str) -> Result<Option<ObjectPrx>> {
+        let data = reference::parse(text, &self.inner.defaults).map_err(|e| {
+            tracing::debug!(error = %e, "proxy parse failed");
+            RuntimeError::ProxyParse {
+                text: text.to_owned(),
+            }
+        })?;
+        Ok(data.map(|d| self.proxy(d)))
+    }
+
+    /// The stringified form of a proxy, as Ice prints it.
+    #[must_use]
+    pub fn proxy_to_string(&self, proxy: &ObjectPrx) -> String {
+        reference::to_string(proxy.data())
+    }
+
+    /// A live proxy for `data`.
+    #[must_use]
+    pub fn proxy(&self, data: ProxyData) -> ObjectPrx {
+        ObjectPrx::new(self.clone(), data, None)
+    }
+
+    /// A proxy to `identity` at `endpoints`, in the default encoding.
+    #[must_use]
+    pub fn direct_proxy(&self, identity: Identity, endpoints: Vec<Endpoint>) -> ObjectPrx {
+        let mut data = ProxyData::new(identity.name.clone());
+        data.identity = identity;
+        data.endpoints = endpoints;
+        data.encoding = self.inner.defaults.encoding;
+        self.proxy(data)
+    }
+
+    /// A proxy to `identity` bound to `connection` (a callback over a
+    /// bidirectional connection, or Ice's `createProxy` on a connection).
+    #[must_use]
+    pub fn fixed_proxy(&self, identity: Identity, connection: Connection) -> ObjectPrx {
+        let mut data = ProxyData::new(identity.name.clone());
+        data.identity = identity;
+        data.encoding = self.inner.defaults.encoding;
+        ObjectPrx::new(self.clone(), data, Some(connection))
+    }
+
+    /// Parses an endpoint list such as `tcp -h 127.0.0.1 -p 0:tcp -p 4061`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::EndpointParse`] when Ice would reject it.
+    pub fn parse_endpoints(&self, text: &str) -> Result<Vec<Endpoint>> {
+        let fake = format!("x:{text}");
+        match reference::parse(&fake, &self.inner.defaults) {
+            Ok(Some(data)) => Ok(data.endpoints),
+            Ok(None) => Ok(Vec::new()),
+            Err(_) => Err(RuntimeError::EndpointParse {
+                text: text.to_owned(),
+                reason: "not an Ice endpoint list",
+            }),
+        }
+    }
+
+    /// Creates an adapter from `<name>.Endpoints` (and
+    /// `<name>.PublishedEndpoints`); it starts holding: call
+    /// [`ObjectAdapter::activate`].
+    ///
+    /// # Errors
+    /// [`RuntimeError::Adapter`] when `<name>.Endpoints` is missing or
+    /// invalid, [`RuntimeError::Io`] when binding fails.
+    pub async fn create_object_adapter(&self, name: &str) -> Result<ObjectAdapter> {
+        let endpoints = self
+            .inner
+            .properties
+            .get_property(&format!("{name}.Endpoints"))
+            .unwrap_or("")
+            .to_owned();
+        self.create_object_adapter_with_endpoints(name, &endpoints)
+            .await
+    }
+
+    /// Creates an adapter listening on `endpoints` (Ice's
+    /// `createObjectAdapterWithEndpoints`).
+    ///
+    /// # Errors
+    /// As [`Communicator::create_object_adapter`].
+    pub async fn create_object_adapter_with_endpoints(
+        &self,
+        name: &str,
+        endpoints: &str,
+    ) -> Result<ObjectAdapter> {
+        if *self.inner.shutdown.borrow() {
+            return Err(RuntimeError::ShutDown {
+                what: "communicator",
+            });
+        }
+        let props = &self.inner.properties;
+        let endpoints = self.parse_endpoints(endpoints)?;
+        let published = match props.get_property(&format!("{name}.PublishedEndpoints")) {
+            Some(text) => Some(self.parse_endpoints(text)?),
+            None => None,
+        };
+        let size = props.get_property_as_int_with_default(&format!("{name}.ThreadPool.Size"), 1);
+        let size_max =
+            props.get_property_as_int_with_default(&format!("{name}.ThreadPool.SizeMax"), size);
+        let config = ConnectionConfig {
+            max_dispatches: usize::try_from(size.max(size_max)).unwrap_or(1).max(1),
+            ..self.inner.config.clone()
+        };
+        let adapter =
+            ObjectAdapter::create(name.to_owned(), self.clone(), endpoints, published, config)
+                .await?;
+        if let Ok(mut adapters) = self.inner.adapters.lock() {
+            adapters.push(adapter.clone());
+        }
+        Ok(adapter)
+    }
+
+    /// The connection to use for a proxy: its fixed connection, or an
+    /// open connection to one of its tcp endpoints (reused), or a new one.
+    pub(crate) async fn connection_for(&self, data: &ProxyData) -> Result<Connection> {
+        let mut last_error = None;
+        for endpoint in &data.endpoints {
+            let Endpoint::Tcp(ip) = endpoint else {
+                continue;
+            };
+            let Ok(port) = u16::try_from(ip.port) else {
+                continue;
+            };
+            let host = if ip.host.is_empty() {
+                self.inner
+                    .defaults
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1".to_owned())
+            } else {
+                ip.host.clone()
+            };
+            let key = (host.clone(), port);
+            let mut cache = self.inner.connections.lock().await;
+            if let Some(conn) = cache.get(&key) {
+                if !conn.is_closed() {
+                    return Ok(conn.clone());
+                }
+                cache.remove(&key);
+            }
+            let attempt = async {
+                let stream = crate::transport::connect(&host, port).await?;
+                Connection::connect(
+                    stream,
+                    format!("{host}:{port}"),
+                    self.inner.config.clone(),
+                    None,
+                )
+                .await
+            };
+            match attempt.await {
+                Ok(conn) => {
+                    cache.insert(key, conn.clone());
+                    return Ok(conn);
+                }
+                Err(e) => {
+                    tracing::debug!(host = %host, port, error = %e, "connect failed");
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| RuntimeError::NoEndpoint {
+            proxy: reference::identity_to_string(&data.identity),
+        }))
+    }
+
+    /// Deactivates every adapter and wakes [`Communicator::wait_for_shutdown`].
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        let adapters: Vec<_> = self
+            .inner
+            .adapters
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        for adapter in adapters {
+            adapter.deactivate().await;
+        }
+    }
+
+    /// Waits until [`Communicator::shutdown`] has been called.
+    pub async fn wait_for_shutdown(&self) {
+        let mut rx = self.inner.shutdown.subscribe();
+        let _ = rx.wait_for(|down| *down).await;
+    }
+
+    /// Shuts down, destroys the adapters and closes outgoing connections
+    /// gracefully.
+    pub async fn destroy(&self) {
+        self.shutdown().await;
+        let adapters: Vec<_> = self
+            .inner
+            .adapters
+            .lock()
+            .map(|mut a| a.drain(..).collect())
+            .unwrap_or_default();
+        for adapter in adapters {
+            adapter.destroy().await;
+        }
+        let connections: Vec<_> = self
+            .inner
+            .connections
+            .lock()
+            .await
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for conn in connections {
+            conn.close().await;
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Tests of the connection layer over `tokio::io::duplex`.
+
+use std::sync::atomic::AtomicUsize;
+
+use super::*;
+use crate::encoding::{EncodingVersion, Identity};
+use crate::protocol::{Encapsulation, OperationMode, RequestHeader};
+use tokio::io::DuplexStream;
+
+/// Answers every request with its own parameters; `panic` panics,
+/// `call_back` invokes `echo` on the connection it was called on before
+/// answering. Its counters serve [`Recorder`].
+struct Echo {
+    finished: Mutex<Vec<u8>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+}
+
+impl Echo {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            finished: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl RequestHandler for Echo {
+    fn handle(&self, request: Request, connection: Connection) -> BoxFuture<'static, ReplyBody> {
+        let op = request.header.operation.clone();
+        let params = request.params.clone();
+        Box::pin(async move {
+            match op.as_str() {
+                "panic" => panic!("servant bug"),
+                "call_back" => match connection.invoke(request_for("echo", &[7]), false).await {
+                    Ok(Reply {
+                        body: ReplyBody::Ok(e),
+                        ..
+                    }) => ReplyBody::Ok(e),
+                    other => ReplyBody::UnknownException(format!("{other:?}")),
+                },
+                _ => ReplyBody::Ok(params),
+            }
+        })
+    }
+}
+
+/// Like [`Echo`], but `sleep` sleeps the number of milliseconds in its first
+/// parameter byte and records the order dispatches finished in and how
+/// many ran at once.
+struct Recorder(Arc<Echo>);
+
+impl RequestHandler for Recorder {
+    fn handle(&self, request: Request, connection: Connection) -> BoxFuture<'static, ReplyBody> {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            if request.header.operation == "sleep" {
+                let now = shared.running.fetch_add(1, Ordering::SeqCst) + 1;
+                shared.max_running.fetch_max(now, Ordering::SeqCst);
+                let ms = request.params.body.first().copied().unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+                shared.running.fetch_sub(1, Ordering::SeqCst);
+                if let Ok(mut f) = shared.finished.lock() {
+                    f.push(ms);
+                }
+                ReplyBody::Ok(request.params)
+            } else {
+                Echo::new().handle(request, connection).await
+            }
+        })
+    }
+}
+
+fn request_for(operation: &str, body: &[u8]) -> Request {
+    Request {
+        header: RequestHeader {
+            request_id: 0,
+            identity: Identity {
+                name: "obj".into(),
+                category: String::new(),
+            },
+            facet: String::new(),
+            operation: operation.into(),
+            mode: OperationMode::Normal,
+            context: Default::default(),
+        },
+        params: Encapsulation {
+            encoding: EncodingVersion::V1_1,
+            body: Bytes::copy_from_slice(body),
+        },
+    }
+}
+
+async fn pair_with(
+    server_handler: Arc<dyn RequestHandler>,
+    client_handler: Option<Arc<dyn RequestHandler>>,
+    config: ConnectionConfig,
+) -> Result<(Connection, Connection)> {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let cfg = config.clone();
+    let server = tokio::spawn(async move {
+        Connection::accept(a, "server".into(), cfg, Some(server_handler)).await
+    });
+    let client = Connection::connect(b, "client".into(), config, client_handler).await?;
+    let server = server.await.map_err(|_| RuntimeError::ConnectionLost)??;
+    Ok((client, server))
+}
+
+async fn pair() -> Result<(Connection, Connection)> {
+    pair_with(Echo::new(), None, ConnectionConfig::default()).await
+}
+
+fn ok_body(reply: &Reply) -> Option<&[u8]> {
+    match &reply.body {
+        ReplyBody::Ok(e) => Some(&e.body),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn twoway_gets_its_own_reply_and_ids_differ() -> Result<()> {
+    let (client, _server) = pair().await?;
+    let (r1, r2) = tokio::join!(
+        client.invoke(request_for("echo", &[1, 2]), false),
+        client.invoke(request_for("echo", &[3]), false)
+    );
+    let (r1, r2) = (r1?, r2?);
+    assert_eq!(ok_body(&r1), Some(&[1u8, 2][..]));
+    assert_eq!(ok_body(&r2), Some(&[3u8][..]));
+    assert_ne!(r1.request_id, r2.request_id);
+    assert!(r1.request_id > 0 && r2.request_id > 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_sends_validate_connection_first() -> Result<()> {
+    let (a, mut b) = tokio::io::duplex(1024);
+    let _server = Connection::accept(a, "server".into(), ConnectionConfig::default(), None).await?;
+    let mut header = [0u8; 14];
+    b.read_exact(&mut header)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    assert_eq!(
+        header,
+        [b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0]
+    );
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_waits_for_validation_and_times_out() {
+    let (_a, b): (DuplexStream, DuplexStream) = tokio::io::duplex(1024);
+    let config = ConnectionConfig {
+        validate_timeout: Duration::from_secs(3),
+        ..ConnectionConfig::default()
+    };
+    let r = Connection::connect(b, "client".into(), config, None).await;
+    assert!(matches!(
+        r,
+        Err(RuntimeError::ConnectTimeout { millis: 3000 })
+    ));
+}
+
+#[tokio::test]
+async fn client_rejects_a_server_that_starts_with_garbage() {
+    let (mut a, b) = tokio::io::duplex(1024);
+    let _ = a.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+    let r = Connection::connect(b, "client".into(), ConnectionConfig::default(), None).await;
+    assert!(matches!(
+        r,
+        Err(RuntimeError::Protocol(ProtocolError::BadMagic { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn garbage_closes_the_connection_and_fails_pending_calls() -> Result<()> {
+    let (a, b) = tokio::io::duplex(1024);
+    // A fake server: validates, then answers the first request with garbage.
+    let fake = tokio::spawn(async move {
+        let mut a = a;
+        let mut msg = BytesMut::new();
+        FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
+        a.write_all(&msg).await?;
+        let mut buf = [0u8; 14];
+        a.read_exact(&mut buf).await?;
+        a.write_all(b"NotIceAtAll!!!!!").await?;
+        let mut rest = Vec::new();
+        let _ = a.read_to_end(&mut rest).await;
+        Ok::<_, std::io::Error>(())
+    });
+    let client = Connection::connect(b, "client".into(), ConnectionConfig::default(), None).await?;
+    let r = client.invoke(request_for("echo", &[1]), false).await;
+    assert!(
+        matches!(
+            r,
+            Err(RuntimeError::Protocol(ProtocolError::BadMagic { .. }))
+        ),
+        "{r:?}"
+    );
+    assert!(client.is_closed());
+    assert!(matches!(
+        client.wait_closed().await,
+        RuntimeError::Protocol(_)
+    ));
+    let _ = fake.await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn oversized_message_is_refused_from_its_header() -> Result<()> {
+    let config = ConnectionConfig {
+        message_size_max: 1024,
+        ..ConnectionConfig::default()
+    };
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server = Connection::accept(a, "server".into(), config, Some(Echo::new())).await?;
+    let mut b = b;
+    let mut validate = [0u8; 14];
+    b.read_exact(&mut validate)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    // Only a header announcing 1 MiB: refused before any body arrives.
+    let mut header = BytesMut::new();
+    crate::protocol::Header::write(
+        MessageType::Request,
+        CompressionStatus::NotCompressed,
+        1 << 20,
+        &mut header,
+    );
+    b.write_all(&header)
+        .await
+        .map_err(|e| RuntimeError::io("write", e))?;
+    assert!(matches!(
+        server.wait_closed().await,
+        RuntimeError::Protocol(ProtocolError::MessageTooLarge {
+            size: 1_048_576,
+            max: 1024
+        })
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn peer_vanishing_mid_message_loses_the_connection() -> Result<()> {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server = Connection::accept(a, "server".into(), ConnectionConfig::default(), None).await?;
+    let mut b = b;
+    let mut validate = [0u8; 14];
+    b.read_exact(&mut validate)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    let mut msg = BytesMut::new();
+    FrameEncoder::encode(
+        MessageType::Request,
+        &request_for("echo", &[1, 2, 3]).to_body(),
+        false,
+        &mut msg,
+    );
+    b.write_all(&msg[..msg.len() - 3])
+        .await
+        .map_err(|e| RuntimeError::io("write", e))?;
+    drop(b);
+    assert!(matches!(
+        server.wait_closed().await,
+        RuntimeError::ConnectionLost
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn dispatch_is_serial_and_in_order_by_default() -> Result<()> {
+    let rec = Echo::new();
+    let (client, _server) = pair_with(
+        Arc::new(Recorder(rec.clone())),
+        None,
+        ConnectionConfig::default(),
+    )
+    .await?;
+    let calls = [40u8, 1, 20, 5].map(|ms| client.invoke(request_for("sleep", &[ms]), false));
+    let [a, b, c, d] = calls;
+    let (a, b, c, d) = tokio::join!(a, b, c, d);
+    for r in [a, b, c, d] {
+        assert!(ok_body(&r?).is_some());
+    }
+    assert_eq!(
+        *rec.finished
+            .lock()
+            .map_err(|_| RuntimeError::ConnectionLost)?,
+        vec![40, 1, 20, 5]
+    );
+    assert_eq!(rec.max_running.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn max_dispatches_allows_concurrency() -> Result<()> {
+    let rec = Echo::new();
+    let config = ConnectionConfig {
+        max_dispatches: 4,
+        ..ConnectionConfig::default()
+    };
+    let (client, _server) = pair_with(Arc::new(Recorder(rec.clone())), None, config).await?;
+    let calls = [60u8, 1, 30, 5].map(|ms| client.invoke(request_for("sleep", &[ms]), false));
+    let [a, b, c, d] = calls;
+    let (a, b, c, d) = tokio::join!(a, b, c, d);
+    for r in [a, b, c, d] {
+        r?;
+    }
+    assert!(rec.max_running.load(Ordering::SeqCst) > 1);
+    assert_eq!(
+        *rec.finished
+            .lock()
+            .map_err(|_| RuntimeError::ConnectionLost)?,
+        vec![1, 5, 30, 60]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn servant_panic_becomes_unknown_exception_and_connection_goes_on() -> Result<()> {
+    let (client, _server) = pair().await?;
+    let r = client.invoke(request_for("panic", &[]), false).await?;
+    assert!(matches!(r.body, ReplyBody::UnknownException(ref s) if s.contains("panic")));
+    let r = client.invoke(request_for("echo", &[9]), false).await?;
+    assert_eq!(ok_body(&r), Some(&[9u8][..]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn servant_can_call_back_over_the_same_connection() -> Result<()> {
+    // The client side serves too (a bidirectional connection); the server's
+    // dispatch calls the client while the client waits for its reply.
+    let (client, _server) =
+        pair_with(Echo::new(), Some(Echo::new()), ConnectionConfig::default()).await?;
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.invoke(request_for("call_back", &[]), false),
+    )
+    .await
+    .map_err(|_| RuntimeError::InvocationTimeout { millis: 5000 })??;
+    assert_eq!(ok_body(&r), Some(&[7u8][..]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_without_a_handler_get_object_not_exist() -> Result<()> {
+    let (client, server) = pair().await?;
+    // The server calls the client, which has no adapter.
+    let r = server.invoke(request_for("echo", &[1]), false).await?;
+    assert!(matches!(r.body, ReplyBody::ObjectNotExist(ref f) if f.operation == "echo"));
+    drop(client);
+    Ok(())
+}
+
+#[tokio::test]
+async fn oneway_and_batch_requests_are_dispatched_without_replies() -> Result<()> {
+    let rec = Echo::new();
+    let (client, _server) = pair_with(
+        Arc::new(Recorder(rec.clone())),
+        None,
+        ConnectionConfig::default(),
+    )
+    .await?;
+    client.send_oneway(request_for("sleep", &[1]), false)?;
+    client.send_batch(
+        &[request_for("sleep", &[2]), request_for("sleep", &[3])],
+        false,
+    )?;
+    // A twoway after them is dispatched after them.
+    client.invoke(request_for("sleep", &[4]), false).await?;
+    assert_eq!(
+        *rec.finished
+            .lock()
+            .map_err(|_| RuntimeError::ConnectionLost)?,
+        vec![1, 2, 3, 4]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn graceful_close_waits_for_dispatch_and_peer_sees_close_connection() -> Result<()> {
+    let rec = Echo::new();
+    let (client, server) = pair_with(
+        Arc::new(Recorder(rec.clone())),
+        None,
+        ConnectionConfig::default(),
+    )
+    .await?;
+    let call = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke(request_for("sleep", &[50]), false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    server.close().await;
+    let reply = call.await.map_err(|_| RuntimeError::ConnectionLost)??;
+    assert_eq!(ok_body(&reply), Some(&[50u8][..]));
+    assert!(matches!(
+        client.wait_closed().await,
+        RuntimeError::CloseConnection
+    ));
+    assert!(matches!(
+        server.wait_closed().await,
+        RuntimeError::ConnectionClosed
+    ));
+    // New invocations are refused without being sent.
+    assert!(client
+        .invoke(request_for("echo", &[]), false)
+        .await
+        .is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn compressed_requests_get_compressed_replies() -> Result<()> {
+    let (client, _server) = pair().await?;
+    let big = vec![b'a'; 5000];
+    let r = client.invoke(request_for("echo", &big), true).await?;
+    assert_eq!(ok_body(&r), Some(&big[..]));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_are_sent_when_idle_and_ignored_when_received() -> Result<()> {
+    let config = ConnectionConfig {
+        heartbeat: Some(Duration::from_secs(1)),
+        ..ConnectionConfig::default()
+    };
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let _server = Connection::accept(a, "server".into(), config, Some(Echo::new())).await?;
+    let mut b = b;
+    let mut buf = [0u8; 28];
+    b.read_exact(&mut buf)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    assert_eq!(buf[8], 3);
+    assert_eq!(buf[14 + 8], 3, "a second validate connection (heartbeat)");
+    Ok(())
+}

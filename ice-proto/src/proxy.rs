@@ -1,0 +1,502 @@
+//! Proxies: [`ObjectPrx`], a cheap-to-clone handle that invokes operations
+//! on a remote Ice object.
+//!
+//! A proxy is [`ProxyData`] (identity, facet, mode, encoding, endpoints)
+//! plus per-proxy settings (context, invocation timeout, a fixed
+//! connection). Builder-style methods (`ice_oneway`, `ice_context`,
+//! `ice_facet`, ...) return a new proxy. [`ObjectPrx::ice_invoke`] sends a
+//! request with an already-encoded parameter encapsulation and returns the
+//! reply's encapsulation; generated proxies build on it.
+//!
+//! Retries follow Ice: after `Ice.RetryIntervals` pauses, a request is sent
+//! again when it is known not to have been dispatched (it could not be
+//! sent, or the server closed the connection gracefully before answering)
+//! or when the operation is idempotent and the connection was lost.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::communicator::Communicator;
+use crate::connection::Connection;
+use crate::encoding::proxy::InvocationMode;
+use crate::encoding::{EncodingVersion, Format, InputStream, OutputStream, ProxyData};
+use crate::protocol::{
+    Context, Encapsulation, OperationMode, Reply, ReplyBody, Request, RequestHeader,
+};
+use crate::runtime_error::{Result, RuntimeError};
+
+/// The outcome of a twoway invocation that reached the servant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The operation returned; the encapsulation holds the results.
+    Ok(Encapsulation),
+    /// The operation raised a user exception, in the encapsulation.
+    UserException(Encapsulation),
+}
+
+impl Outcome {
+    /// Reads the results with `read` (or, for a user exception, returns it
+    /// as `Err` for the caller to decode).
+    ///
+    /// # Errors
+    /// `Err(Ok(encaps))` for a user exception, `Err(Err(e))` when the
+    /// results do not decode.
+    pub fn into_results(self) -> std::result::Result<Encapsulation, Encapsulation> {
+        match self {
+            Self::Ok(e) => Ok(e),
+            Self::UserException(e) => Err(e),
+        }
+    }
+}
+
+/// Opens `encaps` for reading.
+///
+/// # Errors
+/// An encoding error when the encapsulation header is malformed.
+pub fn read_encapsulation(encaps: &Encapsulation) -> crate::encoding::Result<InputStream> {
+    let mut out = OutputStream::new(EncodingVersion::V1_0);
+    out.write_encapsulation(encaps.encoding, &encaps.body);
+    let mut input = InputStream::new(out.finish(), encaps.encoding);
+    input.start_encapsulation()?;
+    Ok(input)
+}
+
+struct Inner {
+    communicator: Communicator,
+    data: ProxyData,
+    context: Context,
+    fixed: Option<Connection>,
+    invocation_timeout: Option<Option<Duration>>,
+    compress: bool,
+    batch: Mutex<Vec<Request>>,
+}
+
+/// A proxy for an Ice object of any type.
+#[derive(Clone)]
+pub struct ObjectPrx {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ObjectPrx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectPrx")
+            .field("data", &self.inner.data)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for ObjectPrx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::reference::to_string(&self.inner.data))
+    }
+}
+
+impl ObjectPrx {
+    pub(crate) fn new(
+        communicator: Communicator,
+        data: ProxyData,
+        fixed: Option<Connection>,
+    ) -> Self {
+        let compress = data.endpoints.iter().any(|e| match e {
+            crate::encoding::Endpoint::Tcp(ip) => ip.compress,
+            _ => false,
+        });
+        Self {
+            inner: Arc::new(Inner {
+                communicator,
+                data,
+                context: Context::new(),
+                fixed,
+                invocation_timeout: None,
+                compress,
+                batch: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The proxy as data (what is marshaled when a proxy is a parameter).
+    #[must_use]
+    pub fn data(&self) -> &ProxyData {
+        &self.inner.data
+    }
+
+    /// The communicator this proxy belongs to.
+    #[must_use]
+    pub fn communicator(&self) -> &Communicator {
+        &self.inner.communicator
+    }
+
+    /// The encoding used for parameters.
+    #[must_use]
+    pub fn encoding(&self) -> EncodingVersion {
+        self.inner.data.encoding
+    }
+
+    /// The per-proxy context.
+    #[must_use]
+    pub fn context(&self) -> &Context {
+        &self.inner.context
+    }
+
+    /// The fixed connection, for a proxy bound to one.
+    #[must_use]
+    pub fn fixed_connection(&self) -> Option<&Connection> {
+        self.inner.fixed.as_ref()
+    }
+
+    fn rebuild(&self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Inner {
+            communicator: self.inner.communicator.clone(),
+            data: self.inner.data.clone(),
+            context: self.inner.context.clone(),
+            fixed: self.inner.fixed.clone(),
+            invocation_timeout: self.inner.invocation_timeout,
+            compress: self.inner.compress,
+            batch: Mutex::new(Vec::new()),
+        };
+        change(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A twoway copy of this proxy.
+    #[must_use]
+    pub fn ice_twoway(self) -> Self {
+        self.rebuild(|i| i.data.mode = InvocationMode::Twoway)
+    }
+
+    /// A oneway copy of this proxy.
+    #[must_use]
+    pub fn ice_oneway(self) -> Self {
+        self.rebuild(|i| i.data.mode = InvocationMode::Oneway)
+    }
+
+    /// A batch-oneway copy of this proxy, with its own (empty) batch queue.
+    #[must_use]
+    pub fn ice_batch_oneway(self) -> Self {
+        self.rebuild(|i| i.data.mode = InvocationMode::BatchOneway)
+    }
+
+    /// A copy with `context` as its per-proxy context.
+    #[must_use]
+    pub fn ice_context(self, context: Context) -> Self {
+        self.rebuild(|i| i.context = context)
+    }
+
+    /// A copy targeting `facet`.
+    #[must_use]
+    pub fn ice_facet(self, facet: &str) -> Self {
+        self.rebuild(|i| i.data.facet = facet.to_owned())
+    }
+
+    /// A copy for another identity at the same endpoints.
+    #[must_use]
+    pub fn ice_identity(self, identity: crate::encoding::Identity) -> Self {
+        self.rebuild(|i| i.data.identity = identity)
+    }
+
+    /// A copy that encodes parameters in `encoding`.
+    #[must_use]
+    pub fn ice_encoding_version(self, encoding: EncodingVersion) -> Self {
+        self.rebuild(|i| i.data.encoding = encoding)
+    }
+
+    /// A copy with its own invocation timeout (`None`: wait for ever).
+    #[must_use]
+    pub fn ice_invocation_timeout(self, timeout: Option<Duration>) -> Self {
+        self.rebuild(|i| i.invocation_timeout = Some(timeout))
+    }
+
+    /// A copy that compresses requests (and asks for compressed replies).
+    #[must_use]
+    pub fn ice_compress(self, compress: bool) -> Self {
+        self.rebuild(|i| i.compress = compress)
+    }
+
+    /// A copy bound to `connection`.
+    #[must_use]
+    pub fn ice_fixed(self, connection: Connection) -> Self {
+        self.rebuild(|i| i.fixed = Some(connection))
+    }
+
+    /// Whether invocations wait for a reply.
+    #[must_use]
+    pub fn is_twoway(&self) -> bool {
+        self.inner.data.mode == InvocationMode::Twoway
+    }
+
+    /// Encodes parameters in this proxy's encoding.
+    pub fn params(&self, write: impl FnOnce(&mut OutputStream)) -> Encapsulation {
+        crate::adapter::encapsulate(self.encoding(), Format::Compact, write)
+    }
+
+    /// The connection this proxy uses (opening it if needed).
+    ///
+    /// # Errors
+    /// As for connecting.
+    pub async fn ice_get_connection(&self) -> Result<Connection> {
+        match &self.inner.fixed {
+            Some(c) => Ok(c.clone()),
+            None => {
+                self.inner
+                    .communicator
+                    .connection_for(&self.inner.data)
+                    .await
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        operation: &str,
+        mode: OperationMode,
+        params: Encapsulation,
+        context: Option<&Context>,
+    ) -> Request {
+        Request {
+            header: RequestHeader {
+                request_id: 0,
+                identity: self.inner.data.identity.clone(),
+                facet: self.inner.data.facet.clone(),
+                operation: operation.to_owned(),
+                mode,
+                context: context.unwrap_or(&self.inner.context).clone(),
+            },
+            params,
+        }
+    }
+
+    /// Invokes `operation` with an encoded parameter encapsulation. For a
+    /// oneway proxy the request is sent and `Outcome::Ok` with an empty
+    /// encapsulation is returned; for a batch proxy it is queued until
+    /// [`ObjectPrx::ice_flush_batch_requests`]. `context`, when given,
+    /// replaces the proxy's context for this call.
+    ///
+    /// # Errors
+    /// The failure replies (`ObjectNotExist`, ...), connection errors once
+    /// retries are exhausted, and [`RuntimeError::InvocationTimeout`].
+    pub async fn ice_invoke(
+        &self,
+        operation: &str,
+        mode: OperationMode,
+        params: Encapsulation,
+        context: Option<&Context>,
+    ) -> Result<Outcome> {
+        let request = self.request(operation, mode, params, context);
+        match self.inner.data.mode {
+            InvocationMode::Twoway => {}
+            InvocationMode::Oneway | InvocationMode::Datagram => {
+                let outcome = self.send_oneway(request).await;
+                return outcome.map(|()| Outcome::Ok(Encapsulation::empty(self.encoding())));
+            }
+            InvocationMode::BatchOneway | InvocationMode::BatchDatagram => {
+                if let Ok(mut q) = self.inner.batch.lock() {
+                    q.push(request);
+                }
+                return Ok(Outcome::Ok(Encapsulation::empty(self.encoding())));
+            }
+        }
+        let timeout = self
+            .inner
+            .invocation_timeout
+            .unwrap_or_else(|| self.inner.communicator.invocation_timeout());
+        let call = self.invoke_with_retries(request);
+        let reply = match timeout {
+            Some(t) => tokio::time::timeout(t, call).await.map_err(|_| {
+                RuntimeError::InvocationTimeout {
+                    millis: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
+                }
+            })??,
+            None => call.await?,
+        };
+        outcome(reply)
+    }
+
+    async fn send_oneway(&self, request: Request) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let sent = async {
+                let conn = self.ice_get_connection().await?;
+                conn.send_oneway(request.clone(), self.inner.compress)
+            }
+            .await;
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(e) => self
+                    .before_retry(&e, true, &mut attempt)
+                    .await
+                    .map_err(|()| e)?,
+            }
+        }
+    }
+
+    async fn invoke_with_retries(&self, request: Request) -> Result<Reply> {
+        let idempotent = request.header.mode != OperationMode::Normal;
+        let mut attempt = 0;
+        loop {
+            let conn = match self.ice_get_connection().await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.before_retry(&e, true, &mut attempt)
+                        .await
+                        .map_err(|()| e)?;
+                    continue;
+                }
+            };
+            match conn.invoke(request.clone(), self.inner.compress).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => {
+                    let safe = match e {
+                        RuntimeError::CloseConnection | RuntimeError::ConnectionClosed => true,
+                        RuntimeError::ConnectionLost => idempotent,
+                        _ => false,
+                    };
+                    self.before_retry(&e, safe, &mut attempt)
+                        .await
+                        .map_err(|()| e)?;
+                }
+            }
+        }
+    }
+
+    /// Waits before the next attempt, or `Err` when the error is final.
+    async fn before_retry(
+        &self,
+        error: &RuntimeError,
+        safe: bool,
+        attempt: &mut usize,
+    ) -> std::result::Result<(), ()> {
+        let retryable =
+            safe && matches!(
+                error,
+                RuntimeError::Io { .. }
+                    | RuntimeError::ConnectTimeout { .. }
+                    | RuntimeError::ConnectionLost
+                    | RuntimeError::CloseConnection
+                    | RuntimeError::ConnectionClosed
+            ) && self.inner.fixed.is_none();
+        let intervals = self.inner.communicator.retry_intervals();
+        match intervals.get(*attempt) {
+            Some(pause) if retryable => {
+                *attempt += 1;
+                tracing::debug!(error = %error, attempt = *attempt, "retrying invocation");
+                if !pause.is_zero() {
+                    tokio::time::sleep(*pause).await;
+                }
+                Ok(())
+            }
+            _ => Err(()),
+        }
+    }
+
+    /// Sends the requests queued on this batch proxy as one batch message.
+    ///
+    /// # Errors
+    /// As for connecting; the queue is emptied either way.
+    pub async fn ice_flush_batch_requests(&self) -> Result<()> {
+        let requests: Vec<Request> = self
+            .inner
+            .batch
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default();
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let conn = self.ice_get_connection().await?;
+        conn.send_batch(&requests, self.inner.compress)
+    }
+
+    async fn twoway_builtin(
+        &self,
+        operation: &str,
+        params: Encapsulation,
+    ) -> Result<Encapsulation> {
+        if !self.is_twoway() {
+            return Err(RuntimeError::TwowayOnly {
+                operation: operation.to_owned(),
+            });
+        }
+        match self
+            .ice_invoke(operation, OperationMode::Nonmutating, params, None)
+            .await?
+        {
+            Outcome::Ok(e) => Ok(e),
+            Outcome::UserException(_) => Err(RuntimeError::UnknownUserException(format!(
+                "user exception from `{operation}`"
+            ))),
+        }
+    }
+
+    /// Checks that the object exists (Ice's `ice_ping`).
+    ///
+    /// # Errors
+    /// `ObjectNotExist`, `FacetNotExist`, or a connection error.
+    pub async fn ice_ping(&self) -> Result<()> {
+        let params = self.params(|_| {});
+        if self.is_twoway() {
+            self.twoway_builtin("ice_ping", params).await.map(drop)
+        } else {
+            self.ice_invoke("ice_ping", OperationMode::Nonmutating, params, None)
+                .await
+                .map(drop)
+        }
+    }
+
+    /// Whether the object implements `type_id` (Ice's `ice_isA`).
+    ///
+    /// # Errors
+    /// As [`ObjectPrx::ice_ping`]; also for a non-twoway proxy.
+    pub async fn ice_is_a(&self, type_id: &str) -> Result<bool> {
+        let params = self.params(|out| out.write_string(type_id));
+        let results = self.twoway_builtin("ice_isA", params).await?;
+        Ok(read_encapsulation(&results)?.read_bool()?)
+    }
+
+    /// The most-derived type id of the object (Ice's `ice_id`).
+    ///
+    /// # Errors
+    /// As [`ObjectPrx::ice_is_a`].
+    pub async fn ice_id(&self) -> Result<String> {
+        let results = self.twoway_builtin("ice_id", self.params(|_| {})).await?;
+        Ok(read_encapsulation(&results)?.read_string()?)
+    }
+
+    /// All type ids of the object, sorted (Ice's `ice_ids`).
+    ///
+    /// # Errors
+    /// As [`ObjectPrx::ice_is_a`].
+    pub async fn ice_ids(&self) -> Result<Vec<String>> {
+        let results = self.twoway_builtin("ice_ids", self.params(|_| {})).await?;
+        Ok(read_encapsulation(&results)?.read::<Vec<String>>()?)
+    }
+
+    /// Ice's `checkedCast`: this proxy if the object implements `type_id`,
+    /// `None` if it does not or does not exist.
+    ///
+    /// # Errors
+    /// Connection errors and other failures.
+    pub async fn checked_cast(&self, type_id: &str) -> Result<Option<Self>> {
+        match self.ice_is_a(type_id).await {
+            Ok(true) => Ok(Some(self.clone())),
+            Ok(false) => Ok(None),
+            Err(RuntimeError::FacetNotExist(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Turns a reply into an outcome or the matching error.
+fn outcome(reply: Reply) -> Result<Outcome> {
+    match reply.body {
+        ReplyBody::Ok(e) => Ok(Outcome::Ok(e)),
+        ReplyBody::UserException(e) => Ok(Outcome::UserException(e)),
+        ReplyBody::ObjectNotExist(f) => Err(RuntimeError::ObjectNotExist(f)),
+        ReplyBody::FacetNotExist(f) => Err(RuntimeError::FacetNotExist(f)),
+        ReplyBody::OperationNotExist(f) => Err(RuntimeError::OperationNotExist(f)),
+        ReplyBody::UnknownLocalException(s) => Err(RuntimeError::UnknownLocalException(s)),
+        ReplyBody::UnknownUserException(s) => Err(RuntimeError::UnknownUserException(s)),
+        ReplyBody::UnknownException(s) => Err(RuntimeError::UnknownException(s)),
+    }
+}
