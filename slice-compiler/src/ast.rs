@@ -462,6 +462,53 @@ impl Ast {
         (0..self.defs.len() as u32).map(DefId)
     }
 
+    /// The definitions with this fully scoped name (`::M::S`), in order
+    /// (a reopened module or a forward declaration gives several).
+    pub fn find(&self, scoped: &str) -> impl Iterator<Item = DefId> + '_ {
+        let scoped = scoped.to_string();
+        self.ids().filter(move |id| self.def(*id).scoped == scoped)
+    }
+
+    /// The definitions that come from `file` (a code generator emits those of
+    /// the main file only).
+    pub fn defs_in_file(&self, file: FileId) -> impl Iterator<Item = DefId> + '_ {
+        self.ids().filter(move |id| self.def(*id).span.file == file)
+    }
+
+    /// Calls `f` on every type reference of the unit (members, parameters,
+    /// return types, sequence elements, dictionary keys and values, constants).
+    pub fn for_each_type_mut(&mut self, mut f: impl FnMut(&mut TypeRef)) {
+        for def in &mut self.defs {
+            match &mut def.kind {
+                DefKind::Class(c) => {
+                    c.members.iter_mut().for_each(|m| f(&mut m.ty));
+                    for o in &mut c.operations {
+                        o.return_type.iter_mut().for_each(&mut f);
+                        o.params.iter_mut().for_each(|p| f(&mut p.ty));
+                    }
+                }
+                DefKind::Interface(i) => {
+                    for o in &mut i.operations {
+                        o.return_type.iter_mut().for_each(&mut f);
+                        o.params.iter_mut().for_each(|p| f(&mut p.ty));
+                    }
+                }
+                DefKind::Exception(e) => e.members.iter_mut().for_each(|m| f(&mut m.ty)),
+                DefKind::Struct { members } => members.iter_mut().for_each(|m| f(&mut m.ty)),
+                DefKind::Sequence { element } => f(element),
+                DefKind::Dictionary { key, value } => {
+                    f(key);
+                    f(value);
+                }
+                DefKind::Const { ty, .. } => f(ty),
+                DefKind::Module { .. }
+                | DefKind::ClassForward
+                | DefKind::InterfaceForward
+                | DefKind::Enum { .. } => {}
+            }
+        }
+    }
+
     /// File metadata of a file.
     pub fn file_metadata(&self, file: FileId) -> &[Metadata] {
         self.file_metadata

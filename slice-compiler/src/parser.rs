@@ -361,6 +361,14 @@ impl<'a> Parser<'a> {
                 }
                 '\n' => return fail(start, Some("newline in string".into())),
                 '\\' => {
+                    let next = rest[1..].chars().next().unwrap_or(' ');
+                    if !"ntrvfab\\\"'?01234567xuU".contains(next) {
+                        self.diags.borrow_mut().warning(
+                            "escape",
+                            self.span(rest),
+                            format!("unknown escape sequence `\\{next}'"),
+                        );
+                    }
                     let (n, r) = match unescape(&rest[1..]) {
                         Ok(v) => v,
                         Err(m) => return fail(rest, Some(m)),
@@ -744,6 +752,15 @@ impl<'a> Parser<'a> {
             cut(|i| self.name_list(i)).parse(i)
         })
         .parse(i)?;
+        let (brace, _) = self.ws(i)?;
+        if implements.is_some() && !head.local {
+            // Ice reports this where the class body starts.
+            self.diags.borrow_mut().warning(
+                "deprecated",
+                self.span(brace),
+                "classes implementing interfaces are deprecated",
+            );
+        }
         let (i, _) = cut(context("`{'", self.sym("{"))).parse(i)?;
         let (i, body) = self.body(i, Body::Class)?;
         let mut def = ClassDef {
@@ -1336,5 +1353,225 @@ fn unescape(s: &str) -> Result<(String, &str), String> {
             }
         }
         other => Ok((format!("\\{other}"), &s[other.len_utf8()..])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic)] // test harness: a failed case must stop the test
+    use super::*;
+    use crate::diagnostics::{FileId, SourceFile, SourceMap};
+    use crate::preprocess::{preprocess, FileCache, PreprocessOptions};
+    use std::path::{Path, PathBuf};
+
+    fn parse_text(text: &str) -> (Ast, Diagnostics) {
+        let mut cache = FileCache::default();
+        cache.insert(PathBuf::from("/p/t.ice"), text);
+        let mut sources = SourceMap::default();
+        sources.add(SourceFile {
+            display: "t.ice".into(),
+            canonical: "/p/t.ice".into(),
+        });
+        let mut diags = Diagnostics::new();
+        let pp = preprocess(
+            Path::new("/p/t.ice"),
+            &PreprocessOptions::default(),
+            &mut cache,
+            &mut sources,
+            &mut diags,
+        )
+        .unwrap_or_else(|| panic!("preprocess failed"));
+        let mut ast = Ast::default();
+        parse(&pp.text, &pp.lines, &mut ast, &mut diags);
+        (ast, diags)
+    }
+
+    fn ok(text: &str) -> Ast {
+        let (ast, d) = parse_text(text);
+        assert!(!d.has_errors(), "{text}: {d:?}");
+        ast
+    }
+
+    fn find<'a>(ast: &'a Ast, scoped: &str) -> &'a Definition {
+        ast.defs
+            .iter()
+            .find(|d| d.scoped == scoped)
+            .unwrap_or_else(|| panic!("no {scoped}"))
+    }
+
+    fn const_expr(ast: &Ast, scoped: &str) -> ConstExpr {
+        match &find(ast, scoped).kind {
+            DefKind::Const { value, .. } => value.expr.clone(),
+            k => panic!("{scoped} is {k:?}"),
+        }
+    }
+
+    #[test]
+    fn literals_table() {
+        let cases: &[(&str, ConstExpr)] = &[
+            ("int X = 0x1F", ConstExpr::Int(31)),
+            ("int X = 017", ConstExpr::Int(15)),
+            ("int X = -42", ConstExpr::Int(-42)),
+            ("int X = +7", ConstExpr::Int(7)),
+            (
+                "long X = 9223372036854775807",
+                ConstExpr::Int(9_223_372_036_854_775_807),
+            ),
+            ("double X = 1.5e3", ConstExpr::Float(1500.0)),
+            ("double X = -2E-1", ConstExpr::Float(-0.2)),
+            ("float X = .5f", ConstExpr::Float(0.5)),
+            ("float X = 3.F", ConstExpr::Float(3.0)),
+            ("bool X = true", ConstExpr::Bool(true)),
+            ("bool X = false", ConstExpr::Bool(false)),
+            (
+                r#"string X = "a\x41\101\u00e9\n\t\\\"""#,
+                ConstExpr::String("aAA\u{e9}\n\t\\\"".into()),
+            ),
+            (
+                r#"string X = "\U0001F600""#,
+                ConstExpr::String("\u{1F600}".into()),
+            ),
+        ];
+        for (decl, want) in cases {
+            let ast = ok(&format!("module M {{ const {decl}; }};"));
+            assert_eq!(&const_expr(&ast, "::M::X"), want, "{decl}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_table() {
+        // (text, line of the first error)
+        let cases: &[(&str, u32)] = &[
+            ("module M {\nstruct S { int x }\n};", 2),
+            ("module M {\nsequence<int> S\n};", 3),
+            ("module M {\nconst int X = ;\n};", 2),
+            ("module M {\ninterface I { void f(int); };\n};", 2),
+            ("module M {\nstruct S { int x; };\n", 3),
+            ("module M {\n/* open\n};", 2),
+            ("module M {\nconst string S = \"abc\n\";\n};", 2),
+            ("module M {\nconst int X = 99999999999999999999999;\n};", 2),
+            ("module M {\nstruct module { int x; };\n};", 2),
+            ("module M {\nclass C extends { int x; };\n};", 2),
+            ("module M {\ndictionary<int string> D;\n};", 2),
+        ];
+        for (text, line) in cases {
+            let (_, d) = parse_text(text);
+            let first = d.iter().next().and_then(|x| x.span).map(|s| s.line);
+            assert_eq!(first, Some(*line), "{text}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn definitions_keep_docs_metadata_and_structure() {
+        let text = r#"
+[["cpp:header-ext:h", "ice-prefix"]]
+module M
+{
+    /** The interface.
+     *  Second line. */
+    ["amd", "deprecate:x"]
+    interface I extends A, ::B::C
+    {
+        /// Does f.
+        /// Really.
+        ["cpp:const"] idempotent optional(1) int f(string a, out optional(2) ["cpp:type:wstring"] string b) throws E, ::N::F;
+        void g();
+    };
+    local class C(7) extends D implements I
+    {
+        /** x doc */
+        int x = 5;
+        optional(3) C next;
+        void op();
+    };
+    interface Fwd;
+    class CFwd;
+    exception E extends Base { string why = "no"; };
+    sequence<["cpp:array"] byte> Bytes;
+    dictionary<string, Object*> D;
+    enum Color { Red, /** g */ Green = 5, Blue, };
+    struct \module { Value v; LocalObject l; Object o; };
+};
+module A::B { struct S { int x; }; };
+"#;
+        let ast = ok(text);
+        assert_eq!(ast.file_metadata(FileId(0)).len(), 2);
+        let i = find(&ast, "::M::I");
+        assert_eq!(i.doc.as_deref(), Some("The interface.\nSecond line."));
+        assert_eq!(
+            i.metadata
+                .iter()
+                .map(|m| m.value.as_str())
+                .collect::<Vec<_>>(),
+            ["amd", "deprecate:x"]
+        );
+        let DefKind::Interface(idef) = &i.kind else {
+            panic!("{:?}", i.kind)
+        };
+        assert_eq!(idef.bases.len(), 2);
+        assert!(idef.bases[1].0.global);
+        assert_eq!(idef.bases[1].0.parts, ["B", "C"]);
+        let f = &idef.operations[0];
+        assert_eq!(f.doc.as_deref(), Some("Does f.\nReally."));
+        assert!(f.idempotent);
+        assert_eq!(f.return_tag.as_ref().and_then(|t| t.value), Some(1));
+        assert_eq!(f.params.len(), 2);
+        assert!(!f.params[0].out && f.params[1].out);
+        assert_eq!(f.params[1].tag.as_ref().and_then(|t| t.value), Some(2));
+        assert_eq!(
+            f.params[1].metadata.len() + f.params[1].ty.metadata.len(),
+            1
+        );
+        assert_eq!(f.throws.len(), 2);
+        assert_eq!(f.span.line, 12);
+        assert!(idef.operations[1].return_type.is_none());
+        let c = find(&ast, "::M::C");
+        assert!(c.local);
+        let DefKind::Class(cdef) = &c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            cdef.compact_id.as_ref().map(|v| v.expr.clone()),
+            Some(ConstExpr::Int(7))
+        );
+        assert_eq!(cdef.implements.len(), 1);
+        assert_eq!(cdef.members[0].doc.as_deref(), Some("x doc"));
+        assert_eq!(
+            cdef.members[0].default.as_ref().map(|v| v.literal.as_str()),
+            Some("5")
+        );
+        assert_eq!(cdef.members[1].tag.as_ref().and_then(|t| t.value), Some(3));
+        assert_eq!(cdef.operations.len(), 1);
+        assert!(matches!(
+            find(&ast, "::M::Fwd").kind,
+            DefKind::InterfaceForward
+        ));
+        assert!(matches!(
+            find(&ast, "::M::CFwd").kind,
+            DefKind::ClassForward
+        ));
+        let DefKind::Enum { enumerators } = &find(&ast, "::M::Color").kind else {
+            panic!()
+        };
+        assert_eq!(enumerators.len(), 3);
+        assert_eq!(enumerators[1].doc.as_deref(), Some("g"));
+        let DefKind::Sequence { element } = &find(&ast, "::M::Bytes").kind else {
+            panic!()
+        };
+        assert_eq!(element.metadata[0].value, "cpp:array");
+        assert_eq!(element.syntax, TypeSyntax::Builtin(Builtin::Byte));
+        let DefKind::Dictionary { value, .. } = &find(&ast, "::M::D").kind else {
+            panic!()
+        };
+        assert_eq!(value.syntax, TypeSyntax::Builtin(Builtin::ObjectProxy));
+        let s = find(&ast, "::M::module");
+        assert!(s.name.escaped);
+        assert_eq!(s.span.line, 28);
+        assert!(matches!(
+            find(&ast, "::A::B::S").kind,
+            DefKind::Struct { .. }
+        ));
+        let m = find(&ast, "::M");
+        assert_eq!(m.end.line, 29);
     }
 }

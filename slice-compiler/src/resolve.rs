@@ -112,7 +112,41 @@ pub fn resolve(ast: &mut Ast, diags: &mut Diagnostics) -> Symbols {
     for id in top {
         r.definition(ast, id);
     }
+    link_forward_declarations(ast);
     r.syms
+}
+
+/// Points type references that resolved to a forward declaration (a use
+/// before the definition) at the definition, when the unit has one, so a
+/// code generator always finds the members and operations.
+fn link_forward_declarations(ast: &mut Ast) {
+    let mut full: HashMap<String, DefId> = HashMap::new();
+    for id in ast.ids() {
+        let d = ast.def(id);
+        if matches!(d.kind, DefKind::Class(_) | DefKind::Interface(_)) {
+            full.entry(d.scoped.clone()).or_insert(id);
+        }
+    }
+    let forwards: HashMap<DefId, DefId> = ast
+        .ids()
+        .filter(|id| {
+            matches!(
+                ast.def(*id).kind,
+                DefKind::ClassForward | DefKind::InterfaceForward
+            )
+        })
+        .filter_map(|id| full.get(&ast.def(id).scoped).map(|f| (id, *f)))
+        .collect();
+    if forwards.is_empty() {
+        return;
+    }
+    ast.for_each_type_mut(|t| {
+        t.resolved = match t.resolved {
+            Some(Type::Def(d)) => Some(Type::Def(forwards.get(&d).copied().unwrap_or(d))),
+            Some(Type::Proxy(d)) => Some(Type::Proxy(forwards.get(&d).copied().unwrap_or(d))),
+            other => other,
+        };
+    });
 }
 
 struct Resolver<'d> {
@@ -492,6 +526,24 @@ impl Resolver<'_> {
                 },
                 Some(Sym::Enumerator(e, k)) => {
                     t.value = enumerator_value(ast, e, k);
+                    if let DefKind::Enum { enumerators } = &ast.def(e).kind {
+                        let name = enumerators
+                            .get(k)
+                            .map(|x| x.name.name.as_str())
+                            .unwrap_or("");
+                        let full = format!("{}::{name}", ast.def(e).scoped);
+                        if self
+                            .syms
+                            .lookup(scope, n)
+                            .is_some_and(|(key, _)| key != full)
+                        {
+                            self.diags.warning(
+                                "deprecated",
+                                n.span,
+                                format!("referencing enumerator `{full}' without its enumeration's scope is deprecated"),
+                            );
+                        }
+                    }
                 }
                 Some(Sym::Member) => self.err(
                     "tag",
@@ -504,6 +556,17 @@ impl Resolver<'_> {
 
     fn const_value(&mut self, ast: &Ast, scope: &str, v: &mut ConstValue) {
         if let ConstExpr::Name(n) = &v.expr {
+            if let Some((key, [Sym::Enumerator(..), ..])) = self.syms.lookup(scope, n) {
+                let via_enclosing_scope = !self.syms.table.contains_key(&key);
+                if via_enclosing_scope && (n.global || n.parts.len() > 1) {
+                    let name = n.parts.last().cloned().unwrap_or_default();
+                    self.diags.warning(
+                        "deprecated",
+                        n.span,
+                        format!("referencing enumerator `{name}' in its enumeration's enclosing scope is deprecated"),
+                    );
+                }
+            }
             let found = self.syms.lookup(scope, n).and_then(|(_, s)| best(ast, s));
             v.target = match found {
                 Some(Sym::Def(d)) if matches!(ast.def(d).kind, DefKind::Const { .. }) => {
@@ -595,6 +658,7 @@ pub fn enumerator_value(ast: &Ast, id: DefId, k: usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::panic)] // test harness: a failed case must stop the test
+    use crate::ast::{DefId, DefKind, Type};
     use crate::compile_str;
     use crate::preprocess::PreprocessOptions;
 
@@ -667,6 +731,29 @@ mod tests {
             assert_eq!(l, Some(*line), "{src}: {}", d.render(&sm));
             assert!(m.contains(frag), "{src}: {m}");
         }
+    }
+
+    #[test]
+    fn uses_before_definition_point_at_the_definition() {
+        let src = "module M { class C; interface I; struct S { C c; I* i; };\n\
+                   class C { int x; }; interface I { void f(); }; };";
+        let (_, r) = compile_str("/nonexistent/t.ice", src, &PreprocessOptions::default());
+        let Ok(m) = r else { panic!("rejected") };
+        let DefKind::Struct { members } = &m
+            .ast
+            .def(m.ast.find("::M::S").next().unwrap_or(DefId(0)))
+            .kind
+        else {
+            panic!("no struct")
+        };
+        let c = m.ast.find("::M::C").last();
+        let i = m.ast.find("::M::I").last();
+        assert!(matches!(
+            m.ast.def(c.unwrap_or(DefId(0))).kind,
+            DefKind::Class(_)
+        ));
+        assert_eq!(members[0].ty.resolved, c.map(Type::Def));
+        assert_eq!(members[1].ty.resolved, i.map(Type::Proxy));
     }
 
     #[test]

@@ -1981,6 +1981,20 @@ fn first_error_line(stderr: &str) -> Option<u32> {
         })
 }
 
+/// `(line, text)` of every warning, sorted.
+fn warnings(stderr: &str) -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String)> = stderr
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(".ice:")?;
+            let (n, text) = rest.split_once(": warning: ")?;
+            Some((n.parse().ok()?, text.to_string()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn run(cmd: &mut Command) -> (bool, String) {
     let o = cmd
         .output()
@@ -2028,7 +2042,15 @@ fn slice2rs_agrees_with_slice2cpp() {
             ));
             continue;
         }
-        if !cpp_ok {
+        if cpp_ok {
+            // Accepted: the same warnings, at the same lines, with the same text.
+            let (c, r) = (warnings(&cpp_err), warnings(&rs_err));
+            if c != r {
+                problems.push(format!(
+                    "{name}: warnings differ\n  slice2cpp: {c:?}\n  slice2rs: {r:?}"
+                ));
+            }
+        } else {
             rejected += 1;
             let (c, r) = (first_error_line(&cpp_err), first_error_line(&rs_err));
             if c != r || c.is_none() {

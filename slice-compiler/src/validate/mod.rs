@@ -5,6 +5,7 @@
 //! definitions are [`crate::resolve`]'s job.
 
 mod constants;
+mod deprecations;
 mod dictionaries;
 mod enums;
 mod identifiers;
@@ -31,6 +32,7 @@ pub fn validate(ast: &Ast, _symbols: &Symbols, _main: FileId, diags: &mut Diagno
     constants::check(ast, diags);
     local::check(ast, diags);
     types::check(ast, diags);
+    deprecations::check(ast, diags);
 }
 
 /// The resolved type of a reference, if resolution succeeded.
