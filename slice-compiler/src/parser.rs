@@ -420,6 +420,12 @@ impl<'a> Parser<'a> {
         if !is_hex && (body.contains('.') || body.contains(['e', 'E'])) {
             let t = body.trim_end_matches(['f', 'F']);
             return match t.parse::<f64>() {
+                Ok(v) if v.is_infinite() => fail(
+                    start,
+                    Some(format!(
+                        "floating-point constant `{body}' too large (overflow)"
+                    )),
+                ),
                 Ok(v) => Ok((rest, ConstExpr::Float(if neg { -v } else { v }))),
                 Err(_) => fail(
                     start,
@@ -1325,7 +1331,12 @@ fn unescape(s: &str) -> Result<(String, &str), String> {
             Ok((char::from(v as u8).to_string(), &s[n..]))
         }
         'x' => {
-            let n = s[1..].chars().take_while(|c| c.is_ascii_hexdigit()).count();
+            // Like Ice, at most two hex digits.
+            let n = s[1..]
+                .chars()
+                .take(2)
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
             if n == 0 {
                 return Err("no hex digit in hex escape sequence".into());
             }

@@ -179,7 +179,16 @@ impl Resolver<'_> {
     }
 
     fn definition(&mut self, ast: &mut Ast, id: DefId) {
-        self.declare(ast, id);
+        // A sequence, dictionary or constant is named only after its types
+        // and value are resolved (`sequence<S> S;` is an error in Ice);
+        // everything else can refer to itself.
+        let declare_after = matches!(
+            ast.def(id).kind,
+            DefKind::Sequence { .. } | DefKind::Dictionary { .. } | DefKind::Const { .. }
+        );
+        if !declare_after {
+            self.declare(ast, id);
+        }
         let scope = scope_of(ast, id);
         let own = ast.def(id).scoped.clone();
         let mut kind = std::mem::replace(&mut ast.def_mut(id).kind, DefKind::ClassForward);
@@ -249,6 +258,9 @@ impl Resolver<'_> {
             DefKind::ClassForward | DefKind::InterfaceForward => {}
         }
         ast.def_mut(id).kind = kind;
+        if declare_after {
+            self.declare(ast, id);
+        }
         // Enumerators become visible after their enumeration.
         if let DefKind::Enum { enumerators } = &ast.def(id).kind {
             let names: Vec<(String, Span)> = enumerators

@@ -1966,6 +1966,578 @@ struct S { X x; };
 };
 "##,
     ),
+    (
+        "exc_extends_self",
+        r##"module M {
+exception E extends E {};
+};
+"##,
+    ),
+    (
+        "iface_by_value_member",
+        r##"module M {
+interface I { void f(); };
+struct S {
+I i;
+};
+};
+"##,
+    ),
+    (
+        "iface_by_value_param",
+        r##"module M {
+interface I { void f(); };
+interface J {
+void g(I i);
+};
+};
+"##,
+    ),
+    (
+        "iface_fwd_by_value",
+        r##"module M {
+interface I;
+class C {
+I i;
+};
+};
+"##,
+    ),
+    (
+        "partial_inner_shadow",
+        r##"module A {
+struct S { int x; };
+};
+module C {
+module A {
+};
+struct T {
+A::S s;
+};
+};
+"##,
+    ),
+    (
+        "partial_inner_shadow2",
+        r##"module A {
+struct S { int x; };
+};
+module C {
+struct A { int y; };
+struct T {
+A::S s;
+};
+};
+"##,
+    ),
+    (
+        "optional_local",
+        r##"module M {
+local interface L {};
+local class C {
+optional(1) L l;
+};
+};
+"##,
+    ),
+    (
+        "optional_in_local_struct",
+        r##"module M {
+local struct S {
+optional(1) int x;
+};
+};
+"##,
+    ),
+    (
+        "optional_param_local_iface",
+        r##"module M {
+local interface I {
+void f(optional(1) int x);
+};
+};
+"##,
+    ),
+    (
+        "local_seq_of_nonlocal",
+        r##"module M {
+local sequence<int> S;
+};
+"##,
+    ),
+    (
+        "iface_op_named_object_op",
+        r##"module M {
+interface I {
+void ice_ping();
+};
+};
+"##,
+    ),
+    (
+        "class_named_like_module",
+        r##"module M {
+class M { int x; };
+};
+"##,
+    ),
+    (
+        "module_named_like_parent",
+        r##"module M {
+module M {
+};
+};
+"##,
+    ),
+    (
+        "struct_member_named_like_module",
+        r##"module M {
+struct S { int M; };
+};
+"##,
+    ),
+    (
+        "const_name_as_type_scope",
+        r##"module M {
+const int C = 1;
+struct S { C::X x; };
+};
+"##,
+    ),
+    (
+        "enum_used_as_scope",
+        r##"module M {
+enum E { A };
+const E X = E::A;
+const E Y = ::M::E::A;
+};
+"##,
+    ),
+    (
+        "enum_wrong_scope",
+        r##"module M {
+enum E { A };
+enum F { B };
+const E X = E::B;
+};
+"##,
+    ),
+    (
+        "default_const_ref",
+        r##"module M {
+const int C = 3;
+struct S { int x = C; };
+};
+"##,
+    ),
+    (
+        "default_const_wrong",
+        r##"module M {
+const string C = "a";
+struct S {
+int x = C;
+};
+};
+"##,
+    ),
+    (
+        "default_float_to_int",
+        r##"module M {
+struct S {
+int x = 1.0;
+};
+};
+"##,
+    ),
+    (
+        "default_int_to_float",
+        r##"module M {
+struct S {
+float x = 1;
+};
+};
+"##,
+    ),
+    (
+        "default_long_range",
+        r##"module M {
+struct S {
+long x = 9223372036854775808;
+};
+};
+"##,
+    ),
+    (
+        "const_long_min",
+        r##"module M {
+const long X = -9223372036854775808;
+};
+"##,
+    ),
+    (
+        "const_long_below_min",
+        r##"module M {
+const long X = -9223372036854775809;
+};
+"##,
+    ),
+    (
+        "const_byte_hex",
+        r##"module M {
+const byte X = 0xff;
+};
+"##,
+    ),
+    (
+        "const_short_octal_big",
+        r##"module M {
+const short X = 0177777;
+};
+"##,
+    ),
+    (
+        "const_float_big",
+        r##"module M {
+const float X = 3.5e38;
+};
+"##,
+    ),
+    (
+        "const_float_neg_big",
+        r##"module M {
+const float X = -3.5e38;
+};
+"##,
+    ),
+    (
+        "const_double_inf",
+        r##"module M {
+const double X = 1e400;
+};
+"##,
+    ),
+    (
+        "const_enum_undefined",
+        r##"module M {
+enum E { A };
+const E X = Z;
+};
+"##,
+    ),
+    (
+        "const_type_undefined",
+        r##"module M {
+const Z X = 1;
+};
+"##,
+    ),
+    (
+        "const_chain",
+        r##"module M {
+const int A = 1;
+const int B = A;
+const long C = B;
+const byte D = C;
+};
+"##,
+    ),
+    (
+        "const_bool_from_const",
+        r##"module M {
+const bool A = true;
+const bool B = A;
+};
+"##,
+    ),
+    (
+        "const_string_escape_oct_big",
+        r##"module M {
+const string S = "\777";
+};
+"##,
+    ),
+    (
+        "const_string_hex_big",
+        r##"module M {
+const string S = "\x1FF";
+};
+"##,
+    ),
+    (
+        "const_string_u_surrogate",
+        r##"module M {
+const string S = "\uD800";
+};
+"##,
+    ),
+    (
+        "const_string_nul",
+        r##"module M {
+const string S = "a\0b";
+};
+"##,
+    ),
+    (
+        "class_member_uses_later_class",
+        r##"module M {
+class A {
+B b;
+};
+class B { int x; };
+};
+"##,
+    ),
+    (
+        "op_throws_fwd_class",
+        r##"module M {
+class C;
+interface I {
+void f() throws C;
+};
+};
+"##,
+    ),
+    (
+        "exc_extends_exc_in_other_module",
+        r##"module A {
+exception E {};
+};
+module B {
+exception F extends A::E {};
+};
+"##,
+    ),
+    (
+        "iface_base_defined_later_name_same",
+        r##"module M {
+interface A;
+interface B extends A { void f(); };
+interface A { void g(); };
+};
+"##,
+    ),
+    (
+        "dup_bases",
+        r##"module M {
+interface A { void f(); };
+interface B extends A, A { void g(); };
+};
+"##,
+    ),
+    (
+        "implements_dup",
+        r##"module M {
+interface A { void f(); };
+class B implements A, A { int x; };
+};
+"##,
+    ),
+    (
+        "class_op_overrides_base_op",
+        r##"module M {
+class A { void f(); };
+class B extends A { void f(); };
+};
+"##,
+    ),
+    (
+        "class_member_clash_implemented_op",
+        r##"module M {
+interface I { void f(); };
+class C implements I { int f; };
+};
+"##,
+    ),
+    (
+        "exception_member_case_base",
+        r##"module M {
+exception A { int x; };
+exception B extends A { int X; };
+};
+"##,
+    ),
+    (
+        "struct_seq_self",
+        r##"module M {
+sequence<S> Ss;
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "seq_self",
+        r##"module M {
+sequence<Ss> Ss;
+};
+"##,
+    ),
+    (
+        "dict_self",
+        r##"module M {
+dictionary<int, D> D;
+};
+"##,
+    ),
+    (
+        "class_contains_struct_containing_class",
+        r##"module M {
+class C;
+struct S { C c; };
+class C { S s; };
+};
+"##,
+    ),
+    (
+        "struct_member_seq_of_self",
+        r##"module M {
+struct S { int x; };
+sequence<S> Ss;
+};
+"##,
+    ),
+    (
+        "param_out_then_in_optional",
+        r##"module M {
+interface I {
+void f(out int a, optional(1) int b);
+};
+};
+"##,
+    ),
+    (
+        "keyword_as_op",
+        r##"module M {
+interface I {
+void struct();
+};
+};
+"##,
+    ),
+    (
+        "keyword_as_member",
+        r##"module M {
+struct S {
+int class;
+};
+};
+"##,
+    ),
+    (
+        "keyword_as_enum",
+        r##"module M {
+enum E { A, module };
+};
+"##,
+    ),
+    (
+        "keyword_as_param",
+        r##"module M {
+interface I {
+void f(int out);
+};
+};
+"##,
+    ),
+    (
+        "keyword_as_dict_name",
+        r##"module M {
+dictionary<int, int> sequence;
+};
+"##,
+    ),
+    (
+        "keyword_case",
+        r##"module M {
+struct Struct { int x; };
+};
+"##,
+    ),
+    (
+        "ident_digit_start",
+        r##"module M {
+struct S { int 2x; };
+};
+"##,
+    ),
+    (
+        "ident_in_op_underscore",
+        r##"module M {
+interface I {
+void f(int a_b);
+};
+};
+"##,
+    ),
+    (
+        "ident_enum_underscore",
+        r##"module M {
+enum E { A_B };
+};
+"##,
+    ),
+    (
+        "ident_module_underscore",
+        r##"module M_N {
+};
+"##,
+    ),
+    (
+        "ice_prefix_member",
+        r##"module M {
+struct S { int iceCream; };
+};
+"##,
+    ),
+    (
+        "ice_prefix_op",
+        r##"module M {
+interface I { void iceCream(); };
+};
+"##,
+    ),
+    (
+        "suffix_member",
+        r##"module M {
+struct S { int fooPrx; };
+};
+"##,
+    ),
+    (
+        "suffix_lower",
+        r##"module M {
+struct Fooprx { int x; };
+};
+"##,
+    ),
+    (
+        "meta_bad_string",
+        r##"module M {
+[amd] interface I {};
+};
+"##,
+    ),
+    (
+        "meta_empty",
+        r##"module M {
+[] interface I {};
+};
+"##,
+    ),
+    (
+        "file_meta_empty",
+        r##"[[]]
+module M {
+};
+"##,
+    ),
+    (
+        "two_file_meta",
+        r##"[["a"]]
+[["b"]]
+module M {
+};
+"##,
+    ),
 ];
 
 /// The line of the first error a compiler printed (`file:LINE: ...` that

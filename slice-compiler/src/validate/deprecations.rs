@@ -1,5 +1,6 @@
 //! Warnings for constructs Ice 3.7 deprecates: operations in (non-local)
-//! classes, proxies to classes, sequences as dictionary keys. (Classes that
+//! classes, proxies to classes, interfaces by value, sequences as dictionary
+//! keys. (Classes that
 //! implement interfaces, unknown string escapes and enumerators named through
 //! their enclosing scope are reported where they are parsed or resolved.)
 
@@ -35,16 +36,26 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
     }
     let mut class_proxies = Vec::new();
     for def in &ast.defs {
-        visit_types(&def.kind, &mut |t: &TypeRef| {
-            if let Some(Type::Proxy(d)) = t.resolved {
-                if matches!(ast.def(d).kind, DefKind::Class(_) | DefKind::ClassForward) {
-                    class_proxies.push(t.span);
-                }
+        visit_types(&def.kind, &mut |t: &TypeRef| match t.resolved {
+            Some(Type::Proxy(d))
+                if matches!(ast.def(d).kind, DefKind::Class(_) | DefKind::ClassForward) =>
+            {
+                class_proxies.push((t.span, "proxy for a class is deprecated"));
             }
+            Some(Type::Def(d))
+                if !ast.def(d).local
+                    && matches!(
+                        ast.def(d).kind,
+                        DefKind::Interface(_) | DefKind::InterfaceForward
+                    ) =>
+            {
+                class_proxies.push((t.span, "interface by value is deprecated"));
+            }
+            _ => {}
         });
     }
-    for span in class_proxies {
-        diags.warning("deprecated", span, "proxy for a class is deprecated");
+    for (span, msg) in class_proxies {
+        diags.warning("deprecated", span, msg);
     }
 }
 

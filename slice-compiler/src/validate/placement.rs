@@ -29,6 +29,7 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
         );
     }
     for def in &ast.defs {
+        enclosing_module_name(ast, def, diags);
         if let DefKind::Struct { members } = &def.kind {
             if members.is_empty() {
                 diags.error(
@@ -37,6 +38,50 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
                     format!("struct `{}' must have at least one member", def.name.name),
                 );
             }
+        }
+    }
+}
+
+/// A definition may not be named like its immediately enclosing module (not
+/// even in another case), and a module not like any enclosing module.
+fn enclosing_module_name(ast: &Ast, def: &Definition, diags: &mut Diagnostics) {
+    let name = &def.name.name;
+    let kind = def.kind.kind_name();
+    let Some(parent) = def.parent else { return };
+    let p = ast.def(parent);
+    if &p.name.name == name {
+        let msg = if matches!(def.kind, DefKind::Module { .. }) {
+            format!("module name `{name}' must differ from the name of enclosing module `{name}'")
+        } else {
+            format!("{kind} name `{name}' must differ from the name of its immediately enclosing module")
+        };
+        diags.error("enclosing-name", def.span, msg);
+        return;
+    }
+    if p.name.name.eq_ignore_ascii_case(name) {
+        diags.error(
+            "enclosing-name",
+            def.span,
+            format!(
+                "{kind} name `{name}' cannot differ only in capitalization from its immediately enclosing module name `{}'",
+                p.name.name
+            ),
+        );
+        return;
+    }
+    if matches!(def.kind, DefKind::Module { .. }) {
+        let mut up = p.parent;
+        while let Some(a) = up {
+            let ad = ast.def(a);
+            if &ad.name.name == name {
+                diags.error(
+                    "enclosing-name",
+                    def.span,
+                    format!("module name `{name}' must differ from the name of enclosing module `{name}'"),
+                );
+                return;
+            }
+            up = ad.parent;
         }
     }
 }
