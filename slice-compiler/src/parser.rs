@@ -323,9 +323,17 @@ impl<'a> Parser<'a> {
         let (i, _) = self.ws(i)?;
         let span = self.span(i);
         let (i, global) = opt(tag("::")).parse(i)?;
+        // A scoped name is one token: nothing may follow a `::` but a name.
+        let glued = |r: &'a str| !r.starts_with(|c: char| c.is_whitespace() || c == '/');
+        if global.is_some() && !glued(i) {
+            return fail(i, None);
+        }
         let (mut i, first) = self.ident(i)?;
         let mut parts = vec![first.name];
         while let Some(rest) = i.strip_prefix("::") {
+            if !glued(rest) {
+                return fail(rest, None);
+            }
             let (r, id) = cut(|i| self.ident(i)).parse(rest)?;
             parts.push(id.name);
             i = r;

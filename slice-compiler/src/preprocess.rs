@@ -279,6 +279,7 @@ impl State<'_> {
     }
 
     fn file(&mut self, id: FileId, text: &str) {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if !self.files.contains(&id) {
             self.files.push(id);
         }

@@ -2538,18 +2538,505 @@ module M {
 };
 "##,
     ),
+    (
+        "inc_once_twice",
+        r##"#include <once.ice>
+#include <once.ice>
+module M {
+struct T { ::Once::S s; };
+};
+"##,
+    ),
+    (
+        "inc_no_once_twice",
+        r##"#include <twice.ice>
+#include <twice.ice>
+module M {
+};
+"##,
+    ),
+    (
+        "inc_guard_twice",
+        r##"#include <guard.ice>
+#include <guard.ice>
+module M {
+struct T { Guard::S s; };
+};
+"##,
+    ),
+    (
+        "inc_nested_sibling",
+        r##"#include <nested.ice>
+module M {
+struct T { Nested::T t; Sibling::S s; };
+};
+"##,
+    ),
+    (
+        "inc_bad_syntax",
+        r##"#include <bad_syntax.ice>
+module M {
+};
+"##,
+    ),
+    (
+        "inc_meta_then_def",
+        r##"#include <meta.ice>
+[["cpp:header-ext:h"]]
+module M {
+};
+"##,
+    ),
+    (
+        "inc_ice_prefix_scoped",
+        r##"#include <ice_names.ice>
+module M {
+struct T { IceThing::S s; };
+};
+"##,
+    ),
+    (
+        "inc_ice_prefix_leak",
+        r##"#include <ice_names.ice>
+module IceOther {
+};
+"##,
+    ),
+    (
+        "inc_inside_module",
+        r##"module M {
+#include <once.ice>
+};
+"##,
+    ),
+    (
+        "inc_quoted_dir",
+        r##"#include "inc/once.ice"
+module M {
+};
+"##,
+    ),
+    (
+        "inc_quoted_missing",
+        r##"#include "once.ice"
+module M {
+};
+"##,
+    ),
+    (
+        "inc_defined_in_include",
+        r##"#include <guard.ice>
+#ifdef GUARD_ICE
+module Yes {
+};
+#endif
+module M {
+struct T { Yes::Nope n; };
+};
+"##,
+    ),
+    (
+        "redef_across_include",
+        r##"#include <once.ice>
+module Once {
+struct S { int y; };
+};
+"##,
+    ),
+    (
+        "reopen_across_include",
+        r##"#include <once.ice>
+module Once {
+struct T { S s; };
+};
+"##,
+    ),
+    (
+        "meta_on_module",
+        r##"["java:package:x"]
+module M {
+};
+"##,
+    ),
+    (
+        "meta_unterminated_list",
+        r##"module M {
+["a", 
+"b"
+] struct S { int x; };
+};
+"##,
+    ),
+    (
+        "meta_trailing_comma",
+        r##"module M {
+["a",] struct S { int x; };
+};
+"##,
+    ),
+    (
+        "doc_in_weird_place",
+        r##"module M {
+struct S {
+int /** x */ x;
+};
+};
+"##,
+    ),
+    (
+        "comment_in_scoped",
+        r##"module M {
+struct S { int x; };
+struct T { :: /* c */ M::S s; };
+};
+"##,
+    ),
+    (
+        "space_in_scoped",
+        r##"module M {
+struct S { int x; };
+struct T { M :: S s; };
+};
+"##,
+    ),
+    (
+        "proxy_space",
+        r##"module M {
+interface I {};
+struct T { I * p; };
+};
+"##,
+    ),
+    (
+        "object_space_star",
+        r##"module M {
+struct T { Object * p; };
+};
+"##,
+    ),
+    (
+        "crlf",
+        "module M {\r\nstruct S { int x; };\r\nstruct S { int y; };\r\n};\n",
+    ),
+    (
+        "tab_ws",
+        r##"module	M	{
+	struct	S	{	int	x;	};
+};
+"##,
+    ),
+    ("bom", "\u{feff}module M {\n};\n"),
+    ("nul_char", "module M {\n\0\n};\n"),
+    (
+        "empty_comment",
+        r##"module M {
+/**/
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "doc_empty",
+        r##"module M {
+/***/
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "line_comment_eof",
+        r##"module M {
+};
+// end
+"##,
+    ),
+    (
+        "block_comment_star",
+        r##"module M {
+/* a ** b */
+};
+"##,
+    ),
+    (
+        "idempotent_twice",
+        r##"module M {
+interface I {
+idempotent idempotent void f();
+};
+};
+"##,
+    ),
+    (
+        "out_twice",
+        r##"module M {
+interface I {
+void f(out out int x);
+};
+};
+"##,
+    ),
+    (
+        "optional_twice",
+        r##"module M {
+class C {
+optional(1) optional(2) int x;
+};
+};
+"##,
+    ),
+    (
+        "optional_space",
+        r##"module M {
+class C {
+optional (1) int x;
+};
+};
+"##,
+    ),
+    (
+        "optional_no_paren",
+        r##"module M {
+class C {
+optional 1 int x;
+};
+};
+"##,
+    ),
+    (
+        "throws_trailing_comma",
+        r##"module M {
+exception E {};
+interface I {
+void f() throws E,;
+};
+};
+"##,
+    ),
+    (
+        "extends_trailing_comma",
+        r##"module M {
+interface A {};
+interface B extends A, {};
+};
+"##,
+    ),
+    (
+        "class_compact_then_extends",
+        r##"module M {
+class A { int x; };
+class B(2) extends A { int y; };
+};
+"##,
+    ),
+    (
+        "class_compact_string",
+        r##"module M {
+class B("x") { int y; };
+};
+"##,
+    ),
+    (
+        "class_compact_float",
+        r##"module M {
+class B(1.5) { int y; };
+};
+"##,
+    ),
+    (
+        "class_compact_const_string",
+        r##"module M {
+const string X = "a";
+class B(X) { int y; };
+};
+"##,
+    ),
+    (
+        "class_compact_undefined",
+        r##"module M {
+class B(X) { int y; };
+};
+"##,
+    ),
+    (
+        "enum_keyword_value",
+        r##"module M {
+enum E { A = true };
+};
+"##,
+    ),
+    (
+        "deep_scopes",
+        r##"module A {
+module B {
+module C {
+struct S { int x; };
+};
+};
+module D {
+struct T { B::C::S s; ::A::B::C::S t; A::B::C::S u; };
+};
+};
+"##,
+    ),
+    (
+        "lookup_not_in_sibling",
+        r##"module A {
+module B {
+struct S { int x; };
+};
+module D {
+struct T { S s; };
+};
+};
+"##,
+    ),
+    (
+        "type_from_reopened",
+        r##"module A {
+struct S { int x; };
+};
+module B {
+};
+module A {
+struct T { S s; };
+};
+"##,
+    ),
+    (
+        "param_type_then_name_clash",
+        r##"module M {
+struct S { int x; };
+interface I {
+void f(S s, S S2);
+};
+};
+"##,
+    ),
+    (
+        "exception_used_in_throws_before_def",
+        r##"module M {
+interface I {
+void f() throws E;
+};
+exception E {};
+};
+"##,
+    ),
+    (
+        "op_returns_local_in_local",
+        r##"module M {
+local interface L {};
+local interface I { L f(); };
+};
+"##,
+    ),
+    (
+        "localobject_param_nonlocal",
+        r##"module M {
+interface I {
+void f(LocalObject o);
+};
+};
+"##,
+    ),
+    (
+        "value_param_nonlocal",
+        r##"module M {
+interface I {
+void f(Value v);
+};
+};
+"##,
+    ),
+    (
+        "object_by_value_param",
+        r##"module M {
+interface I {
+void f(Object o);
+};
+};
+"##,
+    ),
+    (
+        "class_with_only_ops_local",
+        r##"module M {
+local class C {
+void f();
+};
+};
+"##,
+    ),
 ];
 
-/// The line of the first error a compiler printed (`file:LINE: ...` that
-/// is not a warning), or `None` when it printed none.
-fn first_error_line(stderr: &str) -> Option<u32> {
+/// Files under `inc/`, found through `-Iinc` by both compilers.
+const INCLUDES: &[(&str, &str)] = &[
+    (
+        "bad_syntax.ice",
+        r##"#pragma once
+module Bad {
+  struct S { int x };
+};
+"##,
+    ),
+    (
+        "guard.ice",
+        r##"#ifndef GUARD_ICE
+#define GUARD_ICE
+module Guard { struct S { int x; }; };
+#endif
+"##,
+    ),
+    (
+        "ice_names.ice",
+        r##"[["ice-prefix"]]
+#pragma once
+module IceThing { struct S { int x; }; };
+"##,
+    ),
+    (
+        "meta.ice",
+        r##"[["cpp:header-ext:hh"]]
+#pragma once
+module Meta { struct S { int x; }; };
+"##,
+    ),
+    (
+        "nested.ice",
+        r##"#pragma once
+#include "sibling.ice"
+module Nested { struct T { ::Sibling::S s; }; };
+"##,
+    ),
+    (
+        "once.ice",
+        r##"#pragma once
+module Once { struct S { int x; }; };
+"##,
+    ),
+    (
+        "sibling.ice",
+        r##"#pragma once
+module Sibling { struct S { int x; }; };
+"##,
+    ),
+    (
+        "twice.ice",
+        r##"module Twice { struct S { int x; }; };
+"##,
+    ),
+];
+
+/// The file name (without folders) and line of the first error a compiler
+/// printed (`file:LINE: ...` that is not a warning), or `None`.
+fn first_error_line(stderr: &str) -> Option<(String, u32)> {
     stderr
         .lines()
         .filter(|l| !l.contains("warning:"))
         .find_map(|l| {
-            let (_, rest) = l.split_once(".ice:")?;
+            let (path, rest) = l.split_once(".ice:")?;
             let (n, _) = rest.split_once(':')?;
-            n.parse().ok()
+            let file = path.rsplit('/').next().unwrap_or(path).to_string();
+            Some((file, n.parse().ok()?))
         })
 }
 
@@ -2590,16 +3077,26 @@ fn slice2rs_agrees_with_slice2cpp() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let inc = dir.path().join("inc");
+    std::fs::create_dir_all(&inc).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    for (name, text) in INCLUDES {
+        std::fs::write(inc.join(name), text).unwrap_or_else(|e| panic!("write: {e}"));
+    }
     let mut problems = Vec::new();
     let mut rejected = 0;
     for (name, text) in CASES {
         let file = dir.path().join(format!("{name}.ice"));
         std::fs::write(&file, text).unwrap_or_else(|e| panic!("write: {e}"));
         let (cpp_ok, cpp_err) = run(Command::new("slice2cpp")
+            .current_dir(dir.path())
+            .arg("-Iinc")
             .arg("--output-dir")
             .arg(&out)
             .arg(&file));
-        let (rs_ok, rs_err) = run(Command::new(env!("CARGO_BIN_EXE_slice2rs")).arg(&file));
+        let (rs_ok, rs_err) = run(Command::new(env!("CARGO_BIN_EXE_slice2rs"))
+            .current_dir(dir.path())
+            .arg("-Iinc")
+            .arg(&file));
         if rs_err.contains("panicked") {
             problems.push(format!("{name}: slice2rs panicked: {rs_err}"));
             continue;
@@ -2627,7 +3124,7 @@ fn slice2rs_agrees_with_slice2cpp() {
             let (c, r) = (first_error_line(&cpp_err), first_error_line(&rs_err));
             if c != r || c.is_none() {
                 problems.push(format!(
-                    "{name}: first error at line {c:?} (slice2cpp) vs {r:?} (slice2rs)\n  slice2cpp: {}\n  slice2rs: {}",
+                    "{name}: first error at {c:?} (slice2cpp) vs {r:?} (slice2rs)\n  slice2cpp: {}\n  slice2rs: {}",
                     cpp_err.trim(),
                     rs_err.trim()
                 ));
