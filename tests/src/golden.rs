@@ -137,6 +137,38 @@ impl Case {
         self.hidden() && self.name.contains("preserved")
     }
 
+    /// True when ZeroC Ice itself refuses to decode the case (the value column
+    /// says `==> Ice rejects: <error>`), e.g. a class graph deeper than
+    /// Ice's default `Ice.ClassGraphDepthMax` of 100. Our decoder must fail too.
+    pub fn ice_rejects(&self) -> bool {
+        self.value.contains(ICE_REJECTS)
+    }
+
+    /// True when a decoder without `GoldenHidden.ice` must fail: either Ice
+    /// rejects the case, or it holds an unknown type in the 1.1 compact
+    /// format (which cannot be sliced).
+    pub fn decode_must_fail(&self) -> bool {
+        self.ice_rejects()
+            || self
+                .value
+                .split_once(WITHOUT_HIDDEN)
+                .is_some_and(|(_, rest)| rest.starts_with("decoding fails"))
+    }
+
+    /// The value a Rust decoder (which does not know `GoldenHidden.ice`) must
+    /// produce, in the manifest's notation: the part after
+    /// `==> without GoldenHidden.ice: ` when present, else after
+    /// `==> read back as: ` (unknown optionals skipped), else the whole value.
+    pub fn expected_value(&self) -> &str {
+        if let Some((_, rest)) = self.value.split_once(WITHOUT_HIDDEN) {
+            return rest;
+        }
+        if let Some((_, rest)) = self.value.split_once(READ_BACK_AS) {
+            return rest;
+        }
+        self.value.split(ICE_REJECTS).next().unwrap_or(&self.value)
+    }
+
     /// The fixture file name, e.g. `int_neg1.e11.bin`.
     pub fn file_name(&self) -> String {
         file_name(&self.name, self.encoding)
@@ -150,6 +182,10 @@ impl Case {
         read(&self.name, self.encoding)
     }
 }
+
+const ICE_REJECTS: &str = " ==> Ice rejects: ";
+const WITHOUT_HIDDEN: &str = " ==> without GoldenHidden.ice: ";
+const READ_BACK_AS: &str = " ==> read back as: ";
 
 /// What went wrong finding, reading or building the golden fixtures.
 #[derive(Debug)]
@@ -568,6 +604,39 @@ mod tests {
     }
 
     #[test]
+    fn expected_value_and_failures_from_value_column() {
+        let mk = |name: &str, value: &str| Case {
+            name: name.to_string(),
+            encoding: Encoding::V1_1,
+            framing: Framing::Encaps,
+            canonical: true,
+            value: value.to_string(),
+        };
+        let plain = mk("int_1", "1");
+        assert_eq!(plain.expected_value(), "1");
+        assert!(!plain.decode_must_fail());
+        let hidden = mk(
+            "class_hidden_x_sliced",
+            "#1 ::A{1, 2} ==> without GoldenHidden.ice: #1 ::B[sliced from ::A]{1}",
+        );
+        assert_eq!(hidden.expected_value(), "#1 ::B[sliced from ::A]{1}");
+        assert!(!hidden.decode_must_fail());
+        let compact = mk(
+            "class_hidden_x_compact",
+            "#1 ::A{1} ==> without GoldenHidden.ice: decoding fails (compact format)",
+        );
+        assert!(compact.decode_must_fail());
+        let deep = mk("deep_rejected", "#1 ::N{..} ==> Ice rejects: maximum depth");
+        assert!(deep.ice_rejects() && deep.decode_must_fail());
+        assert_eq!(deep.expected_value(), "#1 ::N{..}");
+        let skipped = mk(
+            "optparams_x",
+            "5; tag1=1; tag2=2 ==> read back as: 5; tag2=2",
+        );
+        assert_eq!(skipped.expected_value(), "5; tag2=2");
+    }
+
+    #[test]
     fn parses_bench_lines() {
         let out = "bench small_structs_50000 encode_ns 100 decode_ns 200 bytes 5\nnoise\n";
         assert_eq!(
@@ -594,5 +663,15 @@ mod tests {
         let names: std::collections::BTreeSet<&str> =
             cases.iter().map(|c| c.name.as_str()).collect();
         assert!(names.len() >= 80, "only {} cases", names.len());
+        // Both encodings for most cases.
+        let both = names
+            .iter()
+            .filter(|n| cases.iter().filter(|c| c.name == **n).count() == 2)
+            .count();
+        assert!(
+            both * 10 >= names.len() * 9,
+            "{both} of {} in both encodings",
+            names.len()
+        );
     }
 }

@@ -132,12 +132,22 @@ fn regenerating_gives_the_committed_bytes() {
         String::from_utf8_lossy(&read(committed.join("MANIFEST.tsv"))),
         "MANIFEST.tsv differs: run tests/golden/encoding/regen.sh and commit"
     );
+    let mut compared = 0;
     for case in golden::manifest() {
         let name = case.file_name();
-        assert_eq!(
-            read(dir.path().join(&name)),
-            read(committed.join(&name)),
-            "{name} differs from what ZeroC Ice writes now: run regen.sh"
-        );
+        let fresh = read(dir.path().join(&name));
+        let old = read(committed.join(&name));
+        if case.canonical {
+            assert_eq!(
+                fresh, old,
+                "{name} differs from what ZeroC Ice writes now: run regen.sh"
+            );
+            compared += 1;
+        } else {
+            // Ice orders these bytes by memory address (1.0 pending instances):
+            // the value is what must agree, and `golden gen` checked it.
+            assert_eq!(fresh.len(), old.len(), "{name}: length differs");
+        }
     }
+    assert!(compared >= 150, "only {compared} canonical files compared");
 }
