@@ -8,6 +8,8 @@
 //! are read once per run and shared.
 
 pub mod ast;
+pub mod builder;
+pub mod codegen;
 pub mod diagnostics;
 pub mod parser;
 pub mod preprocess;

@@ -89,10 +89,15 @@ fn main() -> ExitCode {
     });
     eprint!("{}", c.render_diagnostics());
     if c.has_errors() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+        return ExitCode::from(1);
     }
+    if let Some(dir) = &args.output_dir {
+        if let Err(e) = slice_compiler::codegen::write_per_file(&c, &args.files, dir) {
+            eprintln!("slice2rs: error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `-E` and `--depend`: run the preprocessor only.

@@ -1,0 +1,244 @@
+//! The `build.rs` API, in the style of `prost-build`: compiles `.ice` files
+//! into one Rust module tree in `OUT_DIR` while cargo builds a crate.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     slice_compiler::builder::compile(&["slice/Hello.ice"], &["slice"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and in the crate:
+//!
+//! ```ignore
+//! include!(concat!(env!("OUT_DIR"), "/slice.rs"));
+//! ```
+//!
+//! [`Builder`] takes include folders, preprocessor defines, the output folder
+//! and file name. Every file the preprocessor read (includes too) is
+//! announced with `cargo:rerun-if-changed`; Slice warnings are passed on as
+//! `cargo:warning`; Slice errors are printed as `file:line: error: ...` and
+//! returned as [`BuildError::Slice`], so `?` in `main` fails the build with
+//! them shown. The output is written only when its content changed, so an
+//! unchanged `.ice` file does not rebuild the crate.
+
+use crate::preprocess::PreprocessOptions;
+use crate::{codegen, compile as compile_slice, Options};
+use std::path::{Path, PathBuf};
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The Slice files have errors; `diagnostics` holds them as Ice prints them.
+    #[error("Slice compilation failed:\n{diagnostics}")]
+    Slice {
+        /// `file:line: error: text` lines.
+        diagnostics: String,
+    },
+    /// No output folder: neither [`Builder::out_dir`] nor `OUT_DIR` is set.
+    #[error("no output folder: set OUT_DIR or call Builder::out_dir")]
+    NoOutDir,
+    /// Writing the generated file failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The generator failed (a bug in slice2rs).
+    #[error(transparent)]
+    Codegen(#[from] codegen::Error),
+}
+
+/// Compiles `files` with include folders `includes` into
+/// `$OUT_DIR/slice.rs`, with the defaults of [`Builder`].
+pub fn compile(
+    files: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<PathBuf, BuildError> {
+    let mut b = Builder::new();
+    for f in files {
+        b = b.file(f.as_ref());
+    }
+    for i in includes {
+        b = b.include_dir(i.as_ref());
+    }
+    b.compile()
+}
+
+/// Settings of one Slice compilation in a build script.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    files: Vec<PathBuf>,
+    preprocess: PreprocessOptions,
+    out_dir: Option<PathBuf>,
+    file_name: String,
+    cargo_directives: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with no files, writing `slice.rs` into `OUT_DIR` and
+    /// printing cargo directives.
+    pub fn new() -> Self {
+        Self {
+            files: Vec::new(),
+            preprocess: PreprocessOptions::default(),
+            out_dir: None,
+            file_name: "slice.rs".to_string(),
+            cargo_directives: true,
+        }
+    }
+
+    /// Adds a Slice file to compile.
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.files.push(path.into());
+        self
+    }
+
+    /// Adds Slice files to compile.
+    pub fn files<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        self.files.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an include folder (`-I`).
+    pub fn include_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.preprocess.include_dirs.push(dir.into());
+        self
+    }
+
+    /// Defines a preprocessor symbol (`-D NAME` or `-D NAME=VALUE`).
+    pub fn define(mut self, name: impl Into<String>, value: Option<&str>) -> Self {
+        self.preprocess
+            .defines
+            .push((name.into(), value.map(str::to_string)));
+        self
+    }
+
+    /// Writes into `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Names the generated file (default `slice.rs`).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = name.into();
+        self
+    }
+
+    /// Whether to print `cargo:` directives (default true; turn off when
+    /// not running inside a build script).
+    pub fn cargo_directives(mut self, on: bool) -> Self {
+        self.cargo_directives = on;
+        self
+    }
+
+    /// Compiles and writes the module tree; returns the generated file's path.
+    pub fn compile(self) -> Result<PathBuf, BuildError> {
+        let out_dir = match &self.out_dir {
+            Some(d) => d.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(BuildError::NoOutDir)?,
+        };
+        let c = compile_slice(&Options {
+            files: self.files.clone(),
+            preprocess: self.preprocess.clone(),
+        });
+        if self.cargo_directives {
+            for f in &self.files {
+                println!("cargo:rerun-if-changed={}", f.display());
+            }
+            for (_, f) in c.sources.files() {
+                println!("cargo:rerun-if-changed={}", f.canonical.display());
+            }
+        }
+        let diagnostics = c.render_diagnostics();
+        if c.has_errors() {
+            eprint!("{diagnostics}");
+            return Err(BuildError::Slice { diagnostics });
+        }
+        if self.cargo_directives {
+            for line in diagnostics.lines() {
+                println!("cargo:warning={line}");
+            }
+        }
+        let models: Vec<_> = c.units.iter().filter_map(|u| u.as_ref().ok()).collect();
+        let code = codegen::generate(&models, &c.sources)?;
+        let path = out_dir.join(&self.file_name);
+        write_if_changed(&path, &code)?;
+        Ok(path)
+    }
+}
+
+/// Writes `text` to `path` unless the file already holds exactly it.
+pub fn write_if_changed(path: &Path, text: &str) -> Result<bool, BuildError> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(false);
+    }
+    std::fs::write(path, text).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_only_when_changed() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("x.rs");
+        assert!(write_if_changed(&p, "a")?);
+        assert!(!write_if_changed(&p, "a")?);
+        assert!(write_if_changed(&p, "b")?);
+        assert_eq!(std::fs::read_to_string(&p)?, "b");
+        Ok(())
+    }
+
+    #[test]
+    fn slice_errors_fail_with_file_and_line() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let ice = dir.path().join("Bad.ice");
+        std::fs::write(
+            &ice,
+            "module M {\n struct S { int x; }\n struct S { int y; }\n}\n",
+        )?;
+        let r = Builder::new()
+            .file(&ice)
+            .out_dir(dir.path())
+            .cargo_directives(false)
+            .compile();
+        match r {
+            Err(BuildError::Slice { diagnostics }) => {
+                assert!(diagnostics.contains("Bad.ice:3: "), "{diagnostics}");
+            }
+            other => return Err(format!("expected a Slice error, got {other:?}").into()),
+        }
+        assert!(!dir.path().join("slice.rs").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn no_out_dir_is_an_error_not_a_panic() {
+        let r = Builder::new()
+            .file("does-not-matter.ice")
+            .cargo_directives(false);
+        if std::env::var_os("OUT_DIR").is_none() {
+            assert!(matches!(r.compile(), Err(BuildError::NoOutDir)));
+        }
+    }
+}

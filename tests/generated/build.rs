@@ -1,0 +1,58 @@
+//! Generates Rust for every Slice file of ZeroC Ice (`/usr/share/ice/slice`,
+//! when installed) and of this project (`slice/`) with the `build.rs` API,
+//! one module tree each.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.ice` file under `dir`, sorted.
+fn ice_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ice") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let ice_dir = Path::new("/usr/share/ice/slice");
+    let ice = ice_files(ice_dir);
+    // Without ZeroC's Slice files installed the Ice tree is empty; the
+    // test of this crate reports that instead of passing silently.
+    println!("cargo:rustc-env=ICE_SLICE_FILES={}", ice.len());
+    println!("cargo:rerun-if-changed={}", ice_dir.display());
+    slice_compiler::builder::Builder::new()
+        .files(ice)
+        .include_dir(ice_dir)
+        .file_name("ice.rs")
+        .compile()?;
+
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../slice");
+    let files = ice_files(&project);
+    println!("cargo:rustc-env=PROJECT_SLICE_FILES={}", files.len());
+    slice_compiler::builder::Builder::new()
+        .files(files)
+        .include_dir(&project)
+        .include_dir(ice_dir)
+        .file_name("project.rs")
+        .compile()?;
+
+    // The types ZeroC wrote the golden encoding fixtures with.
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/encoding/Fixtures.ice");
+    slice_compiler::builder::Builder::new()
+        .file(golden)
+        .file_name("golden.rs")
+        .compile()?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Compile check of slice2rs: the generated code for every non-local
+//! definition in ZeroC Ice's Slice files (Ice, IceGrid, IceStorm, Glacier2,
+//! ...) and in the project's `slice/` folder is included here and must build
+//! with `-D warnings` (see `#![deny(warnings)]`). The build script generates
+//! it with `slice_compiler::builder`.
+//!
+//! Interfaces (proxies and servant traits) are not generated yet, so this
+//! checks types, constants, classes and exceptions only.
+
+#![deny(warnings)]
+
+/// Everything in `/usr/share/ice/slice`, one module tree.
+pub mod ice_slice {
+    include!(concat!(env!("OUT_DIR"), "/ice.rs"));
+}
+
+/// Everything in the project's `slice/` folder.
+pub mod project {
+    include!(concat!(env!("OUT_DIR"), "/project.rs"));
+}
+
+/// The types of the golden encoding fixtures (`tests/golden/encoding/Fixtures.ice`).
+pub mod fixtures {
+    include!(concat!(env!("OUT_DIR"), "/golden.rs"));
+}
+
+/// Number of ZeroC Slice files compiled into [`ice_slice`].
+pub const ICE_SLICE_FILES: &str = env!("ICE_SLICE_FILES");
+/// Number of project Slice files compiled into [`project`].
+pub const PROJECT_SLICE_FILES: &str = env!("PROJECT_SLICE_FILES");
