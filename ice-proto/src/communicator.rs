@@ -208,6 +208,9 @@ impl Communicator {
     /// # Errors
     /// [`RuntimeError::EndpointParse`] when Ice would reject it.
     pub fn parse_endpoints(&self, text: &str) -> Result<Vec<Endpoint>> {
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         let fake = format!("x:{text}");
         match reference::parse(&fake, &self.inner.defaults) {
             Ok(Some(data)) => Ok(data.endpoints),
