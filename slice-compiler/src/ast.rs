@@ -37,6 +37,9 @@ pub struct ScopedName {
     pub parts: Vec<String>,
     /// Where it was written.
     pub span: Span,
+    /// The token after it: where ZeroC's compilers report a name that does
+    /// not resolve (they look it up once they read the next token).
+    pub next: Span,
 }
 
 impl std::fmt::Display for ScopedName {
@@ -163,6 +166,8 @@ pub struct TypeRef {
     pub metadata: Vec<Metadata>,
     /// Where it was written.
     pub span: Span,
+    /// The token after it, where ZeroC's compilers report a bad type.
+    pub next: Span,
     /// Filled by resolution.
     pub resolved: Option<Type>,
 }

@@ -132,6 +132,22 @@ pub fn compile_unit(
     let mut ast = Ast::default();
     parser::parse(&pp.text, &pp.lines, &mut ast, &mut diags);
     if diags.has_errors() {
+        // ZeroC's compilers check while they parse, so a mistake before a
+        // syntax error is reported first: check what was parsed, and keep
+        // what precedes the first error.
+        let first = diags
+            .iter()
+            .filter(|d| d.severity == diagnostics::Severity::Error)
+            .filter_map(|d| d.span.map(|s| s.pos))
+            .min();
+        let mut early = Diagnostics::new();
+        let symbols = resolve::resolve(&mut ast, &mut early);
+        validate::validate(&ast, &symbols, pp.main, &mut early);
+        for d in early.iter() {
+            if d.span.is_some_and(|s| Some(s.pos) < first) {
+                diags.push(d.clone());
+            }
+        }
         return Err(finish(diags));
     }
     // Resolution and validation both run: ZeroC's compilers check in one

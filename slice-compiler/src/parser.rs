@@ -121,6 +121,13 @@ pub fn parse(text: &str, lines: &LineMap, ast: &mut Ast, diags: &mut Diagnostics
     };
     let result = p.unit(text);
     if let Err(e) = result {
+        // Keep what was parsed before the error reachable from `top`, so
+        // the definitions that precede it can still be checked.
+        {
+            let mut a = p.ast.borrow_mut();
+            let roots: Vec<DefId> = a.ids().filter(|id| a.def(*id).parent.is_none()).collect();
+            a.top = roots;
+        }
         let err = match e {
             nom::Err::Error(e) | nom::Err::Failure(e) => e,
             nom::Err::Incomplete(_) => PError {
@@ -129,7 +136,8 @@ pub fn parse(text: &str, lines: &LineMap, ast: &mut Ast, diags: &mut Diagnostics
                 message: None,
             },
         };
-        let span = p.span(err.input);
+        let pos = ice_error_pos(text, text.len().saturating_sub(err.input.len()));
+        let span = p.lines.span(pos);
         let msg = err.message.unwrap_or_else(|| match err.context {
             Some(c) => format!("syntax error (expected {c})"),
             None => "syntax error".to_string(),
@@ -138,6 +146,30 @@ pub fn parse(text: &str, lines: &LineMap, ast: &mut Ast, diags: &mut Diagnostics
     }
     *ast = p.ast.into_inner();
     diags.extend(p.diags.into_inner());
+}
+
+/// Where ZeroC's compilers report a syntax error at `pos`: at the offending
+/// token, or, when a block comment follows it on the same line, where that
+/// comment ends (their scanner has read the comment by then).
+fn ice_error_pos(src: &str, pos: usize) -> usize {
+    let Some(rest) = src.get(pos..) else {
+        return pos;
+    };
+    let token_len = match rest.chars().next() {
+        None => return pos,
+        Some(c) if c.is_alphanumeric() || c == '_' || c == '.' => rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len()),
+        Some('"') => rest[1..].find('"').map(|e| e + 2).unwrap_or(rest.len()),
+        Some(c) if ["::", "[[", "]]"].iter().any(|t| rest.starts_with(t)) => 2 * c.len_utf8(),
+        Some(c) => c.len_utf8(),
+    };
+    let after = &rest[token_len..];
+    let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
+    match after[gap..].strip_prefix("/*").and_then(|c| c.find("*/")) {
+        Some(end) => pos + token_len + gap + 2 + end,
+        None => pos,
+    }
 }
 
 struct Parser<'a> {
@@ -326,26 +358,34 @@ impl<'a> Parser<'a> {
         // A scoped name is one token: nothing may follow a `::` but a name.
         let glued = |r: &'a str| !r.starts_with(|c: char| c.is_whitespace() || c == '/');
         if global.is_some() && !glued(i) {
-            return fail(i, None);
+            // Ice reports this at the next token.
+            return fail(self.ws(i)?.0, None);
         }
         let (mut i, first) = self.ident(i)?;
         let mut parts = vec![first.name];
         while let Some(rest) = i.strip_prefix("::") {
             if !glued(rest) {
-                return fail(rest, None);
+                return fail(self.ws(rest)?.0, None);
             }
             let (r, id) = cut(|i| self.ident(i)).parse(rest)?;
             parts.push(id.name);
             i = r;
         }
+        let next = self.next_token(i);
         Ok((
             i,
             ScopedName {
                 global: global.is_some(),
                 parts,
                 span,
+                next,
             },
         ))
+    }
+
+    /// The span of the token that follows `i` (after whitespace and comments).
+    fn next_token(&self, i: &'a str) -> Span {
+        self.span(self.ws(i).map(|(r, _)| r).unwrap_or(i))
     }
 
     /// `string_literal := '"' (char | escape)* '"'`
@@ -598,7 +638,7 @@ impl<'a> Parser<'a> {
         let local = local.is_some();
         let (i, w) = match self.word(i) {
             Ok(v) => v,
-            Err(_) => return fail(i, None),
+            Err(_) => return fail(self.ws(i)?.0, None),
         };
         let head = Head {
             metadata,
@@ -676,8 +716,9 @@ impl<'a> Parser<'a> {
             names.push(n);
             i = r;
         }
-        let (mut i, _) = cut(context("`{'", self.sym("{"))).parse(i)?;
-        // Create the chain of modules; the innermost gets the contents.
+        // Create the chain of modules (before the `{`, so that a bad name
+        // is reported even when a syntax error follows); the innermost gets
+        // the contents.
         let mut ids = Vec::new();
         let mut parent = head.parent;
         let n = names.len();
@@ -707,6 +748,7 @@ impl<'a> Parser<'a> {
             parent = Some(id);
         }
         let inner = parent;
+        let (mut i, _) = cut(context("`{'", self.sym("{"))).parse(i)?;
         loop {
             let (r, doc) = self.doc_ws(i)?;
             if let Some(r) = r.strip_prefix('}') {
@@ -918,7 +960,12 @@ impl<'a> Parser<'a> {
         let (i, idem) = opt(self.kw("idempotent")).parse(i)?;
         let (i, tag) = opt(|i| self.tag(i)).parse(i)?;
         let (i, _) = self.ws(i)?;
+        let void_at = i;
         let (i, void) = opt(self.kw("void")).parse(i)?;
+        if void.is_some() && tag.is_some() {
+            // `optional(N)` must be followed by a type.
+            return fail(void_at, None);
+        }
         let (i, ty) = if void.is_some() {
             (i, None)
         } else {
@@ -959,10 +1006,10 @@ impl<'a> Parser<'a> {
             ));
         }
         let Some(ty) = ty else {
-            return fail(i, None);
+            return fail(self.ws(i)?.0, None);
         };
         if idem.is_some() {
-            return fail(i, None);
+            return fail(self.ws(i)?.0, None);
         }
         let (i, default) = opt(|i| {
             let (i, _) = self.sym("=").parse(i)?;
@@ -1138,6 +1185,7 @@ impl<'a> Parser<'a> {
                     syntax: TypeSyntax::Builtin(b),
                     metadata,
                     span,
+                    next: self.next_token(r),
                     resolved: None,
                 },
             ));
@@ -1163,6 +1211,7 @@ impl<'a> Parser<'a> {
                 },
                 metadata,
                 span,
+                next: self.next_token(r),
                 resolved: None,
             },
         ))

@@ -365,7 +365,14 @@ impl State<'_> {
         let rest = rest.trim();
         match name {
             "ifdef" | "ifndef" => {
-                let (m, _) = split_word(rest);
+                let (m, extra) = split_word(rest);
+                if active && !m.is_empty() && !extra.trim().is_empty() {
+                    self.diags.error(
+                        "preprocessor",
+                        span,
+                        format!("Excessive token sequence \"{}\"", extra.trim()),
+                    );
+                }
                 if active && m.is_empty() {
                     self.diags.error(
                         "preprocessor",
@@ -443,19 +450,7 @@ impl State<'_> {
                 let (m, _) = split_word(rest);
                 self.macros.remove(m);
             }
-            "pragma" => {
-                if split_word(rest).0 == "once" {
-                    self.once.insert(file);
-                } else {
-                    // ZeroC's preprocessor passes other pragmas on to the
-                    // Slice parser, which rejects them at the next line.
-                    let next = Span {
-                        line: span.line + 1,
-                        ..span
-                    };
-                    self.diags.error("syntax", next, "syntax error");
-                }
-            }
+            "pragma" => self.pragma(file, span, rest),
             "include" => return self.include(file, span, rest),
             "error" => {
                 self.diags
@@ -486,6 +481,37 @@ impl State<'_> {
             }
         }
         false
+    }
+
+    /// `#pragma once`; other pragmas go on to the Slice parser in ZeroC's
+    /// compilers, which rejects them (on the next line when the pragma is the
+    /// first line of the file, as Ice reports it).
+    fn pragma(&mut self, file: FileId, span: Span, rest: &str) {
+        let (word, args) = split_word(rest);
+        let args = args.trim();
+        if word.is_empty() {
+            let msg = if rest.is_empty() {
+                "No sub-directive".to_string()
+            } else {
+                format!("Not an identifier \"{}\"", split_word_any(rest))
+            };
+            self.diags.warning("preprocessor", span, msg);
+            return;
+        }
+        if word == "once" {
+            self.once.insert(file);
+            if args.is_empty() {
+                return;
+            }
+            self.diags.warning(
+                "preprocessor",
+                span,
+                format!("Unknown argument \"{}\"", split_word_any(args)),
+            );
+        }
+        let line = if span.line == 1 { 2 } else { span.line };
+        self.diags
+            .error("syntax", Span { line, ..span }, "syntax error");
     }
 
     fn include(&mut self, file: FileId, span: Span, rest: &str) -> bool {
@@ -624,6 +650,11 @@ fn split_word(s: &str) -> (&str, &str) {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(s.len());
     (&s[..end], &s[end..])
+}
+
+/// The first whitespace-separated word.
+fn split_word_any(s: &str) -> &str {
+    s.split_whitespace().next().unwrap_or("")
 }
 
 fn split_macro(s: &str) -> (&str, &str) {

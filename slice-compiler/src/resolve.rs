@@ -513,7 +513,7 @@ impl Resolver<'_> {
             match found {
                 None => self.err(
                     "undefined",
-                    n.span,
+                    n.next,
                     format!("`{}' is not defined", display(n)),
                 ),
                 Some(Sym::Def(d)) => match &ast.def(d).kind {
@@ -600,22 +600,22 @@ impl Resolver<'_> {
         };
         let shown = display(name);
         let Some((_, syms)) = self.syms.lookup(scope, name) else {
-            self.err("undefined", name.span, format!("`{shown}' is not defined"));
+            self.err("undefined", t.next, format!("`{shown}' is not defined"));
             return;
         };
         let Some(Sym::Def(d)) = best(ast, syms) else {
-            self.err("wrong-kind", name.span, format!("`{shown}' is not a type"));
+            self.err("wrong-kind", t.next, format!("`{shown}' is not a type"));
             return;
         };
         let k = &ast.def(d).kind;
         match k {
             DefKind::Module { .. } | DefKind::Const { .. } => {
-                self.err("wrong-kind", name.span, format!("`{shown}' is not a type"));
+                self.err("wrong-kind", t.next, format!("`{shown}' is not a type"));
             }
             DefKind::Exception(_) => {
                 self.err(
                     "wrong-kind",
-                    name.span,
+                    t.next,
                     format!("`{shown}' is an exception, which cannot be used as a type"),
                 );
             }
@@ -625,7 +625,7 @@ impl Resolver<'_> {
                 } else {
                     self.err(
                         "wrong-kind",
-                        name.span,
+                        t.next,
                         format!("`{shown}' must be class or interface"),
                     );
                 }
