@@ -144,11 +144,14 @@ impl Case {
         self.value.contains(ICE_REJECTS)
     }
 
-    /// True when a decoder without `GoldenHidden.ice` must fail: either Ice
-    /// rejects the case, or it holds an unknown type in the 1.1 compact
-    /// format (which cannot be sliced).
+    /// True when a decoder without `GoldenHidden.ice` must fail: Ice rejects
+    /// the case; or it holds an unknown type in the 1.1 compact format (which
+    /// cannot be sliced); or it is input ZeroC C++ lets through unchecked but
+    /// a checking decoder must refuse (`==> must be rejected: ...`, e.g.
+    /// invalid UTF-8).
     pub fn decode_must_fail(&self) -> bool {
         self.ice_rejects()
+            || self.value.contains(MUST_BE_REJECTED)
             || self
                 .value
                 .split_once(WITHOUT_HIDDEN)
@@ -166,7 +169,8 @@ impl Case {
         if let Some((_, rest)) = self.value.split_once(READ_BACK_AS) {
             return rest;
         }
-        self.value.split(ICE_REJECTS).next().unwrap_or(&self.value)
+        let value = self.value.split(ICE_REJECTS).next().unwrap_or(&self.value);
+        value.split(MUST_BE_REJECTED).next().unwrap_or(value)
     }
 
     /// The fixture file name, e.g. `int_neg1.e11.bin`.
@@ -186,6 +190,7 @@ impl Case {
 const ICE_REJECTS: &str = " ==> Ice rejects: ";
 const WITHOUT_HIDDEN: &str = " ==> without GoldenHidden.ice: ";
 const READ_BACK_AS: &str = " ==> read back as: ";
+const MUST_BE_REJECTED: &str = " ==> must be rejected: ";
 
 /// What went wrong finding, reading or building the golden fixtures.
 #[derive(Debug)]

@@ -133,6 +133,61 @@ template<> struct IsHidden<HiddenError> : std::true_type
 {
 };
 
+/// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool validUtf8(const string& s)
+{
+    size_t k = 0;
+    while(k < s.size())
+    {
+        unsigned char c = static_cast<unsigned char>(s[k]);
+        size_t n;
+        unsigned int cp;
+        if(c < 0x80)
+        {
+            ++k;
+            continue;
+        }
+        else if(c >= 0xc2 && c <= 0xdf)
+        {
+            n = 1;
+            cp = c & 0x1f;
+        }
+        else if(c >= 0xe0 && c <= 0xef)
+        {
+            n = 2;
+            cp = c & 0x0f;
+        }
+        else if(c >= 0xf0 && c <= 0xf4)
+        {
+            n = 3;
+            cp = c & 0x07;
+        }
+        else
+        {
+            return false;
+        }
+        if(k + n >= s.size())
+        {
+            return false;
+        }
+        for(size_t j = 1; j <= n; ++j)
+        {
+            unsigned char d = static_cast<unsigned char>(s[k + j]);
+            if((d & 0xc0) != 0x80)
+            {
+                return false;
+            }
+            cp = (cp << 6) | (d & 0x3f);
+        }
+        if((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        {
+            return false;
+        }
+        k += n + 1;
+    }
+    return true;
+}
+
 struct Printer
 {
     bool e10;
@@ -167,6 +222,7 @@ struct Printer
     }
     void p(const string& s)
     {
+        const bool valid = validUtf8(s);
         os << '"';
         for(unsigned char c : s)
         {
@@ -174,7 +230,7 @@ struct Printer
             {
                 os << '\\' << c;
             }
-            else if(c < 0x20 || c == 0x7f)
+            else if(c < 0x20 || c == 0x7f || (c >= 0x80 && !valid))
             {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -594,6 +650,8 @@ struct Case
     bool compactUnknown = false;
     // When not empty: Ice must refuse to decode the case, with an error containing this text.
     string expectError;
+    // When not empty: ZeroC C++ accepts the bytes, but a checking decoder (ours) must reject them.
+    string mustReject;
 };
 
 vector<Case> g_cases;
@@ -742,6 +800,16 @@ void defineCases()
     raw("string_256", rep('z', 256));
     raw("string_1000", rep('q', 1000));
     raw("string_two", string("first"), string("second"));
+    // Ice C++ writes and reads std::string bytes unchecked (no string converter);
+    // the Rust side checks UTF-8 and must refuse these.
+    raw("string_invalid_utf8_byte", string("ab\xff\xfe" "cd"));
+    g_cases.back().mustReject = "invalid UTF-8 (a 0xff byte)";
+    raw("string_invalid_utf8_overlong", string("\xc0\xaf"));
+    g_cases.back().mustReject = "invalid UTF-8 (overlong encoding of '/')";
+    raw("string_invalid_utf8_surrogate", string("\xed\xa0\x80"));
+    g_cases.back().mustReject = "invalid UTF-8 (UTF-16 surrogate U+D800)";
+    raw("string_invalid_utf8_truncated", string("ok\xe2\x82"));
+    g_cases.back().mustReject = "invalid UTF-8 (sequence cut short)";
 
     // ---- structs
     raw("struct_small", Small{"small", 1.5});
@@ -1157,6 +1225,10 @@ string manifestValue(const Case& c, bool e10)
     if(!c.expectError.empty())
     {
         v += " ==> Ice rejects: " + c.expectError;
+    }
+    else if(!c.mustReject.empty())
+    {
+        v += " ==> must be rejected: " + c.mustReject + "; ZeroC C++ passes the bytes through";
     }
     else if(v != c.expected(e10))
     {
