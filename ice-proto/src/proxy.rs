@@ -500,3 +500,163 @@ fn outcome(reply: Reply) -> Result<Outcome> {
         ReplyBody::UnknownException(s) => Err(RuntimeError::UnknownException(s)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::properties::Properties;
+    use crate::protocol::{FrameDecoder, FrameEncoder, MessageType};
+    use crate::transport::TcpAcceptor;
+    use bytes::BytesMut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// What the fake server does with the one request it reads on a
+    /// connection.
+    #[derive(Clone, Copy)]
+    enum Then {
+        /// Sends close connection without answering.
+        CloseGracefully,
+        /// Drops the socket without a word.
+        Vanish,
+        /// Answers with an empty result.
+        Answer,
+    }
+
+    /// Serves one connection per entry of `plan`; returns its port and a
+    /// task yielding how many requests arrived.
+    async fn fake_server(plan: Vec<Then>) -> Result<(u16, tokio::task::JoinHandle<usize>)> {
+        let acceptor = TcpAcceptor::bind("127.0.0.1", 0).await?;
+        let port = acceptor.local_addr()?.port();
+        let task = tokio::spawn(async move {
+            let mut seen = 0;
+            for then in plan {
+                let Ok((mut s, _)) = acceptor.accept().await else {
+                    break;
+                };
+                let mut msg = BytesMut::new();
+                FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
+                let _ = s.write_all(&msg).await;
+                let mut buf = BytesMut::new();
+                let mut decoder = FrameDecoder::default();
+                let frame = loop {
+                    if let Ok(Some(f)) = decoder.decode(&mut buf) {
+                        break Some(f);
+                    }
+                    match s.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => break None,
+                        Ok(_) => {}
+                    }
+                };
+                let Some(frame) = frame else { continue };
+                seen += 1;
+                let mut out = BytesMut::new();
+                match then {
+                    Then::CloseGracefully => {
+                        FrameEncoder::encode_empty(MessageType::CloseConnection, &mut out);
+                        let _ = s.write_all(&out).await;
+                        let _ = s.shutdown().await;
+                        let mut rest = Vec::new();
+                        let _ = s.read_to_end(&mut rest).await;
+                    }
+                    Then::Vanish => drop(s),
+                    Then::Answer => {
+                        let Ok(request) = Request::decode(frame.body) else {
+                            continue;
+                        };
+                        let reply = Reply {
+                            request_id: request.header.request_id,
+                            body: ReplyBody::Ok(Encapsulation::empty(request.params.encoding)),
+                        };
+                        FrameEncoder::encode(MessageType::Reply, &reply.to_body(), false, &mut out);
+                        let _ = s.write_all(&out).await;
+                        let mut rest = Vec::new();
+                        let _ = s.read_to_end(&mut rest).await;
+                    }
+                }
+            }
+            seen
+        });
+        Ok((port, task))
+    }
+
+    fn proxy_to(communicator: &Communicator, port: u16) -> ObjectPrx {
+        let mut data = ProxyData::new("obj");
+        data.endpoints = vec![crate::encoding::Endpoint::Tcp(
+            crate::encoding::IpEndpoint {
+                host: "127.0.0.1".into(),
+                port: i32::from(port),
+                timeout: -1,
+                ..Default::default()
+            },
+        )];
+        communicator.proxy(data)
+    }
+
+    async fn call(prx: &ObjectPrx, mode: OperationMode) -> Result<Outcome> {
+        let params = prx.params(|_| {});
+        prx.ice_invoke("op", mode, params, None).await
+    }
+
+    #[tokio::test]
+    async fn graceful_close_before_the_reply_is_retried() -> Result<()> {
+        let (port, server) = fake_server(vec![Then::CloseGracefully, Then::Answer]).await?;
+        let communicator = Communicator::new(Properties::new());
+        let prx = proxy_to(&communicator, port);
+        assert!(matches!(
+            call(&prx, OperationMode::Normal).await?,
+            Outcome::Ok(_)
+        ));
+        communicator.destroy().await;
+        assert_eq!(server.await.map_err(|_| RuntimeError::ConnectionLost)?, 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn lost_connection_is_retried_only_for_idempotent_operations() -> Result<()> {
+        let (port, server) = fake_server(vec![Then::Vanish, Then::Vanish, Then::Answer]).await?;
+        let communicator = Communicator::new(Properties::new());
+        let prx = proxy_to(&communicator, port);
+        assert!(matches!(
+            call(&prx, OperationMode::Normal).await,
+            Err(RuntimeError::ConnectionLost)
+        ));
+        assert!(matches!(
+            call(&prx, OperationMode::Idempotent).await?,
+            Outcome::Ok(_)
+        ));
+        communicator.destroy().await;
+        assert_eq!(server.await.map_err(|_| RuntimeError::ConnectionLost)?, 3);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn retry_intervals_minus_one_disables_retries() -> Result<()> {
+        let (port, server) = fake_server(vec![Then::CloseGracefully]).await?;
+        let communicator = Communicator::new(Properties::new().with("Ice.RetryIntervals", "-1"));
+        let prx = proxy_to(&communicator, port);
+        assert!(matches!(
+            call(&prx, OperationMode::Idempotent).await,
+            Err(RuntimeError::CloseConnection)
+        ));
+        assert_eq!(server.await.map_err(|_| RuntimeError::ConnectionLost)?, 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn oneway_and_batch_proxies_send_without_waiting() -> Result<()> {
+        let (port, server) = fake_server(vec![Then::Answer]).await?;
+        let communicator = Communicator::new(Properties::new());
+        let batch = proxy_to(&communicator, port).ice_batch_oneway();
+        call(&batch, OperationMode::Normal).await?;
+        call(&batch, OperationMode::Normal).await?;
+        assert!(matches!(
+            batch.ice_is_a("::X").await,
+            Err(RuntimeError::TwowayOnly { .. })
+        ));
+        batch.ice_flush_batch_requests().await?;
+        communicator.destroy().await;
+        // The two batched requests arrive as one message.
+        assert_eq!(server.await.map_err(|_| RuntimeError::ConnectionLost)?, 1);
+        Ok(())
+    }
+}
