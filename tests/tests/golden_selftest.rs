@@ -151,3 +151,24 @@ fn regenerating_gives_the_committed_bytes() {
     }
     assert!(compared >= 150, "only {compared} canonical files compared");
 }
+
+#[test]
+fn bench_mode_prints_every_benchmark() {
+    let out = golden::bench(1);
+    let text = stdout(&out);
+    assert!(out.status.success(), "golden bench failed:\n{text}");
+    let lines = golden::parse_bench(&text);
+    let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "small_structs_50000",
+            "strings_50000",
+            "bytes_500000",
+            "bytes_500000_zerocopy"
+        ]
+    );
+    for line in &lines {
+        assert!(line.encode_ns > 0 && line.decode_ns > 0, "{line:?}");
+    }
+}
