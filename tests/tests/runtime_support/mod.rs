@@ -79,6 +79,8 @@ impl Servant for TesterServant {
         &[TESTER_ID]
     }
 
+    // `crash` panics on purpose: the runtime must answer UnknownException.
+    #[allow(clippy::panic)]
     fn dispatch<'a>(
         &'a self,
         current: &'a Current,
