@@ -150,6 +150,9 @@ fn regenerating_gives_the_committed_bytes() {
         }
     }
     assert!(compared >= 150, "only {compared} canonical files compared");
+    // The fresh files, non-canonical ones included, decode to their values.
+    let check = golden::check_dir(dir.path());
+    assert!(check.status.success(), "{}", stdout(&check));
 }
 
 #[test]
