@@ -161,7 +161,8 @@ fn ice_error_pos(src: &str, pos: usize) -> usize {
             .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
             .unwrap_or(rest.len()),
         Some('"') => rest[1..].find('"').map(|e| e + 2).unwrap_or(rest.len()),
-        Some(c) if ["::", "[[", "]]"].iter().any(|t| rest.starts_with(t)) => 2 * c.len_utf8(),
+        Some(_) if rest.starts_with("[[") => rest.find("]]").map(|e| e + 2).unwrap_or(2),
+        Some(c) if ["::", "]]"].iter().any(|t| rest.starts_with(t)) => 2 * c.len_utf8(),
         Some(c) => c.len_utf8(),
     };
     let after = &rest[token_len..];
@@ -544,18 +545,14 @@ impl<'a> Parser<'a> {
 
     /// `metadata := '[' string_literal (',' string_literal)* ']'`
     fn metadata(&self, i: &'a str) -> PResult<'a, Vec<Metadata>> {
-        let mut out = Vec::new();
-        let mut i = i;
-        loop {
-            let (r, _) = self.ws(i)?;
-            if !r.starts_with('[') || r.starts_with("[[") {
-                return Ok((r, out));
-            }
-            let (r, list) = self.metadata_list(&r[1..])?;
-            out.extend(list);
-            let (r, _) = cut(self.sym("]")).parse(r)?;
-            i = r;
+        // Ice accepts one list here; a second one is a syntax error.
+        let (r, _) = self.ws(i)?;
+        if !r.starts_with('[') || r.starts_with("[[") {
+            return Ok((r, Vec::new()));
         }
+        let (r, list) = self.metadata_list(&r[1..])?;
+        let (r, _) = cut(self.sym("]")).parse(r)?;
+        Ok((r, list))
     }
 
     fn metadata_list(&self, i: &'a str) -> PResult<'a, Vec<Metadata>> {
@@ -1087,7 +1084,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `params := (param (',' param)*)? ')'`,
-    /// `param := metadata 'out'? tag? type identifier`
+    /// `param := 'out'? metadata tag? type identifier`
     fn params(&self, i: &'a str) -> PResult<'a, Vec<Param>> {
         let mut out = Vec::new();
         if let Ok((r, _)) = self.sym(")").parse(i) {
@@ -1095,11 +1092,10 @@ impl<'a> Parser<'a> {
         }
         let mut i = i;
         loop {
-            let (r, metadata) = self.metadata(i)?;
-            let (r, _) = self.ws(r)?;
+            let (r, _) = self.ws(i)?;
             let span = self.span(r);
             let (r, o) = opt(self.kw("out")).parse(r)?;
-            let (r, metadata2) = self.metadata(r)?;
+            let (r, metadata) = self.metadata(r)?;
             let (r, tag) = opt(|i| self.tag(i)).parse(r)?;
             let (r, ty) = cut(context("type", |i| self.ty(i))).parse(r)?;
             let (r, _) = self.ws(r)?;
@@ -1126,8 +1122,7 @@ impl<'a> Parser<'a> {
             } else {
                 cut(|i| self.ident(i)).parse(r)?
             };
-            let mut md = metadata;
-            md.extend(metadata2);
+            let md = metadata;
             out.push(Param {
                 name,
                 ty,
@@ -1145,9 +1140,19 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `type := metadata (builtin | 'Object' '*'? | scoped_name '*'?)`
+    /// `type := builtin | 'Object' '*'? | scoped_name '*'?`
     fn ty(&self, i: &'a str) -> PResult<'a, TypeRef> {
+        self.ty_inner(i, Vec::new())
+    }
+
+    /// `type_with_metadata := metadata type` (sequence elements, dictionary
+    /// keys and values, constants).
+    fn ty_with_metadata(&self, i: &'a str) -> PResult<'a, TypeRef> {
         let (i, metadata) = self.metadata(i)?;
+        self.ty_inner(i, metadata)
+    }
+
+    fn ty_inner(&self, i: &'a str, metadata: Vec<Metadata>) -> PResult<'a, TypeRef> {
         let (i, _) = self.ws(i)?;
         let span = self.span(i);
         let (r, w) = match self.word(i) {
@@ -1220,7 +1225,7 @@ impl<'a> Parser<'a> {
     /// `sequence := 'sequence' '<' type '>' identifier`
     fn sequence(&self, i: &'a str, head: Head) -> PResult<'a, (DefId, bool)> {
         let (i, _) = cut(self.sym("<")).parse(i)?;
-        let (i, element) = cut(|i| self.ty(i)).parse(i)?;
+        let (i, element) = cut(|i| self.ty_with_metadata(i)).parse(i)?;
         let (i, _) = cut(self.sym(">")).parse(i)?;
         let (i, name) = self.def_name(i, "sequence")?;
         Ok((
@@ -1235,9 +1240,9 @@ impl<'a> Parser<'a> {
     /// `dictionary := 'dictionary' '<' type ',' type '>' identifier`
     fn dictionary(&self, i: &'a str, head: Head) -> PResult<'a, (DefId, bool)> {
         let (i, _) = cut(self.sym("<")).parse(i)?;
-        let (i, key) = cut(|i| self.ty(i)).parse(i)?;
+        let (i, key) = cut(|i| self.ty_with_metadata(i)).parse(i)?;
         let (i, _) = cut(self.sym(",")).parse(i)?;
-        let (i, value) = cut(|i| self.ty(i)).parse(i)?;
+        let (i, value) = cut(|i| self.ty_with_metadata(i)).parse(i)?;
         let (i, _) = cut(self.sym(">")).parse(i)?;
         let (i, name) = self.def_name(i, "dictionary")?;
         Ok((
@@ -1313,7 +1318,7 @@ impl<'a> Parser<'a> {
 
     /// `const := 'const' type identifier '=' const_value`
     fn constant(&self, i: &'a str, head: Head) -> PResult<'a, (DefId, bool)> {
-        let (i, ty) = cut(|i| self.ty(i)).parse(i)?;
+        let (i, ty) = cut(|i| self.ty_with_metadata(i)).parse(i)?;
         let (i, name) = self.def_name(i, "constant")?;
         let (i, _) = cut(context("`='", self.sym("="))).parse(i)?;
         let (i, value) = cut(|i| self.const_value(i)).parse(i)?;
@@ -1542,7 +1547,7 @@ module M
     {
         /// Does f.
         /// Really.
-        ["cpp:const"] idempotent optional(1) int f(string a, out optional(2) ["cpp:type:wstring"] string b) throws E, ::N::F;
+        ["cpp:const"] idempotent optional(1) int f(string a, out ["cpp:type:wstring"] optional(2) string b) throws E, ::N::F;
         void g();
     };
     local class C(7) extends D implements I

@@ -416,23 +416,15 @@ impl State<'_> {
                     c.taken |= c.active;
                 }
             }
-            "else" => {
-                let Some(c) = conds.last_mut() else {
-                    self.diags.error("preprocessor", span, "#else without #if");
-                    return false;
-                };
-                if c.seen_else {
-                    self.diags.error("preprocessor", span, "#else after #else");
-                }
-                c.seen_else = true;
-                c.active = c.parent_active && !c.taken;
-                c.taken = true;
+            "else" | "endif" if !rest.is_empty() => {
+                self.diags.error(
+                    "preprocessor",
+                    span,
+                    format!("Excessive token sequence \"{rest}\""),
+                );
+                self.close_or_else(name, span, conds);
             }
-            "endif" => {
-                if conds.pop().is_none() {
-                    self.diags.error("preprocessor", span, "#endif without #if");
-                }
-            }
+            "else" | "endif" => self.close_or_else(name, span, conds),
             _ if !active => {}
             "define" => {
                 let (m, value) = split_macro(rest);
@@ -483,13 +475,33 @@ impl State<'_> {
         false
     }
 
+    /// `#else` and `#endif`.
+    fn close_or_else(&mut self, name: &str, span: Span, conds: &mut Vec<Cond>) {
+        if name == "endif" {
+            if conds.pop().is_none() {
+                self.diags.error("preprocessor", span, "#endif without #if");
+            }
+            return;
+        }
+        let Some(c) = conds.last_mut() else {
+            self.diags.error("preprocessor", span, "#else without #if");
+            return;
+        };
+        if c.seen_else {
+            self.diags.error("preprocessor", span, "#else after #else");
+        }
+        c.seen_else = true;
+        c.active = c.parent_active && !c.taken;
+        c.taken = true;
+    }
+
     /// `#pragma once`; other pragmas go on to the Slice parser in ZeroC's
     /// compilers, which rejects them (on the next line when the pragma is the
     /// first line of the file, as Ice reports it).
     fn pragma(&mut self, file: FileId, span: Span, rest: &str) {
         let (word, args) = split_word(rest);
         let args = args.trim();
-        if word.is_empty() {
+        if !is_ident(word) {
             let msg = if rest.is_empty() {
                 "No sub-directive".to_string()
             } else {

@@ -2966,6 +2966,242 @@ void f();
 };
 "##,
     ),
+    (
+        "meta_before_out",
+        r##"module M {
+interface I {
+void f(["cpp:type:wstring"] out string s);
+};
+};
+"##,
+    ),
+    (
+        "meta_after_out",
+        r##"module M {
+interface I {
+void f(out ["cpp:type:wstring"] string s);
+};
+};
+"##,
+    ),
+    (
+        "meta_two_lists_def",
+        r##"module M {
+["a"]
+["b"]
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "meta_two_lists_member",
+        r##"module M {
+struct S { ["a"] ["b"] int x; };
+};
+"##,
+    ),
+    (
+        "meta_two_lists_seq",
+        r##"module M {
+sequence<["a"] ["b"] int> S;
+};
+"##,
+    ),
+    (
+        "meta_before_tag_param",
+        r##"module M {
+interface I {
+void f(["a"] optional(1) int x);
+};
+};
+"##,
+    ),
+    (
+        "meta_after_tag_param",
+        r##"module M {
+interface I {
+void f(optional(1) ["a"] int x);
+};
+};
+"##,
+    ),
+    (
+        "meta_after_tag_member",
+        r##"module M {
+class C {
+optional(1) ["a"] int x;
+};
+};
+"##,
+    ),
+    (
+        "meta_after_idempotent",
+        r##"module M {
+interface I {
+idempotent ["a"] void f();
+};
+};
+"##,
+    ),
+    (
+        "meta_dict_types",
+        r##"module M {
+dictionary<["a"] int, ["b"] string> D;
+};
+"##,
+    ),
+    (
+        "meta_const_type",
+        r##"module M {
+const ["a"] int X = 1;
+};
+"##,
+    ),
+    (
+        "file_meta_in_struct",
+        r##"module M {
+struct S {
+[["x"]]
+
+int y;
+};
+};
+"##,
+    ),
+    (
+        "file_meta_in_struct_comment",
+        r##"module M {
+exception E {
+[["x"]] /*
+*
+*/
+string y;
+};
+};
+"##,
+    ),
+    (
+        "else_extra_tokens",
+        r##"#if 1
+#else x
+#endif y
+module M {
+};
+"##,
+    ),
+    (
+        "endif_extra_inactive",
+        r##"#if 0
+#if 1
+#endif y
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "ifndef_extra_tokens",
+        r##"#ifndef A B
+#endif
+module M {
+};
+"##,
+    ),
+    (
+        "pragma_empty",
+        r##"#pragma
+module M {
+};
+"##,
+    ),
+    (
+        "pragma_number",
+        r##"#pragma 123
+module M {
+};
+"##,
+    ),
+    (
+        "pragma_unknown_inside",
+        r##"module M {
+#pragma foo
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "pragma_once_extra",
+        r##"module M {
+};
+#pragma once foo
+
+"##,
+    ),
+    (
+        "void_with_tag",
+        r##"module M {
+interface I {
+optional(1)
+void f();
+};
+};
+"##,
+    ),
+    (
+        "stray_token_then_comment",
+        r##"module M {
+1.5 /* c
+
+*/ struct S {int x;};
+};
+"##,
+    ),
+    (
+        "type_name_then_newlines",
+        r##"module M {
+interface I { void f(Nope
+
+x); };
+};
+"##,
+    ),
+    (
+        "proxy_star_newlines",
+        r##"module M {
+struct S { int x; };
+struct T { S
+
+* p; };
+};
+"##,
+    ),
+    (
+        "tag_name_newlines",
+        r##"module M {
+class C { optional(Nope
+
+) int x; };
+};
+"##,
+    ),
+    (
+        "module_name_then_syntax",
+        r##"module M {
+module M
+
+
+};
+};
+"##,
+    ),
+    (
+        "ident_error_then_syntax",
+        r##"module M {
+struct IceS { int x; };
+struct T { int y };
+};
+"##,
+    ),
 ];
 
 /// Files under `inc/`, found through `-Iinc` by both compilers.
