@@ -10,10 +10,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, ensure, Context as _, Result};
 use ice_proto::adapter::{Current, DispatchError, DispatchResult, Servant};
+use ice_proto::communicator::Communicator;
 use ice_proto::connection::BoxFuture;
+use ice_proto::encoding::{EncodingVersion, Identity};
 use ice_proto::encoding::{InputStream, OutputStream, Registry, UserException, UserExceptionType};
+use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, Encapsulation, OperationMode};
 use ice_proto::proxy::{read_encapsulation, ObjectPrx, Outcome};
 use ice_proto::RuntimeError;
@@ -303,14 +306,23 @@ impl Drop for Peer {
 /// Starts `script` with `args` and reads the port it prints on its first
 /// stdout line.
 pub async fn start_python_server(script: &str, args: &[&str]) -> Result<(Peer, u16)> {
-    let mut child = Command::new(PYTHON)
-        .arg(interop_dir().join(script))
-        .args(args)
+    start_server(
+        Command::new(PYTHON)
+            .arg(interop_dir().join(script))
+            .args(args),
+        script,
+    )
+    .await
+}
+
+/// Starts a server process and reads the port it prints first.
+async fn start_server(cmd: &mut Command, script: &str) -> Result<(Peer, u16)> {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {PYTHON} {script} (is python3-zeroc-ice installed?)"))?;
+        .with_context(|| format!("starting {script} (are ZeroC Ice's packages installed?)"))?;
     let stdout = child
         .stdout
         .take()
@@ -328,14 +340,24 @@ pub async fn start_python_server(script: &str, args: &[&str]) -> Result<(Peer, u
 /// Runs `script` with `args` to completion (bounded by `limit`), returning
 /// its exit success and stdout.
 pub async fn run_python(script: &str, args: &[&str], limit: Duration) -> Result<(bool, String)> {
-    let child = Command::new(PYTHON)
-        .arg(interop_dir().join(script))
-        .args(args)
+    run_to_end(
+        Command::new(PYTHON)
+            .arg(interop_dir().join(script))
+            .args(args),
+        script,
+        limit,
+    )
+    .await
+}
+
+/// Runs a client process to completion, bounded by `limit`.
+async fn run_to_end(cmd: &mut Command, script: &str, limit: Duration) -> Result<(bool, String)> {
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {PYTHON} {script} (is python3-zeroc-ice installed?)"))?;
+        .with_context(|| format!("starting {script} (are ZeroC Ice's packages installed?)"))?;
     let output = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .context("peer timed out")??;
@@ -347,4 +369,291 @@ pub async fn run_python(script: &str, args: &[&str], limit: Duration) -> Result<
         );
     }
     Ok((output.status.success(), stdout))
+}
+
+fn ident(name: &str) -> Identity {
+    Identity {
+        name: name.to_owned(),
+        category: String::new(),
+    }
+}
+
+/// Starts a Rust server with the Tester servant (and its `extra` facet) on
+/// a free loopback port.
+pub async fn rust_server() -> Result<(Communicator, u16)> {
+    let communicator = Communicator::new(Properties::new());
+    let adapter = communicator
+        .create_object_adapter_with_endpoints("TestAdapter", "tcp -h 127.0.0.1 -p 0")
+        .await?;
+    let servant = Arc::new(TesterServant::default());
+    let _ = adapter.add(servant.clone(), ident("tester"));
+    let _ = adapter.add_facet(servant, ident("tester"), "extra");
+    adapter.activate();
+    let port = match adapter.endpoints().first() {
+        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
+        other => bail!("unexpected endpoint {other:?}"),
+    };
+    Ok((communicator, port))
+}
+
+/// The checks every ZeroC test client prints `ok NAME` for.
+pub const CLIENT_CHECKS: &[&str] = &[
+    "checkedCast",
+    "ice_ping",
+    "ice_isA",
+    "ice_id",
+    "ice_ids",
+    "echo",
+    "echo_long",
+    "add_out_param",
+    "user_exception",
+    "unknown_exception",
+    "per_call_context",
+    "per_proxy_context",
+    "no_context",
+    "oneway",
+    "batch_oneway",
+    "object_not_exist",
+    "facet_not_exist",
+    "facet_exists",
+    "operation_not_exist",
+    "server_saw_only_our_encoding",
+];
+
+/// Checks a ZeroC client's output: every check passed.
+pub fn expect_all_checks(ok: bool, stdout: &str, who: &str) -> Result<()> {
+    for check in CLIENT_CHECKS {
+        ensure!(
+            stdout.lines().any(|l| l == format!("ok {check}")),
+            "{who}: check `{check}` did not pass:\n{stdout}"
+        );
+    }
+    ensure!(ok, "{who} reported failures:\n{stdout}");
+    Ok(())
+}
+
+/// Runs every check of a Rust client against a ZeroC server of
+/// `Test::Tester` listening on `port`, with parameters in `encoding`, then
+/// shuts the server down.
+pub async fn rust_client_checks(port: u16, encoding: EncodingVersion) -> Result<()> {
+    // The communicator keeps the default 1.1; the proxy picks the encoding.
+    let communicator = Communicator::new(Properties::new());
+    let base = communicator
+        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
+        .ok_or_else(|| anyhow::anyhow!("null proxy"))?
+        .ice_encoding_version(encoding);
+
+    // Built-in operations and checkedCast.
+    base.ice_ping().await?;
+    let prx = TesterPrx(
+        base.checked_cast(TESTER_ID)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("checked_cast failed"))?,
+    );
+    ensure!(!base.ice_is_a("::Test::Other").await?);
+    ensure!(base.ice_id().await? == TESTER_ID);
+    ensure!(base.ice_ids().await? == vec!["::Ice::Object".to_owned(), TESTER_ID.to_owned()]);
+
+    // Twoway with in, out and return values; the reply uses our encoding.
+    ensure!(prx.echo("héllo wörld").await? == "héllo wörld");
+    let long = "x".repeat(100_000);
+    ensure!(prx.echo(&long).await? == long);
+    ensure!(prx.add(3, 4).await? == (7, 12));
+    let raw = base
+        .ice_invoke(
+            "echo",
+            OperationMode::Normal,
+            base.params(|out| out.write_string("e")),
+            None,
+        )
+        .await?;
+    match raw {
+        Outcome::Ok(e) => ensure!(e.encoding == encoding, "reply in {}", e.encoding),
+        other => bail!("unexpected {other:?}"),
+    }
+
+    // User exception and unknown exception.
+    match prx.fail("bad thing", 42).await {
+        Err(FailError::Boom(b)) => ensure!(
+            b == Boom {
+                reason: "bad thing".into(),
+                code: 42
+            }
+        ),
+        other => bail!("expected Boom, got {other:?}"),
+    }
+    ensure!(matches!(
+        prx.crash().await,
+        Err(RuntimeError::UnknownException(_))
+    ));
+
+    // Contexts: per call, per proxy, none.
+    let mut ctx = Context::new();
+    ctx.insert("k".into(), "v1".into());
+    ensure!(prx.get_context("k", Some(&ctx)).await? == "v1");
+    let mut ctx2 = Context::new();
+    ctx2.insert("k".into(), "v2".into());
+    let with_ctx = TesterPrx(prx.0.clone().ice_context(ctx2));
+    ensure!(with_ctx.get_context("k", None).await? == "v2");
+    ensure!(prx.get_context("k", None).await? == "<none>");
+
+    // Oneway, then batch oneway with flush.
+    let _ = prx.take_recorded().await?;
+    let oneway = TesterPrx(prx.0.clone().ice_oneway());
+    oneway.record("o1").await?;
+    oneway.record("o2").await?;
+    let got = prx.take_recorded().await?;
+    ensure!(got[..got.len() - 1] == ["o1", "o2"], "{got:?}");
+    let batch = TesterPrx(prx.0.clone().ice_batch_oneway());
+    for m in ["b1", "b2", "b3"] {
+        batch.record(m).await?;
+    }
+    let got = prx.take_recorded().await?;
+    ensure!(got.len() == 1, "batch sent before flush: {got:?}");
+    batch.0.ice_flush_batch_requests().await?;
+    let got = prx.take_recorded().await?;
+    ensure!(got[..got.len() - 1] == ["b1", "b2", "b3"], "{got:?}");
+    ensure!(
+        got.last() == Some(&format!("enc={encoding}")),
+        "server saw {got:?}"
+    );
+
+    // Missing object, facet, operation.
+    let missing = base.clone().ice_identity(ident("missing"));
+    match missing.ice_ping().await {
+        Err(RuntimeError::ObjectNotExist(f)) => ensure!(f.identity.name == "missing"),
+        other => bail!("expected ObjectNotExist, got {other:?}"),
+    }
+    let no_facet = base.clone().ice_facet("nope");
+    ensure!(matches!(
+        no_facet.ice_ping().await,
+        Err(RuntimeError::FacetNotExist(_))
+    ));
+    ensure!(no_facet.checked_cast(TESTER_ID).await?.is_none());
+    let extra = TesterPrx(base.clone().ice_facet("extra"));
+    ensure!(extra.echo("f").await? == "f");
+    match base
+        .ice_invoke(
+            "noSuchOperation",
+            OperationMode::Normal,
+            base.params(|_| {}),
+            None,
+        )
+        .await
+    {
+        Err(RuntimeError::OperationNotExist(f)) => ensure!(f.operation == "noSuchOperation"),
+        other => bail!("expected OperationNotExist, got {other:?}"),
+    }
+
+    prx.shutdown().await?;
+    communicator.destroy().await;
+    Ok(())
+}
+
+/// The directory `tests/interop/cpp` programs are built into: under the
+/// cargo target directory, keyed by a hash of their sources.
+fn cpp_build_dir() -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in ["Test.ice", "cpp/client.cpp", "cpp/server.cpp"] {
+        std::fs::read(interop_dir().join(file))
+            .with_context(|| format!("reading {file}"))?
+            .hash(&mut hasher);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    Ok(target
+        .join("runtime-interop-cpp")
+        .join(format!("{:016x}", hasher.finish())))
+}
+
+fn run_tool(cmd: &mut std::process::Command) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Builds the C++ client and server once (slice2cpp, g++ with the C++11
+/// mapping) and returns the directory holding `client` and `server`.
+pub fn build_cpp_peers() -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| build_cpp_peers_now().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn build_cpp_peers_now() -> Result<PathBuf> {
+    let dir = cpp_build_dir()?;
+    if dir.join("client").exists() && dir.join("server").exists() {
+        return Ok(dir);
+    }
+    // Build beside the final directory, then rename: a concurrent test
+    // process never sees a half-built directory.
+    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    run_tool(
+        std::process::Command::new("slice2cpp")
+            .arg("--output-dir")
+            .arg(&tmp)
+            .arg(interop_dir().join("Test.ice")),
+    )?;
+    let gxx = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        run_tool(
+            std::process::Command::new("g++")
+                .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I"])
+                .arg(&tmp)
+                .args(args)
+                .current_dir(&tmp),
+        )
+    };
+    gxx(&[
+        "-c".as_ref(),
+        "Test.cpp".as_ref(),
+        "-o".as_ref(),
+        "Test.o".as_ref(),
+    ])?;
+    for program in ["client", "server"] {
+        let source = interop_dir().join("cpp").join(format!("{program}.cpp"));
+        gxx(&[
+            source.as_os_str(),
+            "Test.o".as_ref(),
+            "-o".as_ref(),
+            program.as_ref(),
+            "-lIce++11".as_ref(),
+            "-lpthread".as_ref(),
+        ])?;
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process won the race; its build is as good as ours.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(dir)
+}
+
+/// Starts the C++ server with `args`; returns it and its port.
+pub async fn start_cpp_server(args: &[&str]) -> Result<(Peer, u16)> {
+    let dir = tokio::task::spawn_blocking(build_cpp_peers).await??;
+    start_server(Command::new(dir.join("server")).args(args), "C++ server").await
+}
+
+/// Runs the C++ client with `args` (bounded by `limit`).
+pub async fn run_cpp_client(args: &[&str], limit: Duration) -> Result<(bool, String)> {
+    let dir = tokio::task::spawn_blocking(build_cpp_peers).await??;
+    run_to_end(
+        Command::new(dir.join("client")).args(args),
+        "C++ client",
+        limit,
+    )
+    .await
 }
