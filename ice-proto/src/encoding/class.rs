@@ -62,6 +62,9 @@ pub(crate) const FLAG_HAS_SLICE_SIZE: u8 = 16;
 /// Slice flag: this is the last (least derived) slice.
 pub(crate) const FLAG_IS_LAST_SLICE: u8 = 32;
 
+/// Whether compact type ids are written (ZeroC's C++ 3.7 never writes them).
+const WRITE_COMPACT_IDS: bool = false;
+
 /// The type id ending every instance in encoding 1.0.
 pub const OBJECT_TYPE_ID: &str = "::Ice::Object";
 
@@ -542,14 +545,20 @@ impl OutputStream {
         if sliced {
             flags |= FLAG_HAS_SLICE_SIZE;
         }
-        if last {
+        // ZeroC's C++ 3.7 runtime marks the last slice of class instances
+        // only; exception slices never carry the flag (observed), so readers
+        // detect the end of an exception by the end of the encapsulation.
+        if last && kind == SliceKind::Value {
             flags |= FLAG_IS_LAST_SLICE;
         }
         self.write_u8(0);
         let first = self.classes.frames.last().is_some_and(|f| f.first_slice);
         if kind == SliceKind::Value {
             if sliced || first {
-                if let Some(c) = compact_id {
+                // ZeroC's C++ 3.7 runtime never puts compact ids on the wire
+                // (observed: `class K(7)` is sent with its type-id string in
+                // both formats); we do the same and only read them.
+                if let (Some(c), true) = (compact_id, WRITE_COMPACT_IDS) {
                     flags |= FLAG_HAS_TYPE_ID_COMPACT;
                     self.write_size(usize::try_from(c).unwrap_or(0));
                 } else {
@@ -719,6 +728,15 @@ impl InputStream {
             }
         }
         self.read_instance(index).map(Some)
+    }
+
+    /// False inside a class or exception slice whose flags say it has no
+    /// optional members (what follows belongs to the next slice).
+    pub(crate) fn slice_may_have_optionals(&self) -> bool {
+        self.classes
+            .frames
+            .last()
+            .is_none_or(|f| f.flags & FLAG_HAS_OPTIONAL_MEMBERS != 0)
     }
 
     pub(crate) fn classes_push_exception_frame(&mut self) {

@@ -104,7 +104,9 @@ impl InputStream {
                     });
                 }
             } else {
-                if last {
+                // ZeroC's C++ writer never flags the last exception slice, so
+                // the end of the encapsulation also ends the exception.
+                if last || self.position() >= self.encaps_end() {
                     return Err(Error::UnknownUserException {
                         type_id: most_derived,
                     });

@@ -161,3 +161,6 @@ pub mod codegen {
         ProxyData, Result,
     };
 }
+
+/// The buffer type byte sequences are read into without copying.
+pub use bytes::Bytes;

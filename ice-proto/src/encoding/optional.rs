@@ -129,7 +129,7 @@ impl InputStream {
     /// Returns true with the stream at the body when found; false (stream
     /// unchanged past skipped tags) when absent.
     pub fn find_optional(&mut self, tag: i32, format: OptionalFormat) -> Result<bool> {
-        if self.encoding().is_1_0() {
+        if self.encoding().is_1_0() || !self.slice_may_have_optionals() {
             return Ok(false);
         }
         loop {

@@ -86,6 +86,9 @@ pub struct IpEndpoint {
     pub timeout: i32,
     /// Whether compression is on.
     pub compress: bool,
+    /// `--sourceAddress`: the local address to connect from. Not sent on
+    /// the wire; kept so a stringified proxy prints back as it was given.
+    pub source_address: String,
 }
 
 /// A UDP endpoint's data.
@@ -97,6 +100,12 @@ pub struct UdpEndpoint {
     pub port: i32,
     /// Whether compression is on.
     pub compress: bool,
+    /// `-c`: connect the socket. Not sent on the wire.
+    pub connect: bool,
+    /// `--ttl`: the multicast time-to-live. Not sent on the wire.
+    pub ttl: Option<i32>,
+    /// `--interface`: the multicast interface. Not sent on the wire.
+    pub interface: String,
 }
 
 /// A WebSocket endpoint: its underlying TCP/SSL data and resource path.
@@ -163,6 +172,7 @@ fn read_ip(input: &mut InputStream) -> Result<IpEndpoint> {
         port: input.read_i32()?,
         timeout: input.read_i32()?,
         compress: input.read_bool()?,
+        ..IpEndpoint::default()
     })
 }
 
@@ -225,6 +235,7 @@ impl Decode for Endpoint {
                     host,
                     port,
                     compress,
+                    ..UdpEndpoint::default()
                 })
             }
             4 | 5 => {
@@ -411,6 +422,7 @@ mod tests {
             port: 10000,
             timeout: -1,
             compress: false,
+            ..IpEndpoint::default()
         }));
         let bytes = round(Some(p), EncodingVersion::V1_1);
         assert_eq!(
@@ -430,6 +442,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             compress: true,
+            ..UdpEndpoint::default()
         }));
         p.endpoints.push(Endpoint::Opaque(OpaqueEndpoint {
             kind: 99,
