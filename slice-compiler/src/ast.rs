@@ -26,6 +26,9 @@ pub struct Ident {
     pub escaped: bool,
     /// Where it was written.
     pub span: Span,
+    /// The token after it, where ZeroC's compilers report some problems
+    /// with the definition it names (they check on reading that token).
+    pub next: Span,
 }
 
 /// A possibly scoped name such as `::Ice::Identity` or `Identity`.

@@ -320,6 +320,7 @@ impl<'a> Parser<'a> {
                 name: w.to_string(),
                 escaped: esc.is_some(),
                 span,
+                next: self.next_token(rest),
             },
         ))
     }
@@ -343,6 +344,7 @@ impl<'a> Parser<'a> {
                             name: w.to_string(),
                             escaped: false,
                             span,
+                            next: self.next_token(rest),
                         },
                     ));
                 }
@@ -355,18 +357,19 @@ impl<'a> Parser<'a> {
     fn scoped_name(&self, i: &'a str) -> PResult<'a, ScopedName> {
         let (i, _) = self.ws(i)?;
         let span = self.span(i);
+        let start_of_name = i;
         let (i, global) = opt(tag("::")).parse(i)?;
         // A scoped name is one token: nothing may follow a `::` but a name.
         let glued = |r: &'a str| !r.starts_with(|c: char| c.is_whitespace() || c == '/');
         if global.is_some() && !glued(i) {
-            // Ice reports this at the next token.
-            return fail(self.ws(i)?.0, None);
+            // Reported at the `::` (or after a comment that follows it).
+            return fail(start_of_name, None);
         }
         let (mut i, first) = self.ident(i)?;
         let mut parts = vec![first.name];
         while let Some(rest) = i.strip_prefix("::") {
             if !glued(rest) {
-                return fail(self.ws(rest)?.0, None);
+                return fail(i, None);
             }
             let (r, id) = cut(|i| self.ident(i)).parse(rest)?;
             parts.push(id.name);
@@ -1053,6 +1056,7 @@ impl<'a> Parser<'a> {
                             name: w.to_string(),
                             escaped: false,
                             span,
+                            next: self.next_token(rest),
                         },
                     ));
                 }
@@ -1114,6 +1118,7 @@ impl<'a> Parser<'a> {
                                 name: w.to_string(),
                                 escaped: false,
                                 span: pspan,
+                                next: self.next_token(rest),
                             },
                         )
                     }
@@ -1282,6 +1287,7 @@ impl<'a> Parser<'a> {
                             name: w.to_string(),
                             escaped: false,
                             span,
+                            next: self.next_token(rest),
                         },
                     )
                 }
@@ -1520,7 +1526,7 @@ mod tests {
             ("module M {\nconst int X = ;\n};", 2),
             ("module M {\ninterface I { void f(int); };\n};", 2),
             ("module M {\nstruct S { int x; };\n", 3),
-            ("module M {\n/* open\n};", 2),
+            ("module M {\n/* open\n};", 4),
             ("module M {\nconst string S = \"abc\n\";\n};", 2),
             ("module M {\nconst int X = 99999999999999999999999;\n};", 2),
             ("module M {\nstruct module { int x; };\n};", 2),
@@ -1529,7 +1535,11 @@ mod tests {
         ];
         for (text, line) in cases {
             let (_, d) = parse_text(text);
-            let first = d.iter().next().and_then(|x| x.span).map(|s| s.line);
+            let first = d
+                .iter()
+                .find(|x| x.severity == crate::diagnostics::Severity::Error)
+                .and_then(|x| x.span)
+                .map(|s| s.line);
             assert_eq!(first, Some(*line), "{text}: {d:?}");
         }
     }

@@ -337,11 +337,36 @@ impl State<'_> {
                 }
                 continue;
             }
-            in_comment = scan_comment_state(raw, in_comment);
+            let (still_in_comment, open_string) = scan_comment_state(raw, in_comment);
+            in_comment = still_in_comment;
+            if active && open_string {
+                let span = self.span(id, line_no);
+                self.diags.error(
+                    "preprocessor",
+                    span,
+                    "Unterminated string literal, skipped the line",
+                );
+            }
             if active {
                 self.emit_line(raw);
             } else {
                 self.emit_line("");
+            }
+        }
+        if in_comment {
+            // Like ZeroC's preprocessor: warn and close the comment.
+            let last = text.lines().count().max(1) as u32;
+            let span = self.span(id, last);
+            self.diags.warning(
+                "preprocessor",
+                span,
+                "End of input with unterminated comment, terminated the comment",
+            );
+            if self.out.ends_with('\n') {
+                self.out.insert_str(self.out.len() - 1, "*/");
+                if let Some(l) = self.line_starts.last_mut() {
+                    *l += 2;
+                }
             }
         }
         if let Some(_c) = conds.last() {
@@ -725,8 +750,9 @@ fn strip_comments(s: &str) -> String {
     out
 }
 
-/// Returns whether a block comment is open at the end of `line`.
-fn scan_comment_state(line: &str, mut in_comment: bool) -> bool {
+/// Returns whether a block comment is open at the end of `line`, and
+/// whether a string literal is left open on it.
+fn scan_comment_state(line: &str, mut in_comment: bool) -> (bool, bool) {
     let b = line.as_bytes();
     let mut i = 0;
     let mut in_str = false;
@@ -749,7 +775,7 @@ fn scan_comment_state(line: &str, mut in_comment: bool) -> bool {
         } else if c == b'"' {
             in_str = true;
         } else if c == b'/' && b.get(i + 1) == Some(&b'/') {
-            return false;
+            return (false, false);
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
             in_comment = true;
             i += 2;
@@ -757,7 +783,7 @@ fn scan_comment_state(line: &str, mut in_comment: bool) -> bool {
         }
         i += 1;
     }
-    in_comment
+    (in_comment, in_str)
 }
 
 #[derive(Debug, Clone, PartialEq)]

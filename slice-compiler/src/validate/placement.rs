@@ -21,7 +21,7 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
         };
         diags.error(
             "placement",
-            def.span,
+            def.name.next,
             format!(
                 "`{}': {what} can be defined only at module scope",
                 def.name.name
