@@ -48,6 +48,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("project.rs")
         .compile()?;
 
+    // The interop test's types and interfaces.
+    slice_compiler::builder::Builder::new()
+        .file(Path::new(env!("CARGO_MANIFEST_DIR")).join("slice/Codegen.ice"))
+        .file_name("codegen.rs")
+        .compile()?;
+
     // The types ZeroC wrote the golden encoding fixtures with.
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/encoding/Fixtures.ice");
     slice_compiler::builder::Builder::new()

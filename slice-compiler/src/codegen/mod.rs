@@ -38,6 +38,7 @@
 //! name can shadow what it needs.
 
 pub mod ident;
+mod iface;
 
 use crate::ast::*;
 use crate::diagnostics::SourceMap;
@@ -182,7 +183,7 @@ impl ModNode {
             rt()
         };
         let mut body = TokenStream::new();
-        if self.registers_anything() {
+        if root || self.registers_anything() {
             let calls = self
                 .children
                 .iter()
@@ -198,6 +199,7 @@ impl ModNode {
                     quote!(registry.add_value::<#ty>();)
                 }
             });
+            let empty = (!self.registers_anything()).then(|| quote!(let _ = registry;));
             let doc_text = if root {
                 " Adds the factories of every class and exception of this tree to `registry`."
             } else {
@@ -206,8 +208,26 @@ impl ModNode {
             body.extend(quote! {
                 #[doc = #doc_text]
                 pub fn register_types(registry: &mut #rt::Registry) {
+                    #empty
                     #(#adds)*
                     #(#calls)*
+                }
+            });
+        }
+        if root {
+            body.extend(quote! {
+                /// A registry of every class and exception of this tree, built once;
+                /// generated proxies and servants decode with it.
+                pub fn ice_registry() -> ::std::sync::Arc<#rt::Registry> {
+                    static REGISTRY: ::std::sync::OnceLock<::std::sync::Arc<#rt::Registry>> =
+                        ::std::sync::OnceLock::new();
+                    REGISTRY
+                        .get_or_init(|| {
+                            let mut registry = #rt::Registry::new();
+                            register_types(&mut registry);
+                            ::std::sync::Arc::new(registry)
+                        })
+                        .clone()
                 }
             });
         }
@@ -311,9 +331,9 @@ impl<'a> Gen<'a> {
                     .registered
                     .push((true, ident::type_name(&def.name.name)));
             }
-            // Interfaces (proxies and servants) come with the runtime's API;
-            // forward declarations generate nothing.
-            DefKind::Interface(_) | DefKind::InterfaceForward | DefKind::ClassForward => {}
+            DefKind::Interface(_) => parent.items.push(self.interface(id, def, path)),
+            // Forward declarations generate nothing.
+            DefKind::InterfaceForward | DefKind::ClassForward => {}
         }
     }
 

@@ -24,6 +24,11 @@ pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/golden.rs"));
 }
 
+/// The interop test's types, proxies and servants (`slice/Codegen.ice`).
+pub mod codegen {
+    include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+}
+
 /// Number of ZeroC Slice files compiled into [`ice_slice`].
 pub const ICE_SLICE_FILES: &str = env!("ICE_SLICE_FILES");
 /// Number of project Slice files compiled into [`project`].

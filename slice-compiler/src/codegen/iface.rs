@@ -1,0 +1,592 @@
+//! Interfaces: a proxy type (`HelloPrx`) with an async method per
+//! operation, a servant trait (`Hello`) with an async method per operation,
+//! and the dispatch glue (`HelloServant<T>`) the object adapter calls.
+//!
+//! Operations of base interfaces are flattened into the proxy and the
+//! dispatch; the servant trait extends the base interfaces' traits.
+//! Parameters are encoded as Ice does: required in-parameters in order,
+//! then optional ones by tag; results are the required out-parameters,
+//! then the return value, then optional outputs by tag. An operation that
+//! declares exceptions returns a generated error enum (`HelloOpError`) with
+//! one variant per declared exception; a derived exception the client does
+//! not know is sliced to its declared base, as Ice does.
+
+use super::ident;
+use super::{doc_attrs, has_metadata, rt, Gen};
+use crate::ast::*;
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+/// One parameter or return value, as the generator sees it.
+struct Arg<'o> {
+    name: Ident,
+    ty: Option<Type>,
+    tag: Option<i32>,
+    _param: Option<&'o Param>,
+}
+
+impl<'a> Gen<'a> {
+    /// The interface and its bases, most derived first, each once.
+    fn interface_chain(&self, id: DefId) -> Vec<DefId> {
+        let mut out: Vec<DefId> = Vec::new();
+        let mut stack = vec![id];
+        while let Some(i) = stack.pop() {
+            let i = self.interface_def(i).map(|(d, _)| d).unwrap_or(i);
+            if out
+                .iter()
+                .any(|o| self.ast.def(*o).scoped == self.ast.def(i).scoped)
+            {
+                continue;
+            }
+            out.push(i);
+            if let Some((_, def)) = self.interface_def(i) {
+                for (_, b) in def.bases.iter().rev() {
+                    if let Some(b) = b {
+                        stack.push(*b);
+                    }
+                }
+            }
+            if out.len() > 256 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The interface definition of `id`, following a forward declaration.
+    fn interface_def(&self, id: DefId) -> Option<(DefId, &'a InterfaceDef)> {
+        match &self.ast.def(id).kind {
+            DefKind::Interface(i) => Some((id, i)),
+            DefKind::InterfaceForward => {
+                let scoped = &self.ast.def(id).scoped;
+                self.ast.ids().find_map(|i| match &self.ast.def(i).kind {
+                    DefKind::Interface(d) if &self.ast.def(i).scoped == scoped => Some((i, d)),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn op_uses_classes(&self, op: &Operation) -> bool {
+        op.params
+            .iter()
+            .any(|p| self.uses_classes(p.ty.resolved, 0))
+            || op
+                .return_type
+                .as_ref()
+                .is_some_and(|r| self.uses_classes(r.resolved, 0))
+    }
+
+    fn arg_type(&self, a: &Arg, path: &[String]) -> TokenStream {
+        let t = self.rust_type(a.ty, path);
+        if a.tag.is_some() {
+            quote!(::std::option::Option<#t>)
+        } else {
+            t
+        }
+    }
+
+    /// In-parameters and outputs (out-parameters then return value) of `op`.
+    fn op_args<'o>(&self, op: &'o Operation) -> (Vec<Arg<'o>>, Vec<Arg<'o>>) {
+        let name = |p: &Param| {
+            let n = ident::field_name(&p.name.name);
+            if n == "context" || n == "current" {
+                format_ident!("{}_", n)
+            } else {
+                n
+            }
+        };
+        let tag = |t: &Option<Tag>| {
+            t.as_ref()
+                .and_then(|t| t.value)
+                .and_then(|v| i32::try_from(v).ok())
+        };
+        let ins = op
+            .params
+            .iter()
+            .filter(|p| !p.out)
+            .map(|p| Arg {
+                name: name(p),
+                ty: p.ty.resolved,
+                tag: tag(&p.tag),
+                _param: Some(p),
+            })
+            .collect();
+        let mut outs: Vec<Arg> = op
+            .params
+            .iter()
+            .filter(|p| p.out)
+            .map(|p| Arg {
+                name: name(p),
+                ty: p.ty.resolved,
+                tag: tag(&p.tag),
+                _param: Some(p),
+            })
+            .collect();
+        if let Some(r) = &op.return_type {
+            outs.insert(
+                0,
+                Arg {
+                    name: format_ident!("ice_ret"),
+                    ty: r.resolved,
+                    tag: tag(&op.return_tag),
+                    _param: None,
+                },
+            );
+        }
+        (ins, outs)
+    }
+
+    /// Statements writing `args` (values reachable as `#prefix name`) in Ice's order.
+    fn write_args(&self, args: &[&Arg], out: &Ident, by_ref: bool) -> TokenStream {
+        let mut required: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_none()).collect();
+        // The return value (first in `args`) goes after the out-parameters.
+        if required.first().is_some_and(|a| a.name == "ice_ret") {
+            let r = required.remove(0);
+            required.push(r);
+        }
+        let mut optional: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_some()).collect();
+        optional.sort_by_key(|a| a.tag);
+        let req = required.iter().map(|a| {
+            let n = &a.name;
+            if by_ref {
+                quote!(#out.write(#n);)
+            } else {
+                quote!(#out.write(&#n);)
+            }
+        });
+        let opt = optional.iter().map(|a| {
+            let n = &a.name;
+            let tag = Literal::i32_unsuffixed(a.tag.unwrap_or(0));
+            quote!(#out.write_optional(#tag, #n.as_ref());)
+        });
+        quote!(#(#req)* #(#opt)*)
+    }
+
+    /// Statements reading `args` into locals named like them, in Ice's order.
+    fn read_args(&self, args: &[&Arg], input: &Ident, path: &[String]) -> TokenStream {
+        let mut required: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_none()).collect();
+        if required.first().is_some_and(|a| a.name == "ice_ret") {
+            let r = required.remove(0);
+            required.push(r);
+        }
+        let mut optional: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_some()).collect();
+        optional.sort_by_key(|a| a.tag);
+        let req = required.iter().map(|a| {
+            let n = &a.name;
+            let t = self.arg_type(a, path);
+            quote!(let #n: #t = #input.read()?;)
+        });
+        let opt = optional.iter().map(|a| {
+            let n = &a.name;
+            let t = self.arg_type(a, path);
+            let tag = Literal::i32_unsuffixed(a.tag.unwrap_or(0));
+            quote!(let #n: #t = #input.read_optional(#tag)?;)
+        });
+        quote!(#(#req)* #(#opt)*)
+    }
+
+    /// The Rust type of an operation's outputs: `()`, one type, or a tuple.
+    fn outputs_type(&self, outs: &[Arg], path: &[String]) -> TokenStream {
+        let ts: Vec<_> = outs.iter().map(|a| self.arg_type(a, path)).collect();
+        match ts.len() {
+            1 => ts[0].clone(),
+            _ => quote!((#(#ts),*)),
+        }
+    }
+
+    fn outputs_value(outs: &[Arg]) -> TokenStream {
+        let ns: Vec<_> = outs.iter().map(|a| &a.name).collect();
+        match ns.len() {
+            1 => {
+                let n = ns[0];
+                quote!(#n)
+            }
+            _ => quote!((#(#ns),*)),
+        }
+    }
+
+    /// Path to the tree root's `ice_registry()` from module `path`.
+    fn registry_call(path: &[String]) -> TokenStream {
+        let supers = path.iter().map(|_| quote!(super::));
+        quote!(#(#supers)* ice_registry())
+    }
+
+    fn format_of(&self, iface: &Definition, op: &Operation) -> TokenStream {
+        let rt = rt();
+        let sliced = has_metadata(&op.metadata, "format:sliced")
+            || (!has_metadata(&op.metadata, "format:compact")
+                && has_metadata(&iface.metadata, "format:sliced"));
+        if sliced {
+            quote!(#rt::Format::Sliced)
+        } else {
+            quote!(#rt::Format::Compact)
+        }
+    }
+
+    pub(super) fn interface(&self, id: DefId, def: &Definition, path: &[String]) -> TokenStream {
+        let name = ident::type_name(&def.name.name);
+        let prx = format_ident!("{}Prx", name);
+        let servant = format_ident!("{}Servant", name);
+        let tid = &def.scoped;
+        let chain = self.interface_chain(id);
+        let mut type_ids: Vec<String> = chain
+            .iter()
+            .map(|i| self.ast.def(*i).scoped.clone())
+            .collect();
+        type_ids.push("::Ice::Object".to_string());
+        type_ids[1..].sort();
+        let registry = Self::registry_call(path);
+
+        let mut prx_methods = Vec::new();
+        let mut errors = Vec::new();
+        let mut arms = Vec::new();
+        for iid in &chain {
+            let idef = self.ast.def(*iid);
+            let Some((_, idata)) = self.interface_def(*iid) else {
+                continue;
+            };
+            for op in &idata.operations {
+                let (m, e) = self.proxy_method(idef, op, &name, path, &registry);
+                prx_methods.push(m);
+                errors.extend(e);
+                arms.push(self.dispatch_arm(idef, op, path));
+            }
+        }
+        let own_ops: Vec<TokenStream> = match self.interface_def(id) {
+            Some((_, d)) => d
+                .operations
+                .iter()
+                .map(|op| self.servant_method(op, path))
+                .collect(),
+            None => Vec::new(),
+        };
+        let supertraits: Vec<TokenStream> = match self.interface_def(id) {
+            Some((_, d)) => d
+                .bases
+                .iter()
+                .filter_map(|(_, b)| *b)
+                .map(|b| {
+                    let b = self.interface_def(b).map(|x| x.0).unwrap_or(b);
+                    let bd = self.ast.def(b);
+                    self.path_to(path, &bd.scoped, ident::type_name(&bd.name.name))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let bounds = if supertraits.is_empty() {
+            quote!(Send + Sync + 'static)
+        } else {
+            quote!(#(#supertraits)+* + Send + Sync + 'static)
+        };
+        let doc = doc_attrs(
+            def.doc.as_deref(),
+            &format!("Slice interface `{}`: the servant side.", def.scoped),
+        );
+        let prx_doc = format!(" A proxy for Slice interface `{}`.", def.scoped);
+        let servant_doc = format!(
+            " Dispatches requests for `{}` to an implementation of [`{}`]; add it to an object adapter.",
+            def.scoped, name
+        );
+        quote! {
+            #[doc = #prx_doc]
+            #[derive(Debug, Clone)]
+            pub struct #prx {
+                proxy: ::ice_proto::proxy::ObjectPrx,
+            }
+
+            impl #prx {
+                /// The Slice type id.
+                pub const ICE_ID: &'static str = #tid;
+
+                /// Uses `proxy` as this type without asking the object.
+                pub fn unchecked_cast(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+                    Self { proxy }
+                }
+
+                /// Asks the object whether it implements this interface (`ice_isA`).
+                pub async fn checked_cast(
+                    proxy: &::ice_proto::proxy::ObjectPrx,
+                ) -> ::std::result::Result<::std::option::Option<Self>, ::ice_proto::RuntimeError> {
+                    ::std::result::Result::Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
+                }
+
+                /// The untyped proxy.
+                pub fn ice_object(&self) -> &::ice_proto::proxy::ObjectPrx {
+                    &self.proxy
+                }
+
+                #(#prx_methods)*
+            }
+
+            #(#errors)*
+
+            #doc
+            pub trait #name: #bounds {
+                #(#own_ops)*
+            }
+
+            #[doc = #servant_doc]
+            #[derive(Debug)]
+            pub struct #servant<T>(pub ::std::sync::Arc<T>);
+
+            impl<T: #name> ::ice_proto::adapter::Servant for #servant<T> {
+                fn type_ids(&self) -> &[&str] {
+                    &[#(#type_ids),*]
+                }
+
+                fn dispatch<'a>(
+                    &'a self,
+                    current: &'a ::ice_proto::adapter::Current,
+                    params: ::ice_proto::protocol::Encapsulation,
+                ) -> ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = ::ice_proto::adapter::DispatchResult> + Send + 'a>> {
+                    ::std::boxed::Box::pin(async move {
+                        match current.operation.as_str() {
+                            #(#arms)*
+                            _ => {
+                                let _ = params;
+                                ::std::result::Result::Err(::ice_proto::adapter::DispatchError::OperationNotExist)
+                            }
+                        }
+                    })
+                }
+            }
+        }
+    }
+
+    fn proxy_method(
+        &self,
+        iface: &Definition,
+        op: &Operation,
+        iname: &Ident,
+        path: &[String],
+        registry: &TokenStream,
+    ) -> (TokenStream, Option<TokenStream>) {
+        let rt = rt();
+        let mname = ident::field_name(&op.name.name);
+        let opname = &op.name.name;
+        let (ins, outs) = self.op_args(op);
+        let params = ins.iter().map(|a| {
+            let n = &a.name;
+            let t = self.arg_type(a, path);
+            quote!(#n: &#t)
+        });
+        let in_refs: Vec<&Arg> = ins.iter().collect();
+        let write = self.write_args(&in_refs, &format_ident!("ice_out"), true);
+        let out_refs: Vec<&Arg> = outs.iter().collect();
+        let read = self.read_args(&out_refs, &format_ident!("ice_in"), path);
+        let out_ty = self.outputs_type(&outs, path);
+        let out_val = Self::outputs_value(&outs);
+        let nothing = if outs.is_empty() {
+            quote!(())
+        } else {
+            quote!(::std::default::Default::default())
+        };
+        let classes = self.op_uses_classes(op);
+        let write_pending = classes.then(|| quote!(ice_out.write_pending_classes();));
+        let read_pending = classes.then(|| quote!(ice_in.read_pending_classes()?;));
+        let mode = if op.idempotent {
+            quote!(Idempotent)
+        } else {
+            quote!(Normal)
+        };
+        let format = self.format_of(iface, op);
+        let throws: Vec<DefId> = op.throws.iter().filter_map(|(_, d)| *d).collect();
+        let doc = doc_attrs(op.doc.as_deref(), &format!("Calls `{opname}`."));
+        let (err_ty, err_item, user_arm) = if throws.is_empty() {
+            (
+                quote!(::ice_proto::RuntimeError),
+                None,
+                quote! {
+                    ::ice_proto::proxy::Outcome::UserException(_) => {
+                        return ::std::result::Result::Err(::ice_proto::RuntimeError::UnknownUserException(
+                            ::std::string::String::from("undeclared user exception"),
+                        ));
+                    }
+                },
+            )
+        } else {
+            let ename = format_ident!("{}{}Error", iname, ident::type_name(&op.name.name));
+            // Most derived first, so a handler gets the most specific declared type.
+            let mut sorted = throws.clone();
+            sorted.sort_by_key(|d| std::cmp::Reverse(self.exception_depth(*d, 0)));
+            let variants: Vec<_> = sorted
+                .iter()
+                .map(|d| {
+                    let ed = self.ast.def(*d);
+                    (
+                        ident::type_name(&ed.name.name),
+                        self.def_path(path, *d),
+                        ed.scoped.clone(),
+                    )
+                })
+                .collect();
+            let decls = variants.iter().map(|(v, p, s)| {
+                let doc = format!(" The declared exception `{s}`.");
+                quote!(#[doc = #doc] #v(#p),)
+            });
+            let displays = variants
+                .iter()
+                .map(|(v, _, _)| quote!(Self::#v(e) => ::std::fmt::Display::fmt(e, f),));
+            let downcasts = variants.iter().map(|(v, p, _)| {
+                quote! {
+                    if let ::std::option::Option::Some(e) = ex.downcast_ref::<#p>() {
+                        return ::std::result::Result::Err(#ename::#v(e.clone()));
+                    }
+                }
+            });
+            let edoc =
+                format!(" Why `{opname}` failed: a runtime error or a declared user exception.");
+            let item = quote! {
+                #[doc = #edoc]
+                #[derive(Debug)]
+                #[non_exhaustive]
+                pub enum #ename {
+                    /// The invocation failed in the Ice runtime.
+                    Runtime(::ice_proto::RuntimeError),
+                    #(#decls)*
+                }
+
+                impl ::std::fmt::Display for #ename {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        match self {
+                            Self::Runtime(e) => ::std::fmt::Display::fmt(e, f),
+                            #(#displays)*
+                        }
+                    }
+                }
+
+                impl ::std::error::Error for #ename {}
+
+                impl ::std::convert::From<::ice_proto::RuntimeError> for #ename {
+                    fn from(e: ::ice_proto::RuntimeError) -> Self {
+                        Self::Runtime(e)
+                    }
+                }
+
+                impl ::std::convert::From<#rt::Error> for #ename {
+                    fn from(e: #rt::Error) -> Self {
+                        Self::Runtime(::ice_proto::RuntimeError::from(e))
+                    }
+                }
+            };
+            let arm = quote! {
+                ::ice_proto::proxy::Outcome::UserException(encaps) => {
+                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?.with_registry(#registry);
+                    let ex = ice_in.read_exception()?;
+                    #(#downcasts)*
+                    return ::std::result::Result::Err(#ename::Runtime(
+                        ::ice_proto::RuntimeError::UnknownUserException(::std::string::String::from(ex.ice_id())),
+                    ));
+                }
+            };
+            (quote!(#ename), Some(item), arm)
+        };
+        let method = quote! {
+            #doc
+            pub async fn #mname(
+                &self,
+                #(#params,)*
+                context: ::std::option::Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<#out_ty, #err_ty> {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(encoding, #format, |ice_out| {
+                    #write
+                    #write_pending
+                    let _ = ice_out;
+                });
+                let outcome = self
+                    .proxy
+                    .ice_invoke(#opname, ::ice_proto::protocol::OperationMode::#mode, params, context)
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    #user_arm
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return ::std::result::Result::Ok(#nothing);
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(#registry);
+                #read
+                #read_pending
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                ::std::result::Result::Ok(#out_val)
+            }
+        };
+        (method, err_item)
+    }
+
+    fn exception_depth(&self, id: DefId, depth: usize) -> usize {
+        if depth > 64 {
+            return depth;
+        }
+        match &self.ast.def(id).kind {
+            DefKind::Exception(e) => match e.base.as_ref().and_then(|(_, b)| *b) {
+                Some(b) => self.exception_depth(b, depth + 1),
+                None => depth,
+            },
+            _ => depth,
+        }
+    }
+
+    fn servant_method(&self, op: &Operation, path: &[String]) -> TokenStream {
+        let mname = ident::field_name(&op.name.name);
+        let (ins, outs) = self.op_args(op);
+        let params = ins.iter().map(|a| {
+            let n = &a.name;
+            let t = self.arg_type(a, path);
+            quote!(#n: #t)
+        });
+        let out_ty = self.outputs_type(&outs, path);
+        let doc = doc_attrs(
+            op.doc.as_deref(),
+            &format!(
+                "Implements `{}`; a user exception is returned with `current.user_exception(&e)`.",
+                op.name.name
+            ),
+        );
+        quote! {
+            #doc
+            fn #mname(
+                &self,
+                #(#params,)*
+                current: &::ice_proto::adapter::Current,
+            ) -> impl ::std::future::Future<Output = ::std::result::Result<#out_ty, ::ice_proto::adapter::DispatchError>> + Send;
+        }
+    }
+
+    fn dispatch_arm(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
+        let mname = ident::field_name(&op.name.name);
+        let opname = &op.name.name;
+        let (ins, outs) = self.op_args(op);
+        let in_refs: Vec<&Arg> = ins.iter().collect();
+        let read = self.read_args(&in_refs, &format_ident!("ice_in"), path);
+        let in_names = ins.iter().map(|a| &a.name);
+        let out_refs: Vec<&Arg> = outs.iter().collect();
+        let write = self.write_args(&out_refs, &format_ident!("ice_out"), false);
+        let out_val = Self::outputs_value(&outs);
+        let classes = self.op_uses_classes(op);
+        let read_pending = classes.then(|| quote!(ice_in.read_pending_classes()?;));
+        let write_pending = classes.then(|| quote!(ice_out.write_pending_classes();));
+        let format = self.format_of(iface, op);
+        let registry = Self::registry_call(path);
+        quote! {
+            #opname => {
+                let mut ice_in = ::ice_proto::adapter::Current::params_stream(&params)?.with_registry(#registry);
+                #read
+                #read_pending
+                ice_in.end_encapsulation()?;
+                let #out_val = self.0.#mname(#(#in_names,)* current).await?;
+                ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, #format, |ice_out| {
+                    #write
+                    #write_pending
+                    let _ = ice_out;
+                }))
+            }
+        }
+    }
+}
