@@ -1526,7 +1526,7 @@ mod tests {
             ("module M {\nconst int X = ;\n};", 2),
             ("module M {\ninterface I { void f(int); };\n};", 2),
             ("module M {\nstruct S { int x; };\n", 3),
-            ("module M {\n/* open\n};", 4),
+            ("module M {\n/* open\n};", 6),
             ("module M {\nconst string S = \"abc\n\";\n};", 2),
             ("module M {\nconst int X = 99999999999999999999999;\n};", 2),
             ("module M {\nstruct module { int x; };\n};", 2),

@@ -337,15 +337,18 @@ impl State<'_> {
                 }
                 continue;
             }
-            let (still_in_comment, open_string) = scan_comment_state(raw, in_comment);
+            let (still_in_comment, open) = scan_comment_state(raw, in_comment);
             in_comment = still_in_comment;
-            if active && open_string {
-                let span = self.span(id, line_no);
-                self.diags.error(
-                    "preprocessor",
-                    span,
-                    "Unterminated string literal, skipped the line",
-                );
+            if active {
+                let msg = match open {
+                    Some(b'"') => Some("Unterminated string literal, skipped the line"),
+                    Some(_) => Some("Unterminated character constant 39, skipped the line"),
+                    None => None,
+                };
+                if let Some(msg) = msg {
+                    let span = self.span(id, line_no);
+                    self.diags.error("preprocessor", span, msg);
+                }
             }
             if active {
                 self.emit_line(raw);
@@ -366,6 +369,12 @@ impl State<'_> {
                 self.out.insert_str(self.out.len() - 1, "*/");
                 if let Some(l) = self.line_starts.last_mut() {
                     *l += 2;
+                }
+                if self.depth == 0 {
+                    // ZeroC's preprocessor ends such a file two lines later,
+                    // where a syntax error at its end is then reported.
+                    self.emit_line("");
+                    self.emit_line("");
                 }
             }
         }
@@ -578,6 +587,16 @@ impl State<'_> {
             );
             return false;
         };
+        // Nothing may follow the file name.
+        let after = rest.get(name.len() + 2..).unwrap_or("").trim();
+        if !after.is_empty() {
+            self.diags.error(
+                "preprocessor",
+                span,
+                format!("Excessive token sequence \"{after}\""),
+            );
+            return false;
+        }
         let mut candidates: Vec<PathBuf> = Vec::new();
         if quoted {
             let dir = self
@@ -750,12 +769,12 @@ fn strip_comments(s: &str) -> String {
     out
 }
 
-/// Returns whether a block comment is open at the end of `line`, and
-/// whether a string literal is left open on it.
-fn scan_comment_state(line: &str, mut in_comment: bool) -> (bool, bool) {
+/// Returns whether a block comment is open at the end of `line`, and the
+/// quote (`"` or `'`) of a string or character literal left open on it.
+fn scan_comment_state(line: &str, mut in_comment: bool) -> (bool, Option<u8>) {
     let b = line.as_bytes();
     let mut i = 0;
-    let mut in_str = false;
+    let mut quote: Option<u8> = None;
     while i < b.len() {
         let c = b[i];
         if in_comment {
@@ -764,18 +783,18 @@ fn scan_comment_state(line: &str, mut in_comment: bool) -> (bool, bool) {
                 i += 2;
                 continue;
             }
-        } else if in_str {
+        } else if let Some(q) = quote {
             if c == b'\\' {
                 i += 2;
                 continue;
             }
-            if c == b'"' {
-                in_str = false;
+            if c == q {
+                quote = None;
             }
-        } else if c == b'"' {
-            in_str = true;
+        } else if c == b'"' || c == b'\'' {
+            quote = Some(c);
         } else if c == b'/' && b.get(i + 1) == Some(&b'/') {
-            return (false, false);
+            return (false, None);
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
             in_comment = true;
             i += 2;
@@ -783,7 +802,7 @@ fn scan_comment_state(line: &str, mut in_comment: bool) -> (bool, bool) {
         }
         i += 1;
     }
-    (in_comment, in_str)
+    (in_comment, quote)
 }
 
 #[derive(Debug, Clone, PartialEq)]

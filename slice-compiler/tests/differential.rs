@@ -3202,6 +3202,63 @@ struct T { int y };
 };
 "##,
     ),
+    (
+        "pp_include_excess",
+        r##"#include <once.ice> Y
+module M {
+};
+"##,
+    ),
+    (
+        "pp_char_constant",
+        r##"module M {
+struct S { int x; };
+it's here
+};
+"##,
+    ),
+    (
+        "pp_char_in_comment_ok",
+        r##"module M {
+// it's fine
+/* it's fine */
+struct S { int x; };
+};
+"##,
+    ),
+    (
+        "pp_unterminated_string",
+        r##"module M {
+const string S = "abc
+";
+};
+"##,
+    ),
+    (
+        "pp_unterminated_comment_eof",
+        r##"module M {
+struct S { int x; };
+/* open
+};
+"##,
+    ),
+    (
+        "pp_unterminated_comment_after_all",
+        r##"module M {
+struct S { int x; };
+};
+/* trailing
+"##,
+    ),
+    (
+        "placement_next_line_brace",
+        r##"module M {
+};
+exception E
+{
+};
+"##,
+    ),
 ];
 
 /// Files under `inc/`, found through `-Iinc` by both compilers.
