@@ -54,6 +54,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("codegen.rs")
         .compile()?;
 
+    // The golden files of the generator's own tests must compile too.
+    let golden_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../slice-compiler/tests/golden_codegen");
+    slice_compiler::builder::Builder::new()
+        .files(ice_files(&golden_dir))
+        .file_name("golden_codegen.rs")
+        .compile()?;
+
     // The types ZeroC wrote the golden encoding fixtures with.
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/encoding/Fixtures.ice");
     slice_compiler::builder::Builder::new()

@@ -29,6 +29,11 @@ pub mod codegen {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
 
+/// The generator's golden test inputs (`slice-compiler/tests/golden_codegen`).
+pub mod golden_codegen {
+    include!(concat!(env!("OUT_DIR"), "/golden_codegen.rs"));
+}
+
 /// Number of ZeroC Slice files compiled into [`ice_slice`].
 pub const ICE_SLICE_FILES: &str = env!("ICE_SLICE_FILES");
 /// Number of project Slice files compiled into [`project`].
