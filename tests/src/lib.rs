@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod golden;
+pub mod peers;
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -1,0 +1,769 @@
+//! Real ZeroC Ice peers for the state-replication tests: the C++ programs of
+//! `tests/peers/` (`scf-cpp-replicator`, `scf-cpp-component`,
+//! `scf-cpp-listener`, built with `slice2cpp` from the project's own `slice/`
+//! files) and the Python scripts beside them (`replica_ctl.py`,
+//! `channel_client.py`, run with `/usr/bin/python3` and ZeroC Python Ice).
+//!
+//! This module builds, spawns and talks to those programs over their
+//! stdin/stdout line protocols (documented at the top of each source file);
+//! it knows nothing about Ice itself. Every C++ peer prints one
+//! tab-separated line `READY\t<proxy>[\t<proxy>]` once it serves, which
+//! [`Peer::spawn`] waits for.
+//!
+//! The C++ programs are built once per source version: [`try_bins`] hashes
+//! `tests/peers/` sources and the Slice files they use, builds into
+//! `<target dir>/peers/<hash>/` (the target dir is `$CARGO_TARGET_DIR`, else
+//! `<workspace>/target`), and reuses that build afterwards. Parallel tests
+//! (threads of one test binary, or several processes) wait for one build
+//! instead of racing.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::golden::Encoding;
+use crate::workspace_root;
+
+/// The interpreter ZeroC Python Ice is installed for (Debian's, not PATH's).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// How long [`Peer::spawn`] waits for a `READY` line by default.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Exit code of `replica_ctl.py status` for an active member.
+pub const CTL_ACTIVE: i32 = 0;
+/// Exit code of `replica_ctl.py` for usage or other errors.
+pub const CTL_ERROR: i32 = 1;
+/// Exit code of `replica_ctl.py` when the member cannot be reached in time.
+pub const CTL_UNREACHABLE: i32 = 2;
+/// Exit code of `replica_ctl.py status` for a member on standby.
+pub const CTL_STANDBY: i32 = 3;
+/// Exit code of `channel_client.py` when the member answered `NotActive`.
+pub const CLIENT_NOT_ACTIVE: i32 = 4;
+/// Exit code of `channel_client.py` when the member answered `ChannelNotFound`.
+pub const CLIENT_NOT_FOUND: i32 = 5;
+
+/// What went wrong building, starting or talking to a peer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// A file or process could not be read, written or started.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// `tests/peers/build.sh` failed.
+    Build {
+        /// Exit status, when there was one.
+        status: Option<i32>,
+        /// The tail of what the build printed on stderr.
+        stderr: String,
+    },
+    /// Another process held the build lock for too long.
+    LockTimeout {
+        /// The lock directory.
+        path: PathBuf,
+    },
+    /// A peer did not print what was awaited in time.
+    Timeout {
+        /// The peer.
+        peer: String,
+        /// What was awaited.
+        waiting_for: String,
+        /// The last lines it printed on stderr.
+        stderr: String,
+    },
+    /// A peer closed its stdout (exited) while a line was awaited.
+    Exited {
+        /// The peer.
+        peer: String,
+        /// What was awaited.
+        waiting_for: String,
+        /// The last lines it printed on stderr.
+        stderr: String,
+    },
+    /// A peer printed something that does not follow its protocol.
+    Protocol {
+        /// The peer.
+        peer: String,
+        /// The offending line.
+        line: String,
+    },
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Io { what, source } => write!(f, "{what}: {source}"),
+            PeerError::Build { status, stderr } => write!(
+                f,
+                "building the C++ peers (tests/peers/build.sh) failed (exit {status:?}); they need \
+                 slice2cpp (zeroc-ice-compilers), g++ and the Ice headers/libraries \
+                 (libzeroc-ice-dev): run scripts/install-ice.sh\n{stderr}"
+            ),
+            PeerError::LockTimeout { path } => write!(
+                f,
+                "timed out waiting for another build of the C++ peers (lock {})",
+                path.display()
+            ),
+            PeerError::Timeout {
+                peer,
+                waiting_for,
+                stderr,
+            } => write!(
+                f,
+                "{peer}: timed out waiting for {waiting_for}; its stderr:\n{stderr}"
+            ),
+            PeerError::Exited {
+                peer,
+                waiting_for,
+                stderr,
+            } => write!(
+                f,
+                "{peer}: exited while waiting for {waiting_for}; its stderr:\n{stderr}"
+            ),
+            PeerError::Protocol { peer, line } => write!(f, "{peer}: unexpected line {line:?}"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PeerError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// A `Result` with a [`PeerError`].
+pub type Result<T> = std::result::Result<T, PeerError>;
+
+fn io_err(what: impl fmt::Display) -> impl FnOnce(io::Error) -> PeerError {
+    let what = what.to_string();
+    move |source| PeerError::Io { what, source }
+}
+
+/// `tests/peers/` (C++ and Python sources, `build.sh`).
+pub fn peers_dir() -> PathBuf {
+    workspace_root().join("tests/peers")
+}
+
+/// `slice/` (the project's Slice files).
+pub fn slice_dir() -> PathBuf {
+    workspace_root().join("slice")
+}
+
+/// `tests/peers/replica_ctl.py`.
+pub fn replica_ctl_script() -> PathBuf {
+    peers_dir().join("replica_ctl.py")
+}
+
+/// `tests/peers/channel_client.py`.
+pub fn channel_client_script() -> PathBuf {
+    peers_dir().join("channel_client.py")
+}
+
+/// The Ice arguments that make a peer speak `enc`: nothing for 1.1 (Ice 3.7's
+/// default), `--Ice.Default.EncodingVersion=1.0` for 1.0.
+pub fn encoding_args(enc: Encoding) -> Vec<String> {
+    match enc {
+        Encoding::V1_0 => vec!["--Ice.Default.EncodingVersion=1.0".to_string()],
+        Encoding::V1_1 => Vec::new(),
+    }
+}
+
+/// The files the C++ peers are built from, relative to the workspace root
+/// (a change to any of them rebuilds the peers).
+pub const SOURCES: [&str; 9] = [
+    "tests/peers/build.sh",
+    "tests/peers/peer_common.h",
+    "tests/peers/replicator.cpp",
+    "tests/peers/component.cpp",
+    "tests/peers/listener.cpp",
+    "slice/AsteriskSCF/System/Component/ReplicaIf.ice",
+    "slice/AsteriskSCF/ChannelServiceX/ChannelServiceXStateReplicationIf.ice",
+    "slice/AsteriskSCF/ChannelServiceX/ChannelServiceXIf.ice",
+    "tests/src/peers.rs",
+];
+
+/// FNV-1a, 64 bits: a stable hash of the sources for the build cache.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn sources_hash() -> Result<u64> {
+    let root = workspace_root();
+    // This file is listed for its paths only; hashing it would rebuild the
+    // peers on every edit of the helpers.
+    let mut hash = 0xcbf2_9ce4_8422_2325;
+    for name in SOURCES.iter().filter(|n| !n.ends_with(".rs")) {
+        let path = root.join(name);
+        let content = fs::read(&path).map_err(io_err(path.display()))?;
+        hash = fnv1a(hash, name.as_bytes());
+        hash = fnv1a(hash, &(content.len() as u64).to_le_bytes());
+        hash = fnv1a(hash, &content);
+    }
+    Ok(hash)
+}
+
+/// Where cached builds live: `<target dir>/peers/`.
+pub fn build_root() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root().join(p)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("peers")
+}
+
+/// The built C++ peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bins {
+    /// `scf-cpp-replicator`.
+    pub replicator: PathBuf,
+    /// `scf-cpp-component`.
+    pub component: PathBuf,
+    /// `scf-cpp-listener`.
+    pub listener: PathBuf,
+}
+
+impl Bins {
+    fn in_dir(dir: &Path) -> Self {
+        Bins {
+            replicator: dir.join("scf-cpp-replicator"),
+            component: dir.join("scf-cpp-component"),
+            listener: dir.join("scf-cpp-listener"),
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.replicator.is_file() && self.component.is_file() && self.listener.is_file()
+    }
+}
+
+/// How long a build lock may be held before it is presumed stale.
+const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
+const POLL: Duration = Duration::from_millis(500);
+
+fn lock_is_stale(lock: &Path) -> bool {
+    fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > STALE_LOCK)
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn build_once() -> Result<Bins> {
+    let root = build_root();
+    fs::create_dir_all(&root).map_err(io_err(root.display()))?;
+    let key = format!("{:016x}", sources_hash()?);
+    let dir = root.join(&key);
+    let bins = Bins::in_dir(&dir);
+    let lock = root.join(format!("{key}.lock"));
+    let deadline = SystemTime::now() + STALE_LOCK + Duration::from_secs(60);
+    loop {
+        if bins.complete() {
+            return Ok(bins);
+        }
+        match fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if lock_is_stale(&lock) {
+                    let _ = fs::remove_dir(&lock);
+                    continue;
+                }
+                if SystemTime::now() > deadline {
+                    return Err(PeerError::LockTimeout { path: lock });
+                }
+                std::thread::sleep(POLL);
+            }
+            Err(e) => return Err(io_err(lock.display())(e)),
+        }
+    }
+    let result = (|| {
+        if bins.complete() {
+            return Ok(bins.clone());
+        }
+        let scratch = root.join(format!("{key}.tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&scratch);
+        let script = peers_dir().join("build.sh");
+        let out = Command::new("sh")
+            .arg(&script)
+            .arg(&scratch)
+            .output()
+            .map_err(io_err(script.display()))?;
+        if !out.status.success() {
+            let _ = fs::remove_dir_all(&scratch);
+            return Err(PeerError::Build {
+                status: out.status.code(),
+                stderr: tail(&String::from_utf8_lossy(&out.stderr), 40),
+            });
+        }
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&scratch, &dir).map_err(io_err(dir.display()))?;
+        Ok(bins.clone())
+    })();
+    let _ = fs::remove_dir(&lock);
+    result
+}
+
+/// Builds the C++ peers (once per source version, cached under
+/// [`build_root`]) and returns their paths.
+pub fn try_bins() -> std::result::Result<Bins, String> {
+    static BUILT: OnceLock<std::result::Result<Bins, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_once().map_err(|e| e.to_string()))
+        .clone()
+}
+
+/// The C++ peers (see [`try_bins`]).
+///
+/// # Panics
+/// When they cannot be built; the message says which tool or header is missing.
+pub fn bins() -> Bins {
+    match try_bins() {
+        Ok(b) => b,
+        // A test helper: without ZeroC Ice the interop test must fail, clearly.
+        #[allow(clippy::panic)]
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Splits a `READY\t<field>\t<field>...` line into its fields; `None` when
+/// the line is not a READY line.
+pub fn parse_ready(line: &str) -> Option<Vec<String>> {
+    let mut fields = line.split('\t');
+    if fields.next() != Some("READY") {
+        return None;
+    }
+    let rest: Vec<String> = fields.map(str::to_string).collect();
+    if rest.is_empty() || rest.iter().any(String::is_empty) {
+        return None;
+    }
+    Some(rest)
+}
+
+/// A running peer process: its stdout as a stream of lines, its stdin for
+/// commands, its stderr kept for error messages. Dropping it kills the
+/// process (SIGKILL) and reaps it.
+pub struct Peer {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    ready: Vec<String>,
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("name", &self.name)
+            .field("pid", &self.child.id())
+            .field("ready", &self.ready)
+            .finish()
+    }
+}
+
+impl Peer {
+    /// Starts `program` with `args` and waits (up to [`READY_TIMEOUT`]) for
+    /// its `READY` line. `name` labels the peer in errors.
+    pub fn spawn(name: &str, program: &Path, args: &[String]) -> Result<Peer> {
+        Self::spawn_with_timeout(name, program, args, READY_TIMEOUT)
+    }
+
+    /// [`Peer::spawn`] with a chosen timeout.
+    pub fn spawn_with_timeout(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<Peer> {
+        let mut peer = Self::start(name, program, args)?;
+        loop {
+            let line = peer.read_line_for(timeout, "its READY line")?;
+            if let Some(fields) = parse_ready(&line) {
+                peer.ready = fields;
+                return Ok(peer);
+            }
+            if line.starts_with("READY") {
+                return Err(PeerError::Protocol {
+                    peer: peer.name.clone(),
+                    line,
+                });
+            }
+        }
+    }
+
+    /// Starts `program` without waiting for anything (e.g. to watch it fail).
+    pub fn start(name: &str, program: &Path, args: &[String]) -> Result<Peer> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io_err(format!("starting {}", program.display())))?;
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(mut err) = child.stderr.take() {
+            let sink = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut s) = sink.lock() {
+                        s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            });
+        }
+        Ok(Peer {
+            name: name.to_string(),
+            child,
+            stdin,
+            lines,
+            stderr,
+            ready: Vec::new(),
+        })
+    }
+
+    /// The peer's label.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The fields of the READY line (the proxies it printed).
+    pub fn ready(&self) -> &[String] {
+        &self.ready
+    }
+
+    /// The `i`-th proxy of the READY line ("" when there is none).
+    pub fn proxy(&self, i: usize) -> &str {
+        self.ready.get(i).map_or("", String::as_str)
+    }
+
+    /// What the peer printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends one command line on the peer's stdin.
+    pub fn send(&mut self, line: &str) -> Result<()> {
+        let name = self.name.clone();
+        let stdin = self.stdin.as_mut().ok_or_else(|| PeerError::Io {
+            what: format!("{name}: stdin closed"),
+            source: io::Error::from(io::ErrorKind::BrokenPipe),
+        })?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(io_err(format!("{name}: writing {line:?}")))
+    }
+
+    /// Closes the peer's stdin (the C++ peers exit on end of input).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn read_line_for(&mut self, timeout: Duration, waiting_for: &str) -> Result<String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => Err(PeerError::Timeout {
+                peer: self.name.clone(),
+                waiting_for: waiting_for.to_string(),
+                stderr: tail(&self.stderr(), 20),
+            }),
+            Err(RecvTimeoutError::Disconnected) => {
+                // Give the stderr reader a moment to catch the last words.
+                std::thread::sleep(Duration::from_millis(50));
+                Err(PeerError::Exited {
+                    peer: self.name.clone(),
+                    waiting_for: waiting_for.to_string(),
+                    stderr: tail(&self.stderr(), 20),
+                })
+            }
+        }
+    }
+
+    /// The next stdout line, waiting up to `timeout`.
+    pub fn read_line(&mut self, timeout: Duration) -> Result<String> {
+        self.read_line_for(timeout, "a line")
+    }
+
+    /// Reads lines until one satisfies `done`; returns the lines before it
+    /// and that line. `timeout` bounds the whole wait.
+    pub fn read_until(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut(&str) -> bool,
+    ) -> Result<(Vec<String>, String)> {
+        let start = Instant::now();
+        let mut before = Vec::new();
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            let line = self.read_line_for(left, what)?;
+            if done(&line) {
+                return Ok((before, line));
+            }
+            before.push(line);
+        }
+    }
+
+    /// Sends `command` and reads until a line starting with `last_prefix`;
+    /// returns the lines before it and that line.
+    pub fn command(
+        &mut self,
+        command: &str,
+        last_prefix: &str,
+        timeout: Duration,
+    ) -> Result<(Vec<String>, String)> {
+        self.send(command)?;
+        self.read_until(
+            timeout,
+            &format!("{last_prefix}... after {command:?}"),
+            |l| l.starts_with(last_prefix),
+        )
+    }
+
+    /// Sends `dump` and returns the dump lines (without the final `END`).
+    pub fn dump(&mut self) -> Result<Vec<String>> {
+        self.command("dump", "END", Duration::from_secs(20))
+            .map(|(lines, _)| lines)
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own; returns its
+    /// exit code (`None` when killed by a signal), or `Err` on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        let start = Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status.code()),
+                Ok(None) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    return Err(PeerError::Timeout {
+                        peer: self.name.clone(),
+                        waiting_for: "its exit".to_string(),
+                        stderr: tail(&self.stderr(), 20),
+                    })
+                }
+                Err(e) => return Err(io_err(format!("{}: wait", self.name))(e)),
+            }
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The result of running one of the Python scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOutput {
+    /// Exit code (`None` when killed by a signal or by the wall-clock guard).
+    pub code: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// How long a Python script may run before it is killed.
+const SCRIPT_GUARD: Duration = Duration::from_secs(60);
+
+/// Runs `/usr/bin/python3 script args...` and collects its output. A script
+/// still running after a minute is killed (its `code` is then `None`).
+pub fn run_python(script: &Path, args: &[String]) -> Result<ScriptOutput> {
+    let start = Instant::now();
+    let mut child = Command::new(PYTHON)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_err(format!(
+            "starting {PYTHON} {} (ZeroC Python Ice: run scripts/install-ice.sh)",
+            script.display()
+        )))?;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let mut stderr = String::new();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code(),
+            Ok(None) if start.elapsed() < SCRIPT_GUARD => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(e) => return Err(io_err(format!("waiting for {}", script.display()))(e)),
+        }
+    };
+    let elapsed = start.elapsed();
+    let stdout = reader.join().unwrap_or_default();
+    if let Ok(s) = err_reader.join() {
+        stderr = s;
+    }
+    if stderr.contains("No module named 'Ice'") {
+        return Err(PeerError::Io {
+            what: format!(
+                "{PYTHON} has no ZeroC Ice module (python3-zeroc-ice): run scripts/install-ice.sh"
+            ),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        });
+    }
+    Ok(ScriptOutput {
+        code,
+        stdout,
+        stderr,
+        elapsed,
+    })
+}
+
+/// Runs `replica_ctl.py <command> <proxy> <extra...>` (see its docstring for
+/// the exit codes: [`CTL_ACTIVE`], [`CTL_STANDBY`], [`CTL_UNREACHABLE`],
+/// [`CTL_ERROR`]).
+pub fn replica_ctl(command: &str, proxy: &str, extra: &[String]) -> Result<ScriptOutput> {
+    let mut args = vec![command.to_string(), proxy.to_string()];
+    args.extend_from_slice(extra);
+    run_python(&replica_ctl_script(), &args)
+}
+
+/// Runs `channel_client.py <proxy> <args...> <extra...>`.
+pub fn channel_client(proxy: &str, args: &[&str], extra: &[String]) -> Result<ScriptOutput> {
+    let mut all = vec![proxy.to_string()];
+    all.extend(args.iter().map(|a| (*a).to_string()));
+    all.extend_from_slice(extra);
+    run_python(&channel_client_script(), &all)
+}
+
+/// Lines of text, without the final `END` line when there is one.
+pub fn lines_before_end(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| *l != "END")
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_lines_split_on_tabs() {
+        let line = "READY\tChannelService -t -e 1.1:tcp -h 127.0.0.1 -p 5 -t 60000\tR -t:tcp -p 6";
+        let fields = parse_ready(line).unwrap_or_default();
+        assert_eq!(fields.len(), 2);
+        assert_eq!(
+            fields[0],
+            "ChannelService -t -e 1.1:tcp -h 127.0.0.1 -p 5 -t 60000"
+        );
+        assert_eq!(fields[1], "R -t:tcp -p 6");
+    }
+
+    #[test]
+    fn non_ready_lines_are_refused() {
+        for bad in ["READY", "READY\t", "READY x", "ITEM a", "READY\ta\t", ""] {
+            assert_eq!(parse_ready(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_args_name_the_encoding() {
+        assert_eq!(
+            encoding_args(Encoding::V1_0),
+            vec!["--Ice.Default.EncodingVersion=1.0".to_string()]
+        );
+        assert!(encoding_args(Encoding::V1_1).is_empty());
+    }
+
+    #[test]
+    fn sources_exist_and_hash_is_stable() {
+        for name in SOURCES {
+            assert!(workspace_root().join(name).is_file(), "{name} missing");
+        }
+        let a = sources_hash().ok();
+        assert!(a.is_some());
+        assert_eq!(a, sources_hash().ok());
+        assert_ne!(
+            fnv1a(0xcbf2_9ce4_8422_2325, b"a"),
+            fnv1a(0xcbf2_9ce4_8422_2325, b"b")
+        );
+    }
+
+    #[test]
+    fn tail_keeps_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+        assert_eq!(lines_before_end("x\ny\nEND\nz\n"), vec!["x", "y"]);
+    }
+}
