@@ -957,7 +957,11 @@ impl<'a> Parser<'a> {
         let (i, doc2) = self.doc_ws(i)?;
         let doc = doc2.or(doc);
         let span = self.span(i);
+        let (idem_at, _) = self.ws(i)?;
         let (i, idem) = opt(self.kw("idempotent")).parse(i)?;
+        if idem.is_some() && matches!(kind, Body::Struct | Body::Exception) {
+            return fail(idem_at, None);
+        }
         let (i, tag) = opt(|i| self.tag(i)).parse(i)?;
         let (i, _) = self.ws(i)?;
         let void_at = i;

@@ -400,6 +400,13 @@ impl State<'_> {
         match name {
             "ifdef" | "ifndef" => {
                 let (m, extra) = split_word(rest);
+                if active && !m.is_empty() && !is_ident(m) {
+                    self.diags.error(
+                        "preprocessor",
+                        span,
+                        format!("Not an identifier \"{}\"", split_word_any(rest)),
+                    );
+                }
                 if active && !m.is_empty() && !extra.trim().is_empty() {
                     self.diags.error(
                         "preprocessor",

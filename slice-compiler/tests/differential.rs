@@ -3259,6 +3259,25 @@ exception E
 };
 "##,
     ),
+    (
+        "idempotent_in_struct_multiline",
+        r##"module M {
+struct S
+{ idempotent
+/** doc */
+string path;
+};
+};
+"##,
+    ),
+    (
+        "ifndef_not_identifier",
+        r##"#ifndef 0x
+#endif
+module M {
+};
+"##,
+    ),
 ];
 
 /// Files under `inc/`, found through `-Iinc` by both compilers.
