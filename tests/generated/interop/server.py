@@ -11,9 +11,14 @@ import CodegenTest  # noqa: E402
 
 class EchoI(CodegenTest.Echo):
     def twice(self, x, current):
+        # `idempotent` must arrive as such (the Rust proxy sets the mode).
+        if current.mode != Ice.OperationMode.Idempotent:
+            raise Ice.UnknownException("twice sent with mode %s" % current.mode)
         return 2 * x
 
     def swap(self, p, c, current):
+        if current.mode != Ice.OperationMode.Normal:
+            raise Ice.UnknownException("swap sent with mode %s" % current.mode)
         return (CodegenTest.Point(p.y, p.x), c)
 
     def index(self, points, current):

@@ -11,7 +11,7 @@ use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{ClassRef, EncodingVersion, Identity};
 use ice_proto::properties::Properties;
-use ice_proto::protocol::Context;
+use ice_proto::protocol::{Context, OperationMode};
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -32,7 +32,13 @@ fn interop_dir() -> PathBuf {
 struct EchoImpl;
 
 impl Base for EchoImpl {
-    async fn twice(&self, x: i32, _current: &Current) -> Result<i32, DispatchError> {
+    async fn twice(&self, x: i32, current: &Current) -> Result<i32, DispatchError> {
+        if current.mode != OperationMode::Idempotent {
+            return Err(DispatchError::UnknownException(format!(
+                "twice sent as {:?}",
+                current.mode
+            )));
+        }
         Ok(x.wrapping_mul(2))
     }
 }
