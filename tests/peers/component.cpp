@@ -28,9 +28,13 @@
 // answers to stdin commands (one per line):
 //   dump        the store as dump lines (see peer_common.h), then END
 //   status      ACTIVE or STANDBY
+//   encodings   `ENCODINGS <v>...`: the encodings of the requests its servants
+//               dispatched so far (service, Replica and listener)
 //   changes N   (active only) N deterministic changes (sets, updates, removals;
 //               keys ch<i>), each sent to the replicator before the next; prints
-//               each change as SET/REMOVED lines, then `DONE <N> <total so far>`;
+//               each change as SET/REMOVED lines once the replicator has
+//               acknowledged it (so after a SIGKILL, every printed change is one
+//               the replicator acknowledged), then `DONE <N> <total so far>`;
 //               `ERROR not active` on standby
 //   quit        exit (as does the end of stdin)
 // A replicator that cannot be reached at start-up is an error naming
@@ -441,13 +445,15 @@ class ListenerI : public ChannelServiceXStateReplicatorListener
 public:
     explicit ListenerI(std::shared_ptr<Member> m) : _m(std::move(m)) {}
 
-    void stateItemsSet(ChannelServiceXStateItemSeq items, const Ice::Current&) override
+    void stateItemsSet(ChannelServiceXStateItemSeq items, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         _m->pushed(Pending{true, std::move(items), {}});
     }
 
-    void stateItemsRemoved(ChannelServiceXStateItemKeySeq keys, const Ice::Current&) override
+    void stateItemsRemoved(ChannelServiceXStateItemKeySeq keys, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         _m->pushed(Pending{false, {}, std::move(keys)});
     }
 
@@ -460,12 +466,13 @@ class ReplicaI : public Replica
 public:
     explicit ReplicaI(std::shared_ptr<Member> m) : _m(std::move(m)) {}
 
-    bool isActive(const Ice::Current&) override { return _m->isActive(); }
-    bool activate(const Ice::Current&) override { return _m->activate(); }
-    void standby(const Ice::Current&) override { _m->standby(); }
-    void addListener(std::shared_ptr<ReplicaListenerPrx> l, const Ice::Current&) override { _m->addReplicaListener(l); }
-    void removeListener(std::shared_ptr<ReplicaListenerPrx> l, const Ice::Current&) override
+    bool isActive(const Ice::Current& current) override { peer::encodings().note(current); return _m->isActive(); }
+    bool activate(const Ice::Current& current) override { peer::encodings().note(current); return _m->activate(); }
+    void standby(const Ice::Current& current) override { peer::encodings().note(current); _m->standby(); }
+    void addListener(std::shared_ptr<ReplicaListenerPrx> l, const Ice::Current& current) override { peer::encodings().note(current); _m->addReplicaListener(l); }
+    void removeListener(std::shared_ptr<ReplicaListenerPrx> l, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         _m->removeReplicaListener(l);
     }
 
@@ -484,32 +491,36 @@ class ChannelServiceI : public ChannelService
 public:
     explicit ChannelServiceI(std::shared_ptr<Member> m) : _m(std::move(m)) {}
 
-    void createChannel(std::string channelId, std::string endpoint, const Ice::Current&) override
+    void createChannel(std::string channelId, std::string endpoint, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         auto item = std::make_shared<ChannelServiceXChannelStateItem>(channelId, channelId, endpoint, ChannelState::Idle,
                                                                       nowMs());
         _m->set({item});
     }
 
-    void setChannelState(std::string channelId, ChannelState state, const Ice::Current&) override
+    void setChannelState(std::string channelId, ChannelState state, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         auto next = std::make_shared<ChannelServiceXChannelStateItem>(*channel(channelId));
         next->state = state;
         _m->set({next});
     }
 
-    void destroyChannel(std::string channelId, const Ice::Current&) override
+    void destroyChannel(std::string channelId, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         channel(channelId);
         _m->remove({channelId});
     }
 
-    std::shared_ptr<ChannelServiceXChannelStateItem> getChannel(std::string channelId, const Ice::Current&) override
+    std::shared_ptr<ChannelServiceXChannelStateItem> getChannel(std::string channelId, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         return channel(channelId);
     }
 
-    ChannelIdSeq listChannels(const Ice::Current&) override { return _m->channelIds(); }
+    ChannelIdSeq listChannels(const Ice::Current& current) override { peer::encodings().note(current); return _m->channelIds(); }
 
 private:
     std::shared_ptr<ChannelServiceXChannelStateItem> channel(const std::string& id)
@@ -638,6 +649,10 @@ int main(int argc, char* argv[])
             if(cmd == "dump")
             {
                 peer::printLines(member->dump());
+            }
+            else if(cmd == "encodings")
+            {
+                peer::printLine(peer::encodings().line());
             }
             else if(cmd == "status")
             {

@@ -14,6 +14,7 @@
 // the pushes arrive: `SET ...` / `REMOVED <key>` (formats in peer_common.h).
 // stdin commands:
 //   dump     the store built from the pushes, as dump lines, then END
+//   encodings  `ENCODINGS <v>...`: the encodings of the pushes received so far
 //   count    `COUNT <pushes received> <lines printed>`
 //   pause    pushes block (the listener stops answering) until `resume`
 //   resume   pushes are answered again
@@ -31,8 +32,9 @@ namespace
 class RecorderI : public ChannelServiceXStateReplicatorListener
 {
 public:
-    void stateItemsSet(ChannelServiceXStateItemSeq items, const Ice::Current&) override
+    void stateItemsSet(ChannelServiceXStateItemSeq items, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         waitUnpaused();
         std::lock_guard<std::mutex> lock(_mutex);
         auto lines = peer::setLines(items);
@@ -40,8 +42,9 @@ public:
         record(lines);
     }
 
-    void stateItemsRemoved(ChannelServiceXStateItemKeySeq keys, const Ice::Current&) override
+    void stateItemsRemoved(ChannelServiceXStateItemKeySeq keys, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         waitUnpaused();
         std::lock_guard<std::mutex> lock(_mutex);
         auto lines = peer::removedLines(keys);
@@ -144,6 +147,10 @@ int main(int argc, char* argv[])
             if(line == "dump")
             {
                 peer::printLines(servant->dump());
+            }
+            else if(line == "encodings")
+            {
+                peer::printLine(peer::encodings().line());
             }
             else if(line == "count")
             {

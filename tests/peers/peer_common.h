@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -210,6 +211,40 @@ inline Ice::InitializationData initData(int& argc, char* argv[])
         init.properties->setProperty("Ice.Warn.UnknownProperties", "0");
     }
     return init;
+}
+
+/// The encodings of the requests a peer dispatched, for the `encodings`
+/// command: `ENCODINGS <v> <v>...` (sorted, e.g. `ENCODINGS 1.0`).
+class EncodingLog
+{
+public:
+    void note(const Ice::Current& current)
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _seen.insert(Ice::encodingVersionToString(current.encoding));
+    }
+
+    std::string line()
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        std::string s = "ENCODINGS";
+        for(const auto& e : _seen)
+        {
+            s += " " + e;
+        }
+        return s;
+    }
+
+private:
+    std::mutex _mutex;
+    std::set<std::string> _seen;
+};
+
+/// The log every servant of this process notes its requests in.
+inline EncodingLog& encodings()
+{
+    static EncodingLog log;
+    return log;
 }
 
 /// Replaces the store with a snapshot of items.

@@ -17,6 +17,7 @@
 // and command answers. stdin commands (one per line):
 //   dump       the store as dump lines (see peer_common.h), then END
 //   listeners  `LISTENERS <n>`
+//   encodings  `ENCODINGS <v>...`: the encodings of the requests dispatched so far
 //   quit       exit (as does the end of stdin)
 
 #include "peer_common.h"
@@ -35,8 +36,9 @@ class ReplicatorI : public ChannelServiceXStateReplicator
 public:
     explicit ReplicatorI(int listenerTimeoutMs) : _timeout(listenerTimeoutMs) {}
 
-    void addListener(std::shared_ptr<ChannelServiceXStateReplicatorListenerPrx> listener, const Ice::Current&) override
+    void addListener(std::shared_ptr<ChannelServiceXStateReplicatorListenerPrx> listener, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         if(!listener)
         {
             return;
@@ -53,8 +55,9 @@ public:
         _listeners.emplace_back(key, listener->ice_invocationTimeout(_timeout));
     }
 
-    void removeListener(std::shared_ptr<ChannelServiceXStateReplicatorListenerPrx> listener, const Ice::Current&) override
+    void removeListener(std::shared_ptr<ChannelServiceXStateReplicatorListenerPrx> listener, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         if(!listener)
         {
             return;
@@ -66,22 +69,25 @@ public:
                          _listeners.end());
     }
 
-    void setStateItems(ChannelServiceXStateItemSeq items, const Ice::Current&) override
+    void setStateItems(ChannelServiceXStateItemSeq items, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         std::lock_guard<std::mutex> lock(_mutex);
         peer::applySet(_store, items);
         push([&](const auto& l) { l->stateItemsSet(items); });
     }
 
-    void removeStateItems(ChannelServiceXStateItemKeySeq keys, const Ice::Current&) override
+    void removeStateItems(ChannelServiceXStateItemKeySeq keys, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         std::lock_guard<std::mutex> lock(_mutex);
         peer::applyRemove(_store, keys);
         push([&](const auto& l) { l->stateItemsRemoved(keys); });
     }
 
-    ChannelServiceXStateItemSeq getStateItems(ChannelServiceXStateItemKeySeq keys, const Ice::Current&) override
+    ChannelServiceXStateItemSeq getStateItems(ChannelServiceXStateItemKeySeq keys, const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         std::lock_guard<std::mutex> lock(_mutex);
         ChannelServiceXStateItemSeq out;
         for(const auto& k : keys)
@@ -95,8 +101,9 @@ public:
         return out;
     }
 
-    ChannelServiceXStateItemSeq getAllStateItems(const Ice::Current&) override
+    ChannelServiceXStateItemSeq getAllStateItems(const Ice::Current& current) override
     {
+        peer::encodings().note(current);
         std::lock_guard<std::mutex> lock(_mutex);
         ChannelServiceXStateItemSeq out;
         for(const auto& kv : _store)
@@ -168,6 +175,10 @@ int main(int argc, char* argv[])
             if(line == "dump")
             {
                 peer::printLines(servant->dump());
+            }
+            else if(line == "encodings")
+            {
+                peer::printLine(peer::encodings().line());
             }
             else if(line == "listeners")
             {

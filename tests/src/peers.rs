@@ -577,6 +577,30 @@ impl Peer {
         let _ = self.child.wait();
     }
 
+    /// Sends SIGTERM (through the `kill` program) without waiting.
+    pub fn terminate(&mut self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .map_err(io_err(format!("{}: kill -TERM {pid}", self.name)))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(PeerError::Io {
+                what: format!("{}: kill -TERM {pid} failed ({status})", self.name),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            })
+        }
+    }
+
+    /// Sends `encodings` and returns the encodings the peer's servants have
+    /// dispatched requests in (from its `ENCODINGS 1.0 1.1` answer).
+    pub fn encodings(&mut self) -> Result<Vec<String>> {
+        let (_, line) = self.command("encodings", "ENCODINGS", Duration::from_secs(20))?;
+        Ok(line.split(' ').skip(1).map(str::to_string).collect())
+    }
+
     /// Waits up to `timeout` for the process to exit on its own; returns its
     /// exit code (`None` when killed by a signal), or `Err` on timeout.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<Option<i32>> {

@@ -12,6 +12,7 @@
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use interop_tests::golden::Encoding;
@@ -282,6 +283,13 @@ fn replication_and_failover(enc: Encoding) {
     assert_eq!(out.code, Some(CLIENT_NOT_ACTIVE), "{out:?}");
     let (_, l) = repl.command("listeners", "LISTENERS", LONG).unwrap();
     assert_eq!(l, "LISTENERS 3");
+    // Every request each peer dispatched was in the encoding under test.
+    let want = vec![enc.as_str().to_string()];
+    assert_eq!(repl.encodings().unwrap(), want, "replicator");
+    assert_eq!(witness.encodings().unwrap(), want, "witness listener");
+    for m in [&mut b, &mut c] {
+        assert_eq!(m.encodings().unwrap(), want, "{}", m.name());
+    }
     eprintln!("encoding {enc}: self-test ran {:?}", started.elapsed());
 }
 
@@ -300,8 +308,26 @@ fn late_listener_catches_up_and_sigterm_dumps() {
     let enc = Encoding::V1_1;
     let repl = replicator(enc);
     let mut a = component("component-a", repl.proxy(0), enc);
+    // A Python ReplicaListener is told of activation and standby.
+    let mut watch = Peer::spawn(
+        "replica-watch",
+        Path::new(peers::PYTHON),
+        &[
+            peers::peers_dir()
+                .join("replica_watch.py")
+                .display()
+                .to_string(),
+            a.proxy(1).to_string(),
+            "--Watch.Events=2".to_string(),
+        ],
+    )
+    .unwrap();
     assert_eq!(ctl("activate", a.proxy(1), enc).0, Some(CTL_ACTIVE));
-    // Activating twice is harmless.
+    assert_eq!(
+        watch.read_line(LONG).unwrap(),
+        "ACTIVATED ChannelServiceXReplica"
+    );
+    // Activating twice is harmless (and tells nobody).
     assert_eq!(ctl("activate", a.proxy(1), enc).0, Some(CTL_ACTIVE));
     a.send("changes 150").unwrap();
     let (_, done) = a
@@ -312,11 +338,26 @@ fn late_listener_catches_up_and_sigterm_dumps() {
     // A member started after the changes catches up through getAllStateItems.
     let mut late = component("component-late", repl.proxy(0), enc);
     assert_eq!(late.dump().unwrap(), a_dump);
-    // Closing stdin makes it print its dump (Driver.DumpOnExit) and exit 0.
-    late.close_stdin();
+    // SIGTERM makes it print its dump (Driver.DumpOnExit) and exit 0.
+    late.terminate().unwrap();
     let (items, _) = late.read_until(LONG, "END", |l| l == "END").unwrap();
     assert_eq!(items, a_dump);
     assert_eq!(late.wait_exit(LONG).unwrap(), Some(0));
+    // So does the end of its stdin.
+    let mut other = component("component-other", repl.proxy(0), enc);
+    other.close_stdin();
+    let (items, _) = other.read_until(LONG, "END", |l| l == "END").unwrap();
+    assert_eq!(items, a_dump);
+    assert_eq!(other.wait_exit(LONG).unwrap(), Some(0));
+    // A stands by: the watcher hears it, and A listens again.
+    assert_eq!(ctl("standby", a.proxy(1), enc).0, Some(CTL_ACTIVE));
+    assert_eq!(
+        watch.read_line(LONG).unwrap(),
+        "STANDBY ChannelServiceXReplica"
+    );
+    assert_eq!(watch.wait_exit(LONG).unwrap(), Some(0));
+    assert_eq!(ctl("status", a.proxy(1), enc).0, Some(CTL_STANDBY));
+    assert_eq!(a.dump().unwrap(), a_dump);
 }
 
 #[test]
