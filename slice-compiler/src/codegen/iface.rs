@@ -560,6 +560,9 @@ impl<'a> Gen<'a> {
     }
 
     fn dispatch_arm(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
+        // Called through the declaring trait's path: a base interface's
+        // trait may live in another module, not in scope here.
+        let trait_path = self.path_to(path, &iface.scoped, ident::type_name(&iface.name.name));
         let mname = ident::field_name(&op.name.name);
         let opname = &op.name.name;
         let (ins, outs) = self.op_args(op);
@@ -580,7 +583,7 @@ impl<'a> Gen<'a> {
                 #read
                 #read_pending
                 ice_in.end_encapsulation()?;
-                let #out_val = self.0.#mname(#(#in_names,)* current).await?;
+                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await?;
                 ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, #format, |ice_out| {
                     #write
                     #write_pending

@@ -260,7 +260,7 @@ pub mod shadow {
                             .with_registry(super::ice_registry());
                         let o: ::std::option::Option<Option> = ice_in.read_optional(1)?;
                         ice_in.end_encapsulation()?;
-                        let (ice_ret, s) = self.0.take(o, current).await?;
+                        let (ice_ret, s) = <T as Box>::take(&*self.0, o, current).await?;
                         ::std::result::Result::Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,

@@ -528,7 +528,7 @@ pub mod demo {
                             )?
                             .with_registry(super::ice_registry());
                         ice_in.end_encapsulation()?;
-                        let () = self.0.ping(current).await?;
+                        let () = <T as Pingable>::ping(&*self.0, current).await?;
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
@@ -866,7 +866,13 @@ pub mod demo {
                         let tint: Option<Color> = ice_in.read_optional(1)?;
                         ice_in.read_pending_classes()?;
                         ice_in.end_encapsulation()?;
-                        let (ice_ret, log) = self.0.draw(shape, tint, current).await?;
+                        let (ice_ret, log) = <T as Drawer>::draw(
+                                &*self.0,
+                                shape,
+                                tint,
+                                current,
+                            )
+                            .await?;
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
@@ -887,7 +893,12 @@ pub mod demo {
                             .with_registry(super::ice_registry());
                         let points: PointSeq = ice_in.read()?;
                         ice_in.end_encapsulation()?;
-                        let (ice_ret, count) = self.0.labels(points, current).await?;
+                        let (ice_ret, count) = <T as Drawer>::labels(
+                                &*self.0,
+                                points,
+                                current,
+                            )
+                            .await?;
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
@@ -908,7 +919,13 @@ pub mod demo {
                         let context_: String = ice_in.read()?;
                         let current_: String = ice_in.read()?;
                         ice_in.end_encapsulation()?;
-                        let () = self.0.context(context_, current_, current).await?;
+                        let () = <T as Drawer>::context(
+                                &*self.0,
+                                context_,
+                                current_,
+                                current,
+                            )
+                            .await?;
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
@@ -925,7 +942,7 @@ pub mod demo {
                             )?
                             .with_registry(super::ice_registry());
                         ice_in.end_encapsulation()?;
-                        let () = self.0.ping(current).await?;
+                        let () = <T as Pingable>::ping(&*self.0, current).await?;
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
@@ -949,6 +966,463 @@ pub mod demo {
     /// Slice module `Inner`.
     pub mod inner {
         use ::ice_proto::encoding::codegen as _ice;
+        /// A proxy for Slice interface `::Demo::Inner::Remote`.
+        #[derive(Debug, Clone)]
+        pub struct RemotePrx {
+            proxy: ::ice_proto::proxy::ObjectPrx,
+        }
+        impl RemotePrx {
+            /// The Slice type id.
+            pub const ICE_ID: &'static str = "::Demo::Inner::Remote";
+            /// Uses `proxy` as this type without asking the object.
+            pub fn unchecked_cast(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+                Self { proxy }
+            }
+            /// Asks the object whether it implements this interface (`ice_isA`).
+            pub async fn checked_cast(
+                proxy: &::ice_proto::proxy::ObjectPrx,
+            ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+                Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
+            }
+            /// The untyped proxy.
+            pub fn ice_object(&self) -> &::ice_proto::proxy::ObjectPrx {
+                &self.proxy
+            }
+            /// Calls `stop`.
+            pub async fn stop(
+                &self,
+                context: Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(
+                    encoding,
+                    _ice::Format::Compact,
+                    |ice_out| {
+                        let _ = ice_out;
+                    },
+                );
+                let outcome = self
+                    .proxy
+                    .ice_invoke(
+                        "stop",
+                        ::ice_proto::protocol::OperationMode::Normal,
+                        params,
+                        context,
+                    )
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    ::ice_proto::proxy::Outcome::UserException(_) => {
+                        return ::std::result::Result::Err(
+                            ::ice_proto::RuntimeError::UnknownUserException(
+                                String::from("undeclared user exception"),
+                            ),
+                        );
+                    }
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return Ok(());
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(super::super::ice_registry());
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                Ok(())
+            }
+            /// Draws a shape; returns its area.
+            pub async fn draw(
+                &self,
+                shape: &Option<_ice::ClassRef>,
+                tint: &Option<super::Color>,
+                context: Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<(f64, String), RemoteDrawError> {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(
+                    encoding,
+                    _ice::Format::Compact,
+                    |ice_out| {
+                        ice_out.write(shape);
+                        ice_out.write_optional(1, tint.as_ref());
+                        ice_out.write_pending_classes();
+                        let _ = ice_out;
+                    },
+                );
+                let outcome = self
+                    .proxy
+                    .ice_invoke(
+                        "draw",
+                        ::ice_proto::protocol::OperationMode::Normal,
+                        params,
+                        context,
+                    )
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    ::ice_proto::proxy::Outcome::UserException(encaps) => {
+                        let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
+                            .with_registry(super::super::ice_registry());
+                        let ex = ice_in.read_exception()?;
+                        if let Some(e) = ex.downcast_ref::<super::BadShape>() {
+                            return ::std::result::Result::Err(
+                                RemoteDrawError::BadShape(e.clone()),
+                            );
+                        }
+                        if let Some(e) = ex.downcast_ref::<super::Failure>() {
+                            return ::std::result::Result::Err(
+                                RemoteDrawError::Failure(e.clone()),
+                            );
+                        }
+                        return ::std::result::Result::Err(
+                            RemoteDrawError::Runtime(
+                                ::ice_proto::RuntimeError::UnknownUserException(
+                                    String::from(ex.ice_id()),
+                                ),
+                            ),
+                        );
+                    }
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return Ok(Default::default());
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(super::super::ice_registry());
+                let log: String = ice_in.read()?;
+                let ice_ret: f64 = ice_in.read()?;
+                ice_in.read_pending_classes()?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                Ok((ice_ret, log))
+            }
+            /// Calls `labels`.
+            pub async fn labels(
+                &self,
+                points: &super::PointSeq,
+                context: Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<
+                (super::Labels, Option<i32>),
+                ::ice_proto::RuntimeError,
+            > {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(
+                    encoding,
+                    _ice::Format::Compact,
+                    |ice_out| {
+                        ice_out.write(points);
+                        let _ = ice_out;
+                    },
+                );
+                let outcome = self
+                    .proxy
+                    .ice_invoke(
+                        "labels",
+                        ::ice_proto::protocol::OperationMode::Normal,
+                        params,
+                        context,
+                    )
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    ::ice_proto::proxy::Outcome::UserException(_) => {
+                        return ::std::result::Result::Err(
+                            ::ice_proto::RuntimeError::UnknownUserException(
+                                String::from("undeclared user exception"),
+                            ),
+                        );
+                    }
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return Ok(Default::default());
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(super::super::ice_registry());
+                let ice_ret: super::Labels = ice_in.read()?;
+                let count: Option<i32> = ice_in.read_optional(2)?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                Ok((ice_ret, count))
+            }
+            /// Calls `context`.
+            pub async fn context(
+                &self,
+                context_: &String,
+                current_: &String,
+                context: Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(
+                    encoding,
+                    _ice::Format::Compact,
+                    |ice_out| {
+                        ice_out.write(context_);
+                        ice_out.write(current_);
+                        let _ = ice_out;
+                    },
+                );
+                let outcome = self
+                    .proxy
+                    .ice_invoke(
+                        "context",
+                        ::ice_proto::protocol::OperationMode::Normal,
+                        params,
+                        context,
+                    )
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    ::ice_proto::proxy::Outcome::UserException(_) => {
+                        return ::std::result::Result::Err(
+                            ::ice_proto::RuntimeError::UnknownUserException(
+                                String::from("undeclared user exception"),
+                            ),
+                        );
+                    }
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return Ok(());
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(super::super::ice_registry());
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                Ok(())
+            }
+            /// Calls `ping`.
+            pub async fn ping(
+                &self,
+                context: Option<&::ice_proto::protocol::Context>,
+            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(
+                    encoding,
+                    _ice::Format::Compact,
+                    |ice_out| {
+                        let _ = ice_out;
+                    },
+                );
+                let outcome = self
+                    .proxy
+                    .ice_invoke(
+                        "ping",
+                        ::ice_proto::protocol::OperationMode::Idempotent,
+                        params,
+                        context,
+                    )
+                    .await?;
+                let results = match outcome {
+                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
+                    ::ice_proto::proxy::Outcome::UserException(_) => {
+                        return ::std::result::Result::Err(
+                            ::ice_proto::RuntimeError::UnknownUserException(
+                                String::from("undeclared user exception"),
+                            ),
+                        );
+                    }
+                };
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return Ok(());
+                }
+                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
+                    .map_err(::ice_proto::RuntimeError::from)?
+                    .with_registry(super::super::ice_registry());
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                Ok(())
+            }
+        }
+        /// Why `draw` failed: a runtime error or a declared user exception.
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum RemoteDrawError {
+            /// The invocation failed in the Ice runtime.
+            Runtime(::ice_proto::RuntimeError),
+            /// The declared exception `::Demo::BadShape`.
+            BadShape(super::BadShape),
+            /// The declared exception `::Demo::Failure`.
+            Failure(super::Failure),
+        }
+        impl ::std::fmt::Display for RemoteDrawError {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match self {
+                    Self::Runtime(e) => ::std::fmt::Display::fmt(e, f),
+                    Self::BadShape(e) => ::std::fmt::Display::fmt(e, f),
+                    Self::Failure(e) => ::std::fmt::Display::fmt(e, f),
+                }
+            }
+        }
+        impl ::std::error::Error for RemoteDrawError {}
+        impl ::std::convert::From<::ice_proto::RuntimeError> for RemoteDrawError {
+            fn from(e: ::ice_proto::RuntimeError) -> Self {
+                Self::Runtime(e)
+            }
+        }
+        impl ::std::convert::From<_ice::Error> for RemoteDrawError {
+            fn from(e: _ice::Error) -> Self {
+                Self::Runtime(::ice_proto::RuntimeError::from(e))
+            }
+        }
+        /// Extends an interface of the enclosing module.
+        pub trait Remote: super::Drawer + Send + Sync + 'static {
+            /// Implements `stop`; a user exception is returned with `current.user_exception(&e)`.
+            fn stop(
+                &self,
+                current: &::ice_proto::adapter::Current,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
+            > + Send;
+        }
+        /// Dispatches requests for `::Demo::Inner::Remote` to an implementation of [`Remote`]; add it to an object adapter.
+        #[derive(Debug)]
+        pub struct RemoteServant<T>(pub ::std::sync::Arc<T>);
+        impl<T: Remote> ::ice_proto::adapter::Servant for RemoteServant<T> {
+            fn type_ids(&self) -> &[&str] {
+                &[
+                    "::Demo::Inner::Remote",
+                    "::Demo::Drawer",
+                    "::Demo::Pingable",
+                    "::Ice::Object",
+                ]
+            }
+            fn dispatch<'a>(
+                &'a self,
+                current: &'a ::ice_proto::adapter::Current,
+                params: ::ice_proto::protocol::Encapsulation,
+            ) -> ::std::pin::Pin<
+                ::std::boxed::Box<
+                    dyn ::std::future::Future<
+                        Output = ::ice_proto::adapter::DispatchResult,
+                    > + Send + 'a,
+                >,
+            > {
+                ::std::boxed::Box::pin(async move {
+                    match current.operation.as_str() {
+                        "stop" => {
+                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
+                                    &params,
+                                )?
+                                .with_registry(super::super::ice_registry());
+                            ice_in.end_encapsulation()?;
+                            let () = <T as Remote>::stop(&*self.0, current).await?;
+                            Ok(
+                                ::ice_proto::adapter::encapsulate(
+                                    current.encoding,
+                                    _ice::Format::Compact,
+                                    |ice_out| {
+                                        let _ = ice_out;
+                                    },
+                                ),
+                            )
+                        }
+                        "draw" => {
+                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
+                                    &params,
+                                )?
+                                .with_registry(super::super::ice_registry());
+                            let shape: Option<_ice::ClassRef> = ice_in.read()?;
+                            let tint: Option<super::Color> = ice_in.read_optional(1)?;
+                            ice_in.read_pending_classes()?;
+                            ice_in.end_encapsulation()?;
+                            let (ice_ret, log) = <T as super::Drawer>::draw(
+                                    &*self.0,
+                                    shape,
+                                    tint,
+                                    current,
+                                )
+                                .await?;
+                            Ok(
+                                ::ice_proto::adapter::encapsulate(
+                                    current.encoding,
+                                    _ice::Format::Compact,
+                                    |ice_out| {
+                                        ice_out.write(&log);
+                                        ice_out.write(&ice_ret);
+                                        ice_out.write_pending_classes();
+                                        let _ = ice_out;
+                                    },
+                                ),
+                            )
+                        }
+                        "labels" => {
+                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
+                                    &params,
+                                )?
+                                .with_registry(super::super::ice_registry());
+                            let points: super::PointSeq = ice_in.read()?;
+                            ice_in.end_encapsulation()?;
+                            let (ice_ret, count) = <T as super::Drawer>::labels(
+                                    &*self.0,
+                                    points,
+                                    current,
+                                )
+                                .await?;
+                            Ok(
+                                ::ice_proto::adapter::encapsulate(
+                                    current.encoding,
+                                    _ice::Format::Compact,
+                                    |ice_out| {
+                                        ice_out.write(&ice_ret);
+                                        ice_out.write_optional(2, count.as_ref());
+                                        let _ = ice_out;
+                                    },
+                                ),
+                            )
+                        }
+                        "context" => {
+                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
+                                    &params,
+                                )?
+                                .with_registry(super::super::ice_registry());
+                            let context_: String = ice_in.read()?;
+                            let current_: String = ice_in.read()?;
+                            ice_in.end_encapsulation()?;
+                            let () = <T as super::Drawer>::context(
+                                    &*self.0,
+                                    context_,
+                                    current_,
+                                    current,
+                                )
+                                .await?;
+                            Ok(
+                                ::ice_proto::adapter::encapsulate(
+                                    current.encoding,
+                                    _ice::Format::Compact,
+                                    |ice_out| {
+                                        let _ = ice_out;
+                                    },
+                                ),
+                            )
+                        }
+                        "ping" => {
+                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
+                                    &params,
+                                )?
+                                .with_registry(super::super::ice_registry());
+                            ice_in.end_encapsulation()?;
+                            let () = <T as super::Pingable>::ping(&*self.0, current)
+                                .await?;
+                            Ok(
+                                ::ice_proto::adapter::encapsulate(
+                                    current.encoding,
+                                    _ice::Format::Compact,
+                                    |ice_out| {
+                                        let _ = ice_out;
+                                    },
+                                ),
+                            )
+                        }
+                        _ => {
+                            let _ = params;
+                            ::std::result::Result::Err(
+                                ::ice_proto::adapter::DispatchError::OperationNotExist,
+                            )
+                        }
+                    }
+                })
+            }
+        }
         /// Slice struct `::Demo::Inner::Pair`.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct Pair {
