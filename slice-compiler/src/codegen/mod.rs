@@ -1381,3 +1381,97 @@ pub fn write_per_file(
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::PreprocessOptions;
+
+    /// Generates code for one in-memory Slice file.
+    fn gen(slice: &str) -> String {
+        let (sources, model) = crate::compile_str("T.ice", slice, &PreprocessOptions::default());
+        let model = match model {
+            Ok(m) => m,
+            Err(d) => panic!("{}", d.render(&sources)),
+        };
+        match generate(&[&model], &sources) {
+            Ok(code) => code,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn derives_follow_the_member_types() {
+        let table = [
+            (
+                "struct S { int a; string b; }",
+                "Eq, Hash, PartialOrd, Ord, Default",
+            ),
+            (
+                "struct S { double d; }",
+                "#[derive(Debug, Clone, PartialEq, Default)]",
+            ),
+            (
+                "struct S { Object* p; }",
+                "#[derive(Debug, Clone, PartialEq, Default)]",
+            ),
+            (
+                "class C {} struct S { C c; }",
+                "#[derive(Debug, Clone, PartialEq, Default)]",
+            ),
+        ];
+        for (body, want) in table {
+            let code = gen(&format!("module M {{ {body} }}"));
+            assert!(code.contains(want), "{body}: no `{want}` in\n{code}");
+        }
+    }
+
+    #[test]
+    fn defaults_equal_to_rust_defaults_keep_the_derive() {
+        let code = gen("module M { enum E { A, B } struct S { int i = 0; bool b = false; string s = \"\"; E e = A; } }");
+        assert!(code.contains("Ord, Default)]"), "{code}");
+        assert!(!code.contains("impl Default for S"), "{code}");
+        let code = gen("module M { enum E { A, B } struct S { E e = B; } }");
+        assert!(code.contains("impl Default for S"), "{code}");
+        assert!(code.contains("e: E::B"), "{code}");
+    }
+
+    #[test]
+    fn enum_values_and_wire_limits() {
+        let code = gen("module M { enum E { A = 3, B, C = 200 } }");
+        for want in ["A = 3,", "B = 4,", "C = 200,", "MAX_VALUE: i32 = 200"] {
+            assert!(code.contains(want), "no `{want}` in\n{code}");
+        }
+    }
+
+    #[test]
+    fn local_definitions_are_not_generated() {
+        let code = gen("module M { local struct L { int a; } struct S { int a; } }");
+        assert!(!code.contains("pub struct L"), "{code}");
+        assert!(code.contains("pub struct S"), "{code}");
+    }
+
+    #[test]
+    fn references_across_modules_are_relative() {
+        let code = gen(
+            "module A { struct P { int x; } } module B { module C { struct Q { ::A::P p; } } }",
+        );
+        assert!(code.contains("pub p: super::super::a::P"), "{code}");
+    }
+
+    #[test]
+    fn idempotent_operations_use_the_idempotent_mode() {
+        let code = gen("module M { interface I { idempotent void a(); void b(); } }");
+        // The mode follows the operation name in the `ice_invoke` call.
+        let mode_after = |op: &str| {
+            let at = code.find(&format!("\"{op}\",")).unwrap_or(0);
+            let window: String = code[at..].chars().take(120).collect();
+            window
+        };
+        assert!(
+            mode_after("a").contains("OperationMode::Idempotent"),
+            "{code}"
+        );
+        assert!(mode_after("b").contains("OperationMode::Normal"), "{code}");
+    }
+}
