@@ -157,11 +157,8 @@ impl Builder {
             preprocess: self.preprocess.clone(),
         });
         if self.cargo_directives {
-            for f in &self.files {
-                println!("cargo:rerun-if-changed={}", f.display());
-            }
-            for (_, f) in c.sources.files() {
-                println!("cargo:rerun-if-changed={}", f.canonical.display());
+            for line in rerun_lines(&self.files, &c) {
+                println!("{line}");
             }
         }
         let diagnostics = c.render_diagnostics();
@@ -180,6 +177,19 @@ impl Builder {
         write_if_changed(&path, &code)?;
         Ok(path)
     }
+}
+
+/// The `cargo:rerun-if-changed` lines for a compilation: the files asked
+/// for, then every file the preprocessor read (includes too), each once.
+pub fn rerun_lines(files: &[PathBuf], c: &crate::Compilation) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    files
+        .iter()
+        .cloned()
+        .chain(c.sources.files().map(|(_, f)| f.canonical.clone()))
+        .filter(|p| seen.insert(p.clone()))
+        .map(|p| format!("cargo:rerun-if-changed={}", p.display()))
+        .collect()
 }
 
 /// Writes `text` to `path` unless the file already holds exactly it.
@@ -229,6 +239,39 @@ mod tests {
             other => return Err(format!("expected a Slice error, got {other:?}").into()),
         }
         assert!(!dir.path().join("slice.rs").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn rerun_lines_name_included_files() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let inc = dir.path().join("inc");
+        std::fs::create_dir(&inc)?;
+        std::fs::write(
+            inc.join("Base.ice"),
+            "#pragma once\nmodule B { struct P { int x; } }\n",
+        )?;
+        let main = dir.path().join("Main.ice");
+        std::fs::write(
+            &main,
+            "#include <Base.ice>\nmodule M { struct Q { ::B::P p; } }\n",
+        )?;
+        let files = vec![main.clone()];
+        let c = crate::compile(&Options {
+            files: files.clone(),
+            preprocess: PreprocessOptions {
+                include_dirs: vec![inc.clone()],
+                ..PreprocessOptions::default()
+            },
+        });
+        assert!(!c.has_errors(), "{}", c.render_diagnostics());
+        let lines = rerun_lines(&files, &c);
+        let base = std::fs::canonicalize(inc.join("Base.ice"))?;
+        assert!(
+            lines.contains(&format!("cargo:rerun-if-changed={}", base.display())),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&format!("cargo:rerun-if-changed={}", main.display())));
         Ok(())
     }
 
