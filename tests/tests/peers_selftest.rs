@@ -3,7 +3,12 @@
 //! standby components and two C++ listeners; 1,200 changes; a listener
 //! killed mid-stream; the active killed with SIGKILL and a standby activated
 //! through the Python `replica_ctl.py`; the new active's state read back
-//! through the Python `channel_client.py`.
+//! through the Python `channel_client.py`. Also: a late joiner catching up,
+//! dumps on SIGTERM and end of stdin, a Python `ReplicaListener` told of
+//! activation and standby, `Standalone=1`, fail-fast start-up on a wrong
+//! `StateReplicatorName`, `replica_ctl.py` exit codes, an active killed with
+//! SIGKILL in the middle of 10,000 self-driven changes, and `activate()`
+//! refused when the replicator is gone.
 //!
 //! These peers stand in for the Rust side until it exists: every later
 //! interop test swaps a Rust program in for one of them.
@@ -485,4 +490,22 @@ fn sigkill_mid_stream_loses_no_acknowledged_change() {
         differing <= 4,
         "{differing} lines differ between the acknowledged changes and the new active's state:\n{expected:#?}\n{served:#?}"
     );
+}
+
+#[test]
+fn activate_without_replicator_is_refused() {
+    let enc = Encoding::V1_0;
+    let mut repl = replicator(enc);
+    let m = component("component", repl.proxy(0), enc);
+    // standby on a standby member is harmless.
+    assert_eq!(
+        ctl("standby", m.proxy(1), enc),
+        (Some(CTL_ACTIVE), "standby".into())
+    );
+    repl.kill();
+    // It cannot catch up, so it refuses and stays on standby.
+    let out = replica_ctl("activate", m.proxy(1), &encoding_args(enc)).unwrap();
+    assert_eq!(out.code, Some(CTL_ERROR), "{out:?}");
+    assert!(out.stderr.contains("activate() returned false"), "{out:?}");
+    assert_eq!(ctl("status", m.proxy(1), enc).0, Some(CTL_STANDBY));
 }
