@@ -6,8 +6,9 @@
 //! `Ice.Default.Host`, `Ice.Default.Protocol`, `Ice.Default.Timeout`,
 //! `Ice.Default.InvocationTimeout` (ms, -1 none), `Ice.RetryIntervals`
 //! (ms list, default `0`: one immediate retry; `-1`: none),
-//! `Ice.ACM.Heartbeat`/`Ice.ACM.Timeout` (with `Ice.ACM.Heartbeat` 2 or 3,
-//! "on idle" or "always", a heartbeat after half a timeout without writes), and per adapter
+//! `Ice.ACM.Heartbeat`/`Ice.ACM.Timeout` (a heartbeat after a quarter of the
+//! timeout without writes: only while dispatching with the default 1,
+//! always with 2 or 3, never with 0), and per adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection).
 //!
@@ -105,12 +106,14 @@ impl Communicator {
                 .collect()
         };
         let acm_timeout = properties.get_property_as_int_with_default("Ice.ACM.Timeout", 60);
-        let heartbeat = (properties.get_property_as_int_with_default("Ice.ACM.Heartbeat", 1) >= 2
-            && acm_timeout > 0)
-            .then(|| Duration::from_millis(u64::try_from(acm_timeout).unwrap_or(60) * 500));
+        // Ice sends a heartbeat after a quarter of the ACM timeout without writes.
+        let period = (acm_timeout > 0)
+            .then(|| Duration::from_millis(u64::try_from(acm_timeout).unwrap_or(60) * 250));
+        let mode = properties.get_property_as_int_with_default("Ice.ACM.Heartbeat", 1);
         let config = ConnectionConfig {
             message_size_max,
-            heartbeat,
+            heartbeat: if mode >= 2 { period } else { None },
+            heartbeat_on_dispatch: if mode == 1 { period } else { None },
             ..ConnectionConfig::default()
         };
         Self {

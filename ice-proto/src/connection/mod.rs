@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -65,6 +65,10 @@ pub struct ConnectionConfig {
     /// Send a validate connection message (an Ice 3.7 heartbeat) when
     /// nothing was written for this long; `None` sends none.
     pub heartbeat: Option<Duration>,
+    /// Like `heartbeat`, but only while requests of this connection are
+    /// being dispatched, so that a ZeroC peer's ACM does not take a long
+    /// dispatch for a dead connection (Ice's default `HeartbeatOnDispatch`).
+    pub heartbeat_on_dispatch: Option<Duration>,
 }
 
 impl Default for ConnectionConfig {
@@ -75,6 +79,7 @@ impl Default for ConnectionConfig {
             close_timeout: Duration::from_secs(10),
             max_dispatches: 1,
             heartbeat: None,
+            heartbeat_on_dispatch: Some(Duration::from_secs(15)),
         }
     }
 }
@@ -115,6 +120,8 @@ struct Inner {
     handler: RwLock<Option<Arc<dyn RequestHandler>>>,
     /// Outgoing twoways awaiting replies plus requests queued or in dispatch.
     busy: watch::Sender<usize>,
+    /// Requests queued or in dispatch.
+    dispatching: AtomicUsize,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
 }
@@ -259,6 +266,7 @@ impl Connection {
             state: Mutex::new(State::Active),
             handler: RwLock::new(handler),
             busy: watch::Sender::new(0),
+            dispatching: AtomicUsize::new(0),
             closed: watch::Sender::new(None),
         });
         let (read_half, write_half) = tokio::io::split(stream);
@@ -627,7 +635,9 @@ impl Connection {
             return;
         }
         self.inner.busy.send_modify(|n| *n += 1);
+        self.inner.dispatching.fetch_add(1, Ordering::SeqCst);
         if dispatch_tx.send(Incoming { request, compress }).is_err() {
+            self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
             self.inner.busy.send_modify(|n| *n = n.saturating_sub(1));
         }
     }
@@ -689,6 +699,7 @@ impl Connection {
             FrameEncoder::encode(MessageType::Reply, &reply.to_body(), compress, &mut msg);
             let _ = self.send_bytes(msg.freeze());
         }
+        self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
         self.inner.busy.send_modify(|n| *n = n.saturating_sub(1));
     }
 
@@ -697,13 +708,17 @@ impl Connection {
         W: AsyncWrite + Send + Unpin,
     {
         let mut closed = self.inner.closed.subscribe();
-        let heartbeat = self.inner.config.heartbeat;
+        let always = self.inner.config.heartbeat;
+        let heartbeat = always.or(self.inner.config.heartbeat_on_dispatch);
         let mut batch = BytesMut::new();
         loop {
             let next = tokio::select! {
                 next = rx.recv() => next,
                 _ = closed.wait_for(Option::is_some) => break,
                 _ = sleep_or_forever(heartbeat) => {
+                    if always.is_none() && self.inner.dispatching.load(Ordering::SeqCst) == 0 {
+                        continue;
+                    }
                     let mut msg = BytesMut::new();
                     FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
                     Some(Outgoing::Message(msg.freeze()))

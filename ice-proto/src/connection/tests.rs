@@ -437,3 +437,49 @@ async fn heartbeats_are_sent_when_idle_and_ignored_when_received() -> Result<()>
     assert_eq!(buf[14 + 8], 3, "a second validate connection (heartbeat)");
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_are_sent_during_a_long_dispatch_only() -> Result<()> {
+    let rec = Echo::new();
+    let config = ConnectionConfig {
+        heartbeat_on_dispatch: Some(Duration::from_millis(100)),
+        ..ConnectionConfig::default()
+    };
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let _server =
+        Connection::accept(a, "server".into(), config, Some(Arc::new(Recorder(rec)))).await?;
+    let mut b = b;
+    let mut buf = [0u8; 14];
+    b.read_exact(&mut buf)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    // Idle: nothing but the first validation for a long while.
+    let idle = tokio::time::timeout(Duration::from_secs(10), b.read_exact(&mut buf)).await;
+    assert!(idle.is_err(), "heartbeat sent while idle");
+    // A dispatch of 250 ms (the parameter byte): heartbeats every 100 ms
+    // while it runs, then the reply.
+    let mut request = request_for("sleep", &[250]);
+    request.header.request_id = 1;
+    let mut msg = BytesMut::new();
+    FrameEncoder::encode(MessageType::Request, &request.to_body(), false, &mut msg);
+    b.write_all(&msg)
+        .await
+        .map_err(|e| RuntimeError::io("write", e))?;
+    let mut heartbeats = 0;
+    loop {
+        tokio::time::timeout(Duration::from_secs(5), b.read_exact(&mut buf))
+            .await
+            .map_err(|_| RuntimeError::InvocationTimeout { millis: 5000 })?
+            .map_err(|e| RuntimeError::io("read", e))?;
+        match buf[8] {
+            3 => heartbeats += 1,
+            2 => break,
+            other => panic!("unexpected message type {other}"),
+        }
+        let size =
+            usize::try_from(i32::from_le_bytes([buf[10], buf[11], buf[12], buf[13]])).unwrap_or(14);
+        assert_eq!(size, 14);
+    }
+    assert!(heartbeats >= 1, "no heartbeat during a 250 ms dispatch");
+    Ok(())
+}
