@@ -18,6 +18,10 @@ import Test  # noqa: E402
 failures = 0
 
 
+class CallbackI(Test.Tester):
+    """The object the server calls back over the client's connection."""
+
+
 def check(name, fn):
     global failures
     try:
@@ -108,6 +112,15 @@ def main():
             ok, out = prx.ice_invoke("noSuchOperation", Ice.OperationMode.Normal, bytes())
             raise AssertionError("no exception, ok=%r" % ok)
         check("operation_not_exist", lambda: raises(missing_operation, Ice.OperationNotExistException))
+
+        def bidir():
+            adapter = communicator.createObjectAdapter("")
+            adapter.add(CallbackI(), Ice.stringToIdentity("cb"))
+            adapter.activate()
+            prx.ice_getConnection().setAdapter(adapter)
+            got = prx.callBack("cb")
+            expect(got == "::Test::Tester", repr(got))
+        check("bidir_callback", bidir)
 
         def encodings():
             got = prx.takeRecorded()

@@ -53,6 +53,11 @@ class TesterI(Test.Tester):
     def crash(self, current):
         raise RuntimeError("crash requested")
 
+    def callBack(self, name, current):
+        # Returns a future: the single server thread must stay free to read
+        # the callback's reply on the same connection.
+        return current.con.createProxy(Ice.stringToIdentity(name)).ice_idAsync()
+
     def shutdown(self, current):
         current.adapter.getCommunicator().shutdown()
 

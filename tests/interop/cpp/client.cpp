@@ -16,6 +16,27 @@ namespace
 
 int failures = 0;
 
+// The object the server calls back over the client's connection.
+class CallbackI : public Test::Tester
+{
+public:
+    std::string echo(std::string s, const Ice::Current&) override { return s; }
+    int add(int, int, int&, const Ice::Current&) override { return 0; }
+    void record(std::string, const Ice::Current&) override {}
+    Test::StringSeq takeRecorded(const Ice::Current&) override { return {}; }
+    std::string getContext(std::string, const Ice::Current&) override { return ""; }
+    void fail(std::string, int, const Ice::Current&) override {}
+    void crash(const Ice::Current&) override {}
+    void callBackAsync(std::string,
+                       std::function<void(const std::string&)> response,
+                       std::function<void(std::exception_ptr)>,
+                       const Ice::Current&) override
+    {
+        response("");
+    }
+    void shutdown(const Ice::Current&) override {}
+};
+
 void
 check(const std::string& name, const std::function<void()>& f)
 {
@@ -171,6 +192,14 @@ main(int argc, char* argv[])
             return;
         }
         throw std::runtime_error("no exception");
+    });
+    check("bidir_callback", [&] {
+        auto adapter = communicator->createObjectAdapter("");
+        adapter->add(std::make_shared<CallbackI>(), Ice::stringToIdentity("cb"));
+        adapter->activate();
+        prx->ice_getConnection()->setAdapter(adapter);
+        auto got = prx->callBack("cb");
+        expect(got == "::Test::Tester", "callback answered " + got);
     });
     check("server_saw_only_our_encoding", [&] {
         auto want = communicator->getProperties()->getPropertyWithDefault("Ice.Default.EncodingVersion", "1.1");

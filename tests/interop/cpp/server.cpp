@@ -72,6 +72,16 @@ public:
         throw std::runtime_error("crash requested");
     }
 
+    void callBackAsync(std::string name,
+                       std::function<void(const std::string&)> response,
+                       std::function<void(std::exception_ptr)> exception,
+                       const Ice::Current& current) override
+    {
+        // Asynchronous: the server thread must stay free to read the
+        // callback's reply on the same connection.
+        current.con->createProxy(Ice::stringToIdentity(name))->ice_idAsync(response, exception);
+    }
+
     void shutdown(const Ice::Current& current) override
     {
         current.adapter->getCommunicator()->shutdown();

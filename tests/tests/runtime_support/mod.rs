@@ -147,6 +147,16 @@ impl Servant for TesterServant {
                     Err(current.user_exception(&Boom { reason, code }))
                 }
                 "crash" => panic!("crash requested"),
+                "callBack" => {
+                    self.seen(current);
+                    let name = input.read_string()?;
+                    let answer = current
+                        .callback_proxy(ident(&name))
+                        .ice_id()
+                        .await
+                        .map_err(|e| DispatchError::UnknownException(e.to_string()))?;
+                    Ok(current.results(|out| out.write_string(&answer)))
+                }
                 "shutdown" => {
                     self.shutdown.notify_waiters();
                     Ok(current.results(|_| {}))
@@ -275,6 +285,15 @@ impl TesterPrx {
             .ice_invoke("crash", OperationMode::Normal, params, None)
             .await
             .map(drop)
+    }
+
+    pub async fn call_back(&self, name: &str) -> Result<String> {
+        let o = self
+            .call("callBack", OperationMode::Normal, None, |out| {
+                out.write_string(name)
+            })
+            .await?;
+        Ok(Self::ok(o)?.read_string()?)
     }
 
     pub async fn shutdown(&self) -> Result<()> {
@@ -417,6 +436,7 @@ pub const CLIENT_CHECKS: &[&str] = &[
     "facet_not_exist",
     "facet_exists",
     "operation_not_exist",
+    "bidir_callback",
     "server_saw_only_our_encoding",
 ];
 
@@ -544,6 +564,18 @@ pub async fn rust_client_checks(port: u16, encoding: EncodingVersion) -> Result<
         Err(RuntimeError::OperationNotExist(f)) => ensure!(f.operation == "noSuchOperation"),
         other => bail!("expected OperationNotExist, got {other:?}"),
     }
+
+    // A bidirectional callback: the server calls `cb` over our connection.
+    let callbacks = communicator
+        .create_object_adapter_with_endpoints("", "")
+        .await?;
+    let _ = callbacks.add(Arc::new(TesterServant::default()), ident("cb"));
+    callbacks.activate();
+    prx.0
+        .ice_get_connection()
+        .await?
+        .set_handler(Some(callbacks.handler()));
+    ensure!(prx.call_back("cb").await? == TESTER_ID);
 
     prx.shutdown().await?;
     communicator.destroy().await;
