@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 use ice_proto::encoding::EncodingVersion;
 use runtime_support::{
-    expect_all_checks, run_python, rust_client_checks, rust_server, start_python_server,
+    expect_all_checks, run_python, run_python_with_stderr, rust_client_checks,
+    rust_client_checks_with, rust_server, start_python_server,
 };
 
 async fn python_client_against_rust_server(encoding: &str) -> Result<()> {
@@ -45,4 +46,44 @@ async fn rust_client_calls_python_server_encoding_1_0() -> Result<()> {
     let (_peer, port) =
         start_python_server("server.py", &["--Ice.Default.EncodingVersion=1.0"]).await?;
     rust_client_checks(port, EncodingVersion::V1_0).await
+}
+
+/// With `-z` the ZeroC client compresses large requests (status 2) and
+/// asks for compressed replies; its protocol trace shows our server's
+/// replies to them compressed too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_compressed_against_rust_server() -> Result<()> {
+    let (communicator, port) = rust_server().await?;
+    let proxy = format!("tester:tcp -h 127.0.0.1 -p {port} -z");
+    let (ok, stdout, stderr) = run_python_with_stderr(
+        "client.py",
+        &[&proxy, "--Ice.Trace.Protocol=1"],
+        Duration::from_secs(60),
+    )
+    .await?;
+    expect_all_checks(ok, &stdout, "python client with -z")?;
+    let compressed = |kind: &str| {
+        stderr
+            .split("\n")
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0].contains(kind) && w[1].contains("compression status = 2"))
+            .count()
+    };
+    anyhow::ensure!(
+        compressed("message type = 0 (request)") > 0,
+        "no compressed request sent"
+    );
+    anyhow::ensure!(
+        compressed("message type = 2 (reply)") > 0,
+        "no compressed reply received:\n{stderr}"
+    );
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_compressed_against_python_server() -> Result<()> {
+    let (_peer, port) = start_python_server("server.py", &[]).await?;
+    rust_client_checks_with(port, EncodingVersion::V1_1, "-z").await
 }

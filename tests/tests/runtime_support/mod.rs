@@ -371,6 +371,31 @@ pub async fn run_python(script: &str, args: &[&str], limit: Duration) -> Result<
 
 /// Runs a client process to completion, bounded by `limit`.
 async fn run_to_end(cmd: &mut Command, script: &str, limit: Duration) -> Result<(bool, String)> {
+    let (ok, stdout, _) = run_to_end_with_stderr(cmd, script, limit).await?;
+    Ok((ok, stdout))
+}
+
+/// Runs `script` like [`run_python`] and also returns its stderr.
+pub async fn run_python_with_stderr(
+    script: &str,
+    args: &[&str],
+    limit: Duration,
+) -> Result<(bool, String, String)> {
+    run_to_end_with_stderr(
+        Command::new(PYTHON)
+            .arg(interop_dir().join(script))
+            .args(args),
+        script,
+        limit,
+    )
+    .await
+}
+
+async fn run_to_end_with_stderr(
+    cmd: &mut Command,
+    script: &str,
+    limit: Duration,
+) -> Result<(bool, String, String)> {
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -381,13 +406,11 @@ async fn run_to_end(cmd: &mut Command, script: &str, limit: Duration) -> Result<
         .await
         .context("peer timed out")??;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if !output.status.success() {
-        eprintln!(
-            "--- {script} stderr ---\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        eprintln!("--- {script} stderr ---\n{stderr}");
     }
-    Ok((output.status.success(), stdout))
+    Ok((output.status.success(), stdout, stderr))
 }
 
 fn ident(name: &str) -> Identity {
@@ -456,10 +479,21 @@ pub fn expect_all_checks(ok: bool, stdout: &str, who: &str) -> Result<()> {
 /// `Test::Tester` listening on `port`, with parameters in `encoding`, then
 /// shuts the server down.
 pub async fn rust_client_checks(port: u16, encoding: EncodingVersion) -> Result<()> {
+    rust_client_checks_with(port, encoding, "").await
+}
+
+/// [`rust_client_checks`] with extra endpoint options (`-z` compresses).
+pub async fn rust_client_checks_with(
+    port: u16,
+    encoding: EncodingVersion,
+    endpoint_options: &str,
+) -> Result<()> {
     // The communicator keeps the default 1.1; the proxy picks the encoding.
     let communicator = Communicator::new(Properties::new());
     let base = communicator
-        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
+        .string_to_proxy(&format!(
+            "tester:tcp -h 127.0.0.1 -p {port} {endpoint_options}"
+        ))?
         .ok_or_else(|| anyhow::anyhow!("null proxy"))?
         .ice_encoding_version(encoding);
 
