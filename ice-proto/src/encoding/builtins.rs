@@ -40,7 +40,7 @@ macro_rules! primitive {
                 input.$read()
             }
             fn decode_vec(input: &mut InputStream, count: usize) -> Result<Vec<Self>> {
-                let bytes = input.take(count * $size, stringify!($t))?;
+                let bytes = input.take(count.saturating_mul($size), stringify!($t))?;
                 Ok(bytes
                     .chunks_exact($size)
                     .map(|c| {

@@ -598,7 +598,10 @@ impl OutputStream {
         let body_start = frame.body_start;
         if is_1_0 {
             let size = self.len() - body_start + 4;
-            self.rewrite_i32(body_start - 4, i32::try_from(size).unwrap_or(i32::MAX));
+            self.rewrite_i32(
+                body_start.saturating_sub(4),
+                i32::try_from(size).unwrap_or(i32::MAX),
+            );
             return;
         }
         let mut flags = frame.flags;
@@ -610,7 +613,10 @@ impl OutputStream {
         }
         if flags & FLAG_HAS_SLICE_SIZE != 0 {
             let size = self.len() - body_start + 4;
-            self.rewrite_i32(body_start - 4, i32::try_from(size).unwrap_or(i32::MAX));
+            self.rewrite_i32(
+                body_start.saturating_sub(4),
+                i32::try_from(size).unwrap_or(i32::MAX),
+            );
         }
         if !table.is_empty() {
             flags |= FLAG_HAS_INDIRECTION_TABLE;
