@@ -87,3 +87,62 @@ async fn rust_client_compressed_against_python_server() -> Result<()> {
     let (_peer, port) = start_python_server("server.py", &[]).await?;
     rust_client_checks_with(port, EncodingVersion::V1_1, "-z").await
 }
+
+/// Sends `operation` to `tester` at `port` with a parameter encapsulation
+/// of `encoding`, over a raw connection, and returns the reply body.
+async fn raw_request(
+    port: u16,
+    operation: &str,
+    encoding: EncodingVersion,
+) -> Result<ice_proto::protocol::ReplyBody> {
+    use ice_proto::connection::{Connection, ConnectionConfig};
+    use ice_proto::protocol::{Encapsulation, OperationMode, Request, RequestHeader};
+    let stream = ice_proto::transport::connect("127.0.0.1", port).await?;
+    let conn = Connection::connect(stream, "raw".into(), ConnectionConfig::default(), None).await?;
+    let request = Request {
+        header: RequestHeader {
+            request_id: 0,
+            identity: ice_proto::encoding::Identity {
+                name: "tester".into(),
+                category: String::new(),
+            },
+            facet: String::new(),
+            operation: operation.into(),
+            mode: OperationMode::Normal,
+            context: Default::default(),
+        },
+        params: Encapsulation {
+            encoding,
+            body: vec![1, b'x'].into(),
+        },
+    };
+    let reply = conn.invoke(request, false).await?;
+    conn.close().await;
+    Ok(reply.body)
+}
+
+/// A request whose parameters use an encoding nobody supports gets the
+/// same reply status from our server as from ZeroC's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_parameter_encoding_is_answered_as_zeroc_does() -> Result<()> {
+    let (_peer, zeroc_port) = start_python_server("server.py", &[]).await?;
+    let (communicator, rust_port) = rust_server().await?;
+    let bad = EncodingVersion { major: 1, minor: 7 };
+    let zeroc = raw_request(zeroc_port, "echo", bad).await?;
+    let ours = raw_request(rust_port, "echo", bad).await?;
+    println!("ZeroC: {zeroc:?}\nours: {ours:?}");
+    anyhow::ensure!(
+        zeroc.status() == ours.status(),
+        "ZeroC answered {zeroc:?}, we answered {ours:?}"
+    );
+    // The same request in a supported encoding works on both.
+    for port in [zeroc_port, rust_port] {
+        let ok = raw_request(port, "echo", EncodingVersion::V1_1).await?;
+        anyhow::ensure!(
+            ok.status() == ice_proto::protocol::ReplyStatus::Ok,
+            "{ok:?}"
+        );
+    }
+    communicator.destroy().await;
+    Ok(())
+}

@@ -555,8 +555,10 @@ impl ObjectAdapter {
             encoding: params.encoding,
         };
         if !params.encoding.is_supported() {
+            // The text ZeroC Ice 3.7 sends, less its source location.
             return ReplyBody::UnknownLocalException(format!(
-                "Ice::UnsupportedEncodingException: encoding {} is not supported",
+                "::Ice::UnsupportedEncodingException:\nencoding error: unsupported encoding \
+                 version: {}\n(can only support encodings compatible with version 1.1)",
                 params.encoding
             ));
         }
