@@ -8,7 +8,9 @@
 //! (ms list, default `0`: one immediate retry; `-1`: none),
 //! `Ice.ACM.Heartbeat`/`Ice.ACM.Timeout` (a heartbeat after a quarter of the
 //! timeout without writes: only while dispatching with the default 1,
-//! always with 2 or 3, never with 0), and per adapter
+//! always with 2 or 3, never with 0), `Ice.Trace.Network` and
+//! `Ice.Trace.Protocol` (as `tracing` events with targets
+//! `ice::trace::network` and `ice::trace::protocol`), and per adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection).
 //!
@@ -114,6 +116,8 @@ impl Communicator {
             message_size_max,
             heartbeat: if mode >= 2 { period } else { None },
             heartbeat_on_dispatch: if mode == 1 { period } else { None },
+            trace_network: properties.get_property_as_int("Ice.Trace.Network"),
+            trace_protocol: properties.get_property_as_int("Ice.Trace.Protocol"),
             ..ConnectionConfig::default()
         };
         Self {

@@ -69,6 +69,12 @@ pub struct ConnectionConfig {
     /// being dispatched, so that a ZeroC peer's ACM does not take a long
     /// dispatch for a dead connection (Ice's default `HeartbeatOnDispatch`).
     pub heartbeat_on_dispatch: Option<Duration>,
+    /// `Ice.Trace.Network`: above 0, connections opened and closed are
+    /// logged at `info` with target `ice::trace::network`.
+    pub trace_network: i32,
+    /// `Ice.Trace.Protocol`: above 0, every message sent and received is
+    /// logged at `info` with target `ice::trace::protocol`.
+    pub trace_protocol: i32,
 }
 
 impl Default for ConnectionConfig {
@@ -80,6 +86,8 @@ impl Default for ConnectionConfig {
             max_dispatches: 1,
             heartbeat: None,
             heartbeat_on_dispatch: Some(Duration::from_secs(15)),
+            trace_network: 0,
+            trace_protocol: 0,
         }
     }
 }
@@ -269,6 +277,14 @@ impl Connection {
             dispatching: AtomicUsize::new(0),
             closed: watch::Sender::new(None),
         });
+        if inner.config.trace_network > 0 {
+            tracing::info!(
+                target: "ice::trace::network",
+                connection = %inner.description,
+                side = if is_server { "server" } else { "client" },
+                "established tcp connection"
+            );
+        }
         let (read_half, write_half) = tokio::io::split(stream);
         let conn = Self { inner };
         tokio::spawn(conn.clone().read_loop(read_half, buf, dispatch_tx));
@@ -326,6 +342,22 @@ impl Connection {
     }
 
     fn send_bytes(&self, bytes: Bytes) -> Result<()> {
+        if self.inner.config.trace_protocol > 0 {
+            if let Some(header) = bytes
+                .get(..crate::protocol::HEADER_SIZE)
+                .and_then(|h| <&[u8; crate::protocol::HEADER_SIZE]>::try_from(h).ok())
+                .and_then(|h| crate::protocol::Header::parse(h, usize::MAX).ok())
+            {
+                tracing::info!(
+                    target: "ice::trace::protocol",
+                    connection = %self.inner.description,
+                    message_type = ?header.message_type,
+                    compression = ?header.compression,
+                    size = header.size,
+                    "sending message"
+                );
+            }
+        }
         self.inner
             .out_tx
             .send(Outgoing::Message(bytes))
@@ -450,6 +482,16 @@ impl Connection {
         let mut busy = self.inner.busy.subscribe();
         let idle = busy.wait_for(|n| *n == 0);
         let _ = tokio::time::timeout(self.inner.config.close_timeout, idle).await;
+        if self.inner.config.trace_protocol > 0 {
+            tracing::info!(
+                target: "ice::trace::protocol",
+                connection = %self.inner.description,
+                message_type = ?MessageType::CloseConnection,
+                compression = ?CompressionStatus::NotCompressed,
+                size = crate::protocol::HEADER_SIZE,
+                "sending message"
+            );
+        }
         let _ = self.inner.out_tx.send(Outgoing::Close);
         let closed = self.wait_closed();
         if tokio::time::timeout(self.inner.config.close_timeout, closed)
@@ -497,7 +539,16 @@ impl Connection {
         for (_, tx) in pending {
             let _ = tx.send(Err(reason.clone()));
         }
-        tracing::debug!(connection = %self.inner.description, reason = %reason, "connection closed");
+        if self.inner.config.trace_network > 0 {
+            tracing::info!(
+                target: "ice::trace::network",
+                connection = %self.inner.description,
+                reason = %reason,
+                "closed tcp connection"
+            );
+        } else {
+            tracing::debug!(connection = %self.inner.description, reason = %reason, "connection closed");
+        }
         self.inner.closed.send_replace(Some(reason));
     }
 
@@ -568,6 +619,16 @@ impl Connection {
         dispatch_tx: &mpsc::UnboundedSender<Incoming>,
     ) -> std::result::Result<(), RuntimeError> {
         let compress = frame.compression != CompressionStatus::NotCompressed;
+        if self.inner.config.trace_protocol > 0 {
+            tracing::info!(
+                target: "ice::trace::protocol",
+                connection = %self.inner.description,
+                message_type = ?frame.message_type,
+                compression = ?frame.compression,
+                body_size = frame.body.len(),
+                "received message"
+            );
+        }
         match frame.message_type {
             MessageType::Reply => {
                 let reply = Reply::decode(frame.body).map_err(|e| self.protocol_error(e))?;
