@@ -35,12 +35,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Reads the results with `read` (or, for a user exception, returns it
-    /// as `Err` for the caller to decode).
+    /// The results encapsulation, or the user exception's encapsulation
+    /// as `Err` for the caller to decode.
     ///
     /// # Errors
-    /// `Err(Ok(encaps))` for a user exception, `Err(Err(e))` when the
-    /// results do not decode.
+    /// `Err(encaps)` when the operation raised a user exception.
     pub fn into_results(self) -> std::result::Result<Encapsulation, Encapsulation> {
         match self {
             Self::Ok(e) => Ok(e),
