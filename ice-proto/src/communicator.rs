@@ -31,13 +31,18 @@ use crate::proxy::ObjectPrx;
 use crate::reference::{self, ParseDefaults};
 use crate::runtime_error::{Result, RuntimeError};
 
+type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Connection>>>;
+
 struct Inner {
     properties: Properties,
     defaults: ParseDefaults,
     config: ConnectionConfig,
     invocation_timeout: Option<Duration>,
     retry_intervals: Vec<Duration>,
-    connections: tokio::sync::Mutex<HashMap<(String, u16), Connection>>,
+    /// One slot per endpoint; a slot's lock is held while connecting, so
+    /// concurrent callers share one new connection while other endpoints
+    /// are not held up.
+    connections: Mutex<HashMap<(String, u16), ConnectionSlot>>,
     adapters: Mutex<Vec<ObjectAdapter>>,
     shutdown: watch::Sender<bool>,
 }
@@ -127,7 +132,7 @@ impl Communicator {
                 config,
                 invocation_timeout,
                 retry_intervals,
-                connections: tokio::sync::Mutex::new(HashMap::new()),
+                connections: Mutex::new(HashMap::new()),
                 adapters: Mutex::new(Vec::new()),
                 shutdown: watch::Sender::new(false),
             }),
@@ -305,13 +310,21 @@ impl Communicator {
                 ip.host.clone()
             };
             let key = (host.clone(), port);
-            let mut cache = self.inner.connections.lock().await;
-            if let Some(conn) = cache.get(&key) {
+            let slot = match self.inner.connections.lock() {
+                Ok(mut map) => map.entry(key).or_default().clone(),
+                Err(_) => {
+                    return Err(RuntimeError::ShutDown {
+                        what: "communicator",
+                    })
+                }
+            };
+            let mut slot = slot.lock().await;
+            if let Some(conn) = slot.as_ref() {
                 if !conn.is_closed() {
                     return Ok(conn.clone());
                 }
-                cache.remove(&key);
             }
+            *slot = None;
             let attempt = async {
                 let stream = crate::transport::connect(&host, port).await?;
                 Connection::connect(
@@ -324,7 +337,7 @@ impl Communicator {
             };
             match attempt.await {
                 Ok(conn) => {
-                    cache.insert(key, conn.clone());
+                    *slot = Some(conn.clone());
                     return Ok(conn);
                 }
                 Err(e) => {
@@ -371,16 +384,17 @@ impl Communicator {
         for adapter in adapters {
             adapter.destroy().await;
         }
-        let connections: Vec<_> = self
+        let slots: Vec<_> = self
             .inner
             .connections
             .lock()
-            .await
-            .drain()
-            .map(|(_, c)| c)
-            .collect();
-        for conn in connections {
-            conn.close().await;
+            .map(|mut m| m.drain().map(|(_, slot)| slot).collect())
+            .unwrap_or_default();
+        for slot in slots {
+            let conn = slot.lock().await.take();
+            if let Some(conn) = conn {
+                conn.close().await;
+            }
         }
     }
 }

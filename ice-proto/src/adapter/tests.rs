@@ -311,3 +311,27 @@ async fn reconnects_after_the_server_closed_an_idle_connection() -> Result<()> {
     assert_ne!(prx.ice_get_connection().await?, first);
     Ok(())
 }
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_connection() -> Result<()> {
+    let (_c, adapter) = server().await?;
+    let client = Communicator::new(Properties::new());
+    let prx = client.proxy(adapter.create_proxy(id("thing")).data().clone());
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let prx = prx.clone();
+            tokio::spawn(async move { prx.ice_ping().await })
+        })
+        .collect();
+    for c in calls {
+        c.await.map_err(|_| RuntimeError::ConnectionLost)??;
+    }
+    let accepted = adapter
+        .inner
+        .connections
+        .lock()
+        .map(|c| c.len())
+        .unwrap_or(0);
+    assert_eq!(accepted, 1);
+    Ok(())
+}
