@@ -4,8 +4,9 @@
 //! Settings read from [`Properties`]:
 //! `Ice.MessageSizeMax` (KiB, default 1024), `Ice.Default.EncodingVersion`,
 //! `Ice.Default.Host`, `Ice.Default.Protocol`, `Ice.Default.Timeout`,
-//! `Ice.Default.InvocationTimeout` (ms, -1 none), `Ice.RetryIntervals`
-//! (ms list, default `0`: one immediate retry; `-1`: none),
+//! `Ice.Default.InvocationTimeout` (ms, -1 none), `Ice.Override.Compress`,
+//! `Ice.RetryIntervals` (ms list, default `0`: one immediate retry; `-1`:
+//! none),
 //! `Ice.ACM.Heartbeat`/`Ice.ACM.Timeout` (a heartbeat after a quarter of the
 //! timeout without writes: only while dispatching with the default 1,
 //! always with 2 or 3, never with 0), `Ice.Trace.Network` and
@@ -161,6 +162,15 @@ impl Communicator {
     #[must_use]
     pub fn invocation_timeout(&self) -> Option<Duration> {
         self.inner.invocation_timeout
+    }
+
+    /// `Ice.Override.Compress`, when set: whether every proxy compresses.
+    #[must_use]
+    pub fn override_compress(&self) -> Option<bool> {
+        self.inner
+            .properties
+            .get_property("Ice.Override.Compress")
+            .map(|v| v.trim().parse::<i32>().map(|n| n > 0).unwrap_or(false))
     }
 
     /// `Ice.RetryIntervals`: the wait before each retry; empty for none.

@@ -96,9 +96,11 @@ impl ObjectPrx {
         data: ProxyData,
         fixed: Option<Connection>,
     ) -> Self {
-        let compress = data.endpoints.iter().any(|e| match e {
-            crate::encoding::Endpoint::Tcp(ip) => ip.compress,
-            _ => false,
+        let compress = communicator.override_compress().unwrap_or_else(|| {
+            data.endpoints.iter().any(|e| match e {
+                crate::encoding::Endpoint::Tcp(ip) => ip.compress,
+                _ => false,
+            })
         });
         Self {
             inner: Arc::new(Inner {
@@ -217,6 +219,13 @@ impl ObjectPrx {
     #[must_use]
     pub fn ice_fixed(self, connection: Connection) -> Self {
         self.rebuild(|i| i.fixed = Some(connection))
+    }
+
+    /// Whether requests are compressed (the endpoints' `-z`, or
+    /// `Ice.Override.Compress`, or [`ObjectPrx::ice_compress`]).
+    #[must_use]
+    pub fn is_compressed(&self) -> bool {
+        self.inner.compress
     }
 
     /// Whether invocations wait for a reply.

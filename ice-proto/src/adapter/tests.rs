@@ -335,3 +335,26 @@ async fn concurrent_first_calls_share_one_connection() -> Result<()> {
     assert_eq!(accepted, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn override_compress_applies_to_every_proxy() -> Result<()> {
+    let (_c, adapter) = server().await?;
+    let data = adapter.create_proxy(id("thing")).data().clone();
+    let plain = Communicator::new(Properties::new()).proxy(data.clone());
+    assert!(!plain.is_compressed());
+    let forced = Communicator::new(Properties::new().with("Ice.Override.Compress", "1"));
+    let prx = forced.proxy(data.clone());
+    assert!(prx.is_compressed());
+    let long = "z".repeat(10_000);
+    assert_eq!(echo(&prx, &long).await?, long);
+    let off = Communicator::new(Properties::new().with("Ice.Override.Compress", "0"));
+    let mut z = data;
+    for e in &mut z.endpoints {
+        if let Endpoint::Tcp(ip) = e {
+            ip.compress = true;
+        }
+    }
+    assert!(!off.proxy(z.clone()).is_compressed());
+    assert!(plain.communicator().proxy(z).is_compressed());
+    Ok(())
+}
