@@ -11,7 +11,10 @@
 //! timeout without writes: only while dispatching with the default 1,
 //! always with 2 or 3, never with 0), `Ice.Trace.Network` and
 //! `Ice.Trace.Protocol` (as `tracing` events with targets
-//! `ice::trace::network` and `ice::trace::protocol`), and per adapter
+//! `ice::trace::network` and `ice::trace::protocol`),
+//! `Ice.ACM.Close`/`Ice.ACM.Client.Close`/`Ice.ACM.Server.Close` (1, 3 or 4
+//! close connections idle for the ACM timeout; unset, none are closed), and
+//! per adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection).
 //!
@@ -37,7 +40,10 @@ type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Connection>>>;
 struct Inner {
     properties: Properties,
     defaults: ParseDefaults,
+    /// Settings of outgoing connections.
     config: ConnectionConfig,
+    /// Settings of accepted connections (before per-adapter changes).
+    server_config: ConnectionConfig,
     invocation_timeout: Option<Duration>,
     retry_intervals: Vec<Duration>,
     /// One slot per endpoint; a slot's lock is held while connecting, so
@@ -67,6 +73,26 @@ fn parse_encoding(text: &str) -> Option<EncodingVersion> {
         major: major.parse().ok()?,
         minor: minor.parse().ok()?,
     })
+}
+
+/// The idle timeout of `Ice.ACM.<side>.Close` (else `Ice.ACM.Close`) when
+/// it is set to close idle connections (1, 3 or 4), after
+/// `Ice.ACM.<side>.Timeout` (else `Ice.ACM.Timeout`, else 60) seconds.
+/// Unset, idle connections stay open.
+fn idle_close(properties: &Properties, side: &str) -> Option<Duration> {
+    let get = |name: &str| {
+        properties
+            .get_property(&format!("Ice.ACM.{side}.{name}"))
+            .or_else(|| properties.get_property(&format!("Ice.ACM.{name}")))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let timeout = get("Timeout").unwrap_or(60);
+    match get("Close") {
+        Some(1 | 3 | 4) if timeout > 0 => {
+            Some(Duration::from_secs(u64::try_from(timeout).unwrap_or(60)))
+        }
+        _ => None,
+    }
 }
 
 impl Communicator {
@@ -126,11 +152,20 @@ impl Communicator {
             trace_protocol: properties.get_property_as_int("Ice.Trace.Protocol"),
             ..ConnectionConfig::default()
         };
+        let server_config = ConnectionConfig {
+            idle_close: idle_close(&properties, "Server"),
+            ..config.clone()
+        };
+        let config = ConnectionConfig {
+            idle_close: idle_close(&properties, "Client"),
+            ..config
+        };
         Self {
             inner: Arc::new(Inner {
                 properties,
                 defaults,
                 config,
+                server_config,
                 invocation_timeout,
                 retry_intervals,
                 connections: Mutex::new(HashMap::new()),
@@ -146,7 +181,7 @@ impl Communicator {
         &self.inner.properties
     }
 
-    /// The settings new connections get.
+    /// The settings new outgoing connections get.
     #[must_use]
     pub fn connection_config(&self) -> &ConnectionConfig {
         &self.inner.config
@@ -288,7 +323,7 @@ impl Communicator {
             props.get_property_as_int_with_default(&format!("{name}.ThreadPool.SizeMax"), size);
         let config = ConnectionConfig {
             max_dispatches: usize::try_from(size.max(size_max)).unwrap_or(1).max(1),
-            ..self.inner.config.clone()
+            ..self.inner.server_config.clone()
         };
         let adapter =
             ObjectAdapter::create(name.to_owned(), self.clone(), endpoints, published, config)
@@ -406,5 +441,36 @@ impl Communicator {
                 conn.close().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acm_idle_close_is_read_per_side_with_fallbacks() {
+        let none = Communicator::new(Properties::new());
+        assert_eq!(none.connection_config().idle_close, None);
+        let both = Communicator::new(
+            Properties::new()
+                .with("Ice.ACM.Close", "1")
+                .with("Ice.ACM.Timeout", "7")
+                .with("Ice.ACM.Server.Close", "2"),
+        );
+        assert_eq!(
+            both.connection_config().idle_close,
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(both.inner.server_config.idle_close, None);
+        let client = Communicator::new(
+            Properties::new()
+                .with("Ice.ACM.Client.Close", "4")
+                .with("Ice.ACM.Client.Timeout", "3"),
+        );
+        assert_eq!(
+            client.connection_config().idle_close,
+            Some(Duration::from_secs(3))
+        );
     }
 }

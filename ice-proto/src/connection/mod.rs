@@ -69,6 +69,10 @@ pub struct ConnectionConfig {
     /// being dispatched, so that a ZeroC peer's ACM does not take a long
     /// dispatch for a dead connection (Ice's default `HeartbeatOnDispatch`).
     pub heartbeat_on_dispatch: Option<Duration>,
+    /// Close the connection gracefully once nothing was sent or received
+    /// for this long and no request is pending either way (ACM's
+    /// `CloseOnIdle`); `None` keeps idle connections open.
+    pub idle_close: Option<Duration>,
     /// `Ice.Trace.Network`: above 0, connections opened and closed are
     /// logged at `info` with target `ice::trace::network`.
     pub trace_network: i32,
@@ -86,6 +90,7 @@ impl Default for ConnectionConfig {
             max_dispatches: 1,
             heartbeat: None,
             heartbeat_on_dispatch: Some(Duration::from_secs(15)),
+            idle_close: None,
             trace_network: 0,
             trace_protocol: 0,
         }
@@ -130,6 +135,8 @@ struct Inner {
     busy: watch::Sender<usize>,
     /// Requests queued or in dispatch.
     dispatching: AtomicUsize,
+    /// When a message was last sent or received.
+    last_activity: Mutex<tokio::time::Instant>,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
 }
@@ -275,6 +282,7 @@ impl Connection {
             handler: RwLock::new(handler),
             busy: watch::Sender::new(0),
             dispatching: AtomicUsize::new(0),
+            last_activity: Mutex::new(tokio::time::Instant::now()),
             closed: watch::Sender::new(None),
         });
         if inner.config.trace_network > 0 {
@@ -290,6 +298,9 @@ impl Connection {
         tokio::spawn(conn.clone().read_loop(read_half, buf, dispatch_tx));
         tokio::spawn(conn.clone().write_loop(write_half, out_rx));
         tokio::spawn(conn.clone().dispatch_loop(dispatch_rx));
+        if let Some(idle) = conn.inner.config.idle_close {
+            tokio::spawn(conn.clone().idle_monitor(idle));
+        }
         conn
     }
 
@@ -341,7 +352,45 @@ impl Connection {
             .unwrap_or(RuntimeError::ConnectionClosed)
     }
 
+    fn touch(&self) {
+        if let Ok(mut last) = self.inner.last_activity.lock() {
+            *last = tokio::time::Instant::now();
+        }
+    }
+
+    fn last_activity(&self) -> tokio::time::Instant {
+        self.inner
+            .last_activity
+            .lock()
+            .map(|l| *l)
+            .unwrap_or_else(|_| tokio::time::Instant::now())
+    }
+
+    /// Closes the connection gracefully once it has been idle for `idle`.
+    async fn idle_monitor(self, idle: Duration) {
+        let mut closed = self.inner.closed.subscribe();
+        loop {
+            let last = self.last_activity();
+            tokio::select! {
+                () = tokio::time::sleep_until(last + idle) => {}
+                _ = closed.wait_for(Option::is_some) => return,
+            }
+            if self.last_activity() != last {
+                continue;
+            }
+            if *self.inner.busy.borrow() > 0 {
+                // Requests pending: not idle; look again a period later.
+                self.touch();
+                continue;
+            }
+            tracing::debug!(connection = %self.inner.description, "closing idle connection");
+            self.close().await;
+            return;
+        }
+    }
+
     fn send_bytes(&self, bytes: Bytes) -> Result<()> {
+        self.touch();
         if self.inner.config.trace_protocol > 0 {
             if let Some(header) = bytes
                 .get(..crate::protocol::HEADER_SIZE)
@@ -619,6 +668,7 @@ impl Connection {
         dispatch_tx: &mpsc::UnboundedSender<Incoming>,
     ) -> std::result::Result<(), RuntimeError> {
         let compress = frame.compression != CompressionStatus::NotCompressed;
+        self.touch();
         if self.inner.config.trace_protocol > 0 {
             tracing::info!(
                 target: "ice::trace::protocol",

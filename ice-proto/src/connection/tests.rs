@@ -542,3 +542,31 @@ fn trace_protocol_logs_messages_both_ways() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn idle_connections_close_gracefully_but_not_while_busy() -> Result<()> {
+    let rec = Echo::new();
+    let config = ConnectionConfig {
+        idle_close: Some(Duration::from_millis(100)),
+        ..ConnectionConfig::default()
+    };
+    let (client, server) = pair_with(Arc::new(Recorder(rec)), None, config).await?;
+    // A 250 ms dispatch outlasts the idle period: the call still completes.
+    let mut request = request_for("sleep", &[250]);
+    request.header.request_id = 1;
+    let reply = client.invoke(request, false).await?;
+    assert!(ok_body(&reply).is_some());
+    // Then nothing happens: one side closes gracefully.
+    let reason = tokio::time::timeout(Duration::from_secs(5), client.wait_closed())
+        .await
+        .map_err(|_| RuntimeError::InvocationTimeout { millis: 5000 })?;
+    assert!(
+        matches!(
+            reason,
+            RuntimeError::ConnectionClosed | RuntimeError::CloseConnection
+        ),
+        "{reason:?}"
+    );
+    let _ = server.wait_closed().await;
+    Ok(())
+}
