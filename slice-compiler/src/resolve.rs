@@ -107,6 +107,8 @@ pub fn resolve(ast: &mut Ast, diags: &mut Diagnostics) -> Symbols {
     let mut r = Resolver {
         syms: Symbols::default(),
         diags,
+        introduced: HashMap::new(),
+        use_container: None,
     };
     let top = ast.top.clone();
     for id in top {
@@ -152,6 +154,15 @@ fn link_forward_declarations(ast: &mut Ast) {
 struct Resolver<'d> {
     syms: Symbols,
     diags: &'d mut Diagnostics,
+    /// Ice's "introduced names": for each container (module, or interface
+    /// and class for their operations), the lower-cased first component of
+    /// every unscoped name used in it, and what that component meant then.
+    /// Defining something there later under that name is an error: the
+    /// name would change meaning.
+    introduced: HashMap<String, HashMap<String, String>>,
+    /// The container that the names being resolved are used in; `None`
+    /// where Ice does not record them (operation parameters).
+    use_container: Option<String>,
 }
 
 fn scope_of(ast: &Ast, id: DefId) -> String {
@@ -176,6 +187,46 @@ fn is_interface(k: &DefKind) -> bool {
 impl Resolver<'_> {
     fn err(&mut self, code: &'static str, span: Span, msg: String) {
         self.diags.error(code, span, msg);
+    }
+
+    /// Records that `name`, found as `found` (its full scoped key), is used
+    /// in the current container.
+    fn introduce(&mut self, name: &ScopedName, found: &str) {
+        let Some(container) = &self.use_container else {
+            return;
+        };
+        let Some(first) = name.parts.first() else {
+            return;
+        };
+        if name.global {
+            return;
+        }
+        // The meaning of the first component: the found key without the
+        // name's remaining components.
+        let mut meaning = found;
+        for _ in 1..name.parts.len() {
+            meaning = meaning.rsplit_once("::").map_or(meaning, |(head, _)| head);
+        }
+        self.introduced
+            .entry(container.clone())
+            .or_default()
+            .entry(first.to_lowercase())
+            .or_insert_with(|| meaning.to_owned());
+    }
+
+    /// Reports a definition named `name` (scoped `scoped`) in `container`
+    /// when that name was used there before with another meaning.
+    fn check_changed_meaning(&mut self, container: &str, name: &Ident, scoped: Option<&str>) {
+        let before = self
+            .introduced
+            .get(container)
+            .and_then(|m| m.get(&name.name.to_lowercase()));
+        if let Some(meaning) = before {
+            if Some(meaning.as_str()) != scoped {
+                let msg = format!("`{}' has changed meaning", name.name);
+                self.err("changed-meaning", name.span, msg);
+            }
+        }
     }
 
     fn definition(&mut self, ast: &mut Ast, id: DefId) {
@@ -239,8 +290,12 @@ impl Resolver<'_> {
                     self.member(ast, &scope, &own, m);
                 }
             }
-            DefKind::Sequence { element } => self.ty(ast, &scope, element),
+            DefKind::Sequence { element } => {
+                self.use_container = Some(scope.clone());
+                self.ty(ast, &scope, element);
+            }
             DefKind::Dictionary { key, value } => {
+                self.use_container = Some(scope.clone());
                 self.ty(ast, &scope, key);
                 self.ty(ast, &scope, value);
             }
@@ -252,6 +307,7 @@ impl Resolver<'_> {
                 }
             }
             DefKind::Const { ty, value } => {
+                self.use_container = Some(scope.clone());
                 self.ty(ast, &scope, ty);
                 self.const_value(ast, &scope, value);
             }
@@ -306,6 +362,19 @@ impl Resolver<'_> {
     /// Checks a new name against the table and enters it.
     fn declare(&mut self, ast: &Ast, id: DefId) {
         let def = ast.def(id);
+        let container = scope_of(ast, id);
+        // A module named like an enclosing module is its own error, which
+        // validation reports as Ice does.
+        let mut enclosing = def.parent;
+        let mut clashes_with_enclosing = false;
+        while let Some(p) = enclosing {
+            let pd = ast.def(p);
+            clashes_with_enclosing |= pd.name.name.eq_ignore_ascii_case(&def.name.name);
+            enclosing = pd.parent;
+        }
+        if !(matches!(def.kind, DefKind::Module { .. }) && clashes_with_enclosing) {
+            self.check_changed_meaning(&container, &def.name, Some(&def.scoped));
+        }
         let key = def.scoped.clone();
         let name = &def.name.name;
         let span = def.span;
@@ -409,7 +478,7 @@ impl Resolver<'_> {
         what: &str,
         ok: fn(&DefKind) -> bool,
     ) -> Option<DefId> {
-        let Some((_, syms)) = self.syms.lookup(scope, name) else {
+        let Some((found, syms)) = self.syms.lookup(scope, name) else {
             self.err(
                 "undefined",
                 name.span,
@@ -417,6 +486,10 @@ impl Resolver<'_> {
             );
             return None;
         };
+        let syms = syms.to_vec();
+        self.use_container = Some(scope.to_owned());
+        self.introduce(name, &found);
+        let syms = syms.as_slice();
         let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
@@ -452,6 +525,9 @@ impl Resolver<'_> {
     }
 
     fn member(&mut self, ast: &Ast, scope: &str, own: &str, m: &mut DataMember) {
+        // Member types count as used in the struct, class or exception;
+        // only a class can later define an operation that clashes.
+        self.use_container = Some(own.to_owned());
         self.ty(ast, scope, &mut m.ty);
         if let Some(t) = &mut m.tag {
             self.tag(ast, scope, t);
@@ -467,9 +543,12 @@ impl Resolver<'_> {
     }
 
     fn operation(&mut self, ast: &Ast, scope: &str, own: &str, o: &mut Operation) {
+        self.use_container = Some(own.to_owned());
         if let Some(t) = &mut o.return_type {
             self.ty(ast, scope, t);
         }
+        self.check_changed_meaning(own, &o.name, None);
+        self.use_container = None;
         if let Some(t) = &mut o.return_tag {
             self.tag(ast, scope, t);
         }
@@ -480,10 +559,16 @@ impl Resolver<'_> {
             self.ty(ast, scope, &mut p.ty);
         }
         for (name, target) in &mut o.throws {
-            let found = self
-                .syms
-                .lookup(scope, name)
-                .and_then(|(_, s)| best(ast, s));
+            let found = match self.syms.lookup(scope, name) {
+                Some((key, s)) => {
+                    let s = s.to_vec();
+                    self.use_container = Some(own.to_owned());
+                    self.introduce(name, &key);
+                    self.use_container = None;
+                    best(ast, &s)
+                }
+                None => None,
+            };
             match found {
                 None => self.err(
                     "undefined",
@@ -599,10 +684,13 @@ impl Resolver<'_> {
             TypeSyntax::Named { name, proxy } => (name, *proxy),
         };
         let shown = display(name);
-        let Some((_, syms)) = self.syms.lookup(scope, name) else {
+        let Some((found, syms)) = self.syms.lookup(scope, name) else {
             self.err("undefined", t.next, format!("`{shown}' is not defined"));
             return;
         };
+        let syms = syms.to_vec();
+        self.introduce(name, &found);
+        let syms = syms.as_slice();
         let Some(Sym::Def(d)) = best(ast, syms) else {
             self.err("wrong-kind", t.next, format!("`{shown}' is not a type"));
             return;

@@ -636,8 +636,8 @@ pub mod demo {
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
             Ok((ice_ret, log))
         }
-        /// Calls `labels`.
-        pub async fn labels(
+        /// Calls `labelPoints`.
+        pub async fn label_points(
             &self,
             points: &PointSeq,
             context: Option<&::ice_proto::protocol::Context>,
@@ -654,7 +654,7 @@ pub mod demo {
             let outcome = self
                 .proxy
                 .ice_invoke(
-                    "labels",
+                    "labelPoints",
                     ::ice_proto::protocol::OperationMode::Normal,
                     params,
                     context,
@@ -816,8 +816,8 @@ pub mod demo {
                 ::ice_proto::adapter::DispatchError,
             >,
         > + Send;
-        /// Implements `labels`; a user exception is returned with `current.user_exception(&e)`.
-        fn labels(
+        /// Implements `labelPoints`; a user exception is returned with `current.user_exception(&e)`.
+        fn label_points(
             &self,
             points: PointSeq,
             current: &::ice_proto::adapter::Current,
@@ -886,14 +886,14 @@ pub mod demo {
                             ),
                         )
                     }
-                    "labels" => {
+                    "labelPoints" => {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
                             .with_registry(super::ice_registry());
                         let points: PointSeq = ice_in.read()?;
                         ice_in.end_encapsulation()?;
-                        let (ice_ret, count) = <T as Drawer>::labels(
+                        let (ice_ret, count) = <T as Drawer>::label_points(
                                 &*self.0,
                                 points,
                                 current,
@@ -1095,8 +1095,8 @@ pub mod demo {
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
                 Ok((ice_ret, log))
             }
-            /// Calls `labels`.
-            pub async fn labels(
+            /// Calls `labelPoints`.
+            pub async fn label_points(
                 &self,
                 points: &super::PointSeq,
                 context: Option<&::ice_proto::protocol::Context>,
@@ -1116,7 +1116,7 @@ pub mod demo {
                 let outcome = self
                     .proxy
                     .ice_invoke(
-                        "labels",
+                        "labelPoints",
                         ::ice_proto::protocol::OperationMode::Normal,
                         params,
                         context,
@@ -1345,14 +1345,14 @@ pub mod demo {
                                 ),
                             )
                         }
-                        "labels" => {
+                        "labelPoints" => {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
                                 .with_registry(super::super::ice_registry());
                             let points: super::PointSeq = ice_in.read()?;
                             ice_in.end_encapsulation()?;
-                            let (ice_ret, count) = <T as super::Drawer>::labels(
+                            let (ice_ret, count) = <T as super::Drawer>::label_points(
                                     &*self.0,
                                     points,
                                     current,
