@@ -71,9 +71,18 @@ pub enum MemberError {
     Replicator(#[from] ReplicatorError),
 }
 
+/// A push received while the member catches up, replayed over the snapshot.
+enum Pushed<I: Keyed> {
+    Set(Vec<I>),
+    Removed(Vec<I::Key>),
+}
+
 struct Store<I: Keyed> {
     items: HashMap<I::Key, I>,
     role: Role,
+    /// `Some` while catching up: pushes wait here, to be applied over the
+    /// `get_all` snapshot in arrival order.
+    buffer: Option<Vec<Pushed<I>>>,
 }
 
 /// One member of a replica group, generic over the component's state item.
@@ -110,20 +119,60 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
     /// When the replicator cannot be reached: a member with a missing or
     /// unreachable replicator fails at start-up rather than hanging.
     pub async fn start_standby(client: C) -> Result<Self, ReplicatorError> {
-        let member = Self {
+        let member = Self::new_standby(client);
+        member.join().await?;
+        Ok(member)
+    }
+
+    /// A member in standby that has not registered yet: serve its listener
+    /// first, then call [`Member::join`].
+    #[must_use]
+    pub fn new_standby(client: C) -> Self {
+        Self {
             store: Arc::new(Mutex::new(Store {
                 items: HashMap::new(),
                 role: Role::Standby,
+                buffer: None,
             })),
             client: Some(Arc::new(client)),
             transition: Arc::new(AsyncMutex::new(())),
-        };
-        if let Some(c) = &member.client {
-            c.add_listener().await?;
-            let all = c.get_all().await?;
-            member.replace_all(all);
         }
-        Ok(member)
+    }
+
+    /// Registers the listener and catches up (pushes that arrive meanwhile
+    /// are replayed over the snapshot, so none is lost).
+    ///
+    /// # Errors
+    /// When the replicator cannot be reached.
+    pub async fn join(&self) -> Result<(), ReplicatorError> {
+        let Some(c) = &self.client else {
+            return Ok(());
+        };
+        lock(&self.store).buffer = Some(Vec::new());
+        let result = async {
+            c.add_listener().await?;
+            c.get_all().await
+        }
+        .await;
+        let mut s = lock(&self.store);
+        let buffered = s.buffer.take().unwrap_or_default();
+        let all = result?;
+        s.items = all
+            .into_iter()
+            .filter(|i| !i.is_removal())
+            .map(|i| (i.key(), i))
+            .collect();
+        for p in buffered {
+            match p {
+                Pushed::Set(items) => apply_set(&mut s.items, &items),
+                Pushed::Removed(keys) => {
+                    for k in &keys {
+                        s.items.remove(k);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A standalone member: active at once, with no replicator.
@@ -133,6 +182,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             store: Arc::new(Mutex::new(Store {
                 items: HashMap::new(),
                 role: Role::Active,
+                buffer: None,
             })),
             client: None,
             transition: Arc::new(AsyncMutex::new(())),
@@ -202,11 +252,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             return Ok(false);
         }
         lock(&self.store).role = Role::Standby;
-        if let Some(c) = &self.client {
-            c.add_listener().await?;
-            let all = c.get_all().await?;
-            self.replace_all(all);
-        }
+        self.join().await?;
         Ok(true)
     }
 
@@ -266,19 +312,21 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         if s.role == Role::Active {
             return;
         }
-        for i in items {
-            if i.is_removal() {
-                s.items.remove(&i.key());
-            } else {
-                s.items.insert(i.key(), i.clone());
-            }
+        if let Some(b) = &mut s.buffer {
+            b.push(Pushed::Set(items.to_vec()));
+            return;
         }
+        apply_set(&mut s.items, items);
     }
 
     /// A removal pushed by the replicator.
     pub fn pushed_removed(&self, keys: &[I::Key]) {
         let mut s = lock(&self.store);
         if s.role == Role::Active {
+            return;
+        }
+        if let Some(b) = &mut s.buffer {
+            b.push(Pushed::Removed(keys.to_vec()));
             return;
         }
         for k in keys {
@@ -308,6 +356,16 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn apply_set<I: Keyed>(items: &mut HashMap<I::Key, I>, set: &[I]) {
+    for i in set {
+        if i.is_removal() {
+            items.remove(&i.key());
+        } else {
+            items.insert(i.key(), i.clone());
+        }
     }
 }
 

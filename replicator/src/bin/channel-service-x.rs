@@ -1,0 +1,167 @@
+//! `channel-service-x`: the example component ChannelServiceX as a member
+//! of a replica group.
+//!
+//! Adapters (endpoints from properties, default `tcp -h 127.0.0.1 -p 0`):
+//! `ChannelServiceX` serves `ChannelService` (identity `ChannelService`;
+//! `NotActive` while on standby), `ChannelServiceXManagement` the `Replica`
+//! (identity `ChannelServiceXReplica`), `ChannelServiceXListener` the
+//! member's state listener (identity `ChannelServiceXListener`).
+//! Properties: `ChannelServiceX.StateReplicatorName` (stringified proxy of
+//! the replicator; required unless standalone; a wrong or unreachable one
+//! fails start-up with an error naming the property),
+//! `ChannelServiceX.Standalone` (default 0: alone and active with 1).
+//! Prints `READY <service proxy> <management proxy>` (tab-separated) and
+//! runs until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use ice_proto::communicator::Communicator;
+use ice_proto::encoding::Identity;
+use replicator::channel_x::{
+    component, cx, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
+    ReplicaServant,
+};
+use replicator::cli;
+use replicator::Member;
+
+/// The ChannelServiceX component, a replica-group member.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    after_help = "Ice properties: --Ice.Config=FILE, --ChannelServiceX.StateReplicatorName=PROXY, \
+--ChannelServiceX.Standalone=1, --<Adapter>.Endpoints=..."
+)]
+struct Args {}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("ChannelServiceX.Endpoints", "tcp -h 127.0.0.1 -p 0"),
+    (
+        "ChannelServiceXManagement.Endpoints",
+        "tcp -h 127.0.0.1 -p 0",
+    ),
+    ("ChannelServiceXListener.Endpoints", "tcp -h 127.0.0.1 -p 0"),
+];
+
+const REPLICATOR_PROPERTY: &str = "ChannelServiceX.StateReplicatorName";
+
+fn identity(name: &str) -> Identity {
+    Identity {
+        name: name.to_owned(),
+        category: String::new(),
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let (props, rest) = cli::properties_from_args(std::env::args().skip(1).collect(), DEFAULTS)
+        .map_err(|e| e.to_string())?;
+    let _args = Args::parse_from(std::iter::once("channel-service-x".to_owned()).chain(rest));
+    let standalone = props.get_property_as_int_with_default("ChannelServiceX.Standalone", 0) > 0;
+    let replicator_name = props.get_property(REPLICATOR_PROPERTY).map(str::to_owned);
+    let communicator = Communicator::new(props);
+    let adapter = |name: &'static str| {
+        let c = communicator.clone();
+        async move {
+            c.create_object_adapter(name)
+                .await
+                .map_err(|e| format!("cannot create adapter {name}: {e}"))
+        }
+    };
+    let service = adapter("ChannelServiceX").await?;
+    let management = adapter("ChannelServiceXManagement").await?;
+
+    let member: ChannelMember = if standalone {
+        tracing::info!("standalone: active, no state replicator");
+        Member::standalone()
+    } else {
+        let name = replicator_name
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| {
+                format!("{REPLICATOR_PROPERTY} is not set (or set ChannelServiceX.Standalone=1)")
+            })?;
+        let replicator = match communicator.string_to_proxy(&name) {
+            Ok(Some(p)) => p.ice_invocation_timeout(Some(Duration::from_secs(5))),
+            _ => {
+                return Err(format!(
+                    "{REPLICATOR_PROPERTY}: `{name}` is not a valid proxy"
+                ))
+            }
+        };
+        let listener_adapter = adapter("ChannelServiceXListener").await?;
+        let listener = MemberListener::default();
+        let slot = Arc::clone(&listener.slot);
+        let listener_prx = listener_adapter.add(
+            Arc::new(cx::ChannelServiceXStateReplicatorListenerServant(Arc::new(
+                listener,
+            ))),
+            identity("ChannelServiceXListener"),
+        );
+        listener_adapter.activate();
+        let member = Member::new_standby(IceReplicatorClient::new(replicator, &listener_prx));
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(member.clone());
+        }
+        match tokio::time::timeout(Duration::from_secs(8), member.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "{REPLICATOR_PROPERTY}: replicator `{name}` unreachable: {e}"
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "{REPLICATOR_PROPERTY}: replicator `{name}` did not answer in time"
+                ))
+            }
+        }
+        tracing::info!(
+            items = member.len(),
+            "on standby, listening to the replicator"
+        );
+        member
+    };
+
+    let service_prx = service.add(
+        Arc::new(cx::ChannelServiceServant(Arc::new(
+            ChannelServiceServant::new(member.clone()),
+        ))),
+        identity("ChannelService"),
+    );
+    let replica = ReplicaServant::new(member.clone(), communicator.clone());
+    let self_proxy = Arc::clone(&replica.self_proxy);
+    let replica_prx = management.add(
+        Arc::new(component::ReplicaServant(Arc::new(replica))),
+        identity("ChannelServiceXReplica"),
+    );
+    if let Ok(mut s) = self_proxy.lock() {
+        *s = Some(replica_prx.data().clone());
+    }
+    service.activate();
+    management.activate();
+    println!(
+        "READY\t{}\t{}",
+        communicator.proxy_to_string(&service_prx),
+        communicator.proxy_to_string(&replica_prx)
+    );
+    tokio::select! {
+        () = cli::shutdown_signal() => tracing::info!("signal received, shutting down"),
+        () = communicator.wait_for_shutdown() => {}
+    }
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    cli::init_logging();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("channel-service-x: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
