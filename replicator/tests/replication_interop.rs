@@ -1,0 +1,299 @@
+//! Interop of the Rust replicator, component and `replica-ctl` with the
+//! ZeroC Ice C++ peers (`tests/peers`) and the Python management scripts,
+//! in encodings 1.1 and 1.0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use interop_tests::golden::Encoding;
+use interop_tests::peers::{
+    bins, channel_client, encoding_args, replica_ctl, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE,
+    CTL_STANDBY, CTL_UNREACHABLE,
+};
+
+const LONG: Duration = Duration::from_secs(60);
+const RUST_REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
+const RUST_COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
+const RUST_CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
+
+fn with_enc(enc: Encoding, mut args: Vec<String>) -> Vec<String> {
+    args.extend(encoding_args(enc));
+    args
+}
+
+fn rust_replicator(enc: Encoding) -> Peer {
+    let args = with_enc(
+        enc,
+        vec!["--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned()],
+    );
+    Peer::spawn("rust-replicator", Path::new(RUST_REPLICATOR), &args).unwrap()
+}
+
+fn rust_component(name: &str, replicator: &str, enc: Encoding) -> Peer {
+    let args = with_enc(
+        enc,
+        vec![format!(
+            "--ChannelServiceX.StateReplicatorName={replicator}"
+        )],
+    );
+    Peer::spawn(name, Path::new(RUST_COMPONENT), &args).unwrap()
+}
+
+fn cpp_component(name: &str, replicator: &str, enc: Encoding) -> Peer {
+    let args = with_enc(
+        enc,
+        vec![format!(
+            "--ChannelServiceX.StateReplicatorName={replicator}"
+        )],
+    );
+    Peer::spawn(name, &bins().component, &args).unwrap()
+}
+
+fn cpp_listener(name: &str, replicator: &str, enc: Encoding) -> Peer {
+    let args = with_enc(
+        enc,
+        vec![format!("--Listener.StateReplicatorName={replicator}")],
+    );
+    Peer::spawn(name, &bins().listener, &args).unwrap()
+}
+
+fn py_ctl(command: &str, proxy: &str, enc: Encoding) -> Option<i32> {
+    let out = replica_ctl(command, proxy, &encoding_args(enc)).unwrap();
+    eprintln!(
+        "replica_ctl.py {command}: {:?} {:?}",
+        out.code,
+        out.stderr.trim()
+    );
+    out.code
+}
+
+fn rust_ctl(command: &str, proxy: &str, enc: Encoding) -> Option<i32> {
+    let out = Command::new(RUST_CTL)
+        .arg(command)
+        .arg(proxy)
+        .args(encoding_args(enc))
+        .output()
+        .unwrap();
+    eprintln!(
+        "replica-ctl {command}: {:?} {:?}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out.status.code()
+}
+
+/// `channel_client.py dump` of a member's service: ITEM lines before END.
+fn client_dump(service: &str, enc: Encoding) -> Vec<String> {
+    let out = channel_client(service, &["dump"], &encoding_args(enc)).unwrap();
+    assert_eq!(out.code, Some(0), "dump failed: {}", out.stderr);
+    out.stdout
+        .lines()
+        .take_while(|l| *l != "END")
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_change(line: &str) -> bool {
+    line.starts_with("SET ") || line.starts_with("REMOVED ")
+}
+
+/// Runs `changes n` on a C++ component and returns its change lines.
+fn cpp_changes(peer: &mut Peer, n: usize) -> Vec<String> {
+    let (lines, done) = peer.command(&format!("changes {n}"), "DONE", LONG).unwrap();
+    assert!(done.starts_with("DONE"), "{done}");
+    lines.into_iter().filter(|l| is_change(l)).collect()
+}
+
+fn changes_from(peer: &mut Peer, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let line = peer.read_line(LONG).unwrap();
+        if is_change(&line) {
+            got.push(line);
+        }
+    }
+    got
+}
+
+/// The store a stream of SET/REMOVED lines leads to, as dump lines.
+fn replay(lines: &[String]) -> Vec<String> {
+    let mut store = BTreeMap::new();
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("SET ") {
+            let key = rest.split(' ').next().unwrap_or_default().to_owned();
+            store.insert(key, format!("ITEM {rest}"));
+        } else if let Some(key) = line.strip_prefix("REMOVED ") {
+            store.remove(key);
+        }
+    }
+    store.into_values().collect()
+}
+
+/// A C++ active component pushes through the Rust replicator to a C++
+/// standby listener and a Rust standby member; both see every change in
+/// order. `replica_ctl.py` drives the Rust member, `replica-ctl` the C++ one.
+fn cpp_active_through_rust_replicator(enc: Encoding) {
+    let started = Instant::now();
+    let replicator = rust_replicator(enc);
+    let rproxy = replicator.proxy(0).to_owned();
+    let mut active = cpp_component("cpp-active", &rproxy, enc);
+    let mut listener = cpp_listener("cpp-listener", &rproxy, enc);
+    let standby = rust_component("rust-standby", &rproxy, enc);
+
+    // replica-ctl (Rust) drives the C++ component's Replica.
+    assert_eq!(rust_ctl("status", active.proxy(1), enc), Some(CTL_STANDBY));
+    assert_eq!(rust_ctl("activate", active.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(rust_ctl("status", active.proxy(1), enc), Some(CTL_ACTIVE));
+
+    let changes = cpp_changes(&mut active, 600);
+    assert!(changes.len() >= 600, "{}", changes.len());
+    assert!(changes.iter().any(|l| l.starts_with("REMOVED ")));
+    // The C++ listener received every change, in order.
+    assert_eq!(changes_from(&mut listener, changes.len()), changes);
+    let want = active.dump().unwrap();
+    assert_eq!(replay(&changes), want);
+
+    // replica_ctl.py (ZeroC Python) drives the Rust member.
+    assert_eq!(py_ctl("status", standby.proxy(1), enc), Some(CTL_STANDBY));
+    let out = channel_client(standby.proxy(0), &["list"], &encoding_args(enc)).unwrap();
+    assert_eq!(out.code, Some(CLIENT_NOT_ACTIVE), "{out:?}");
+    assert_eq!(py_ctl("activate", standby.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(py_ctl("status", standby.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(client_dump(standby.proxy(0), enc), want);
+    assert_eq!(py_ctl("standby", standby.proxy(1), enc), Some(0));
+    assert_eq!(py_ctl("status", standby.proxy(1), enc), Some(CTL_STANDBY));
+
+    assert_eq!(rust_ctl("standby", active.proxy(1), enc), Some(0));
+    assert_eq!(rust_ctl("status", active.proxy(1), enc), Some(CTL_STANDBY));
+    let encs = listener.encodings().unwrap();
+    let wanted = match enc {
+        Encoding::V1_0 => "1.0",
+        Encoding::V1_1 => "1.1",
+    };
+    assert!(
+        encs.iter().any(|e| e.contains(wanted)),
+        "listener saw encodings {encs:?}"
+    );
+    eprintln!(
+        "{enc:?}: {} changes through the Rust replicator in {:?}",
+        changes.len(),
+        started.elapsed()
+    );
+}
+
+#[test]
+fn cpp_active_through_rust_replicator_encoding_1_1() {
+    cpp_active_through_rust_replicator(Encoding::V1_1);
+}
+
+#[test]
+#[ignore = "slice2rs bug: pending class instances written/read in both directions of an operation that has classes in only one (1.0 getAllStateItems request gets a stray byte; C++ rejects it). Run with --ignored once codegen is fixed."]
+fn cpp_active_through_rust_replicator_encoding_1_0() {
+    cpp_active_through_rust_replicator(Encoding::V1_0);
+}
+
+/// A Rust active member pushes through the C++ replicator peer to a Rust
+/// standby and a C++ listener.
+fn rust_active_through_cpp_replicator(enc: Encoding) {
+    let replicator = Peer::spawn(
+        "cpp-replicator",
+        &bins().replicator,
+        &with_enc(enc, Vec::new()),
+    )
+    .unwrap();
+    let rproxy = replicator.proxy(0).to_owned();
+    let a = rust_component("rust-a", &rproxy, enc);
+    let b = rust_component("rust-b", &rproxy, enc);
+    let mut listener = cpp_listener("cpp-listener", &rproxy, enc);
+    assert_eq!(rust_ctl("activate", a.proxy(1), enc), Some(CTL_ACTIVE));
+    let ext = encoding_args(enc);
+    let mut expected = 0;
+    for i in 0..20 {
+        let id = format!("ch{i:02}");
+        let out = channel_client(a.proxy(0), &["create", &id, &format!("sip:{id}")], &ext).unwrap();
+        assert_eq!(out.code, Some(0), "{out:?}");
+        expected += 1;
+        if i % 3 == 0 {
+            let out = channel_client(a.proxy(0), &["state", &id, "Up"], &ext).unwrap();
+            assert_eq!(out.code, Some(0), "{out:?}");
+            expected += 1;
+        }
+        if i % 5 == 0 {
+            let out = channel_client(a.proxy(0), &["destroy", &id], &ext).unwrap();
+            assert_eq!(out.code, Some(0), "{out:?}");
+            expected += 1;
+        }
+    }
+    let seen = changes_from(&mut listener, expected);
+    let want = client_dump(a.proxy(0), enc);
+    assert_eq!(replay(&seen), want);
+    assert_eq!(want.len(), 16);
+    assert_eq!(rust_ctl("activate", b.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(client_dump(b.proxy(0), enc), want);
+}
+
+#[test]
+fn rust_active_through_cpp_replicator_encoding_1_1() {
+    rust_active_through_cpp_replicator(Encoding::V1_1);
+}
+
+#[test]
+#[ignore = "slice2rs bug: pending class instances written/read in both directions of an operation that has classes in only one (1.0 getAllStateItems request gets a stray byte; C++ rejects it). Run with --ignored once codegen is fixed."]
+fn rust_active_through_cpp_replicator_encoding_1_0() {
+    rust_active_through_cpp_replicator(Encoding::V1_0);
+}
+
+#[test]
+fn standalone_runs_alone_and_a_wrong_replicator_fails_fast() {
+    let alone = Peer::spawn(
+        "rust-standalone",
+        Path::new(RUST_COMPONENT),
+        &["--ChannelServiceX.Standalone=1".to_owned()],
+    )
+    .unwrap();
+    assert_eq!(
+        rust_ctl("status", alone.proxy(1), Encoding::V1_1),
+        Some(CTL_ACTIVE)
+    );
+    let out = channel_client(alone.proxy(0), &["create", "c1", "sip:x"], &[]).unwrap();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        client_dump(alone.proxy(0), Encoding::V1_1).len(),
+        1,
+        "standalone keeps its own state"
+    );
+
+    let started = Instant::now();
+    let out = Command::new(RUST_COMPONENT)
+        .arg("--ChannelServiceX.StateReplicatorName=Nobody:tcp -h 127.0.0.1 -p 1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ChannelServiceX.StateReplicatorName"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let out = Command::new(RUST_COMPONENT).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ChannelServiceX.StateReplicatorName"),
+        "{stderr}"
+    );
+
+    assert_eq!(
+        rust_ctl(
+            "status",
+            "ChannelServiceXReplica:tcp -h 127.0.0.1 -p 1",
+            Encoding::V1_1
+        ),
+        Some(CTL_UNREACHABLE)
+    );
+}
