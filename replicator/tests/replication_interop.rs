@@ -297,3 +297,71 @@ fn standalone_runs_alone_and_a_wrong_replicator_fails_fast() {
         Some(CTL_UNREACHABLE)
     );
 }
+
+/// End-to-end failover: the C++ active makes 10,000 changes through the
+/// Rust replicator, is killed with SIGKILL mid-stream, and the Rust standby
+/// is activated with `replica-ctl`. Every change the replicator
+/// acknowledged (printed by the active) is in the new active's state; the
+/// only other difference allowed is the one call in flight at the kill
+/// (acknowledged by the replicator but not yet printed: at most two keys).
+#[test]
+fn failover_after_sigkill_mid_stream_encoding_1_1() {
+    let enc = Encoding::V1_1;
+    let replicator = rust_replicator(enc);
+    let rproxy = replicator.proxy(0).to_owned();
+    let mut active = cpp_component("cpp-active", &rproxy, enc);
+    let standby = rust_component("rust-standby", &rproxy, enc);
+    assert_eq!(rust_ctl("activate", active.proxy(1), enc), Some(CTL_ACTIVE));
+    active.send("changes 10000").unwrap();
+    let mut acked = Vec::new();
+    while acked.len() < 4000 {
+        let line = active.read_line(LONG).unwrap();
+        assert!(!line.starts_with("DONE"), "finished before the kill");
+        if is_change(&line) {
+            acked.push(line);
+        }
+    }
+    active.kill();
+    // Lines the active printed before it died are acknowledged changes too.
+    while let Ok(line) = active.read_line(Duration::from_millis(300)) {
+        if is_change(&line) {
+            acked.push(line);
+        }
+    }
+    assert!(acked.len() < 10_000, "the kill came after the end");
+    assert_eq!(
+        rust_ctl("status", active.proxy(1), enc),
+        Some(CTL_UNREACHABLE)
+    );
+    let t0 = Instant::now();
+    assert_eq!(
+        rust_ctl("activate", standby.proxy(1), enc),
+        Some(CTL_ACTIVE)
+    );
+    let out = channel_client(standby.proxy(0), &["first-served"], &[]).unwrap();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    eprintln!(
+        "failover after {} acknowledged changes: {:?} from activate call to first served request",
+        acked.len(),
+        t0.elapsed()
+    );
+    let got: BTreeMap<String, String> = client_dump(standby.proxy(0), enc)
+        .into_iter()
+        .map(|l| (l.split(' ').nth(1).unwrap_or_default().to_owned(), l))
+        .collect();
+    let want: BTreeMap<String, String> = replay(&acked)
+        .into_iter()
+        .map(|l| (l.split(' ').nth(1).unwrap_or_default().to_owned(), l))
+        .collect();
+    let keys: std::collections::BTreeSet<&String> = got.keys().chain(want.keys()).collect();
+    let differing: Vec<&&String> = keys
+        .iter()
+        .filter(|k| got.get(**k) != want.get(**k))
+        .collect();
+    eprintln!("keys differing from the printed changes: {differing:?}");
+    assert!(
+        differing.len() <= 2,
+        "state differs from the acknowledged changes on {differing:?}"
+    );
+    assert!(got.len() > 10, "{}", got.len());
+}
