@@ -549,4 +549,47 @@ mod tests {
         m.set(vec![Item("a".into(), 1)]).await.expect("set");
         assert_eq!(m.get(&"a".to_owned()), Some(Item("a".into(), 1)));
     }
+
+    /// A client whose replicator pushes a change between `addListener` and
+    /// the `getAll` snapshot, which is older than that push.
+    struct Racy {
+        target: Arc<Mutex<Option<Member<Item, Racy>>>>,
+    }
+
+    impl ReplicatorClient<Item> for Racy {
+        async fn set_items(&self, _: Vec<Item>) -> Result<(), ReplicatorError> {
+            Ok(())
+        }
+        async fn remove_items(&self, _: Vec<String>) -> Result<(), ReplicatorError> {
+            Ok(())
+        }
+        async fn get_all(&self) -> Result<Vec<Item>, ReplicatorError> {
+            Ok(vec![Item("a".into(), 1), Item("b".into(), 1)])
+        }
+        async fn add_listener(&self) -> Result<(), ReplicatorError> {
+            let m = self.target.lock().ok().and_then(|t| t.clone());
+            if let Some(m) = m {
+                m.pushed_set(&[Item("a".into(), 2)]);
+                m.pushed_removed(&["b".into()]);
+            }
+            Ok(())
+        }
+        async fn remove_listener(&self) -> Result<(), ReplicatorError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn pushes_during_catch_up_are_replayed_over_the_snapshot() {
+        let target = Arc::default();
+        let m = Member::new_standby(Racy {
+            target: Arc::clone(&target),
+        });
+        *target.lock().expect("slot") = Some(m.clone());
+        m.join().await.expect("join");
+        assert_eq!(m.snapshot(), vec![Item("a".into(), 2)]);
+        // Once caught up, pushes apply directly.
+        m.pushed_set(&[Item("c".into(), 3)]);
+        assert_eq!(m.get(&"c".to_owned()), Some(Item("c".into(), 3)));
+    }
 }
