@@ -68,10 +68,20 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn op_uses_classes(&self, op: &Operation) -> bool {
+    /// Whether the in-parameters of `op` hold class instances: only then
+    /// does the request carry encoding 1.0's pending instances.
+    fn ins_use_classes(&self, op: &Operation) -> bool {
         op.params
             .iter()
-            .any(|p| self.uses_classes(p.ty.resolved, 0))
+            .any(|p| !p.out && self.uses_classes(p.ty.resolved, 0))
+    }
+
+    /// Whether the out-parameters or return value of `op` hold class
+    /// instances: only then does the reply carry pending instances.
+    fn outs_use_classes(&self, op: &Operation) -> bool {
+        op.params
+            .iter()
+            .any(|p| p.out && self.uses_classes(p.ty.resolved, 0))
             || op
                 .return_type
                 .as_ref()
@@ -383,9 +393,12 @@ impl<'a> Gen<'a> {
         } else {
             quote!(::std::default::Default::default())
         };
-        let classes = self.op_uses_classes(op);
-        let write_pending = classes.then(|| quote!(ice_out.write_pending_classes();));
-        let read_pending = classes.then(|| quote!(ice_in.read_pending_classes()?;));
+        let write_pending = self
+            .ins_use_classes(op)
+            .then(|| quote!(ice_out.write_pending_classes();));
+        let read_pending = self
+            .outs_use_classes(op)
+            .then(|| quote!(ice_in.read_pending_classes()?;));
         let mode = if op.idempotent {
             quote!(Idempotent)
         } else {
@@ -572,9 +585,12 @@ impl<'a> Gen<'a> {
         let out_refs: Vec<&Arg> = outs.iter().collect();
         let write = self.write_args(&out_refs, &format_ident!("ice_out"), false);
         let out_val = Self::outputs_value(&outs);
-        let classes = self.op_uses_classes(op);
-        let read_pending = classes.then(|| quote!(ice_in.read_pending_classes()?;));
-        let write_pending = classes.then(|| quote!(ice_out.write_pending_classes();));
+        let read_pending = self
+            .ins_use_classes(op)
+            .then(|| quote!(ice_in.read_pending_classes()?;));
+        let write_pending = self
+            .outs_use_classes(op)
+            .then(|| quote!(ice_out.write_pending_classes();));
         let format = self.format_of(iface, op);
         let registry = Self::registry_call(path);
         quote! {

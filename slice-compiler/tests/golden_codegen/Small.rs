@@ -632,7 +632,6 @@ pub mod demo {
                 .with_registry(super::ice_registry());
             let log: String = ice_in.read()?;
             let ice_ret: f64 = ice_in.read()?;
-            ice_in.read_pending_classes()?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
             Ok((ice_ret, log))
         }
@@ -880,7 +879,6 @@ pub mod demo {
                                 |ice_out| {
                                     ice_out.write(&log);
                                     ice_out.write(&ice_ret);
-                                    ice_out.write_pending_classes();
                                     let _ = ice_out;
                                 },
                             ),
@@ -1091,7 +1089,6 @@ pub mod demo {
                     .with_registry(super::super::ice_registry());
                 let log: String = ice_in.read()?;
                 let ice_ret: f64 = ice_in.read()?;
-                ice_in.read_pending_classes()?;
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
                 Ok((ice_ret, log))
             }
@@ -1339,7 +1336,6 @@ pub mod demo {
                                     |ice_out| {
                                         ice_out.write(&log);
                                         ice_out.write(&ice_ret);
-                                        ice_out.write_pending_classes();
                                         let _ = ice_out;
                                     },
                                 ),
