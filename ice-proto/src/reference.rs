@@ -744,6 +744,19 @@ pub fn parse_endpoint(s: &str, defaults: &ParseDefaults) -> Result<Option<Endpoi
         arg.map(str::to_owned)
             .ok_or_else(|| fail(format!("no argument provided for {opt} option")))
     };
+    let host = |h: String| {
+        if h == "*" {
+            Err(fail("`-h *` not valid for proxy endpoint".to_owned()))
+        } else {
+            Ok(h)
+        }
+    };
+    let port = |p: &str| {
+        p.parse::<i32>()
+            .ok()
+            .filter(|p| (0..=65535).contains(p))
+            .ok_or_else(|| fail(format!("invalid port value `{p}`")))
+    };
     let flag = |opt: &str, arg: Option<&str>| match arg {
         Some(a) => Err(fail(format!(
             "unexpected argument `{a}` provided for {opt} option"
@@ -760,21 +773,8 @@ pub fn parse_endpoint(s: &str, defaults: &ParseDefaults) -> Result<Option<Endpoi
             let ws = kind == "ws" || kind == "wss";
             for (opt, arg) in pairs {
                 match opt {
-                    "-h" => {
-                        let h = need(opt, arg)?;
-                        if h == "*" {
-                            return Err(fail("`-h *` not valid for proxy endpoint".to_owned()));
-                        }
-                        ip.host = h;
-                    }
-                    "-p" => {
-                        let p = need(opt, arg)?;
-                        ip.port = p
-                            .parse::<i32>()
-                            .ok()
-                            .filter(|p| (0..=65535).contains(p))
-                            .ok_or_else(|| fail(format!("invalid port value `{p}`")))?;
-                    }
+                    "-h" => ip.host = host(need(opt, arg)?)?,
+                    "-p" => ip.port = port(&need(opt, arg)?)?,
                     "-t" => {
                         let t = need(opt, arg)?;
                         ip.timeout = if t == "infinite" {
@@ -820,21 +820,8 @@ pub fn parse_endpoint(s: &str, defaults: &ParseDefaults) -> Result<Option<Endpoi
             let mut u = UdpEndpoint::default();
             for (opt, arg) in pairs {
                 match opt {
-                    "-h" => {
-                        let h = need(opt, arg)?;
-                        if h == "*" {
-                            return Err(fail("`-h *` not valid for proxy endpoint".to_owned()));
-                        }
-                        u.host = h;
-                    }
-                    "-p" => {
-                        let p = need(opt, arg)?;
-                        u.port = p
-                            .parse::<i32>()
-                            .ok()
-                            .filter(|p| (0..=65535).contains(p))
-                            .ok_or_else(|| fail(format!("invalid port value `{p}`")))?;
-                    }
+                    "-h" => u.host = host(need(opt, arg)?)?,
+                    "-p" => u.port = port(&need(opt, arg)?)?,
                     "-c" => {
                         flag(opt, arg)?;
                         u.connect = true;
