@@ -81,6 +81,17 @@ fn enclosing_module_name(ast: &Ast, def: &Definition, diags: &mut Diagnostics) {
                 );
                 return;
             }
+            if ad.name.name.eq_ignore_ascii_case(name) {
+                diags.error(
+                    "enclosing-name",
+                    def.span,
+                    format!(
+                        "module name `{name}' cannot differ only in capitalization from enclosing module `{}'",
+                        ad.name.name
+                    ),
+                );
+                return;
+            }
             up = ad.parent;
         }
     }
