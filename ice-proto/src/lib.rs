@@ -16,6 +16,7 @@ pub mod adapter;
 pub mod communicator;
 pub mod connection;
 pub mod proxy;
+pub mod typed_proxy;
 pub mod runtime_error;
 pub mod transport;
 

@@ -36,6 +36,8 @@ pub struct InputStream {
     pub(crate) classes: ClassReader,
     pub(crate) registry: Arc<Registry>,
     pub(crate) max_depth: usize,
+    /// The communicator proxies read from this stream are bound to.
+    communicator: Option<crate::communicator::Communicator>,
 }
 
 impl InputStream {
@@ -49,12 +51,28 @@ impl InputStream {
             classes: ClassReader::default(),
             registry: Registry::empty(),
             max_depth: DEFAULT_CLASS_GRAPH_DEPTH_MAX,
+            communicator: None,
         }
     }
 
     /// A stream over a copy of `bytes`.
     pub fn from_slice(bytes: &[u8], encoding: EncodingVersion) -> Self {
         Self::new(Bytes::copy_from_slice(bytes), encoding)
+    }
+
+    /// Binds the typed proxies read from this stream (generated `XPrx`
+    /// types, `ObjectPrx`) to `communicator`; without one, reading such a
+    /// proxy fails with [`super::Error::Misuse`]. `ProxyData` needs none.
+    #[must_use]
+    pub fn with_communicator(mut self, communicator: crate::communicator::Communicator) -> Self {
+        self.communicator = Some(communicator);
+        self
+    }
+
+    /// The communicator set with [`Self::with_communicator`].
+    #[must_use]
+    pub fn communicator(&self) -> Option<&crate::communicator::Communicator> {
+        self.communicator.as_ref()
     }
 
     /// Uses `registry` to create class instances and user exceptions.

@@ -160,6 +160,8 @@ pub mod codegen {
         Decode, Encode, EncodingVersion, Error, Format, InputStream, OptionalFormat, OutputStream,
         ProxyData, Result,
     };
+    pub use crate::proxy::ObjectPrx;
+    pub use crate::typed_proxy::TypedProxy;
 }
 
 /// The buffer type byte sequences are read into without copying.
