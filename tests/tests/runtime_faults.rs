@@ -14,7 +14,7 @@ use anyhow::{bail, ensure, Context as _, Result};
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::Identity;
 use ice_proto::properties::Properties;
-use runtime_support::{run_python, TesterPrx, TesterServant};
+use runtime_support::{run_python, tester_prx, tester_servant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -85,7 +85,7 @@ async fn bad_peers_are_cut_off_while_good_clients_are_served() -> Result<()> {
     let adapter = server
         .create_object_adapter_with_endpoints("Faults", "tcp -h 127.0.0.1 -p 0")
         .await?;
-    let servant = Arc::new(TesterServant::default());
+    let servant = tester_servant();
     let id = Identity {
         name: "tester".into(),
         category: String::new(),
@@ -105,14 +105,14 @@ async fn bad_peers_are_cut_off_while_good_clients_are_served() -> Result<()> {
         let text = proxy_text.clone();
         good.push(tokio::spawn(async move {
             let client = Communicator::new(Properties::new());
-            let prx = TesterPrx(
+            let prx = tester_prx(
                 client
                     .string_to_proxy(&text)?
                     .ok_or_else(|| anyhow::anyhow!("null proxy"))?,
             );
             for i in 0..200 {
                 let s = format!("client {n} call {i}");
-                ensure!(prx.echo(&s).await? == s);
+                ensure!(prx.echo(&s, None).await? == s);
             }
             client.destroy().await;
             Ok::<_, anyhow::Error>(())
@@ -181,12 +181,12 @@ async fn bad_peers_are_cut_off_while_good_clients_are_served() -> Result<()> {
 
     // The server still serves after all of it.
     let client = Communicator::new(Properties::new());
-    let prx = TesterPrx(
+    let prx = tester_prx(
         client
             .string_to_proxy(&proxy_text)?
             .ok_or_else(|| anyhow::anyhow!("null proxy"))?,
     );
-    ensure!(prx.echo("still here").await? == "still here");
+    ensure!(prx.echo(&"still here".into(), None).await? == "still here");
     client.destroy().await;
     server.destroy().await;
     Ok(())

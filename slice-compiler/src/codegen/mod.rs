@@ -71,6 +71,7 @@
 
 pub mod ident;
 mod iface;
+pub mod replication;
 
 use crate::ast::*;
 use crate::diagnostics::SourceMap;

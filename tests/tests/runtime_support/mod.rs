@@ -1,75 +1,46 @@
-//! Shared pieces of the runtime interop tests: hand-written Rust servant
-//! and proxy code for `tests/interop/Test.ice` (until slice2rs generates
-//! it), and a guard for ZeroC peer processes.
+//! Shared pieces of the runtime interop tests: the Rust servant for
+//! `tests/interop/Test.ice`, written against the servant trait and proxy
+//! that slice2rs generates from it (through `build.rs`, into
+//! [`interop_tests::generated`]), and a guard for
+//! ZeroC peer processes.
 
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
-use std::any::{Any, TypeId};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context as _, Result};
-use ice_proto::adapter::{Current, DispatchError, DispatchResult, Servant};
+use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::connection::BoxFuture;
 use ice_proto::encoding::{EncodingVersion, Identity};
-use ice_proto::encoding::{InputStream, OutputStream, Registry, UserException, UserExceptionType};
 use ice_proto::properties::Properties;
-use ice_proto::protocol::{Context, Encapsulation, OperationMode};
-use ice_proto::proxy::{read_encapsulation, ObjectPrx, Outcome};
+use ice_proto::protocol::{Context, OperationMode};
+use ice_proto::proxy::Outcome;
 use ice_proto::RuntimeError;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub use interop_tests::generated::interop::test::{
+    Boom, Tester, TesterFailError, TesterPrx, TesterServant,
+};
+
 /// The Slice type id of `Test::Tester`.
-pub const TESTER_ID: &str = "::Test::Tester";
+pub const TESTER_ID: &str = TesterPrx::ICE_ID;
 
-/// `exception Test::Boom { string reason; int code; }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Boom {
-    pub reason: String,
-    pub code: i32,
-}
-
-impl UserException for Boom {
-    fn ice_id(&self) -> &str {
-        Self::TYPE_ID
-    }
-    fn write_slices(&self, out: &mut OutputStream) {
-        out.start_slice(Self::TYPE_ID, None, true);
-        out.write_string(&self.reason);
-        out.write_i32(self.code);
-        out.end_slice();
-    }
-    fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
-        (target == TypeId::of::<Self>()).then_some(self as &dyn Any)
-    }
-}
-
-impl UserExceptionType for Boom {
-    const TYPE_ID: &'static str = "::Test::Boom";
-    fn read_slices(input: &mut InputStream) -> ice_proto::encoding::Result<Self> {
-        input.start_slice()?;
-        let reason = input.read_string()?;
-        let code = input.read_i32()?;
-        input.end_slice()?;
-        Ok(Self { reason, code })
-    }
-}
-
-/// The Rust servant for `Test::Tester`. Records messages and the
+/// The Rust implementation of `Test::Tester`. Records messages and the
 /// encodings of the requests it dispatched.
 #[derive(Default)]
-pub struct TesterServant {
+pub struct TesterImpl {
     recorded: Mutex<Vec<String>>,
-    encodings: Mutex<std::collections::BTreeSet<String>>,
+    encodings: Mutex<BTreeSet<String>>,
     /// Set by `shutdown`.
     pub shutdown: tokio::sync::Notify,
 }
 
-impl TesterServant {
+impl TesterImpl {
     fn seen(&self, current: &Current) {
         if let Ok(mut e) = self.encodings.lock() {
             e.insert(current.encoding.to_string());
@@ -77,230 +48,90 @@ impl TesterServant {
     }
 }
 
-impl Servant for TesterServant {
-    fn type_ids(&self) -> &[&str] {
-        &[TESTER_ID]
+impl Tester for TesterImpl {
+    async fn echo(&self, s: String, current: &Current) -> Result<String, DispatchError> {
+        self.seen(current);
+        Ok(s)
+    }
+
+    async fn add(&self, a: i32, b: i32, current: &Current) -> Result<(i32, i32), DispatchError> {
+        self.seen(current);
+        // (return value, out-parameter product)
+        Ok((a.wrapping_add(b), a.wrapping_mul(b)))
+    }
+
+    async fn record(&self, msg: String, current: &Current) -> Result<(), DispatchError> {
+        self.seen(current);
+        if let Ok(mut r) = self.recorded.lock() {
+            r.push(msg);
+        }
+        Ok(())
+    }
+
+    async fn take_recorded(&self, current: &Current) -> Result<Vec<String>, DispatchError> {
+        self.seen(current);
+        let mut out: Vec<String> = self
+            .recorded
+            .lock()
+            .map(|mut r| r.drain(..).collect())
+            .unwrap_or_default();
+        let encs: Vec<String> = self
+            .encodings
+            .lock()
+            .map(|e| e.iter().cloned().collect())
+            .unwrap_or_default();
+        out.push(format!("enc={}", encs.join(",")));
+        Ok(out)
+    }
+
+    async fn get_context(&self, key: String, current: &Current) -> Result<String, DispatchError> {
+        self.seen(current);
+        Ok(current
+            .context
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| "<none>".to_owned()))
+    }
+
+    async fn fail(
+        &self,
+        reason: String,
+        code: i32,
+        current: &Current,
+    ) -> Result<(), DispatchError> {
+        self.seen(current);
+        Err(current.user_exception(&Boom { reason, code }))
     }
 
     // `crash` panics on purpose: the runtime must answer UnknownException.
     #[allow(clippy::panic)]
-    fn dispatch<'a>(
-        &'a self,
-        current: &'a Current,
-        params: Encapsulation,
-    ) -> BoxFuture<'a, DispatchResult> {
-        Box::pin(async move {
-            let mut input = Current::params_stream(&params)?;
-            match current.operation.as_str() {
-                "echo" => {
-                    self.seen(current);
-                    let s = input.read_string()?;
-                    Ok(current.results(|out| out.write_string(&s)))
-                }
-                "add" => {
-                    self.seen(current);
-                    let a = input.read_i32()?;
-                    let b = input.read_i32()?;
-                    // Out-parameters first, then the return value.
-                    Ok(current.results(|out| {
-                        out.write_i32(a.wrapping_mul(b));
-                        out.write_i32(a.wrapping_add(b));
-                    }))
-                }
-                "record" => {
-                    self.seen(current);
-                    let msg = input.read_string()?;
-                    if let Ok(mut r) = self.recorded.lock() {
-                        r.push(msg);
-                    }
-                    Ok(current.results(|_| {}))
-                }
-                "takeRecorded" => {
-                    self.seen(current);
-                    let mut out_list: Vec<String> = self
-                        .recorded
-                        .lock()
-                        .map(|mut r| r.drain(..).collect())
-                        .unwrap_or_default();
-                    let encs: Vec<String> = self
-                        .encodings
-                        .lock()
-                        .map(|e| e.iter().cloned().collect())
-                        .unwrap_or_default();
-                    out_list.push(format!("enc={}", encs.join(",")));
-                    Ok(current.results(|out| out.write(&out_list)))
-                }
-                "getContext" => {
-                    self.seen(current);
-                    let key = input.read_string()?;
-                    let value = current
-                        .context
-                        .get(&key)
-                        .cloned()
-                        .unwrap_or_else(|| "<none>".to_owned());
-                    Ok(current.results(|out| out.write_string(&value)))
-                }
-                "fail" => {
-                    self.seen(current);
-                    let reason = input.read_string()?;
-                    let code = input.read_i32()?;
-                    Err(current.user_exception(&Boom { reason, code }))
-                }
-                "crash" => panic!("crash requested"),
-                "callBack" => {
-                    self.seen(current);
-                    let name = input.read_string()?;
-                    let answer = current
-                        .callback_proxy(ident(&name))
-                        .ice_id()
-                        .await
-                        .map_err(|e| DispatchError::UnknownException(e.to_string()))?;
-                    Ok(current.results(|out| out.write_string(&answer)))
-                }
-                "shutdown" => {
-                    self.shutdown.notify_waiters();
-                    Ok(current.results(|_| {}))
-                }
-                _ => Err(DispatchError::OperationNotExist),
-            }
-        })
-    }
-}
-
-/// Either a `Boom` or a runtime failure.
-#[derive(Debug)]
-pub enum FailError {
-    Boom(Boom),
-    Runtime(RuntimeError),
-}
-
-/// A hand-written typed proxy for `Test::Tester`.
-#[derive(Clone, Debug)]
-pub struct TesterPrx(pub ObjectPrx);
-
-fn registry() -> Arc<Registry> {
-    let mut r = Registry::new();
-    r.add_exception::<Boom>();
-    Arc::new(r)
-}
-
-impl TesterPrx {
-    async fn call(
-        &self,
-        op: &str,
-        mode: OperationMode,
-        ctx: Option<&Context>,
-        write: impl FnOnce(&mut OutputStream),
-    ) -> Result<Outcome> {
-        let params = self.0.params(write);
-        Ok(self.0.ice_invoke(op, mode, params, ctx).await?)
+    async fn crash(&self, _current: &Current) -> Result<(), DispatchError> {
+        panic!("crash requested")
     }
 
-    fn ok(outcome: Outcome) -> Result<InputStream> {
-        match outcome {
-            Outcome::Ok(e) => Ok(read_encapsulation(&e)?),
-            Outcome::UserException(_) => bail!("unexpected user exception"),
-        }
+    async fn call_back(&self, name: String, current: &Current) -> Result<String, DispatchError> {
+        self.seen(current);
+        current
+            .callback_proxy(ident(&name))
+            .ice_id()
+            .await
+            .map_err(|e| DispatchError::UnknownException(e.to_string()))
     }
 
-    pub async fn echo(&self, s: &str) -> Result<String> {
-        let o = self
-            .call("echo", OperationMode::Normal, None, |out| {
-                out.write_string(s)
-            })
-            .await?;
-        Ok(Self::ok(o)?.read_string()?)
-    }
-
-    /// Returns (sum, product).
-    pub async fn add(&self, a: i32, b: i32) -> Result<(i32, i32)> {
-        let o = self
-            .call("add", OperationMode::Normal, None, |out| {
-                out.write_i32(a);
-                out.write_i32(b);
-            })
-            .await?;
-        let mut input = Self::ok(o)?;
-        let product = input.read_i32()?;
-        let sum = input.read_i32()?;
-        Ok((sum, product))
-    }
-
-    pub async fn record(&self, msg: &str) -> Result<()> {
-        self.call("record", OperationMode::Normal, None, |out| {
-            out.write_string(msg)
-        })
-        .await?;
+    async fn shutdown(&self, _current: &Current) -> Result<(), DispatchError> {
+        self.shutdown.notify_waiters();
         Ok(())
     }
+}
 
-    pub async fn take_recorded(&self) -> Result<Vec<String>> {
-        let o = self
-            .call("takeRecorded", OperationMode::Normal, None, |_| {})
-            .await?;
-        Ok(Self::ok(o)?.read::<Vec<String>>()?)
-    }
+/// A fresh generated dispatcher for [`TesterImpl`], ready for an adapter.
+pub fn tester_servant() -> Arc<TesterServant<TesterImpl>> {
+    Arc::new(TesterServant(Arc::new(TesterImpl::default())))
+}
 
-    pub async fn get_context(&self, key: &str, ctx: Option<&Context>) -> Result<String> {
-        let o = self
-            .call("getContext", OperationMode::Normal, ctx, |out| {
-                out.write_string(key)
-            })
-            .await?;
-        Ok(Self::ok(o)?.read_string()?)
-    }
-
-    pub async fn fail(&self, reason: &str, code: i32) -> std::result::Result<(), FailError> {
-        let params = self.0.params(|out| {
-            out.write_string(reason);
-            out.write_i32(code);
-        });
-        match self
-            .0
-            .ice_invoke("fail", OperationMode::Normal, params, None)
-            .await
-        {
-            Ok(Outcome::Ok(_)) => Ok(()),
-            Ok(Outcome::UserException(e)) => {
-                let mut input = read_encapsulation(&e)
-                    .map_err(|e| FailError::Runtime(e.into()))?
-                    .with_registry(registry());
-                let ex = input
-                    .read_exception()
-                    .map_err(|e| FailError::Runtime(e.into()))?;
-                match ex.downcast_ref::<Boom>() {
-                    Some(b) => Err(FailError::Boom(b.clone())),
-                    None => Err(FailError::Runtime(RuntimeError::UnknownUserException(
-                        ex.ice_id().to_owned(),
-                    ))),
-                }
-            }
-            Err(e) => Err(FailError::Runtime(e)),
-        }
-    }
-
-    pub async fn crash(&self) -> Result<(), RuntimeError> {
-        let params = self.0.params(|_| {});
-        self.0
-            .ice_invoke("crash", OperationMode::Normal, params, None)
-            .await
-            .map(drop)
-    }
-
-    pub async fn call_back(&self, name: &str) -> Result<String> {
-        let o = self
-            .call("callBack", OperationMode::Normal, None, |out| {
-                out.write_string(name)
-            })
-            .await?;
-        Ok(Self::ok(o)?.read_string()?)
-    }
-
-    pub async fn shutdown(&self) -> Result<()> {
-        self.call("shutdown", OperationMode::Normal, None, |_| {})
-            .await?;
-        Ok(())
-    }
+/// A `Test::Tester` proxy for `proxy`, without asking the object.
+pub fn tester_prx(proxy: ice_proto::proxy::ObjectPrx) -> TesterPrx {
+    TesterPrx::unchecked_cast(proxy)
 }
 
 /// The directory holding `Test.ice` and the Python peers.
@@ -427,7 +258,7 @@ pub async fn rust_server() -> Result<(Communicator, u16)> {
     let adapter = communicator
         .create_object_adapter_with_endpoints("TestAdapter", "tcp -h 127.0.0.1 -p 0")
         .await?;
-    let servant = Arc::new(TesterServant::default());
+    let servant = tester_servant();
     let _ = adapter.add(servant.clone(), ident("tester"));
     let _ = adapter.add_facet(servant, ident("tester"), "extra");
     adapter.activate();
@@ -499,20 +330,18 @@ pub async fn rust_client_checks_with(
 
     // Built-in operations and checkedCast.
     base.ice_ping().await?;
-    let prx = TesterPrx(
-        base.checked_cast(TESTER_ID)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("checked_cast failed"))?,
-    );
+    let prx = TesterPrx::checked_cast(&base)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("checked_cast failed"))?;
     ensure!(!base.ice_is_a("::Test::Other").await?);
     ensure!(base.ice_id().await? == TESTER_ID);
     ensure!(base.ice_ids().await? == vec!["::Ice::Object".to_owned(), TESTER_ID.to_owned()]);
 
     // Twoway with in, out and return values; the reply uses our encoding.
-    ensure!(prx.echo("héllo wörld").await? == "héllo wörld");
+    ensure!(prx.echo(&"héllo wörld".into(), None).await? == "héllo wörld");
     let long = "x".repeat(100_000);
-    ensure!(prx.echo(&long).await? == long);
-    ensure!(prx.add(3, 4).await? == (7, 12));
+    ensure!(prx.echo(&long, None).await? == long);
+    ensure!(prx.add(&3, &4, None).await? == (7, 12));
     let raw = base
         .ice_invoke(
             "echo",
@@ -527,8 +356,8 @@ pub async fn rust_client_checks_with(
     }
 
     // User exception and unknown exception.
-    match prx.fail("bad thing", 42).await {
-        Err(FailError::Boom(b)) => ensure!(
+    match prx.fail(&"bad thing".into(), &42, None).await {
+        Err(TesterFailError::Boom(b)) => ensure!(
             b == Boom {
                 reason: "bad thing".into(),
                 code: 42
@@ -537,35 +366,36 @@ pub async fn rust_client_checks_with(
         other => bail!("expected Boom, got {other:?}"),
     }
     ensure!(matches!(
-        prx.crash().await,
+        prx.crash(None).await,
         Err(RuntimeError::UnknownException(_))
     ));
 
     // Contexts: per call, per proxy, none.
     let mut ctx = Context::new();
     ctx.insert("k".into(), "v1".into());
-    ensure!(prx.get_context("k", Some(&ctx)).await? == "v1");
+    let k = "k".to_owned();
+    ensure!(prx.get_context(&k, Some(&ctx)).await? == "v1");
     let mut ctx2 = Context::new();
     ctx2.insert("k".into(), "v2".into());
-    let with_ctx = TesterPrx(prx.0.clone().ice_context(ctx2));
-    ensure!(with_ctx.get_context("k", None).await? == "v2");
-    ensure!(prx.get_context("k", None).await? == "<none>");
+    let with_ctx = tester_prx(prx.ice_object().clone().ice_context(ctx2));
+    ensure!(with_ctx.get_context(&k, None).await? == "v2");
+    ensure!(prx.get_context(&k, None).await? == "<none>");
 
     // Oneway, then batch oneway with flush.
-    let _ = prx.take_recorded().await?;
-    let oneway = TesterPrx(prx.0.clone().ice_oneway());
-    oneway.record("o1").await?;
-    oneway.record("o2").await?;
-    let got = prx.take_recorded().await?;
+    let _ = prx.take_recorded(None).await?;
+    let oneway = tester_prx(prx.ice_object().clone().ice_oneway());
+    oneway.record(&"o1".into(), None).await?;
+    oneway.record(&"o2".into(), None).await?;
+    let got = prx.take_recorded(None).await?;
     ensure!(got[..got.len() - 1] == ["o1", "o2"], "{got:?}");
-    let batch = TesterPrx(prx.0.clone().ice_batch_oneway());
+    let batch = tester_prx(prx.ice_object().clone().ice_batch_oneway());
     for m in ["b1", "b2", "b3"] {
-        batch.record(m).await?;
+        batch.record(&m.into(), None).await?;
     }
-    let got = prx.take_recorded().await?;
+    let got = prx.take_recorded(None).await?;
     ensure!(got.len() == 1, "batch sent before flush: {got:?}");
-    batch.0.ice_flush_batch_requests().await?;
-    let got = prx.take_recorded().await?;
+    batch.ice_object().ice_flush_batch_requests().await?;
+    let got = prx.take_recorded(None).await?;
     ensure!(got[..got.len() - 1] == ["b1", "b2", "b3"], "{got:?}");
     ensure!(
         got.last() == Some(&format!("enc={encoding}")),
@@ -583,9 +413,9 @@ pub async fn rust_client_checks_with(
         no_facet.ice_ping().await,
         Err(RuntimeError::FacetNotExist(_))
     ));
-    ensure!(no_facet.checked_cast(TESTER_ID).await?.is_none());
-    let extra = TesterPrx(base.clone().ice_facet("extra"));
-    ensure!(extra.echo("f").await? == "f");
+    ensure!(TesterPrx::checked_cast(&no_facet).await?.is_none());
+    let extra = tester_prx(base.clone().ice_facet("extra"));
+    ensure!(extra.echo(&"f".into(), None).await? == "f");
     match base
         .ice_invoke(
             "noSuchOperation",
@@ -603,15 +433,15 @@ pub async fn rust_client_checks_with(
     let callbacks = communicator
         .create_object_adapter_with_endpoints("", "")
         .await?;
-    let _ = callbacks.add(Arc::new(TesterServant::default()), ident("cb"));
+    let _ = callbacks.add(tester_servant(), ident("cb"));
     callbacks.activate();
-    prx.0
+    prx.ice_object()
         .ice_get_connection()
         .await?
         .set_handler(Some(callbacks.handler()));
-    ensure!(prx.call_back("cb").await? == TESTER_ID);
+    ensure!(prx.call_back(&"cb".into(), None).await? == TESTER_ID);
 
-    prx.shutdown().await?;
+    prx.shutdown(None).await?;
     communicator.destroy().await;
     Ok(())
 }
