@@ -1,0 +1,380 @@
+//! The OCF resource agent `replicator/ocf/scf-replica` against a real
+//! `channel-service-x` and `scf-replicator` on loopback: Debian's
+//! `ocf-tester` (package `resource-agents`) through its whole sequence,
+//! the monitor codes (7 stopped, 0 standby, 8 active) across start,
+//! promote, demote and stop twice, the meta-data as OCF XML, and
+//! validate-all.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod cluster_support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cluster_support::{
+    agent_path, find_program, kill_pid, run_bounded, Agent, MemberGuard, Scratch,
+    OCF_ERR_CONFIGURED, OCF_ERR_INSTALLED, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
+};
+use interop_tests::peers::{channel_client, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY};
+
+const REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
+const COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
+const CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
+
+fn ocf_tester() -> PathBuf {
+    find_program(
+        "ocf-tester",
+        &["/usr/sbin/ocf-tester", "/usr/bin/ocf-tester"],
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "ocf-tester not found: install Debian's resource-agents package \
+                 (scripts/install-ice.sh does: apt-get install resource-agents)"
+        )
+    })
+}
+
+fn replicator() -> (Peer, String) {
+    let peer = Peer::spawn(
+        "scf-replicator",
+        Path::new(REPLICATOR),
+        &["--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned()],
+    )
+    .unwrap();
+    let proxy = peer.ready()[0].clone();
+    (peer, proxy)
+}
+
+fn agent(instance: &str, scratch: &Scratch, replicator: &str) -> Agent {
+    Agent::new(instance, &scratch.path.join("state"), COMPONENT, CTL)
+        .with("replicator", replicator)
+        .with("ctl_timeout", "2000")
+}
+
+fn ctl_status(proxy: &str) -> Option<i32> {
+    let out = run_bounded(
+        Command::new(CTL).args(["status", proxy]),
+        Duration::from_secs(10),
+    );
+    out.code
+}
+
+#[test]
+fn ocf_tester_runs_the_whole_sequence_without_error() {
+    let tester = ocf_tester();
+    let (_replicator, rep) = replicator();
+    let scratch = Scratch::new("scf-ocf-tester");
+    let agent = agent("scf-tester", &scratch, &rep);
+    let _guard = MemberGuard {
+        agents: vec![agent.clone()],
+    };
+    let mut cmd = Command::new(&tester);
+    cmd.arg("-v")
+        .args(["-n", &agent.instance])
+        .args(agent.tester_args())
+        .arg(agent_path());
+    let ran = run_bounded(&mut cmd, Duration::from_secs(120));
+    eprintln!(
+        "ocf-tester: exit {:?} in {:?}\n{}\n{}",
+        ran.code, ran.elapsed, ran.stdout, ran.stderr
+    );
+    assert_eq!(
+        ran.code,
+        Some(0),
+        "ocf-tester failed:\n{}\n{}\nmember log:\n{}",
+        ran.stdout,
+        ran.stderr,
+        agent.member_log()
+    );
+    let out = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(out.contains("passed all tests"), "{out}");
+    assert!(!out.contains("Tests failed"), "{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("* rc=")).collect();
+    assert!(errors.is_empty(), "ocf-tester reported errors: {errors:?}");
+    // The whole sequence ran: the promotable part included.
+    for step in [
+        "Testing: start",
+        "Testing: promote",
+        "Testing: demote",
+        "Promoting resource",
+        "Testing: promotion of promoted resource",
+        "Testing: demotion of demoted resource",
+        "Restarting resource",
+        "Testing: starting a started resource",
+        "Testing: stopping a stopped resource",
+    ] {
+        assert!(
+            out.contains(step),
+            "ocf-tester did not run {step:?}:\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("does not support the demote") && !out.contains("partially supports"),
+        "{out}"
+    );
+    // The member really ran and changed roles under ocf-tester.
+    let log = agent.member_log();
+    assert!(log.matches("activated").count() >= 3, "{log}");
+    assert!(agent.member_pid().is_none(), "the member was left running");
+}
+
+#[test]
+fn monitor_answers_7_0_8_across_start_promote_demote_stop_twice() {
+    let (_replicator, rep) = replicator();
+    let scratch = Scratch::new("scf-ocf-monitor");
+    let agent = agent("scf-monitor", &scratch, &rep);
+    let _guard = MemberGuard {
+        agents: vec![agent.clone()],
+    };
+    assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
+    for round in 0..2 {
+        assert_eq!(agent.code("start"), OCF_SUCCESS, "{}", agent.member_log());
+        assert_eq!(agent.code("monitor"), OCF_SUCCESS, "round {round}");
+        let fields = agent.ready_fields();
+        assert_eq!(fields.len(), 2, "READY line: {fields:?}");
+        let (service, replica) = (&fields[0], &fields[1]);
+        assert_eq!(ctl_status(replica), Some(CTL_STANDBY));
+        let standby = channel_client(service, &["list"], &[]).unwrap();
+        assert_eq!(standby.code, Some(CLIENT_NOT_ACTIVE), "{standby:?}");
+
+        assert_eq!(agent.code("promote"), OCF_SUCCESS);
+        assert_eq!(agent.code("monitor"), OCF_RUNNING_MASTER, "round {round}");
+        assert_eq!(ctl_status(replica), Some(CTL_ACTIVE));
+        let id = format!("round{round}");
+        let created = channel_client(service, &["create", &id, "sip:x@example"], &[]).unwrap();
+        assert_eq!(created.code, Some(0), "{created:?}");
+        assert_eq!(agent.code("promote"), OCF_SUCCESS, "promote is idempotent");
+
+        assert_eq!(agent.code("demote"), OCF_SUCCESS);
+        assert_eq!(agent.code("monitor"), OCF_SUCCESS, "round {round}");
+        assert_eq!(ctl_status(replica), Some(CTL_STANDBY));
+        let demoted = channel_client(service, &["list"], &[]).unwrap();
+        assert_eq!(demoted.code, Some(CLIENT_NOT_ACTIVE), "{demoted:?}");
+
+        assert_eq!(agent.code("stop"), OCF_SUCCESS);
+        assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING, "round {round}");
+        assert_eq!(agent.code("stop"), OCF_SUCCESS, "stop is idempotent");
+        assert_eq!(agent.code("promote"), OCF_NOT_RUNNING);
+    }
+    // A member killed behind the agent's back is seen as stopped, and the
+    // state it pushed is in the replicator for the next start.
+    assert_eq!(agent.code("start"), OCF_SUCCESS);
+    assert_eq!(agent.code("promote"), OCF_SUCCESS);
+    let fields = agent.ready_fields();
+    let dump = channel_client(&fields[0], &["list"], &[]).unwrap();
+    assert_eq!(dump.stdout.trim(), "round0\nround1\nEND", "{dump:?}");
+    kill_pid(agent.member_pid().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
+    assert_eq!(agent.code("stop"), OCF_SUCCESS);
+}
+
+/// Parses the meta-data with Python's XML parser and prints what the test
+/// checks: the DOCTYPE, one line per parameter, one per action.
+const META_CHECK: &str = r#"
+import sys
+from xml.dom import minidom
+doc = minidom.parseString(sys.stdin.read())
+print("DOCTYPE", doc.doctype.name if doc.doctype else "", doc.doctype.systemId if doc.doctype else "")
+root = doc.documentElement
+print("ROOT", root.tagName, root.getAttribute("name"))
+for p in root.getElementsByTagName("parameter"):
+    def text(tag):
+        nodes = p.getElementsByTagName(tag)
+        return "".join(n.toxml() for n in nodes[0].childNodes).strip() if nodes else ""
+    content = p.getElementsByTagName("content")
+    kind = content[0].getAttribute("type") if content else ""
+    print("PARAM", p.getAttribute("name"), kind, "long" if text("longdesc") else "-", "short" if text("shortdesc") else "-")
+for a in root.getElementsByTagName("action"):
+    print("ACTION", a.getAttribute("name"), a.getAttribute("timeout") or "-", a.getAttribute("interval") or "-", a.getAttribute("role") or "-")
+"#;
+
+#[test]
+fn meta_data_is_valid_ocf_xml_with_a_timeout_on_every_action() {
+    let scratch = Scratch::new("scf-ocf-meta");
+    let agent = Agent::new(
+        "scf-meta",
+        &scratch.path,
+        "/nonexistent/member",
+        "/nonexistent/ctl",
+    );
+    let ran = agent.run("meta-data");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let xml = ran.stdout;
+    assert!(
+        xml.contains(r#"<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">"#),
+        "{xml}"
+    );
+
+    // Valid against the DTD that resource-agents ships, when xmllint is here.
+    let dtd_dir = Path::new("/usr/share/resource-agents");
+    if let (Some(xmllint), true) = (
+        find_program("xmllint", &["/usr/bin/xmllint"]),
+        dtd_dir.join("ra-api-1.dtd").is_file(),
+    ) {
+        let mut child = Command::new(xmllint)
+            .args(["--noout", "--valid", "-"])
+            .current_dir(dtd_dir)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(xml.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "xmllint --valid: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("xmllint or ra-api-1.dtd missing: DTD validation left to ocf-tester");
+    }
+
+    let mut child = Command::new(interop_tests::peers::PYTHON)
+        .args(["-c", META_CHECK])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "not well-formed XML: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{report}");
+    assert!(
+        report.contains("DOCTYPE resource-agent ra-api-1.dtd"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ROOT resource-agent scf-replica"),
+        "{report}"
+    );
+
+    let params: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| l.starts_with("PARAM "))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    for p in &params {
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(
+            ["string", "integer", "boolean", "time"].contains(&p[2]),
+            "{p:?}"
+        );
+        assert_eq!((p[3], p[4]), ("long", "short"), "undescribed: {p:?}");
+    }
+    let names: Vec<&str> = params.iter().map(|p| p[1]).collect();
+    for wanted in [
+        "binary",
+        "ctl",
+        "config",
+        "adapter",
+        "replicator",
+        "management_proxy",
+        "extra_args",
+        "state_dir",
+        "pidfile",
+        "ctl_timeout",
+    ] {
+        assert!(
+            names.contains(&wanted),
+            "parameter {wanted} missing: {names:?}"
+        );
+    }
+
+    let actions: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| l.starts_with("ACTION "))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    for a in &actions {
+        assert_ne!(a[2], "-", "action without timeout: {a:?}");
+        assert!(a[2].trim_end_matches('s').parse::<u32>().is_ok(), "{a:?}");
+    }
+    let action_names: Vec<&str> = actions.iter().map(|a| a[1]).collect();
+    for wanted in [
+        "start",
+        "stop",
+        "promote",
+        "demote",
+        "monitor",
+        "notify",
+        "meta-data",
+        "validate-all",
+    ] {
+        assert!(
+            action_names.contains(&wanted),
+            "action {wanted} missing: {action_names:?}"
+        );
+    }
+    // One monitor per role, with different intervals (Pacemaker needs that).
+    let monitors: Vec<&Vec<&str>> = actions.iter().filter(|a| a[1] == "monitor").collect();
+    assert_eq!(monitors.len(), 2, "{monitors:?}");
+    assert_ne!(monitors[0][3], monitors[1][3]);
+    assert_ne!(monitors[0][4], monitors[1][4]);
+}
+
+#[test]
+fn validate_all_rejects_bad_parameters() {
+    let scratch = Scratch::new("scf-ocf-validate");
+    let good = Agent::new("scf-validate", &scratch.path, COMPONENT, CTL)
+        .with("replicator", "R:tcp -h 127.0.0.1 -p 1");
+    assert_eq!(good.code("validate-all"), OCF_SUCCESS);
+    assert_eq!(
+        good.clone()
+            .with("binary", "/nonexistent/member")
+            .code("validate-all"),
+        OCF_ERR_INSTALLED
+    );
+    assert_eq!(
+        good.clone()
+            .with("ctl", "/nonexistent/ctl")
+            .code("validate-all"),
+        OCF_ERR_INSTALLED
+    );
+    assert_eq!(
+        good.clone()
+            .with("ctl_timeout", "soon")
+            .code("validate-all"),
+        OCF_ERR_CONFIGURED
+    );
+    assert_eq!(
+        good.clone().with("replicator", "").code("validate-all"),
+        OCF_ERR_CONFIGURED
+    );
+    assert_eq!(
+        good.clone()
+            .with("extra_args", "'unclosed")
+            .code("validate-all"),
+        OCF_ERR_CONFIGURED
+    );
+    assert_eq!(
+        good.clone()
+            .with("config", "/nonexistent/ice.cfg")
+            .code("validate-all"),
+        OCF_ERR_INSTALLED
+    );
+    // Probing a stopped resource whose programs are missing answers 7.
+    assert_eq!(
+        good.with("binary", "/nonexistent/member").code("monitor"),
+        OCF_NOT_RUNNING
+    );
+}

@@ -1,0 +1,284 @@
+//! What the cluster tests share: the OCF agent (`replicator/ocf/scf-replica`)
+//! run as Pacemaker runs it (OCF environment, one action per call, a
+//! wall-clock bound), scratch directories, and a guard that kills the member
+//! an agent started when a test ends early.
+
+// Each cluster test uses a part of these helpers.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// OCF return codes (OCF resource agent API).
+pub const OCF_SUCCESS: i32 = 0;
+/// The action failed.
+pub const OCF_ERR_GENERIC: i32 = 1;
+/// The agent's parameters are wrong.
+pub const OCF_ERR_CONFIGURED: i32 = 6;
+/// A program the agent needs is missing.
+pub const OCF_ERR_INSTALLED: i32 = 5;
+/// The resource is stopped.
+pub const OCF_NOT_RUNNING: i32 = 7;
+/// The resource runs promoted (the active member).
+pub const OCF_RUNNING_MASTER: i32 = 8;
+
+/// `replicator/ocf/scf-replica`.
+pub fn agent_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("ocf/scf-replica")
+}
+
+/// The first of `candidates` that exists, else a lookup of `name` in PATH.
+pub fn find_program(name: &str, candidates: &[&str]) -> Option<PathBuf> {
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+/// What a bounded command did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// Exit code; `None` when killed (by a signal or by the bound).
+    pub code: Option<i32>,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` (stdin closed, output collected) and kills it after `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Ran {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code(),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    Ran {
+        code,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        elapsed,
+    }
+}
+
+/// A scratch directory under the system's temporary directory, removed on
+/// drop. World-readable, so `ocf-tester`'s `su nobody` check can run.
+#[derive(Debug)]
+pub struct Scratch {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    /// A new empty directory whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Scratch { path }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The OCF agent configured for one resource instance, optionally run
+/// inside a network namespace (`ip netns exec NS`).
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// The resource instance name (`OCF_RESOURCE_INSTANCE`).
+    pub instance: String,
+    /// `OCF_RESKEY_<name>` parameters.
+    pub params: Vec<(String, String)>,
+    /// The network namespace to run in, if any.
+    pub netns: Option<String>,
+    /// The state directory (parameter `state_dir`).
+    pub state_dir: PathBuf,
+}
+
+/// How long one agent action may take before the test gives up on it.
+pub const ACTION_LIMIT: Duration = Duration::from_secs(40);
+
+impl Agent {
+    /// An agent for `instance` whose state lives in `state_dir`, with the
+    /// member and management programs built by this workspace.
+    pub fn new(instance: &str, state_dir: &Path, binary: &str, ctl: &str) -> Self {
+        Agent {
+            instance: instance.to_owned(),
+            params: vec![
+                ("binary".to_owned(), binary.to_owned()),
+                ("ctl".to_owned(), ctl.to_owned()),
+                ("state_dir".to_owned(), state_dir.display().to_string()),
+            ],
+            netns: None,
+            state_dir: state_dir.to_path_buf(),
+        }
+    }
+
+    /// Adds (or replaces) a parameter.
+    #[must_use]
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.params.retain(|(n, _)| n != name);
+        self.params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the agent in network namespace `ns`.
+    #[must_use]
+    pub fn in_netns(mut self, ns: &str) -> Self {
+        self.netns = Some(ns.to_owned());
+        self
+    }
+
+    /// The `-o name=value` arguments of `ocf-tester`.
+    pub fn tester_args(&self) -> Vec<OsString> {
+        self.params
+            .iter()
+            .flat_map(|(n, v)| [OsString::from("-o"), OsString::from(format!("{n}={v}"))])
+            .collect()
+    }
+
+    /// Runs one action as Pacemaker would (OCF environment variables, a
+    /// 20 s `CRM_meta_timeout`), bounded by [`ACTION_LIMIT`].
+    pub fn run(&self, action: &str) -> Ran {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(agent_path());
+                c
+            }
+            None => Command::new(agent_path()),
+        };
+        cmd.arg(action)
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("OCF_RA_VERSION_MAJOR", "1")
+            .env("OCF_RA_VERSION_MINOR", "0")
+            .env("OCF_RESOURCE_INSTANCE", &self.instance)
+            .env("OCF_RESOURCE_TYPE", "scf-replica")
+            .env("OCF_RESKEY_CRM_meta_timeout", "20000")
+            .env(
+                "OCF_RESKEY_CRM_meta_interval",
+                if action == "monitor" { "10000" } else { "0" },
+            );
+        for (n, v) in &self.params {
+            cmd.env(format!("OCF_RESKEY_{n}"), v);
+        }
+        run_bounded(&mut cmd, ACTION_LIMIT)
+    }
+
+    /// Runs `action` and returns its exit code (`-1` when it was killed),
+    /// logging what it printed.
+    pub fn code(&self, action: &str) -> i32 {
+        let ran = self.run(action);
+        eprintln!(
+            "[{}] {action}: {:?} in {:?} {}",
+            self.instance,
+            ran.code,
+            ran.elapsed,
+            ran.stderr.trim()
+        );
+        ran.code.unwrap_or(-1)
+    }
+
+    /// The pid of the member this agent started (from its pid file).
+    pub fn member_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.state_dir.join("member.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// The fields of the member's READY line (service proxy, Replica proxy).
+    pub fn ready_fields(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state_dir.join("ready"))
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| interop_tests::peers::parse_ready(l)))
+            .unwrap_or_default()
+    }
+
+    /// The member's log (its stderr).
+    pub fn member_log(&self) -> String {
+        std::fs::read_to_string(self.state_dir.join("member.log")).unwrap_or_default()
+    }
+}
+
+/// Kills (SIGKILL) the member `pid` if it still runs and still is a
+/// member (a recycled pid is left alone).
+pub fn kill_pid(pid: u32) {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains("channel-service") {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Kills whatever member the agents started when dropped (a test that
+/// fails half-way leaves no process behind).
+#[derive(Debug, Default)]
+pub struct MemberGuard {
+    /// The agents whose members to kill.
+    pub agents: Vec<Agent>,
+}
+
+impl Drop for MemberGuard {
+    fn drop(&mut self) {
+        for a in &self.agents {
+            if let Some(pid) = a.member_pid() {
+                kill_pid(pid);
+            }
+        }
+    }
+}
