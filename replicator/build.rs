@@ -14,6 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .files(files.iter().map(|f| slice.join(f)))
         .include_dir(&slice)
         .file_name("scf.rs")
+        .replication(true)
+        .replicator_crate("crate")
         .compile()?;
     Ok(())
 }

@@ -5,14 +5,26 @@
 //!   independent of Ice;
 //! - [`member`]: a replica-group member's store and its standby/active
 //!   lifecycle;
+//! - [`replica`]: the `Replica` servant over any member;
+//! - [`generated`]: the Slice mapping and the State Replicator glue slice2rs
+//!   generates from each component's file;
 //! - [`channel_x`]: the example component ChannelServiceX over Ice (the
-//!   generated Slice mapping glued to the core);
+//!   generated glue plus its service);
 //! - [`cli`]: what the programs share (Ice-style arguments, logging).
 
 pub mod channel_x;
 pub mod cli;
 pub mod member;
+pub mod replica;
 pub mod state;
+
+/// The generated mapping of the project's Slice files (`ReplicaIf.ice`
+/// and the components' files), with the State Replicator glue slice2rs
+/// generated for each component (`generated::replication`).
+#[allow(missing_docs, clippy::all)]
+pub mod generated {
+    include!(concat!(env!("OUT_DIR"), "/scf.rs"));
+}
 
 pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
 pub use state::{Config, Keyed, Listener, PushError, StateReplicator};

@@ -105,6 +105,15 @@ impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
     }
 }
 
+impl<I: Keyed, C: ReplicatorClient<I>> std::fmt::Debug for Member<I, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("role", &self.role())
+            .field("items", &self.len())
+            .finish()
+    }
+}
+
 fn lock<I: Keyed>(m: &Mutex<Store<I>>) -> MutexGuard<'_, Store<I>> {
     // Each update is a plain insert/remove/replace: a poisoned lock holds
     // a consistent store.

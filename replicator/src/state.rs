@@ -140,6 +140,15 @@ fn lock<I: Keyed>(m: &Mutex<Inner<I>>) -> MutexGuard<'_, Inner<I>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+impl<I: Keyed> std::fmt::Debug for StateReplicator<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateReplicator")
+            .field("items", &self.len())
+            .field("listeners", &self.listener_count())
+            .finish()
+    }
+}
+
 impl<I: Keyed> StateReplicator<I> {
     /// An empty replicator.
     #[must_use]
@@ -174,6 +183,7 @@ impl<I: Keyed> StateReplicator<I> {
             });
             id
         };
+        tracing::info!(listener = %name, "state replicator listener added");
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(push_loop(listener, rx, weak, id, name));
     }
@@ -184,7 +194,11 @@ impl<I: Keyed> StateReplicator<I> {
         let mut inner = lock(&self.inner);
         let before = inner.listeners.len();
         inner.listeners.retain(|l| l.name != description);
-        inner.listeners.len() != before
+        let removed = inner.listeners.len() != before;
+        if removed {
+            tracing::info!(listener = %description, "state replicator listener removed");
+        }
+        removed
     }
 
     /// The number of registered listeners.

@@ -78,6 +78,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     file_name: String,
     cargo_directives: bool,
+    replication: codegen::replication::Options,
 }
 
 impl Default for Builder {
@@ -96,6 +97,7 @@ impl Builder {
             out_dir: None,
             file_name: "slice.rs".to_string(),
             cargo_directives: true,
+            replication: codegen::replication::Options::default(),
         }
     }
 
@@ -144,6 +146,37 @@ impl Builder {
         self
     }
 
+    /// Generates State Replicator glue (a `replication` module, see
+    /// [`codegen::replication`]) for every interface of the files that fits
+    /// the pattern (default false; `["rs:replicator"]` metadata asks for one
+    /// interface regardless).
+    pub fn replication(mut self, on: bool) -> Self {
+        self.replication.enabled = on;
+        self
+    }
+
+    /// Names an interface (`Module::Interface`) that must fit the State
+    /// Replicator pattern, and asks for glue.
+    pub fn replicator(mut self, scoped: impl Into<String>) -> Self {
+        self.replication.interfaces.push(scoped.into());
+        self.replication.enabled = true;
+        self
+    }
+
+    /// Names the key member of a replicator's items: `scoped` is the
+    /// replicator interface, the item base class or the entry struct.
+    pub fn replicator_key(mut self, scoped: impl Into<String>, member: impl Into<String>) -> Self {
+        self.replication.keys.push((scoped.into(), member.into()));
+        self
+    }
+
+    /// The Rust path of the crate holding the generic replicator core
+    /// (default `::replicator`; `crate` from inside it).
+    pub fn replicator_crate(mut self, path: impl Into<String>) -> Self {
+        self.replication.crate_path = Some(path.into());
+        self
+    }
+
     /// Compiles and writes the module tree; returns the generated file's path.
     pub fn compile(self) -> Result<PathBuf, BuildError> {
         let out_dir = match &self.out_dir {
@@ -172,7 +205,15 @@ impl Builder {
             }
         }
         let models: Vec<_> = c.units.iter().filter_map(|u| u.as_ref().ok()).collect();
-        let code = codegen::generate(&models, &c.sources)?;
+        let mut code = codegen::generate(&models, &c.sources)?;
+        match codegen::replication::generate(&models, &self.replication) {
+            Ok(glue) => code.push_str(&glue),
+            Err(d) => {
+                let diagnostics = d.render(&c.sources);
+                eprint!("{diagnostics}");
+                return Err(BuildError::Slice { diagnostics });
+            }
+        }
         let path = out_dir.join(&self.file_name);
         write_if_changed(&path, &code)?;
         Ok(path)

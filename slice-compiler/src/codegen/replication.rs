@@ -1,0 +1,1524 @@
+//! The State Replicator pattern: recognised in a component's Slice file by
+//! the shape of its operations, and the Rust glue that joins the generated
+//! mapping to a generic replicator core.
+//!
+//! # What is recognised
+//!
+//! A *replicator* interface (no bases) whose operations are exactly:
+//!
+//! | role | shape |
+//! |---|---|
+//! | add listener, remove listener | `void op(L* listener)`, a pair for one interface `L`; told apart by the verbs add/register/subscribe/attach and remove/unregister/unsubscribe/detach |
+//! | set | `void op(ItemSeq items)` |
+//! | remove (optional) | `void op(KeySeq keys)` |
+//! | get | `ItemSeq op(KeySeq keys)` (the result may be the only out-parameter) |
+//! | get all | `ItemSeq op()` (idem) |
+//!
+//! and a *listener* interface `L` (no bases) with `void op(ItemSeq)` (items
+//! set) and, optionally, `void op(KeySeq)` (items removed). `ItemSeq` is a
+//! sequence of a class (the item base, keyed by a member of the key type)
+//! or of a struct holding one instance of such a class beside a key (keys
+//! external to the items). A class deriving directly from the item base
+//! with no members of its own marks a removal when the replicator has no
+//! remove operation (or the listener no removed operation), as in the
+//! removal-as-subtype variant of the design.
+//!
+//! Nothing depends on names other than the add/remove verbs. Where the
+//! shape leaves a choice open, metadata (or the equivalent [`Options`])
+//! settles it:
+//!
+//! - `["rs:replicator"]` on an interface: it must fit, and a misfit is an
+//!   error saying what is missing or which shape did not match;
+//! - `["rs:replicator-op:ROLE"]` on an operation, ROLE one of `add-listener`,
+//!   `remove-listener`, `set`, `remove`, `get`, `get-all` (replicator) and
+//!   `items-set`, `items-removed` (listener);
+//! - `["rs:replicator-key:NAME"]` on the replicator interface, the item
+//!   base class or the entry struct: the key member;
+//! - `["rs:replicator-removal"]` on a class: the removal subtype.
+//!
+//! # What is generated
+//!
+//! For each recognised replicator `R`, a module
+//! `replication::<r_in_snake_case>` at the root of the generated tree with:
+//! `Item` (the item, `Keyed`), `ListenerProxy` (a listener proxy as the
+//! core's `Listener`), `ReplicatorServant` (`R` over the generic
+//! `StateReplicator`), `Client` (a member's `ReplicatorClient` over an `R`
+//! proxy), `Member`, `MemberSlot` and `MemberListener` (the `L` servant
+//! feeding a member's store). The generic core is reached through
+//! [`Options::crate_path`] (default `::replicator`).
+
+use crate::ast::*;
+use crate::codegen::ident;
+use crate::diagnostics::{Diagnostics, Span};
+use crate::Model;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The diagnostic code of this module's errors.
+pub const CODE: &str = "replication";
+
+/// What to recognise and how to generate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Generate glue at all (naming an interface turns this on too).
+    pub enabled: bool,
+    /// Interfaces that must be replicators (`Module::Interface`, with or
+    /// without a leading `::`), as if they had `["rs:replicator"]`.
+    pub interfaces: Vec<String>,
+    /// Key members by replicator interface, item class or entry struct
+    /// (`(scoped name, member)`), as `["rs:replicator-key:NAME"]`.
+    pub keys: Vec<(String, String)>,
+    /// The Rust path of the crate with the generic core (default
+    /// `::replicator`; `crate` inside that crate).
+    pub crate_path: Option<String>,
+}
+
+/// The operations of a recognised pattern, by Slice name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ops {
+    /// Registers a listener.
+    pub add_listener: String,
+    /// Unregisters a listener.
+    pub remove_listener: String,
+    /// Adds or updates many items.
+    pub set: String,
+    /// Removes by keys.
+    pub remove: Option<String>,
+    /// Items by keys.
+    pub get: String,
+    /// Every item.
+    pub get_all: String,
+    /// The listener's items-set push.
+    pub items_set: String,
+    /// The listener's items-removed push.
+    pub items_removed: Option<String>,
+}
+
+/// How items are keyed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// A member of the item base class or one of its bases.
+    Member {
+        /// The member's name.
+        member: String,
+        /// How many `base` fields lead from the item base to the class
+        /// declaring it.
+        depth: usize,
+    },
+    /// Items travel in a struct beside their key.
+    External {
+        /// The struct.
+        entry: DefId,
+        /// Its key member.
+        key_member: String,
+        /// Its item member.
+        item_member: String,
+    },
+}
+
+/// A recognised State Replicator pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    /// The replicator interface.
+    pub replicator: DefId,
+    /// The listener interface.
+    pub listener: DefId,
+    /// The operations.
+    pub ops: Ops,
+    /// The sequence of items (or entries).
+    pub item_seq: DefId,
+    /// The item base class.
+    pub item_base: DefId,
+    /// The key type.
+    pub key_type: Type,
+    /// How the key is found.
+    pub key: Key,
+    /// The removal subtype, if any.
+    pub removal: Option<DefId>,
+}
+
+impl Pattern {
+    /// A one-line summary, stable for tests:
+    /// `::M::R listener=::M::L add=.. remove-listener=.. set=.. remove=..
+    /// get=.. get-all=.. items-set=.. items-removed=.. item=::M::I
+    /// key=member:NAME|external:::M::E.NAME removal=::M::X|-`.
+    pub fn summary(&self, ast: &Ast) -> String {
+        let name = |id: DefId| ast.def(id).scoped.clone();
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        let key = match &self.key {
+            Key::Member { member, .. } => format!("member:{member}"),
+            Key::External {
+                entry, key_member, ..
+            } => format!("external:{}.{key_member}", name(*entry)),
+        };
+        format!(
+            "{} listener={} add={} remove-listener={} set={} remove={} get={} get-all={} \
+             items-set={} items-removed={} item={} key={} removal={}",
+            name(self.replicator),
+            name(self.listener),
+            self.ops.add_listener,
+            self.ops.remove_listener,
+            self.ops.set,
+            opt(&self.ops.remove),
+            self.ops.get,
+            self.ops.get_all,
+            self.ops.items_set,
+            opt(&self.ops.items_removed),
+            name(self.item_base),
+            key,
+            self.removal.map(name).unwrap_or_else(|| "-".into()),
+        )
+    }
+}
+
+/// Why an interface is not a replicator.
+enum Misfit {
+    /// It does not have the shape.
+    No(Span, String),
+    /// It has it in more than one way.
+    Ambiguous(Span, String),
+}
+
+const MD_REPLICATOR: &str = "rs:replicator";
+const MD_OP: &str = "rs:replicator-op:";
+const MD_KEY: &str = "rs:replicator-key:";
+const MD_REMOVAL: &str = "rs:replicator-removal";
+
+fn norm(scoped: &str) -> String {
+    if scoped.starts_with("::") {
+        scoped.to_string()
+    } else {
+        format!("::{scoped}")
+    }
+}
+
+fn md_value<'m>(md: &'m [Metadata], prefix: &str) -> Option<&'m str> {
+    md.iter().find_map(|m| m.value.strip_prefix(prefix))
+}
+
+/// Recognises the patterns of the main file of `model`. Interfaces named
+/// by metadata or `options` must fit; other interfaces are patterns when
+/// they fit, are skipped when they do not, and are an error when they fit
+/// in more than one way.
+pub fn recognize(model: &Model, options: &Options) -> (Vec<Pattern>, Diagnostics) {
+    let r = Recognizer {
+        ast: &model.ast,
+        options,
+    };
+    let mut patterns = Vec::new();
+    let mut diags = Diagnostics::new();
+    for id in model.ast.defs_in_file(model.main) {
+        let def = model.ast.def(id);
+        let DefKind::Interface(iface) = &def.kind else {
+            continue;
+        };
+        if def.local {
+            continue;
+        }
+        let named = def.metadata.iter().any(|m| m.value == MD_REPLICATOR)
+            || options.interfaces.iter().any(|n| norm(n) == def.scoped);
+        match r.fit(id, iface) {
+            Ok(p) => patterns.push(p),
+            Err(Misfit::Ambiguous(span, msg)) => diags.error(CODE, span, msg),
+            Err(Misfit::No(span, msg)) if named => diags.error(
+                CODE,
+                span,
+                format!(
+                    "interface `{}` is named as a State Replicator but does not fit: {msg}",
+                    def.name.name
+                ),
+            ),
+            Err(Misfit::No(..)) => {}
+        }
+    }
+    (patterns, diags)
+}
+
+struct Recognizer<'a> {
+    ast: &'a Ast,
+    options: &'a Options,
+}
+
+/// The shape of one operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    /// `void op(L* p)`.
+    ProxyIn(DefId),
+    /// `void op(S p)` with `S` a sequence.
+    SeqIn(DefId),
+    /// `S2 op(S1 p)`.
+    SeqInSeqOut(DefId, DefId),
+    /// `S op()`.
+    SeqOut(DefId),
+    /// Anything else.
+    Other,
+}
+
+impl<'a> Recognizer<'a> {
+    /// The definition behind a forward declaration (same scoped name).
+    fn full(&self, id: DefId) -> DefId {
+        let def = self.ast.def(id);
+        match def.kind {
+            DefKind::ClassForward | DefKind::InterfaceForward => self
+                .ast
+                .find(&def.scoped)
+                .find(|i| {
+                    matches!(
+                        self.ast.def(*i).kind,
+                        DefKind::Class(_) | DefKind::Interface(_)
+                    )
+                })
+                .unwrap_or(id),
+            _ => id,
+        }
+    }
+
+    fn seq(&self, t: Option<Type>) -> Option<DefId> {
+        match t? {
+            Type::Def(id) if matches!(self.ast.def(id).kind, DefKind::Sequence { .. }) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn element(&self, seq: DefId) -> Option<Type> {
+        match &self.ast.def(seq).kind {
+            DefKind::Sequence { element } => element.resolved,
+            _ => None,
+        }
+    }
+
+    fn class(&self, t: Option<Type>) -> Option<(DefId, &'a ClassDef)> {
+        let Some(Type::Def(id)) = t else {
+            return None;
+        };
+        let id = self.full(id);
+        match &self.ast.def(id).kind {
+            DefKind::Class(c) => Some((id, c)),
+            _ => None,
+        }
+    }
+
+    fn shape(&self, op: &Operation) -> Shape {
+        if op.params.iter().any(|p| p.tag.is_some()) || op.return_tag.is_some() {
+            return Shape::Other;
+        }
+        let ins: Vec<&Param> = op.params.iter().filter(|p| !p.out).collect();
+        let mut outs: Vec<Option<Type>> = op
+            .params
+            .iter()
+            .filter(|p| p.out)
+            .map(|p| p.ty.resolved)
+            .collect();
+        if let Some(r) = &op.return_type {
+            outs.push(r.resolved);
+        }
+        match (ins.as_slice(), outs.as_slice()) {
+            ([p], []) => match p.ty.resolved {
+                Some(Type::Proxy(l)) => {
+                    let l = self.full(l);
+                    if matches!(self.ast.def(l).kind, DefKind::Interface(_)) {
+                        Shape::ProxyIn(l)
+                    } else {
+                        Shape::Other
+                    }
+                }
+                t => self.seq(t).map_or(Shape::Other, Shape::SeqIn),
+            },
+            ([p], [o]) => match (self.seq(p.ty.resolved), self.seq(*o)) {
+                (Some(i), Some(o)) => Shape::SeqInSeqOut(i, o),
+                _ => Shape::Other,
+            },
+            ([], [o]) => self.seq(*o).map_or(Shape::Other, Shape::SeqOut),
+            _ => Shape::Other,
+        }
+    }
+
+    /// The item base class a sequence element is, directly or inside an
+    /// entry struct: `(class, entry struct)`.
+    fn items_of(&self, seq: DefId) -> Option<(DefId, Option<DefId>)> {
+        let el = self.element(seq)?;
+        if let Some((c, _)) = self.class(Some(el)) {
+            return Some((c, None));
+        }
+        let Type::Def(s) = el else {
+            return None;
+        };
+        let DefKind::Struct { members } = &self.ast.def(s).kind else {
+            return None;
+        };
+        let classes: Vec<DefId> = members
+            .iter()
+            .filter_map(|m| self.class(m.ty.resolved).map(|c| c.0))
+            .collect();
+        match classes.as_slice() {
+            [c] => Some((*c, Some(s))),
+            _ => None,
+        }
+    }
+
+    fn fit(&self, id: DefId, iface: &'a InterfaceDef) -> Result<Pattern, Misfit> {
+        let def = self.ast.def(id);
+        let here = def.span;
+        let no = |span: Span, m: String| Misfit::No(span, m);
+        if !iface.bases.is_empty() {
+            return Err(no(
+                here,
+                "it extends other interfaces (a replicator has exactly the pattern's operations)"
+                    .into(),
+            ));
+        }
+        let ops = &iface.operations;
+        let shapes: Vec<Shape> = ops.iter().map(|o| self.shape(o)).collect();
+        let role_of = |o: &'a Operation| md_value(&o.metadata, MD_OP);
+        let mut taken = vec![false; ops.len()];
+
+        // Operations named by metadata first, checked against their shape.
+        let named =
+            |role: &str| -> Option<usize> { ops.iter().position(|o| role_of(o) == Some(role)) };
+
+        // Listener pair.
+        let proxy_ops: Vec<(usize, DefId)> = shapes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Shape::ProxyIn(l) => Some((i, *l)),
+                _ => None,
+            })
+            .collect();
+        let verb = |name: &str, verbs: &[&str]| {
+            let n = name.to_ascii_lowercase();
+            verbs.iter().any(|v| n.starts_with(v))
+        };
+        let pick_listener_op = |role: &str, verbs: &[&str]| -> Result<(usize, DefId), Misfit> {
+            if let Some(i) = named(role) {
+                return match shapes[i] {
+                    Shape::ProxyIn(l) => Ok((i, l)),
+                    _ => Err(no(
+                        ops[i].span,
+                        format!(
+                            "operation `{}` is named `{role}` but does not take exactly one listener proxy and return nothing",
+                            ops[i].name.name
+                        ),
+                    )),
+                };
+            }
+            let c: Vec<&(usize, DefId)> = proxy_ops
+                .iter()
+                .filter(|(i, _)| verb(&ops[*i].name.name, verbs) && role_of(&ops[*i]).is_none())
+                .collect();
+            match c.as_slice() {
+                [one] => Ok(**one),
+                [] => Err(no(
+                    here,
+                    format!(
+                        "no operation fits `{role}` (`void {}…(Listener* listener)`)",
+                        verbs[0]
+                    ),
+                )),
+                _ => Err(Misfit::Ambiguous(
+                    ops[c[1].0].span,
+                    format!(
+                        "operations `{}` and `{}` both fit `{role}`; name one with [\"{MD_OP}{role}\"]",
+                        ops[c[0].0].name.name,
+                        ops[c[1].0].name.name
+                    ),
+                )),
+            }
+        };
+        let (add, listener) =
+            pick_listener_op("add-listener", &["add", "register", "subscribe", "attach"])?;
+        let (remove_l, listener2) = pick_listener_op(
+            "remove-listener",
+            &["remove", "unregister", "unsubscribe", "detach", "delete"],
+        )?;
+        if listener != listener2 || add == remove_l {
+            return Err(no(
+                ops[remove_l].span,
+                format!(
+                    "`{}` and `{}` do not take proxies to one listener interface",
+                    ops[add].name.name, ops[remove_l].name.name
+                ),
+            ));
+        }
+        taken[add] = true;
+        taken[remove_l] = true;
+
+        // Get all: fixes the item sequence.
+        let get_all = self.pick(
+            ops,
+            &shapes,
+            &taken,
+            "get-all",
+            here,
+            |s| matches!(s, Shape::SeqOut(seq) if self.items_of(seq).is_some()),
+            "`ItemSeq op()` returning a sequence of class instances or of entries holding one",
+        )?;
+        taken[get_all] = true;
+        let Shape::SeqOut(item_seq) = shapes[get_all] else {
+            return Err(no(here, "internal: get-all shape".into()));
+        };
+        let Some((item_base, entry)) = self.items_of(item_seq) else {
+            return Err(no(here, "internal: items".into()));
+        };
+        let item_el = self.element(item_seq);
+        let same_items = |s: DefId| self.element(s) == item_el;
+        let item_seq_name = self.ast.def(item_seq).name.name.clone();
+
+        // Get by keys: fixes the key type.
+        let get = self.pick(
+            ops,
+            &shapes,
+            &taken,
+            "get",
+            here,
+            |s| matches!(s, Shape::SeqInSeqOut(_, o) if same_items(o)),
+            &format!("`{item_seq_name} op(KeySeq keys)`"),
+        )?;
+        taken[get] = true;
+        let Shape::SeqInSeqOut(key_seq, _) = shapes[get] else {
+            return Err(no(here, "internal: get shape".into()));
+        };
+        let Some(key_type) = self.element(key_seq) else {
+            return Err(no(
+                ops[get].span,
+                "the key sequence's element does not resolve".into(),
+            ));
+        };
+        if !self.hashable(key_type) {
+            return Err(no(
+                ops[get].span,
+                "keys must be a string, an integral type, bool or an enumeration".into(),
+            ));
+        }
+        let same_keys = |s: DefId| self.element(s) == Some(key_type);
+
+        let set = self.pick(
+            ops,
+            &shapes,
+            &taken,
+            "set",
+            here,
+            |s| matches!(s, Shape::SeqIn(i) if same_items(i)),
+            &format!("`void op({item_seq_name} items)`"),
+        )?;
+        taken[set] = true;
+        let remove = match self.pick(
+            ops,
+            &shapes,
+            &taken,
+            "remove",
+            here,
+            |s| matches!(s, Shape::SeqIn(k) if same_keys(k)),
+            "`void op(KeySeq keys)`",
+        ) {
+            Ok(i) => {
+                taken[i] = true;
+                Some(i)
+            }
+            Err(Misfit::No(..)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(i) = taken.iter().position(|t| !t) {
+            return Err(no(
+                ops[i].span,
+                format!(
+                    "operation `{}` is not part of the pattern (add/remove listener, set, remove, get, get all)",
+                    ops[i].name.name
+                ),
+            ));
+        }
+
+        // The listener interface.
+        let ldef = self.ast.def(listener);
+        let DefKind::Interface(liface) = &ldef.kind else {
+            return Err(no(here, "the listener is not an interface".into()));
+        };
+        if !liface.bases.is_empty() {
+            return Err(no(
+                ldef.span,
+                format!("listener `{}` extends other interfaces", ldef.name.name),
+            ));
+        }
+        let lops = &liface.operations;
+        let lshapes: Vec<Shape> = lops.iter().map(|o| self.shape(o)).collect();
+        let mut ltaken = vec![false; lops.len()];
+        let items_set = self.pick(
+            lops,
+            &lshapes,
+            &ltaken,
+            "items-set",
+            ldef.span,
+            |s| matches!(s, Shape::SeqIn(i) if same_items(i)),
+            &format!(
+                "listener `{}`: `void op({item_seq_name} items)`",
+                ldef.name.name
+            ),
+        )?;
+        ltaken[items_set] = true;
+        let items_removed = match self.pick(
+            lops,
+            &lshapes,
+            &ltaken,
+            "items-removed",
+            ldef.span,
+            |s| matches!(s, Shape::SeqIn(k) if same_keys(k)),
+            "`void op(KeySeq keys)`",
+        ) {
+            Ok(i) => {
+                ltaken[i] = true;
+                Some(i)
+            }
+            Err(Misfit::No(..)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(i) = ltaken.iter().position(|t| !t) {
+            return Err(no(
+                lops[i].span,
+                format!(
+                    "listener operation `{}` is not part of the pattern (items set, items removed)",
+                    lops[i].name.name
+                ),
+            ));
+        }
+
+        // The key.
+        let key_name = md_value(&def.metadata, MD_KEY)
+            .map(str::to_string)
+            .or_else(|| self.option_key(&def.scoped));
+        let key = match entry {
+            None => {
+                let base_def = self.ast.def(item_base);
+                let name = key_name
+                    .or_else(|| md_value(&base_def.metadata, MD_KEY).map(str::to_string))
+                    .or_else(|| self.option_key(&base_def.scoped));
+                self.member_key(item_base, key_type, name.as_deref(), here)?
+            }
+            Some(e) => {
+                let edef = self.ast.def(e);
+                let name = key_name
+                    .or_else(|| md_value(&edef.metadata, MD_KEY).map(str::to_string))
+                    .or_else(|| self.option_key(&edef.scoped));
+                self.entry_key(e, key_type, name.as_deref())?
+            }
+        };
+
+        // The removal subtype.
+        let subclasses: Vec<(DefId, &ClassDef)> = self
+            .ast
+            .ids()
+            .filter_map(|i| match &self.ast.def(i).kind {
+                DefKind::Class(c)
+                    if c.base.as_ref().and_then(|b| b.1).map(|b| self.full(b))
+                        == Some(item_base) =>
+                {
+                    Some((i, c))
+                }
+                _ => None,
+            })
+            .collect();
+        let marked: Vec<DefId> = subclasses
+            .iter()
+            .filter(|(i, _)| {
+                self.ast
+                    .def(*i)
+                    .metadata
+                    .iter()
+                    .any(|m| m.value == MD_REMOVAL)
+            })
+            .map(|(i, _)| *i)
+            .collect();
+        let removal = if let Some(m) = marked.first() {
+            Some(*m)
+        } else if remove.is_none() || items_removed.is_none() {
+            let empty: Vec<DefId> = subclasses
+                .iter()
+                .filter(|(_, c)| c.members.is_empty())
+                .map(|(i, _)| *i)
+                .collect();
+            match empty.as_slice() {
+                [one] => Some(*one),
+                [] => {
+                    let which = if remove.is_none() {
+                        "no remove operation (`void op(KeySeq keys)`)"
+                    } else {
+                        "the listener has no items-removed operation (`void op(KeySeq keys)`)"
+                    };
+                    return Err(no(
+                        here,
+                        format!(
+                            "{which} and no removal subtype (a class extending `{}` with no members)",
+                            self.ast.def(item_base).name.name
+                        ),
+                    ));
+                }
+                more => {
+                    return Err(Misfit::Ambiguous(
+                        self.ast.def(more[1]).span,
+                        format!(
+                            "classes `{}` and `{}` both fit the removal subtype; mark one with [\"{MD_REMOVAL}\"]",
+                            self.ast.def(more[0]).name.name,
+                            self.ast.def(more[1]).name.name
+                        ),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+
+        let name = |i: usize| ops[i].name.name.clone();
+        Ok(Pattern {
+            replicator: id,
+            listener,
+            ops: Ops {
+                add_listener: name(add),
+                remove_listener: name(remove_l),
+                set: name(set),
+                remove: remove.map(name),
+                get: name(get),
+                get_all: name(get_all),
+                items_set: lops[items_set].name.name.clone(),
+                items_removed: items_removed.map(|i| lops[i].name.name.clone()),
+            },
+            item_seq,
+            item_base,
+            key_type,
+            key,
+            removal,
+        })
+    }
+
+    fn option_key(&self, scoped: &str) -> Option<String> {
+        self.options
+            .keys
+            .iter()
+            .find(|(s, _)| norm(s) == scoped)
+            .map(|(_, m)| m.clone())
+    }
+
+    fn hashable(&self, t: Type) -> bool {
+        match t {
+            Type::Builtin(b) => b == Builtin::String || b == Builtin::Bool || b.is_integral(),
+            Type::Def(id) => matches!(self.ast.def(id).kind, DefKind::Enum { .. }),
+            Type::Proxy(_) => false,
+        }
+    }
+
+    /// One operation for `role`: the one named by metadata (checked), or
+    /// the only untaken one that `fits`.
+    #[allow(clippy::too_many_arguments)] // one call per role, all arguments differ
+    fn pick(
+        &self,
+        ops: &[Operation],
+        shapes: &[Shape],
+        taken: &[bool],
+        role: &str,
+        here: Span,
+        fits: impl Fn(Shape) -> bool,
+        wanted: &str,
+    ) -> Result<usize, Misfit> {
+        if let Some(i) = ops
+            .iter()
+            .position(|o| md_value(&o.metadata, MD_OP) == Some(role))
+        {
+            return if fits(shapes[i]) {
+                Ok(i)
+            } else {
+                Err(Misfit::No(
+                    ops[i].span,
+                    format!(
+                        "operation `{}` is named `{role}` but its shape does not match {wanted}",
+                        ops[i].name.name
+                    ),
+                ))
+            };
+        }
+        let c: Vec<usize> = (0..ops.len())
+            .filter(|&i| {
+                !taken[i] && md_value(&ops[i].metadata, MD_OP).is_none() && fits(shapes[i])
+            })
+            .collect();
+        match c.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Misfit::No(
+                here,
+                format!("no operation fits `{role}` ({wanted})"),
+            )),
+            _ => Err(Misfit::Ambiguous(
+                ops[c[1]].span,
+                format!(
+                    "operations `{}` and `{}` both fit `{role}`; name one with [\"{MD_OP}{role}\"]",
+                    ops[c[0]].name.name, ops[c[1]].name.name
+                ),
+            )),
+        }
+    }
+
+    /// The key member of an internally keyed item base.
+    fn member_key(
+        &self,
+        base: DefId,
+        key_type: Type,
+        name: Option<&str>,
+        here: Span,
+    ) -> Result<Key, Misfit> {
+        let mut found: Vec<(String, usize)> = Vec::new();
+        let mut cur = Some(base);
+        let mut depth = 0;
+        while let Some(c) = cur {
+            let DefKind::Class(cd) = &self.ast.def(c).kind else {
+                break;
+            };
+            for m in &cd.members {
+                if name.is_some_and(|n| n == m.name.name) {
+                    return if m.ty.resolved == Some(key_type) && m.tag.is_none() {
+                        Ok(Key::Member {
+                            member: m.name.name.clone(),
+                            depth,
+                        })
+                    } else {
+                        Err(Misfit::No(
+                            m.span,
+                            format!(
+                                "key member `{}` is not a required member of the key type",
+                                m.name.name
+                            ),
+                        ))
+                    };
+                }
+                if m.ty.resolved == Some(key_type) && m.tag.is_none() {
+                    found.push((m.name.name.clone(), depth));
+                }
+            }
+            cur = cd.base.as_ref().and_then(|b| b.1).map(|b| self.full(b));
+            depth += 1;
+            if depth > 64 {
+                break;
+            }
+        }
+        let bname = &self.ast.def(base).name.name;
+        if let Some(n) = name {
+            return Err(Misfit::No(
+                self.ast.def(base).span,
+                format!("class `{bname}` has no member `{n}` (named as the key)"),
+            ));
+        }
+        match found.as_slice() {
+            [(member, depth)] => Ok(Key::Member {
+                member: member.clone(),
+                depth: *depth,
+            }),
+            [] => Err(Misfit::No(
+                here,
+                format!("item class `{bname}` has no member of the key type"),
+            )),
+            [a, b, ..] => Err(Misfit::Ambiguous(
+                self.ast.def(base).span,
+                format!(
+                    "members `{}` and `{}` of `{bname}` both fit the key; name one with [\"{MD_KEY}NAME\"]",
+                    a.0, b.0
+                ),
+            )),
+        }
+    }
+
+    /// The key and item members of an entry struct.
+    fn entry_key(&self, entry: DefId, key_type: Type, name: Option<&str>) -> Result<Key, Misfit> {
+        let edef = self.ast.def(entry);
+        let DefKind::Struct { members } = &edef.kind else {
+            return Err(Misfit::No(edef.span, "not a struct".into()));
+        };
+        let item_member = members
+            .iter()
+            .find(|m| self.class(m.ty.resolved).is_some())
+            .map(|m| m.name.name.clone())
+            .unwrap_or_default();
+        let keys: Vec<&DataMember> = members
+            .iter()
+            .filter(|m| {
+                m.ty.resolved == Some(key_type)
+                    && m.tag.is_none()
+                    && name.is_none_or(|n| n == m.name.name)
+            })
+            .collect();
+        match keys.as_slice() {
+            [k] => Ok(Key::External {
+                entry,
+                key_member: k.name.name.clone(),
+                item_member,
+            }),
+            [] => Err(Misfit::No(
+                edef.span,
+                match name {
+                    Some(n) => format!("struct `{}` has no key member `{n}`", edef.name.name),
+                    None => format!("struct `{}` has no member of the key type", edef.name.name),
+                },
+            )),
+            [a, b, ..] => Err(Misfit::Ambiguous(
+                edef.span,
+                format!(
+                    "members `{}` and `{}` of `{}` both fit the key; name one with [\"{MD_KEY}NAME\"]",
+                    a.name.name, b.name.name, edef.name.name
+                ),
+            )),
+        }
+    }
+}
+
+/// The name of the root module holding the glue.
+pub const ROOT_MODULE: &str = "replication";
+
+/// Recognises the patterns of `models` and generates their glue: a
+/// `pub mod replication { ... }` to append to the tree [`super::generate`]
+/// made (empty when nothing was asked for). Errors are diagnostics with
+/// file and line.
+pub fn generate(models: &[&Model], options: &Options) -> Result<String, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut modules = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut any_named = false;
+    for model in models {
+        let named_here = model.ast.defs_in_file(model.main).any(|id| {
+            let d = model.ast.def(id);
+            matches!(d.kind, DefKind::Interface(_))
+                && (d.metadata.iter().any(|m| m.value == MD_REPLICATOR)
+                    || options.interfaces.iter().any(|n| norm(n) == d.scoped))
+        });
+        any_named |= named_here;
+        if !options.enabled && !named_here {
+            continue;
+        }
+        let (patterns, d) = recognize(model, options);
+        diags.extend(d);
+        for p in patterns {
+            let def = model.ast.def(p.replicator);
+            let m = ident::module_name(&def.name.name).to_string();
+            if names.contains(&m) {
+                diags.error(
+                    CODE,
+                    def.span,
+                    format!(
+                        "a State Replicator named `{}` was recognised twice; its glue module `{m}` would clash",
+                        def.name.name
+                    ),
+                );
+                continue;
+            }
+            names.push(m);
+            modules.push(glue(&model.ast, &p, options));
+        }
+        for &top in &model.ast.top {
+            let d = model.ast.def(top);
+            if d.span.file == model.main && ident::module_name(&d.name.name) == ROOT_MODULE {
+                diags.error(
+                    CODE,
+                    d.span,
+                    format!(
+                        "module `{}` clashes with the generated `{ROOT_MODULE}` module",
+                        d.name.name
+                    ),
+                );
+            }
+        }
+    }
+    for n in &options.interfaces {
+        let found = models.iter().any(|m| {
+            m.ast
+                .defs_in_file(m.main)
+                .any(|id| m.ast.def(id).scoped == norm(n))
+        });
+        if !found {
+            diags.global_error(
+                CODE,
+                format!("replicator interface `{n}` is not defined in the files compiled"),
+            );
+        }
+    }
+    if diags.has_errors() {
+        diags.sort_by_position();
+        return Err(diags);
+    }
+    if modules.is_empty() {
+        if options.enabled && !any_named {
+            diags.global_error(
+                CODE,
+                "State Replicator glue was asked for but no interface fits the pattern",
+            );
+            return Err(diags);
+        }
+        return Ok(String::new());
+    }
+    let root = ident::plain(ROOT_MODULE);
+    let tokens = quote! {
+        /// Glue between the State Replicator interfaces of these files and
+        /// the generic replicator core, one module per replicator.
+        pub mod #root {
+            #(#modules)*
+        }
+    };
+    let file: syn::File = syn::parse2(tokens).map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.global_error(CODE, format!("generated glue does not parse: {e}"));
+        d
+    })?;
+    Ok(prettyplease::unparse(&file))
+}
+
+/// A path from the glue module (`replication::<name>`) to a definition.
+fn path(ast: &Ast, id: DefId) -> TokenStream {
+    let def = ast.def(id);
+    let parts: Vec<&str> = def.scoped.split("::").filter(|p| !p.is_empty()).collect();
+    let mods = parts[..parts.len().saturating_sub(1)]
+        .iter()
+        .map(|m| ident::module_name(m));
+    let name = ident::type_name(&def.name.name);
+    quote!(super::super:: #(#mods::)* #name)
+}
+
+fn path_with_suffix(ast: &Ast, id: DefId, suffix: &str) -> TokenStream {
+    let def = ast.def(id);
+    let parts: Vec<&str> = def.scoped.split("::").filter(|p| !p.is_empty()).collect();
+    let mods = parts[..parts.len().saturating_sub(1)]
+        .iter()
+        .map(|m| ident::module_name(m));
+    let name = format_ident!("{}{}", ident::type_name(&def.name.name).to_string(), suffix);
+    quote!(super::super:: #(#mods::)* #name)
+}
+
+fn rust_key(ast: &Ast, t: Type) -> TokenStream {
+    match t {
+        Type::Builtin(Builtin::String) => quote!(::std::string::String),
+        Type::Builtin(Builtin::Bool) => quote!(bool),
+        Type::Builtin(Builtin::Byte) => quote!(u8),
+        Type::Builtin(Builtin::Short) => quote!(i16),
+        Type::Builtin(Builtin::Int) => quote!(i32),
+        Type::Builtin(Builtin::Long) => quote!(i64),
+        Type::Def(id) => path(ast, id),
+        _ => quote!(()),
+    }
+}
+
+/// Whether the class `depth` bases up from `class` has a base itself (a
+/// member named `base` is then `base_` in Rust).
+fn holder_has_base(ast: &Ast, class: DefId, depth: usize) -> bool {
+    let base_of = |id: DefId| match &ast.def(id).kind {
+        DefKind::Class(c) => c.base.as_ref().and_then(|b| b.1),
+        _ => None,
+    };
+    let mut cur = class;
+    for _ in 0..depth {
+        match base_of(cur) {
+            Some(b) => cur = b,
+            None => return false,
+        }
+    }
+    base_of(cur).is_some()
+}
+
+fn field(name: &str, renamed: bool) -> proc_macro2::Ident {
+    let f = ident::field_name(name);
+    if renamed && f == "base" {
+        format_ident!("base_")
+    } else {
+        f
+    }
+}
+
+/// The glue module of one pattern.
+fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
+    let c: TokenStream = options
+        .crate_path
+        .as_deref()
+        .unwrap_or("::replicator")
+        .parse()
+        .unwrap_or_else(|_| quote!(::replicator));
+    let rdef = ast.def(p.replicator);
+    let ldef = ast.def(p.listener);
+    let modname = ident::module_name(&rdef.name.name);
+    let r_trait = path(ast, p.replicator);
+    let r_prx = path_with_suffix(ast, p.replicator, "Prx");
+    let l_trait = path(ast, p.listener);
+    let l_prx = path_with_suffix(ast, p.listener, "Prx");
+    let item_seq = path(ast, p.item_seq);
+    let base = path(ast, p.item_base);
+    let key_ty = rust_key(ast, p.key_type);
+    let m = |s: &str| ident::field_name(s);
+    let (add, rem_l, set, get, get_all, items_set) = (
+        m(&p.ops.add_listener),
+        m(&p.ops.remove_listener),
+        m(&p.ops.set),
+        m(&p.ops.get),
+        m(&p.ops.get_all),
+        m(&p.ops.items_set),
+    );
+    let ops_lit = |s: &str| proc_macro2::Literal::string(s);
+    let (set_l, rem_l_l, get_all_l, add_l) = (
+        ops_lit(&p.ops.set),
+        ops_lit(&p.ops.remove_listener),
+        ops_lit(&p.ops.get_all),
+        ops_lit(&p.ops.add_listener),
+    );
+    let rt = quote!(::ice_proto::encoding::codegen);
+    let mod_doc = format!(
+        " Glue for the State Replicator `{}` and its listener `{}`.",
+        rdef.scoped, ldef.scoped
+    );
+
+    // The item type and its key.
+    let base_name = &ast.def(p.item_base).name.name;
+    let (item_decl, item_fns, key_fn, removal_check) = match &p.key {
+        Key::Member { member, depth } => {
+            let mut fields: Vec<proc_macro2::Ident> =
+                (0..*depth).map(|_| format_ident!("base")).collect();
+            fields.push(field(member, holder_has_base(ast, p.item_base, *depth)));
+            let doc = format!(
+                " A state item: a `{base_name}` instance (or of a subclass), keyed by its `{member}` member."
+            );
+            (
+                quote! {
+                    #[doc = #doc]
+                    #[derive(Debug, Clone, PartialEq)]
+                    pub struct Item(pub #rt::ClassRef);
+                },
+                quote! {
+                    /// Wraps a class value.
+                    pub fn new<V: #rt::Value>(value: V) -> Self {
+                        Self(#rt::ClassRef::new(value))
+                    }
+
+                    /// The item as a `T` (its class or one of its bases), if it is one.
+                    #[must_use]
+                    pub fn downcast_ref<T: ::std::any::Any>(&self) -> ::std::option::Option<&T> {
+                        self.0.downcast_ref::<T>()
+                    }
+
+                    /// The items of a Slice sequence (null elements are skipped).
+                    #[must_use]
+                    pub fn from_seq(seq: #item_seq) -> ::std::vec::Vec<Self> {
+                        seq.into_iter().flatten().map(Self).collect()
+                    }
+
+                    /// A Slice sequence of these items.
+                    #[must_use]
+                    pub fn to_seq(items: &[Self]) -> #item_seq {
+                        items.iter().map(|i| ::std::option::Option::Some(i.0.clone())).collect()
+                    }
+                },
+                quote! {
+                    fn key(&self) -> #key_ty {
+                        self.0
+                            .downcast_ref::<#base>()
+                            .map(|i| i.#(#fields).*.clone())
+                            .unwrap_or_default()
+                    }
+                },
+                p.removal.map(|r| {
+                    let r = path(ast, r);
+                    quote!(self.0.downcast_ref::<#r>().is_some())
+                }),
+            )
+        }
+        Key::External {
+            entry,
+            key_member,
+            item_member,
+        } => {
+            let entry_ty = path(ast, *entry);
+            let kf = field(key_member, false);
+            let itf = field(item_member, false);
+            let doc = format!(
+                " A state item: a `{}` entry, a `{base_name}` instance beside its `{key_member}`.",
+                ast.def(*entry).name.name
+            );
+            (
+                quote! {
+                    #[doc = #doc]
+                    #[derive(Debug, Clone, PartialEq)]
+                    pub struct Item(pub #entry_ty);
+                },
+                quote! {
+                    /// An entry holding `value` under `key`.
+                    pub fn new<V: #rt::Value>(key: #key_ty, value: V) -> Self {
+                        let mut e = <#entry_ty as ::std::default::Default>::default();
+                        e.#kf = key;
+                        e.#itf = ::std::option::Option::Some(#rt::ClassRef::new(value));
+                        Self(e)
+                    }
+
+                    /// The item as a `T` (its class or one of its bases), if it is one.
+                    #[must_use]
+                    pub fn downcast_ref<T: ::std::any::Any>(&self) -> ::std::option::Option<&T> {
+                        self.0.#itf.as_ref().and_then(|c| c.downcast_ref::<T>())
+                    }
+
+                    /// The entries of a Slice sequence.
+                    #[must_use]
+                    pub fn from_seq(seq: #item_seq) -> ::std::vec::Vec<Self> {
+                        seq.into_iter().map(Self).collect()
+                    }
+
+                    /// A Slice sequence of these entries.
+                    #[must_use]
+                    pub fn to_seq(items: &[Self]) -> #item_seq {
+                        items.iter().map(|i| i.0.clone()).collect()
+                    }
+                },
+                quote! {
+                    fn key(&self) -> #key_ty {
+                        self.0.#kf.clone()
+                    }
+                },
+                p.removal.map(|r| {
+                    let r = path(ast, r);
+                    quote!(self.downcast_ref::<#r>().is_some())
+                }),
+            )
+        }
+    };
+    let removal_fn = p.removal.map(|r| {
+        let rname = &ast.def(r).name.name;
+        let rp = path(ast, r);
+        let doc = format!(" An item marking the removal of `key` (a `{rname}`).");
+        let body = match &p.key {
+            Key::Member { member, depth } => {
+                let mut fields: Vec<proc_macro2::Ident> =
+                    (0..=*depth).map(|_| format_ident!("base")).collect();
+                fields.push(field(member, holder_has_base(ast, p.item_base, *depth)));
+                quote! {
+                    let mut v = <#rp as ::std::default::Default>::default();
+                    v.#(#fields).* = key;
+                    Self::new(v)
+                }
+            }
+            Key::External { .. } => quote! {
+                Self::new(key, <#rp as ::std::default::Default>::default())
+            },
+        };
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            pub fn removal(key: #key_ty) -> Self {
+                #body
+            }
+        }
+    });
+    let is_removal = removal_check.map(|check| {
+        quote! {
+            fn is_removal(&self) -> bool {
+                #check
+            }
+        }
+    });
+
+    // Pushes of removals: the listener's removed operation, or removal items.
+    let push_removed = match &p.ops.items_removed {
+        Some(op) => {
+            let op = m(op);
+            quote!(self.prx.#op(&keys.to_vec(), ::std::option::Option::None).await)
+        }
+        None => quote! {
+            self.prx
+                .#items_set(
+                    &Item::to_seq(&keys.iter().cloned().map(Item::removal).collect::<::std::vec::Vec<_>>()),
+                    ::std::option::Option::None,
+                )
+                .await
+        },
+    };
+    let (client_remove, remove_name) = match &p.ops.remove {
+        Some(op) => {
+            let lit = ops_lit(op);
+            let op = m(op);
+            (
+                quote!(self.replicator.#op(&keys, ::std::option::Option::None).await),
+                lit,
+            )
+        }
+        None => (
+            quote! {
+                self.replicator
+                    .#set(
+                        &Item::to_seq(&keys.into_iter().map(Item::removal).collect::<::std::vec::Vec<_>>()),
+                        ::std::option::Option::None,
+                    )
+                    .await
+            },
+            set_l.clone(),
+        ),
+    };
+    let servant_remove = p.ops.remove.as_ref().map(|op| {
+        let op = m(op);
+        let key_seq = quote!(::std::vec::Vec<#key_ty>);
+        quote! {
+            async fn #op(
+                &self,
+                keys: #key_seq,
+                _current: &::ice_proto::adapter::Current,
+            ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                self.core.remove_items(keys);
+                ::std::result::Result::Ok(())
+            }
+        }
+    });
+    let member_removed = p.ops.items_removed.as_ref().map(|op| {
+        let op = m(op);
+        quote! {
+            async fn #op(
+                &self,
+                keys: ::std::vec::Vec<#key_ty>,
+                _current: &::ice_proto::adapter::Current,
+            ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                if let ::std::option::Option::Some(m) = self.member() {
+                    m.pushed_removed(&keys);
+                }
+                ::std::result::Result::Ok(())
+            }
+        }
+    });
+    let r_servant = path_with_suffix(ast, p.replicator, "Servant");
+    let l_servant = path_with_suffix(ast, p.listener, "Servant");
+    let rname = &rdef.name.name;
+    let lname = &ldef.name.name;
+    let doc_servant = format!(" The `{rname}` servant over the generic `StateReplicator`.");
+    let doc_lprx = format!(" A `{lname}` proxy as a listener of the generic replicator.");
+    let doc_client = format!(
+        " A member's link to its replicator: a `{rname}` proxy and the member's own `{lname}` proxy."
+    );
+    let doc_ml = format!(" The member's `{lname}` servant: pushes feed the member's store.");
+
+    quote! {
+        #[doc = #mod_doc]
+        pub mod #modname {
+            #item_decl
+
+            impl Item {
+                #item_fns
+                #removal_fn
+            }
+
+            impl #c::Keyed for Item {
+                type Key = #key_ty;
+                #key_fn
+                #is_removal
+            }
+
+            /// How long a push to one listener may take before the listener is dropped.
+            pub const PUSH_TIMEOUT: ::std::time::Duration = ::std::time::Duration::from_secs(5);
+
+            #[doc = #doc_lprx]
+            #[derive(Debug, Clone)]
+            pub struct ListenerProxy {
+                prx: #l_prx,
+                name: ::std::string::String,
+            }
+
+            impl ListenerProxy {
+                /// The listener at `proxy`, described by its stringified proxy; pushes time out after [`PUSH_TIMEOUT`].
+                #[must_use]
+                pub fn new(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+                    let name = proxy.communicator().proxy_to_string(&proxy);
+                    let proxy = proxy.ice_invocation_timeout(::std::option::Option::Some(PUSH_TIMEOUT));
+                    Self {
+                        prx: #l_prx::unchecked_cast(proxy),
+                        name,
+                    }
+                }
+            }
+
+            impl #c::Listener<Item> for ListenerProxy {
+                async fn items_set(&self, items: &[Item]) -> ::std::result::Result<(), #c::PushError> {
+                    self.prx
+                        .#items_set(&Item::to_seq(items), ::std::option::Option::None)
+                        .await
+                        .map_err(|e| #c::PushError { reason: e.to_string() })
+                }
+
+                async fn items_removed(&self, keys: &[#key_ty]) -> ::std::result::Result<(), #c::PushError> {
+                    #push_removed.map_err(|e| #c::PushError { reason: e.to_string() })
+                }
+
+                fn describe(&self) -> ::std::string::String {
+                    self.name.clone()
+                }
+            }
+
+            #[doc = #doc_servant]
+            #[derive(Debug, Clone)]
+            pub struct ReplicatorServant {
+                core: #c::StateReplicator<Item>,
+                communicator: ::ice_proto::communicator::Communicator,
+            }
+
+            impl ReplicatorServant {
+                /// A servant over `core`; listener proxies are made with `communicator`.
+                #[must_use]
+                pub fn new(core: #c::StateReplicator<Item>, communicator: ::ice_proto::communicator::Communicator) -> Self {
+                    Self { core, communicator }
+                }
+
+                /// The generic core.
+                #[must_use]
+                pub fn core(&self) -> &#c::StateReplicator<Item> {
+                    &self.core
+                }
+
+                /// This servant, ready for an object adapter.
+                #[must_use]
+                pub fn into_dispatcher(self) -> ::std::sync::Arc<#r_servant<Self>> {
+                    ::std::sync::Arc::new(#r_servant(::std::sync::Arc::new(self)))
+                }
+            }
+
+            impl #r_trait for ReplicatorServant {
+                async fn #add(
+                    &self,
+                    listener: ::std::option::Option<#rt::ProxyData>,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                    if let ::std::option::Option::Some(data) = listener {
+                        self.core.add_listener(ListenerProxy::new(self.communicator.proxy(data)));
+                    }
+                    ::std::result::Result::Ok(())
+                }
+
+                async fn #rem_l(
+                    &self,
+                    listener: ::std::option::Option<#rt::ProxyData>,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                    if let ::std::option::Option::Some(data) = listener {
+                        let name = self.communicator.proxy_to_string(&self.communicator.proxy(data));
+                        self.core.remove_listener(&name);
+                    }
+                    ::std::result::Result::Ok(())
+                }
+
+                async fn #set(
+                    &self,
+                    items: #item_seq,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                    self.core.set_items(Item::from_seq(items));
+                    ::std::result::Result::Ok(())
+                }
+
+                #servant_remove
+
+                async fn #get(
+                    &self,
+                    keys: ::std::vec::Vec<#key_ty>,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<#item_seq, ::ice_proto::adapter::DispatchError> {
+                    ::std::result::Result::Ok(Item::to_seq(&self.core.get_items(&keys)))
+                }
+
+                async fn #get_all(
+                    &self,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<#item_seq, ::ice_proto::adapter::DispatchError> {
+                    ::std::result::Result::Ok(Item::to_seq(&self.core.get_all()))
+                }
+            }
+
+            #[doc = #doc_client]
+            #[derive(Debug, Clone)]
+            pub struct Client {
+                replicator: #r_prx,
+                listener: ::std::option::Option<#rt::ProxyData>,
+            }
+
+            impl Client {
+                /// A client of the replicator at `replicator`, registering `listener`.
+                #[must_use]
+                pub fn new(replicator: ::ice_proto::proxy::ObjectPrx, listener: &::ice_proto::proxy::ObjectPrx) -> Self {
+                    Self {
+                        replicator: #r_prx::unchecked_cast(replicator),
+                        listener: ::std::option::Option::Some(listener.data().clone()),
+                    }
+                }
+
+                /// The replicator proxy.
+                #[must_use]
+                pub fn replicator(&self) -> &#r_prx {
+                    &self.replicator
+                }
+            }
+
+            impl #c::ReplicatorClient<Item> for Client {
+                async fn set_items(&self, items: ::std::vec::Vec<Item>) -> ::std::result::Result<(), #c::ReplicatorError> {
+                    self.replicator
+                        .#set(&Item::to_seq(&items), ::std::option::Option::None)
+                        .await
+                        .map_err(|e| #c::ReplicatorError { operation: #set_l, reason: e.to_string() })
+                }
+
+                async fn remove_items(&self, keys: ::std::vec::Vec<#key_ty>) -> ::std::result::Result<(), #c::ReplicatorError> {
+                    #client_remove
+                        .map_err(|e| #c::ReplicatorError { operation: #remove_name, reason: e.to_string() })
+                }
+
+                async fn get_all(&self) -> ::std::result::Result<::std::vec::Vec<Item>, #c::ReplicatorError> {
+                    self.replicator
+                        .#get_all(::std::option::Option::None)
+                        .await
+                        .map(Item::from_seq)
+                        .map_err(|e| #c::ReplicatorError { operation: #get_all_l, reason: e.to_string() })
+                }
+
+                async fn add_listener(&self) -> ::std::result::Result<(), #c::ReplicatorError> {
+                    self.replicator
+                        .#add(&self.listener, ::std::option::Option::None)
+                        .await
+                        .map_err(|e| #c::ReplicatorError { operation: #add_l, reason: e.to_string() })
+                }
+
+                async fn remove_listener(&self) -> ::std::result::Result<(), #c::ReplicatorError> {
+                    self.replicator
+                        .#rem_l(&self.listener, ::std::option::Option::None)
+                        .await
+                        .map_err(|e| #c::ReplicatorError { operation: #rem_l_l, reason: e.to_string() })
+                }
+            }
+
+            /// A replica-group member of this component over Ice.
+            pub type Member = #c::Member<Item, Client>;
+
+            /// A late-bound slot for the member: the listener servant serves before the member registers it.
+            pub type MemberSlot = ::std::sync::Arc<::std::sync::Mutex<::std::option::Option<Member>>>;
+
+            #[doc = #doc_ml]
+            #[derive(Debug, Clone, Default)]
+            pub struct MemberListener {
+                /// The member pushes go to.
+                pub slot: MemberSlot,
+            }
+
+            impl MemberListener {
+                fn member(&self) -> ::std::option::Option<Member> {
+                    self.slot.lock().ok().and_then(|m| m.clone())
+                }
+
+                /// This servant, ready for an object adapter.
+                #[must_use]
+                pub fn into_dispatcher(self) -> ::std::sync::Arc<#l_servant<Self>> {
+                    ::std::sync::Arc::new(#l_servant(::std::sync::Arc::new(self)))
+                }
+            }
+
+            impl #l_trait for MemberListener {
+                async fn #items_set(
+                    &self,
+                    items: #item_seq,
+                    _current: &::ice_proto::adapter::Current,
+                ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
+                    if let ::std::option::Option::Some(m) = self.member() {
+                        m.pushed_set(&Item::from_seq(items));
+                    }
+                    ::std::result::Result::Ok(())
+                }
+
+                #member_removed
+            }
+        }
+    }
+}
