@@ -14,9 +14,13 @@
 //! `ice::trace::network` and `ice::trace::protocol`),
 //! `Ice.ACM.Close`/`Ice.ACM.Client.Close`/`Ice.ACM.Server.Close` (1, 3 or 4
 //! close connections idle for the ACM timeout; unset, none are closed), and
-//! per adapter
+//! `Ice.Default.Locator` (the locator of every new proxy),
+//! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever), and per
+//! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
-//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection).
+//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection),
+//! `<Name>.AdapterId`, `<Name>.ReplicaGroupId` and `<Name>.Locator`
+//! (registration with the locator registry, see [`crate::locator`]).
 //!
 //! Proxy strings are parsed by [`crate::reference`]; this module turns the
 //! result into live [`ObjectPrx`] values.
@@ -30,6 +34,7 @@ use tokio::sync::watch;
 use crate::adapter::ObjectAdapter;
 use crate::connection::{Connection, ConnectionConfig};
 use crate::encoding::{EncodingVersion, Endpoint, Identity, ProxyData};
+use crate::locator::Locator;
 use crate::properties::Properties;
 use crate::proxy::ObjectPrx;
 use crate::reference::{self, ParseDefaults};
@@ -52,6 +57,12 @@ struct Inner {
     connections: Mutex<HashMap<(String, u16), ConnectionSlot>>,
     adapters: Mutex<Vec<ObjectAdapter>>,
     shutdown: watch::Sender<bool>,
+    /// `Ice.Default.Locator`, parsed.
+    default_locator: Option<Arc<Locator>>,
+    /// `Ice.Default.LocatorCacheTimeout`.
+    locator_cache_timeout: i32,
+    /// One locator (and cache) per locator proxy, keyed by its text.
+    locators: Mutex<HashMap<String, Arc<Locator>>>,
 }
 
 /// The root of an Ice runtime: configuration, connections and adapters.
@@ -160,8 +171,28 @@ impl Communicator {
             idle_close: idle_close(&properties, "Client"),
             ..config
         };
+        let default_locator = properties
+            .get_property("Ice.Default.Locator")
+            .filter(|text| !text.trim().is_empty())
+            .and_then(|text| match reference::parse(text, &defaults) {
+                Ok(data) => data,
+                Err(e) => {
+                    tracing::warn!(locator = text, error = %e, "invalid Ice.Default.Locator ignored");
+                    None
+                }
+            })
+            .map(|data| Arc::new(Locator::new(data)));
+        let locators = default_locator
+            .iter()
+            .map(|l| (reference::to_string(l.proxy_data()), l.clone()))
+            .collect();
+        let locator_cache_timeout =
+            properties.get_property_as_int_with_default("Ice.Default.LocatorCacheTimeout", -1);
         Self {
             inner: Arc::new(Inner {
+                default_locator,
+                locator_cache_timeout,
+                locators: Mutex::new(locators),
                 properties,
                 defaults,
                 config,
@@ -212,6 +243,32 @@ impl Communicator {
     #[must_use]
     pub fn retry_intervals(&self) -> &[Duration] {
         &self.inner.retry_intervals
+    }
+
+    /// The locator of `Ice.Default.Locator`, if set.
+    #[must_use]
+    pub fn default_locator(&self) -> Option<Arc<Locator>> {
+        self.inner.default_locator.clone()
+    }
+
+    /// `Ice.Default.LocatorCacheTimeout` in seconds (-1, the default: for ever).
+    #[must_use]
+    pub fn default_locator_cache_timeout(&self) -> i32 {
+        self.inner.locator_cache_timeout
+    }
+
+    /// The locator reached through `data`, shared (with its cache) by
+    /// every proxy that uses the same locator proxy.
+    #[must_use]
+    pub fn locator(&self, data: &ProxyData) -> Arc<Locator> {
+        let key = reference::to_string(data);
+        match self.inner.locators.lock() {
+            Ok(mut map) => map
+                .entry(key)
+                .or_insert_with(|| Arc::new(Locator::new(data.clone())))
+                .clone(),
+            Err(_) => Arc::new(Locator::new(data.clone())),
+        }
     }
 
     /// Parses a stringified proxy; `Ok(None)` for the null proxy.
@@ -325,9 +382,40 @@ impl Communicator {
             max_dispatches: usize::try_from(size.max(size_max)).unwrap_or(1).max(1),
             ..self.inner.server_config.clone()
         };
-        let adapter =
-            ObjectAdapter::create(name.to_owned(), self.clone(), endpoints, published, config)
-                .await?;
+        let locator = match props.get_property(&format!("{name}.Locator")) {
+            Some(text) if !text.trim().is_empty() => {
+                let data = reference::parse(text, &self.inner.defaults)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| RuntimeError::ProxyParse {
+                        text: text.to_owned(),
+                    })?;
+                Some(self.locator(&data))
+            }
+            _ => self.default_locator(),
+        };
+        let registration = crate::adapter::Registration {
+            adapter_id: props
+                .get_property(&format!("{name}.AdapterId"))
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            replica_group_id: props
+                .get_property(&format!("{name}.ReplicaGroupId"))
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            locator,
+        };
+        let adapter = ObjectAdapter::create(
+            name.to_owned(),
+            self.clone(),
+            endpoints,
+            published,
+            config,
+            registration,
+        )
+        .await?;
         if let Ok(mut adapters) = self.inner.adapters.lock() {
             adapters.push(adapter.clone());
         }

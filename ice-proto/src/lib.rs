@@ -15,6 +15,7 @@ pub mod reference;
 pub mod adapter;
 pub mod communicator;
 pub mod connection;
+pub mod locator;
 pub mod proxy;
 pub mod typed_proxy;
 pub mod runtime_error;

@@ -20,6 +20,7 @@ use crate::communicator::Communicator;
 use crate::connection::Connection;
 use crate::encoding::proxy::InvocationMode;
 use crate::encoding::{EncodingVersion, Format, InputStream, OutputStream, ProxyData};
+use crate::locator::Locator;
 use crate::protocol::{
     Context, Encapsulation, OperationMode, Reply, ReplyBody, Request, RequestHeader,
 };
@@ -67,6 +68,10 @@ struct Inner {
     fixed: Option<Connection>,
     invocation_timeout: Option<Option<Duration>>,
     compress: bool,
+    /// The locator that resolves this proxy when it is indirect.
+    locator: Option<Arc<Locator>>,
+    /// Ice's `ice_locatorCacheTimeout` in seconds (-1: for ever, 0: never).
+    locator_cache_timeout: i32,
     batch: Mutex<Vec<Request>>,
 }
 
@@ -102,6 +107,8 @@ impl ObjectPrx {
                 _ => false,
             })
         });
+        let locator = communicator.default_locator();
+        let locator_cache_timeout = communicator.default_locator_cache_timeout();
         Self {
             inner: Arc::new(Inner {
                 communicator,
@@ -110,6 +117,8 @@ impl ObjectPrx {
                 fixed,
                 invocation_timeout: None,
                 compress,
+                locator,
+                locator_cache_timeout,
                 batch: Mutex::new(Vec::new()),
             }),
         }
@@ -153,6 +162,8 @@ impl ObjectPrx {
             fixed: self.inner.fixed.clone(),
             invocation_timeout: self.inner.invocation_timeout,
             compress: self.inner.compress,
+            locator: self.inner.locator.clone(),
+            locator_cache_timeout: self.inner.locator_cache_timeout,
             batch: Mutex::new(Vec::new()),
         };
         change(&mut inner);
@@ -221,6 +232,73 @@ impl ObjectPrx {
         self.rebuild(|i| i.fixed = Some(connection))
     }
 
+    /// A copy resolved through `locator` when indirect (Ice's
+    /// `ice_locator`); `None` for no locator.
+    #[must_use]
+    pub fn ice_locator(self, locator: Option<&ObjectPrx>) -> Self {
+        let locator = locator.map(|l| self.inner.communicator.locator(l.data()));
+        self.with_locator(locator)
+    }
+
+    /// A copy resolved through `locator` (shared with its cache).
+    #[must_use]
+    pub fn with_locator(self, locator: Option<Arc<Locator>>) -> Self {
+        self.rebuild(|i| i.locator = locator)
+    }
+
+    /// The locator that resolves this proxy, if any (Ice's `ice_getLocator`).
+    #[must_use]
+    pub fn ice_get_locator(&self) -> Option<ObjectPrx> {
+        self.inner
+            .locator
+            .as_ref()
+            .map(|l| l.proxy(&self.inner.communicator))
+    }
+
+    /// The locator, with its cache.
+    #[must_use]
+    pub fn locator(&self) -> Option<&Arc<Locator>> {
+        self.inner.locator.as_ref()
+    }
+
+    /// A copy whose cached locator answers are used for at most `seconds`
+    /// (-1: for ever, 0: never), as Ice's `ice_locatorCacheTimeout`.
+    #[must_use]
+    pub fn ice_locator_cache_timeout(self, seconds: i32) -> Self {
+        self.rebuild(|i| i.locator_cache_timeout = seconds)
+    }
+
+    /// The locator cache timeout in seconds.
+    #[must_use]
+    pub fn locator_cache_timeout(&self) -> i32 {
+        self.inner.locator_cache_timeout
+    }
+
+    /// An indirect copy for adapter `id` (no endpoints); an empty `id`
+    /// makes a well-known proxy.
+    #[must_use]
+    pub fn ice_adapter_id(self, id: &str) -> Self {
+        self.rebuild(|i| {
+            i.data.adapter_id = id.to_owned();
+            i.data.endpoints.clear();
+        })
+    }
+
+    /// A copy with `endpoints` (and no adapter id): a direct proxy.
+    #[must_use]
+    pub fn ice_endpoints(self, endpoints: Vec<crate::encoding::Endpoint>) -> Self {
+        self.rebuild(|i| {
+            i.data.adapter_id.clear();
+            i.data.endpoints = endpoints;
+        })
+    }
+
+    /// Whether the proxy has no endpoints and needs a locator.
+    #[must_use]
+    pub fn is_indirect(&self) -> bool {
+        self.inner.data.endpoints.is_empty() && self.inner.fixed.is_none()
+    }
+
     /// Whether requests are compressed (the endpoints' `-z`, or
     /// `Ice.Override.Compress`, or [`ObjectPrx::ice_compress`]).
     #[must_use]
@@ -246,11 +324,49 @@ impl ObjectPrx {
     pub async fn ice_get_connection(&self) -> Result<Connection> {
         match &self.inner.fixed {
             Some(c) => Ok(c.clone()),
-            None => {
+            None if !self.inner.data.endpoints.is_empty() => {
                 self.inner
                     .communicator
                     .connection_for(&self.inner.data)
                     .await
+            }
+            None => self.indirect_connection().await,
+        }
+    }
+
+    /// Resolves an indirect proxy through its locator and connects; when
+    /// cached endpoints fail, drops them and resolves once more.
+    async fn indirect_connection(&self) -> Result<Connection> {
+        let communicator = &self.inner.communicator;
+        let data = &self.inner.data;
+        let Some(locator) = &self.inner.locator else {
+            return Err(RuntimeError::NoEndpoint {
+                proxy: crate::reference::to_string(data),
+            });
+        };
+        let mut timeout = self.inner.locator_cache_timeout;
+        loop {
+            let resolved = locator.resolve_boxed(communicator, data, timeout).await?;
+            if resolved.endpoints.is_empty() {
+                return Err(RuntimeError::NoEndpoint {
+                    proxy: crate::reference::to_string(data),
+                });
+            }
+            let mut direct = data.clone();
+            direct.endpoints = resolved.endpoints;
+            match communicator.connection_for(&direct).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if resolved.cached => {
+                    tracing::debug!(
+                        target: "ice::trace::locator",
+                        proxy = %crate::reference::to_string(data),
+                        error = %e,
+                        "cached endpoints failed; resolving again"
+                    );
+                    locator.clear(data);
+                    timeout = 0;
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -388,6 +504,11 @@ impl ObjectPrx {
         match intervals.get(*attempt) {
             Some(pause) if retryable => {
                 *attempt += 1;
+                if self.is_indirect() {
+                    if let Some(locator) = &self.inner.locator {
+                        locator.clear(&self.inner.data);
+                    }
+                }
                 tracing::debug!(error = %error, attempt = *attempt, "retrying invocation");
                 if !pause.is_zero() {
                     tokio::time::sleep(*pause).await;

@@ -109,6 +109,15 @@ pub enum RuntimeError {
         /// The text.
         text: String,
     },
+    /// The locator does not know an object adapter or well-known object
+    /// (Ice's `NotRegisteredException`).
+    #[error("no {kind} with id `{id}` is registered with the locator")]
+    NotRegistered {
+        /// What was looked up: `object adapter`, `object` or `replica group`.
+        kind: &'static str,
+        /// Its adapter id or stringified identity.
+        id: String,
+    },
     /// Adapter `Name.Endpoints` is missing or an adapter of that name exists.
     #[error("object adapter `{name}`: {reason}")]
     Adapter {

@@ -13,8 +13,16 @@
 //!
 //! A reply uses the encoding of the request's parameter encapsulation, so
 //! a peer speaking encoding 1.0 gets 1.0 back.
+//!
+//! With `<Name>.AdapterId` (and optionally `<Name>.ReplicaGroupId`) and a
+//! locator (`<Name>.Locator`, else `Ice.Default.Locator`), the adapter
+//! registers its published endpoints with the locator registry when
+//! activated and unregisters them when deactivated, and the proxies it
+//! creates are indirect (`id@AdapterId`, or `id@ReplicaGroupId`), as Ice
+//! makes them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
@@ -22,9 +30,10 @@ use tokio::sync::watch;
 use crate::communicator::Communicator;
 use crate::connection::{BoxFuture, Connection, ConnectionConfig, RequestHandler};
 use crate::encoding::{
-    EncodingVersion, Endpoint, Format, Identity, InputStream, IpEndpoint, OutputStream,
+    EncodingVersion, Endpoint, Format, Identity, InputStream, IpEndpoint, OutputStream, ProxyData,
     UserException,
 };
+use crate::locator::Locator;
 use crate::protocol::{Context, Encapsulation, OperationMode, ReplyBody, Request, RequestFailed};
 use crate::proxy::ObjectPrx;
 use crate::runtime_error::{Result, RuntimeError};
@@ -169,6 +178,22 @@ pub enum AdapterState {
 
 type FacetMap = HashMap<String, Arc<dyn Servant>>;
 
+/// How an adapter makes itself known to a locator: `<Name>.AdapterId`,
+/// `<Name>.ReplicaGroupId` and the locator (`<Name>.Locator`, else
+/// `Ice.Default.Locator`).
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// The adapter id; empty for an adapter that does not register.
+    pub adapter_id: String,
+    /// The replica group the adapter belongs to; empty for none.
+    pub replica_group_id: String,
+    /// The locator whose registry receives the endpoints.
+    pub locator: Option<Arc<Locator>>,
+}
+
+/// How long unregistering at deactivation may take before it is given up.
+const UNREGISTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct Inner {
     name: String,
     communicator: Communicator,
@@ -180,6 +205,9 @@ struct Inner {
     published: Vec<Endpoint>,
     connections: Mutex<Vec<Connection>>,
     accept_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    registration: Registration,
+    /// Whether the endpoints are (being) registered with the locator.
+    registered: AtomicBool,
 }
 
 /// An object adapter; clones share it.
@@ -219,6 +247,7 @@ impl ObjectAdapter {
         endpoints: Vec<Endpoint>,
         published: Option<Vec<Endpoint>>,
         config: ConnectionConfig,
+        registration: Registration,
     ) -> Result<Self> {
         let mut acceptors = Vec::new();
         let mut bound = Vec::new();
@@ -260,6 +289,8 @@ impl ObjectAdapter {
                 published,
                 connections: Mutex::new(Vec::new()),
                 accept_tasks: Mutex::new(Vec::new()),
+                registration,
+                registered: AtomicBool::new(false),
             }),
         };
         let tasks: Vec<_> = acceptors
@@ -311,8 +342,92 @@ impl ObjectAdapter {
         })
     }
 
-    /// Starts accepting connections and dispatching requests.
+    /// The adapter id (`<Name>.AdapterId`), empty if none.
+    #[must_use]
+    pub fn adapter_id(&self) -> &str {
+        &self.inner.registration.adapter_id
+    }
+
+    /// The replica group id (`<Name>.ReplicaGroupId`), empty if none.
+    #[must_use]
+    pub fn replica_group_id(&self) -> &str {
+        &self.inner.registration.replica_group_id
+    }
+
+    /// The locator the adapter registers with and gives its proxies.
+    #[must_use]
+    pub fn locator(&self) -> Option<&Arc<Locator>> {
+        self.inner.registration.locator.as_ref()
+    }
+
+    /// The locator and adapter id, when the adapter registers.
+    fn registers(&self) -> Option<&Arc<Locator>> {
+        if self.inner.registration.adapter_id.is_empty() {
+            return None;
+        }
+        self.inner.registration.locator.as_ref()
+    }
+
+    /// Registers the published endpoints (or, with `register` false,
+    /// unregisters) with the locator registry.
+    async fn update_locator_registry(&self, register: bool) -> Result<()> {
+        let Some(locator) = self.registers() else {
+            return Ok(());
+        };
+        let proxy = register.then(|| {
+            let mut data = ProxyData::new("dummy");
+            data.encoding = self.inner.communicator.default_encoding();
+            data.endpoints = self.inner.published.clone();
+            data
+        });
+        crate::locator::register_adapter(
+            &self.inner.communicator,
+            locator,
+            &self.inner.registration.adapter_id,
+            &self.inner.registration.replica_group_id,
+            proxy.as_ref(),
+        )
+        .await
+    }
+
+    /// Ice's `activate`: registers the published endpoints with the
+    /// locator registry first (when the adapter has an `AdapterId` and a
+    /// locator), then starts accepting connections and dispatching.
+    ///
+    /// # Errors
+    /// When registration fails ([`RuntimeError::NotRegistered`] for an
+    /// adapter the registry does not know, connection errors); the
+    /// adapter then stays holding.
+    pub async fn activate_and_register(&self) -> Result<()> {
+        if self.registers().is_some() && !self.inner.registered.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.update_locator_registry(true).await {
+                self.inner.registered.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        self.activate();
+        Ok(())
+    }
+
+    /// Starts accepting connections and dispatching requests. An adapter
+    /// that registers with a locator does so in the background (a failure
+    /// is logged); [`ObjectAdapter::activate_and_register`] waits for it
+    /// and reports failures.
     pub fn activate(&self) {
+        if self.registers().is_some() && !self.inner.registered.swap(true, Ordering::SeqCst) {
+            let adapter = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = adapter.update_locator_registry(true).await {
+                    adapter.inner.registered.store(false, Ordering::SeqCst);
+                    tracing::warn!(
+                        adapter = %adapter.inner.name,
+                        adapter_id = %adapter.inner.registration.adapter_id,
+                        error = %e,
+                        "could not register the adapter endpoints with the locator registry"
+                    );
+                }
+            });
+        }
         self.inner.state.send_if_modified(|s| {
             if *s == AdapterState::Holding {
                 *s = AdapterState::Active;
@@ -339,7 +454,19 @@ impl ObjectAdapter {
     /// Stops accepting, lets dispatches finish and closes every connection
     /// gracefully (close connection), then returns.
     pub async fn deactivate(&self) {
-        self.inner.state.send_replace(AdapterState::Deactivated);
+        let was = self.inner.state.send_replace(AdapterState::Deactivated);
+        if was != AdapterState::Deactivated && self.inner.registered.swap(false, Ordering::SeqCst) {
+            match tokio::time::timeout(UNREGISTER_LIMIT, self.update_locator_registry(false)).await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(adapter = %self.inner.name, error = %e, "unregistering failed");
+                }
+                Err(_) => {
+                    tracing::debug!(adapter = %self.inner.name, "unregistering timed out");
+                }
+            }
+        }
         if let Ok(mut tasks) = self.inner.accept_tasks.lock() {
             for t in tasks.drain(..) {
                 t.abort();
@@ -430,12 +557,41 @@ impl ObjectAdapter {
         self.inner.default_servants.write().ok()?.remove(category)
     }
 
-    /// A proxy to `identity` with this adapter's published endpoints.
+    /// A proxy to `identity` as Ice's `createProxy` makes it: indirect
+    /// (`id@ReplicaGroupId`, else `id@AdapterId`, with the adapter's
+    /// locator) when the adapter has an adapter id, else direct.
     #[must_use]
     pub fn create_proxy(&self, identity: Identity) -> ObjectPrx {
+        let reg = &self.inner.registration;
+        if reg.adapter_id.is_empty() {
+            return self.create_direct_proxy(identity);
+        }
+        let id = if reg.replica_group_id.is_empty() {
+            &reg.adapter_id
+        } else {
+            &reg.replica_group_id
+        };
+        self.create_indirect_proxy(identity).ice_adapter_id(id)
+    }
+
+    /// A proxy to `identity` with this adapter's published endpoints.
+    #[must_use]
+    pub fn create_direct_proxy(&self, identity: Identity) -> ObjectPrx {
         self.inner
             .communicator
             .direct_proxy(identity, self.inner.published.clone())
+    }
+
+    /// A proxy to `identity` with the adapter's adapter id (Ice's
+    /// `createIndirectProxy`), resolved through the adapter's locator; a
+    /// well-known proxy when the adapter has no adapter id.
+    #[must_use]
+    pub fn create_indirect_proxy(&self, identity: Identity) -> ObjectPrx {
+        self.inner
+            .communicator
+            .direct_proxy(identity, Vec::new())
+            .ice_adapter_id(&self.inner.registration.adapter_id)
+            .with_locator(self.inner.registration.locator.clone())
     }
 
     /// Finds the servant for an identity and facet: its own, or the default
