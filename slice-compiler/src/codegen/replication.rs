@@ -215,8 +215,7 @@ pub fn recognize(model: &Model, options: &Options) -> (Vec<Pattern>, Diagnostics
         if def.local {
             continue;
         }
-        let named = def.metadata.iter().any(|m| m.value == MD_REPLICATOR)
-            || options.interfaces.iter().any(|n| norm(n) == def.scoped);
+        let named = is_named(def, options);
         match r.fit(id, iface) {
             Ok(p) => patterns.push(p),
             Err(Misfit::Ambiguous(span, msg)) => diags.error(CODE, span, msg),
@@ -232,6 +231,22 @@ pub fn recognize(model: &Model, options: &Options) -> (Vec<Pattern>, Diagnostics
         }
     }
     (patterns, diags)
+}
+
+/// Whether metadata or `options` name this interface as a replicator: it
+/// then must fit.
+fn is_named(def: &Definition, options: &Options) -> bool {
+    let DefKind::Interface(iface) = &def.kind else {
+        return false;
+    };
+    def.metadata
+        .iter()
+        .any(|m| m.value == MD_REPLICATOR || m.value.starts_with(MD_KEY))
+        || iface
+            .operations
+            .iter()
+            .any(|o| md_value(&o.metadata, MD_OP).is_some())
+        || options.interfaces.iter().any(|n| norm(n) == def.scoped)
 }
 
 struct Recognizer<'a> {
@@ -878,12 +893,10 @@ pub fn generate(models: &[&Model], options: &Options) -> Result<String, Diagnost
     let mut names: Vec<String> = Vec::new();
     let mut any_named = false;
     for model in models {
-        let named_here = model.ast.defs_in_file(model.main).any(|id| {
-            let d = model.ast.def(id);
-            matches!(d.kind, DefKind::Interface(_))
-                && (d.metadata.iter().any(|m| m.value == MD_REPLICATOR)
-                    || options.interfaces.iter().any(|n| norm(n) == d.scoped))
-        });
+        let named_here = model
+            .ast
+            .defs_in_file(model.main)
+            .any(|id| is_named(model.ast.def(id), options));
         any_named |= named_here;
         if !options.enabled && !named_here {
             continue;
