@@ -2,13 +2,14 @@
 //!
 //! For every case of `tests/golden/encoding/fixtures/MANIFEST.tsv` (written by
 //! ZeroC Ice through `golden.cpp`), this test builds the same value with the
-//! Rust mirror types (`golden_types::cases`) and checks that:
+//! Rust types slice2rs generates from `Fixtures.ice` (`golden_types::cases`)
+//! and checks that:
 //! 1. our encoder writes ZeroC's bytes exactly (where ZeroC's bytes are
 //!    canonical; see [`non_canonical`]);
 //! 2. our decoder reads ZeroC's bytes back to the value described in the
 //!    manifest (printed in `golden.cpp`'s notation), consuming every byte;
-//! 3. the hand-built Rust value prints as the manifest says (so a wrong
-//!    mirror value cannot hide behind a matching decoder);
+//! 3. the Rust value built for the case prints as the manifest says (so a
+//!    wrong value cannot hide behind a matching decoder);
 //! 4. (reverse direction) ZeroC Ice decodes every file our encoder wrote to
 //!    the expected value: `golden check` on a directory of our bytes.
 //!

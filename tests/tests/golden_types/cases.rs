@@ -1,4 +1,4 @@
-//! The golden cases of `golden.cpp`, rebuilt with the Rust mirrors: how each
+//! The golden cases of `golden.cpp`, rebuilt with the generated types: how each
 //! case is framed, the values it writes, what a reader reads back, and the
 //! helpers that encode, decode and print them. Shared by the golden and the
 //! robustness tests.
@@ -213,7 +213,9 @@ pub fn show_params(params: &[Box<dyn Param>], e10: bool) -> String {
 
 /// Decodes `bytes` as the case's reader parameters and prints them.
 pub fn decode_show(spec: &Spec, enc: EncodingVersion, bytes: &[u8]) -> Result<String> {
-    let mut input = InputStream::from_slice(bytes, enc).with_registry(registry());
+    let mut input = InputStream::from_slice(bytes, enc)
+        .with_registry(registry())
+        .with_communicator(communicator());
     let templates = spec.read.as_ref().unwrap_or(&spec.write);
     let mut got = Vec::new();
     if spec.frame.encaps {
@@ -341,7 +343,7 @@ fn both_formats(cases: &mut BTreeMap<String, Spec>, name: &str, make: impl Fn() 
     );
 }
 
-/// Every non-hidden case of `golden.cpp`, built with the Rust mirrors.
+/// Every non-hidden case of `golden.cpp`, built with the generated types.
 pub fn cases() -> BTreeMap<String, Spec> {
     let mut c: BTreeMap<String, Spec> = BTreeMap::new();
     let mut raw = |name: &str, write: Params| {
@@ -710,7 +712,10 @@ pub fn cases() -> BTreeMap<String, Spec> {
     raw(
         "proxy_in_struct",
         vec![v(ProxyBox {
-            prx: Some(prx("boxed", vec![tcp("127.0.0.1", 12)])),
+            prx: Some(FromProxyData::from_proxy_data(prx(
+                "boxed",
+                vec![tcp("127.0.0.1", 12)],
+            ))),
             tag: s("tag"),
         })],
     );
@@ -1120,7 +1125,9 @@ pub fn decode_reencode(
     enc: EncodingVersion,
     bytes: &[u8],
 ) -> Result<(String, Vec<u8>)> {
-    let mut input = InputStream::from_slice(bytes, enc).with_registry(registry());
+    let mut input = InputStream::from_slice(bytes, enc)
+        .with_registry(registry())
+        .with_communicator(communicator());
     input.start_encapsulation()?;
     let mut got = Vec::new();
     for t in spec.read.as_ref().unwrap_or(&spec.write) {

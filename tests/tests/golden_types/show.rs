@@ -423,6 +423,12 @@ impl Show for Option<ProxyData> {
     }
 }
 
+impl Show for Option<ice_proto::proxy::ObjectPrx> {
+    fn show(&self, p: &mut Printer) {
+        self.as_ref().map(|x| x.data().clone()).show(p);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
