@@ -7,7 +7,9 @@
 //! (identity `ChannelServiceXReplica`), `ChannelServiceXListener` the
 //! member's state listener (identity `ChannelServiceXListener`).
 //! Properties: `ChannelServiceX.StateReplicatorName` (stringified proxy of
-//! the replicator; required unless standalone; a wrong or unreachable one
+//! the replicator, or a well-known name such as
+//! `ChannelServiceXStateReplicator` resolved through `Ice.Default.Locator`;
+//! required unless standalone; a wrong, unresolvable or unreachable one
 //! fails start-up with an error naming the property),
 //! `ChannelServiceX.Standalone` (default 0: alone and active with 1).
 //! Prints `READY <service proxy> <management proxy>` (tab-separated) and
@@ -90,6 +92,12 @@ async fn run() -> Result<(), String> {
                 ))
             }
         };
+        if replicator.is_indirect() && replicator.locator().is_none() {
+            return Err(format!(
+                "{REPLICATOR_PROPERTY}: `{name}` must be resolved through a locator, \
+                 but Ice.Default.Locator is not set"
+            ));
+        }
         let listener_adapter = adapter("ChannelServiceXListener").await?;
         let listener = MemberListener::default();
         let slot = Arc::clone(&listener.slot);
@@ -139,8 +147,14 @@ async fn run() -> Result<(), String> {
     if let Ok(mut s) = self_proxy.lock() {
         *s = Some(replica_prx.data().clone());
     }
-    service.activate();
-    management.activate();
+    for adapter in [&service, &management] {
+        adapter.activate_and_register().await.map_err(|e| {
+            format!(
+                "cannot register adapter {} with the locator: {e}",
+                adapter.name()
+            )
+        })?;
+    }
     println!(
         "READY\t{}\t{}",
         communicator.proxy_to_string(&service_prx),

@@ -3,8 +3,11 @@
 //! With no arguments it serves on loopback with embedded defaults: adapter
 //! `ChannelServiceXReplicator` at `tcp -h 127.0.0.1 -p 4061`, identity
 //! `ChannelServiceXStateReplicator`. Ice-style `--Ice.Config=FILE` and
-//! `--Name=value` arguments override them. Prints `READY <proxy>` once it
-//! serves and runs until SIGINT/SIGTERM.
+//! `--Name=value` arguments override them. With
+//! `ChannelServiceXReplicator.AdapterId` and `Ice.Default.Locator` the
+//! adapter registers its endpoints with the locator (IceGrid) before
+//! serving, and the proxy it prints is indirect (`id@AdapterId`). Prints
+//! `READY <proxy>` once it serves and runs until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,7 +73,12 @@ async fn main() -> ExitCode {
             category: String::new(),
         },
     );
-    adapter.activate();
+    if let Err(e) = adapter.activate_and_register().await {
+        eprintln!(
+            "scf-replicator: cannot register adapter ChannelServiceXReplicator with the locator: {e}"
+        );
+        return ExitCode::from(1);
+    }
     println!("READY\t{}", communicator.proxy_to_string(&proxy));
     tracing::info!(proxy = %communicator.proxy_to_string(&proxy), "serving");
     tokio::select! {
