@@ -242,7 +242,7 @@ impl Agent {
     pub fn ready_fields(&self) -> Vec<String> {
         std::fs::read_to_string(self.state_dir.join("ready"))
             .ok()
-            .and_then(|s| s.lines().find_map(|l| interop_tests::peers::parse_ready(l)))
+            .and_then(|s| s.lines().find_map(interop_tests::peers::parse_ready))
             .unwrap_or_default()
     }
 
