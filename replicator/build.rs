@@ -1,14 +1,20 @@
 //! Generates the Rust mapping of the project's Slice files that the
-//! replicator and the example component use, with slice2rs's build API.
+//! replicator and the example components use, with slice2rs's build API,
+//! State Replicator glue included (`scf.rs`); and the mapping and glue of
+//! two differently named test components from slice2rs's recogniser
+//! inputs (`replication_inputs.rs`, used by the tests).
 
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("../slice");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let slice = root.join("../slice");
     let files = [
         "AsteriskSCF/System/Component/ReplicaIf.ice",
         "AsteriskSCF/ChannelServiceX/ChannelServiceXStateReplicationIf.ice",
         "AsteriskSCF/ChannelServiceX/ChannelServiceXIf.ice",
+        "AsteriskSCF/SessionServiceY/SessionServiceYStateReplicationIf.ice",
+        "AsteriskSCF/BridgeServiceZ/BridgeServiceZStateReplicationIf.ice",
     ];
     slice_compiler::builder::Builder::new()
         .files(files.iter().map(|f| slice.join(f)))
@@ -16,6 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("scf.rs")
         .replication(true)
         .replicator_crate("crate")
+        .compile()?;
+    let inputs = root.join("../slice-compiler/tests/replication");
+    slice_compiler::builder::Builder::new()
+        .file(inputs.join("StateNames.ice"))
+        .file(inputs.join("OtherNaming.ice"))
+        .file_name("replication_inputs.rs")
+        .replication(true)
         .compile()?;
     Ok(())
 }
