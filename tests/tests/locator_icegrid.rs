@@ -4,7 +4,10 @@
 //! `id@AdapterId` and through a well-known name; a Rust client reaches a
 //! ZeroC Python server registered the same way, follows it when it
 //! restarts on another port, and resolves a replica group; in encodings
-//! 1.1 and 1.0.
+//! 1.1 and 1.0. The full ZeroC client checks (`tests/interop/client.py`
+//! and the C++ client) also pass through the locator.
+
+mod runtime_support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -426,4 +429,74 @@ async fn replica_group_with_rust_and_python_members() -> Result<()> {
     client.destroy().await;
     communicator.destroy().await;
     Ok(())
+}
+
+/// Checks a ZeroC client's output for a well-known proxy: every check
+/// passes but `object_not_exist`, whose other identity is itself a
+/// well-known name the locator does not know (Ice then raises
+/// `NotRegisteredException`, not `ObjectNotExistException`).
+fn expect_well_known_checks(ok: bool, stdout: &str, who: &str) -> Result<()> {
+    for check in runtime_support::CLIENT_CHECKS {
+        if *check == "object_not_exist" {
+            ensure!(
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with("FAIL object_not_exist") && l.contains("NotRegistered")),
+                "{who}: `object_not_exist` should fail with NotRegisteredException:\n{stdout}"
+            );
+        } else {
+            ensure!(
+                stdout.lines().any(|l| l == format!("ok {check}")),
+                "{who}: check `{check}` did not pass:\n{stdout}"
+            );
+        }
+    }
+    ensure!(!ok, "{who} reported no failure:\n{stdout}");
+    Ok(())
+}
+
+/// Every check of the ZeroC Python and C++ clients passes against the
+/// Rust `Test::Tester` server reached through IceGrid by adapter id, and
+/// by well-known name (but for the missing object, which is then a name
+/// the locator does not know).
+async fn full_client_checks_through_icegrid(encoding: &str) -> Result<()> {
+    use runtime_support::{expect_all_checks, run_cpp_client, run_python, tester_servant};
+    let registry = tokio::task::spawn_blocking(Registry::start).await??;
+    let communicator = Communicator::new(
+        Properties::new()
+            .with("Ice.Default.Locator", &registry.locator())
+            .with("TestAdapter.Endpoints", "tcp -h 127.0.0.1 -p 0")
+            .with("TestAdapter.AdapterId", "RustFull"),
+    );
+    let adapter = communicator.create_object_adapter("TestAdapter").await?;
+    let servant = tester_servant();
+    let _ = adapter.add(servant.clone(), ident("tester"));
+    let _ = adapter.add_facet(servant, ident("tester"), "extra");
+    adapter.activate_and_register().await?;
+    registry.add_object("tester@RustFull", TESTER_ID)?;
+    let locator = registry.locator_arg();
+    let enc = format!("--Ice.Default.EncodingVersion={encoding}");
+    let limit = Duration::from_secs(60);
+    let proxy = "tester@RustFull";
+    let (ok, out) = run_python("client.py", &[proxy, &locator, &enc], limit).await?;
+    expect_all_checks(ok, &out, &format!("python client, {proxy}, {encoding}"))?;
+    let (ok, out) = run_cpp_client(&[proxy, &locator, &enc], limit).await?;
+    expect_all_checks(ok, &out, &format!("C++ client, {proxy}, {encoding}"))?;
+    let proxy = "tester";
+    let (ok, out) = run_python("client.py", &[proxy, &locator, &enc], limit).await?;
+    expect_well_known_checks(ok, &out, &format!("python client, {proxy}, {encoding}"))?;
+    let (ok, out) = run_cpp_client(&[proxy, &locator, &enc], limit).await?;
+    expect_well_known_checks(ok, &out, &format!("C++ client, {proxy}, {encoding}"))?;
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_clients_pass_every_check_through_icegrid_encoding_1_1() -> Result<()> {
+    full_client_checks_through_icegrid("1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_clients_pass_every_check_through_icegrid_encoding_1_0() -> Result<()> {
+    full_client_checks_through_icegrid("1.0").await
 }
