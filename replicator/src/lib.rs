@@ -10,12 +10,17 @@
 //!   generates from each component's file;
 //! - [`channel_x`]: the example component ChannelServiceX over Ice (the
 //!   generated glue plus its service);
+//! - [`session_y`], [`bridge_z`]: the design's two variants (keys external
+//!   to the items; removal as an item subtype), small components on the
+//!   generated glue;
 //! - [`cli`]: what the programs share (Ice-style arguments, logging).
 
+pub mod bridge_z;
 pub mod channel_x;
 pub mod cli;
 pub mod member;
 pub mod replica;
+pub mod session_y;
 pub mod state;
 
 /// The generated mapping of the project's Slice files (`ReplicaIf.ice`

@@ -1,0 +1,315 @@
+//! The design's two variants as small Rust components on the generated
+//! glue: SessionServiceY (keys external to the items) and BridgeServiceZ
+//! (removal as an item subtype). Sets and removals go from a Rust active
+//! member through a Rust replicator to a Rust standby, which ends with the
+//! same state and takes over with it; SessionServiceY also against ZeroC
+//! Python (`tests/peers/session_y.py`) as a listener and as the active
+//! component, in encodings 1.1 and 1.0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ice_proto::communicator::Communicator;
+use ice_proto::encoding::Identity;
+use ice_proto::properties::Properties;
+use ice_proto::proxy::ObjectPrx;
+use interop_tests::golden::Encoding;
+use interop_tests::peers::{encoding_args, Peer, PYTHON};
+use replicator::bridge_z::{self, Bridges};
+use replicator::session_y::{self, Session, Sessions};
+use replicator::StateReplicator;
+
+fn id(name: &str) -> Identity {
+    Identity {
+        name: name.to_owned(),
+        category: String::new(),
+    }
+}
+
+fn communicator(enc: Encoding) -> Communicator {
+    let mut props = Properties::new();
+    for a in encoding_args(enc) {
+        if let Some((k, v)) = a.trim_start_matches("--").split_once('=') {
+            props.set_property(k, v);
+        }
+    }
+    Communicator::new(props)
+}
+
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A SessionServiceY replicator (the generated servant) on loopback.
+async fn session_replicator(
+    comm: &Communicator,
+) -> (StateReplicator<session_y::glue::Item>, ObjectPrx) {
+    let adapter = comm
+        .create_object_adapter_with_endpoints("YReplicator", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    let core = StateReplicator::default();
+    let prx = adapter.add(
+        session_y::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
+        id("SessionServiceYStateReplicator"),
+    );
+    adapter.activate();
+    (core, prx)
+}
+
+async fn sessions_pair(comm: &Communicator, rprx: &ObjectPrx) -> (Sessions, Sessions) {
+    let listeners = comm
+        .create_object_adapter_with_endpoints("YListeners", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    listeners.activate();
+    let a = Sessions::join(rprx.clone(), &listeners, id("a"))
+        .await
+        .unwrap();
+    let b = Sessions::join(rprx.clone(), &listeners, id("b"))
+        .await
+        .unwrap();
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_y_external_keys_reach_a_rust_standby() {
+    let comm = communicator(Encoding::V1_1);
+    let (core, rprx) = session_replicator(&comm).await;
+    let (a, b) = sessions_pair(&comm, &rprx).await;
+    assert!(matches!(
+        a.start("x", "c", "d").await,
+        Err(replicator::MemberError::NotActive)
+    ));
+    assert!(a.member().activate().await.unwrap());
+    for i in 0..50 {
+        a.start(
+            &format!("s{i:02}"),
+            &format!("alice{i}"),
+            &format!("bob{i}"),
+        )
+        .await
+        .unwrap();
+        if i % 3 == 0 {
+            assert!(a.answer(&format!("s{i:02}")).await.unwrap());
+        }
+        if i % 7 == 0 {
+            a.end(&format!("s{i:02}")).await.unwrap();
+        }
+    }
+    assert!(!a.answer("nobody").await.unwrap());
+    let want = a.sessions();
+    assert_eq!(want.len(), 50 - 8);
+    assert_eq!(core.len(), want.len());
+    eventually("the standby to catch up", || b.sessions() == want).await;
+    assert_eq!(
+        b.sessions().get("s03"),
+        Some(&Session {
+            caller: "alice3".into(),
+            callee: "bob3".into(),
+            answered: true
+        })
+    );
+    // The standby takes over with the same state and serves changes.
+    assert!(a.member().standby().await.unwrap());
+    assert!(b.member().activate().await.unwrap());
+    assert_eq!(b.sessions(), want);
+    b.end("s01").await.unwrap();
+    eventually("the old active to follow", || {
+        a.sessions().len() == want.len() - 1
+    })
+    .await;
+    comm.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_z_removal_subtype_reaches_a_rust_standby() {
+    let comm = communicator(Encoding::V1_1);
+    let adapter = comm
+        .create_object_adapter_with_endpoints("ZReplicator", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    let core = StateReplicator::default();
+    let rprx = adapter.add(
+        bridge_z::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
+        id("BridgeServiceZStateReplicator"),
+    );
+    adapter.activate();
+    let listeners = comm
+        .create_object_adapter_with_endpoints("ZListeners", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    listeners.activate();
+    let a = Bridges::join(rprx.clone(), &listeners, id("a"))
+        .await
+        .unwrap();
+    let b = Bridges::join(rprx.clone(), &listeners, id("b"))
+        .await
+        .unwrap();
+    assert!(a.member().activate().await.unwrap());
+    for i in 0..30 {
+        let bridge = format!("br{i:02}");
+        a.create(&bridge, 8000 * (1 + i % 2)).await.unwrap();
+        assert!(a.join_channel(&bridge, &format!("ch{i}")).await.unwrap());
+        assert!(a
+            .join_channel(&bridge, &format!("ch{}", i + 1))
+            .await
+            .unwrap());
+        if i % 4 == 0 {
+            a.destroy(&bridge).await.unwrap();
+        }
+    }
+    // Removals and additions in one change.
+    a.replace(
+        &["br01", "br02", "nope"],
+        &[("br90", 16000), ("br91", 48000)],
+    )
+    .await
+    .unwrap();
+    let want = a.bridges();
+    assert_eq!(want.len(), 30 - 8 - 2 + 2);
+    assert!(!want.contains_key("br01") && want.contains_key("br91"));
+    assert_eq!(
+        want["br03"].members,
+        vec!["ch3".to_owned(), "ch4".to_owned()]
+    );
+    // The replicator's store holds no removal items.
+    assert_eq!(core.len(), want.len());
+    eventually("the standby to catch up", || b.bridges() == want).await;
+    // A late joiner catches up through get-all.
+    let c = Bridges::join(rprx.clone(), &listeners, id("c"))
+        .await
+        .unwrap();
+    assert_eq!(c.bridges(), want);
+    assert!(b.member().activate().await.unwrap());
+    assert_eq!(b.bridges(), want);
+    comm.destroy().await;
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/session_y.py")
+}
+
+/// `SET key caller callee answered` / `REMOVED key` lines replayed.
+fn replay(lines: &[String]) -> BTreeMap<String, Session> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(' ').collect();
+        match f.as_slice() {
+            ["SET", key, caller, callee, answered] => {
+                out.insert(
+                    (*key).to_owned(),
+                    Session {
+                        caller: (*caller).to_owned(),
+                        callee: (*callee).to_owned(),
+                        answered: *answered == "true",
+                    },
+                );
+            }
+            ["REMOVED", key] => {
+                out.remove(*key);
+            }
+            _ => panic!("unexpected line {l:?}"),
+        }
+    }
+    out
+}
+
+async fn session_y_with_zeroc_python(enc: Encoding) {
+    let comm = communicator(enc);
+    let (core, rprx) = session_replicator(&comm).await;
+    let rstr = comm.proxy_to_string(&rprx);
+    let (a, b) = sessions_pair(&comm, &rprx).await;
+
+    // ZeroC Python as a listener of the Rust replicator.
+    let mut args = vec![
+        script().display().to_string(),
+        "listen".into(),
+        rstr.clone(),
+    ];
+    args.extend(encoding_args(enc));
+    let mut py = tokio::task::block_in_place(|| {
+        Peer::spawn("python-listener", Path::new(PYTHON), &args).unwrap()
+    });
+    assert_eq!(core.listener_count(), 3);
+    assert!(a.member().activate().await.unwrap());
+    let mut expected = 0;
+    for i in 0..40 {
+        let s = format!("s{i:02}");
+        a.start(&s, &format!("alice{i}"), &format!("bob{i}"))
+            .await
+            .unwrap();
+        expected += 1;
+        if i % 2 == 0 {
+            a.answer(&s).await.unwrap();
+            expected += 1;
+        }
+        if i % 5 == 0 {
+            a.end(&s).await.unwrap();
+            expected += 1;
+        }
+    }
+    let mut lines = Vec::new();
+    while lines.len() < expected {
+        lines.push(tokio::task::block_in_place(|| {
+            py.read_line(Duration::from_secs(20)).unwrap()
+        }));
+    }
+    let want = a.sessions();
+    assert_eq!(replay(&lines), want);
+    py.close_stdin();
+    tokio::task::block_in_place(|| py.wait_exit(Duration::from_secs(10)).unwrap());
+
+    // ZeroC Python as the active component; the Rust members follow.
+    assert!(a.member().standby().await.unwrap());
+    let mut args = vec![
+        script().display().to_string(),
+        "push".into(),
+        rstr,
+        "60".into(),
+    ];
+    args.extend(encoding_args(enc));
+    let mut pusher = Peer::start("python-active", Path::new(PYTHON), &args).unwrap();
+    let mut pushed = Vec::new();
+    loop {
+        let l = tokio::task::block_in_place(|| pusher.read_line(Duration::from_secs(30)).unwrap());
+        if l == "DONE" {
+            break;
+        }
+        pushed.push(l);
+    }
+    assert_eq!(pushed.len(), 60);
+    let mut want = want;
+    want.extend(replay(&pushed));
+    for l in &pushed {
+        if let Some(k) = l.strip_prefix("REMOVED ") {
+            want.remove(k);
+        }
+    }
+    eventually("the Rust standbys to follow ZeroC Python", || {
+        a.sessions() == want && b.sessions() == want
+    })
+    .await;
+    assert!(b.member().activate().await.unwrap());
+    assert_eq!(b.sessions(), want);
+    comm.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_y_with_zeroc_python_encoding_1_1() {
+    session_y_with_zeroc_python(Encoding::V1_1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_y_with_zeroc_python_encoding_1_0() {
+    session_y_with_zeroc_python(Encoding::V1_0).await;
+}
