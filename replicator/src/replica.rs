@@ -66,7 +66,12 @@ impl<I: Keyed, C: ReplicatorClient<I>> ReplicaServant<I, C> {
 
     fn notify(&self, activated: bool) {
         let listeners = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
-        let source = self.self_proxy.lock().ok().and_then(|s| s.clone());
+        let source = self
+            .self_proxy
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .map(|d| component::ReplicaPrx::unchecked_cast(self.communicator.proxy(d)));
         for l in listeners {
             let prx = component::ReplicaListenerPrx::unchecked_cast(
                 self.communicator
@@ -124,10 +129,11 @@ impl<I: Keyed, C: ReplicatorClient<I>> component::Replica for ReplicaServant<I, 
 
     async fn add_listener(
         &self,
-        listener: Option<ProxyData>,
+        listener: Option<component::ReplicaListenerPrx>,
         _current: &Current,
     ) -> Result<(), DispatchError> {
         if let (Some(l), Ok(mut ls)) = (listener, self.listeners.lock()) {
+            let l = l.ice_object().data().clone();
             if !ls.contains(&l) {
                 ls.push(l);
             }
@@ -137,10 +143,11 @@ impl<I: Keyed, C: ReplicatorClient<I>> component::Replica for ReplicaServant<I, 
 
     async fn remove_listener(
         &self,
-        listener: Option<ProxyData>,
+        listener: Option<component::ReplicaListenerPrx>,
         _current: &Current,
     ) -> Result<(), DispatchError> {
         if let (Some(l), Ok(mut ls)) = (listener, self.listeners.lock()) {
+            let l = l.ice_object().data().clone();
             ls.retain(|x| *x != l);
         }
         Ok(())

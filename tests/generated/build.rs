@@ -54,6 +54,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("codegen.rs")
         .compile()?;
 
+    // The comprehensive interop test's types and interfaces.
+    slice_compiler::builder::Builder::new()
+        .file(Path::new(env!("CARGO_MANIFEST_DIR")).join("slice/Test.ice"))
+        .file_name("test_ice.rs")
+        .compile()?;
+
     // The golden files of the generator's own tests must compile too.
     let golden_dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../slice-compiler/tests/golden_codegen");

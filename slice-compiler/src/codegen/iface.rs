@@ -248,6 +248,27 @@ impl<'a> Gen<'a> {
         type_ids.push("::Ice::Object".to_string());
         type_ids[1..].sort();
         let registry = Self::registry_call(path);
+        let rt = rt();
+        // A derived proxy converts to each base's proxy type.
+        let upcasts: Vec<TokenStream> = chain
+            .iter()
+            .skip(1)
+            .map(|b| {
+                let bd = self.ast.def(*b);
+                let base_prx = self.path_to(
+                    path,
+                    &bd.scoped,
+                    format_ident!("{}Prx", ident::type_name(&bd.name.name)),
+                );
+                quote! {
+                    impl ::std::convert::From<#prx> for #base_prx {
+                        fn from(p: #prx) -> Self {
+                            <#base_prx as #rt::TypedProxy>::from_object_prx(p.proxy)
+                        }
+                    }
+                }
+            })
+            .collect();
 
         let mut prx_methods = Vec::new();
         let mut errors = Vec::new();
@@ -301,10 +322,28 @@ impl<'a> Gen<'a> {
         );
         quote! {
             #[doc = #prx_doc]
-            #[derive(Debug, Clone)]
+            #[derive(Debug, Clone, PartialEq, Eq)]
             pub struct #prx {
                 proxy: ::ice_proto::proxy::ObjectPrx,
             }
+
+            impl #rt::TypedProxy for #prx {
+                fn from_object_prx(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+                    Self { proxy }
+                }
+
+                fn object_prx(&self) -> &::ice_proto::proxy::ObjectPrx {
+                    &self.proxy
+                }
+            }
+
+            impl ::std::convert::From<#prx> for ::ice_proto::proxy::ObjectPrx {
+                fn from(p: #prx) -> Self {
+                    p.proxy
+                }
+            }
+
+            #(#upcasts)*
 
             impl #prx {
                 /// The Slice type id.
@@ -486,7 +525,9 @@ impl<'a> Gen<'a> {
             };
             let arm = quote! {
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?.with_registry(#registry);
+                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
+                        .with_registry(#registry)
+                        .with_communicator(self.proxy.communicator().clone());
                     let ex = ice_in.read_exception()?;
                     #(#downcasts)*
                     return ::std::result::Result::Err(#ename::Runtime(
@@ -496,8 +537,10 @@ impl<'a> Gen<'a> {
             };
             (quote!(#ename), Some(item), arm)
         };
+        let lints = Self::signature_lints(&ins, &outs);
         let method = quote! {
             #doc
+            #lints
             pub async fn #mname(
                 &self,
                 #(#params,)*
@@ -523,7 +566,8 @@ impl<'a> Gen<'a> {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(#registry);
+                    .with_registry(#registry)
+                    .with_communicator(self.proxy.communicator().clone());
                 #read
                 #read_pending
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -531,6 +575,24 @@ impl<'a> Gen<'a> {
             }
         };
         (method, err_item)
+    }
+
+    /// Clippy lints the Slice signature decides, allowed on that one
+    /// method only: more than seven arguments (the in-parameters plus
+    /// `self` and the context or current), and the tuple of several outputs.
+    fn signature_lints(ins: &[Arg], outs: &[Arg]) -> TokenStream {
+        let mut lints = Vec::new();
+        if ins.len() + 2 > 7 {
+            lints.push(quote!(clippy::too_many_arguments));
+        }
+        if outs.len() > 2 {
+            lints.push(quote!(clippy::type_complexity));
+        }
+        if lints.is_empty() {
+            quote!()
+        } else {
+            quote!(#[allow(#(#lints),*)])
+        }
     }
 
     fn exception_depth(&self, id: DefId, depth: usize) -> usize {
@@ -562,8 +624,10 @@ impl<'a> Gen<'a> {
                 op.name.name
             ),
         );
+        let lints = Self::signature_lints(&ins, &outs);
         quote! {
             #doc
+            #lints
             fn #mname(
                 &self,
                 #(#params,)*
@@ -595,7 +659,9 @@ impl<'a> Gen<'a> {
         let registry = Self::registry_call(path);
         quote! {
             #opname => {
-                let mut ice_in = ::ice_proto::adapter::Current::params_stream(&params)?.with_registry(#registry);
+                let mut ice_in = ::ice_proto::adapter::Current::params_stream(&params)?
+                    .with_registry(#registry)
+                    .with_communicator(current.adapter.communicator().clone());
                 #read
                 #read_pending
                 ice_in.end_encapsulation()?;

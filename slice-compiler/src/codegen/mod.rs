@@ -22,7 +22,7 @@
 //! | `const T C = v` | `pub const C: T = v` (`&str` for strings) |
 //! | class `C` | `pub struct C` with a `base` field holding its base class, `Value` + `ValueType`; class-typed fields are `Option<ClassRef>` |
 //! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error` |
-//! | `T*` proxy (as a data member or parameter) | `Option<ProxyData>` |
+//! | `I*` proxy (as a data member, element or parameter) | `Option<IPrx>`, the generated proxy type; `Object*` is `Option<ObjectPrx>` |
 //! | optional member or parameter `optional(N) T m` | `Option<T>` |
 //! | `interface I` | proxy `IPrx`, servant trait `I`, dispatcher `IServant<T: I>` (see below) |
 //!
@@ -38,7 +38,11 @@
 //! # Interfaces
 //!
 //! - `IPrx` wraps an `ice_proto::proxy::ObjectPrx`: `unchecked_cast`,
-//!   `checked_cast` (an `ice_isA` round trip), and one `async` method per
+//!   `checked_cast` (an `ice_isA` round trip), `TypedProxy` (so `Option<IPrx>`
+//!   is the Slice type `I*` anywhere: member, element, parameter; decoded
+//!   proxies are bound to the communicator of the proxy or adapter that
+//!   reads them), equality by proxy data, `From<IPrx>` for `ObjectPrx` and
+//!   for the proxy type of each base interface, and one `async` method per
 //!   operation of `I` and its bases. In-parameters are taken by reference,
 //!   then `context: Option<&Context>` (the per-call context). The result is
 //!   `()`, the single output, or a tuple (return value first, then the
@@ -64,6 +68,10 @@
 //!   operation or interface selects the sliced format for classes and
 //!   exceptions in the encapsulation; every dispatch is asynchronous, so
 //!   `["amd"]` changes nothing.
+//! - A proxy or servant method whose Slice signature has more than five
+//!   in-parameters, or more than two outputs, carries
+//!   `#[allow(clippy::too_many_arguments)]` / `#[allow(clippy::type_complexity)]`
+//!   on that method alone: the Slice definition decides its shape.
 //!
 //! Generated code reaches the runtime only through
 //! `::ice_proto::encoding::codegen`, and uses no `use` item, so no Slice
@@ -413,10 +421,18 @@ impl<'a> Gen<'a> {
                 Builtin::Object | Builtin::Value => {
                     quote!(::std::option::Option<#rt::ClassRef>)
                 }
-                Builtin::ObjectProxy => quote!(::std::option::Option<#rt::ProxyData>),
+                Builtin::ObjectProxy => quote!(::std::option::Option<#rt::ObjectPrx>),
                 Builtin::LocalObject => quote!(()),
             },
-            Some(Type::Proxy(_)) => quote!(::std::option::Option<#rt::ProxyData>),
+            Some(Type::Proxy(id)) => {
+                let def = self.ast.def(id);
+                let prx = self.path_to(
+                    from,
+                    &def.scoped,
+                    format_ident!("{}Prx", ident::type_name(&def.name.name)),
+                );
+                quote!(::std::option::Option<#prx>)
+            }
             Some(Type::Def(id)) => match &self.ast.def(id).kind {
                 DefKind::Class(_)
                 | DefKind::ClassForward

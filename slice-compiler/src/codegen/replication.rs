@@ -1385,22 +1385,22 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             impl #r_trait for ReplicatorServant {
                 async fn #add(
                     &self,
-                    listener: ::std::option::Option<#rt::ProxyData>,
+                    listener: ::std::option::Option<#l_prx>,
                     _current: &::ice_proto::adapter::Current,
                 ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
-                    if let ::std::option::Option::Some(data) = listener {
-                        self.core.add_listener(ListenerProxy::new(self.communicator.proxy(data)));
+                    if let ::std::option::Option::Some(l) = listener {
+                        self.core.add_listener(ListenerProxy::new(l.ice_object().clone()));
                     }
                     ::std::result::Result::Ok(())
                 }
 
                 async fn #rem_l(
                     &self,
-                    listener: ::std::option::Option<#rt::ProxyData>,
+                    listener: ::std::option::Option<#l_prx>,
                     _current: &::ice_proto::adapter::Current,
                 ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
-                    if let ::std::option::Option::Some(data) = listener {
-                        let name = self.communicator.proxy_to_string(&self.communicator.proxy(data));
+                    if let ::std::option::Option::Some(l) = listener {
+                        let name = self.communicator.proxy_to_string(l.ice_object());
                         self.core.remove_listener(&name);
                     }
                     ::std::result::Result::Ok(())
@@ -1437,7 +1437,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             #[derive(Debug, Clone)]
             pub struct Client {
                 replicator: #r_prx,
-                listener: ::std::option::Option<#rt::ProxyData>,
+                listener: ::std::option::Option<#l_prx>,
             }
 
             impl Client {
@@ -1446,7 +1446,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 pub fn new(replicator: ::ice_proto::proxy::ObjectPrx, listener: &::ice_proto::proxy::ObjectPrx) -> Self {
                     Self {
                         replicator: #r_prx::unchecked_cast(replicator),
-                        listener: ::std::option::Option::Some(listener.data().clone()),
+                        listener: ::std::option::Option::Some(#l_prx::unchecked_cast(listener.clone())),
                     }
                 }
 

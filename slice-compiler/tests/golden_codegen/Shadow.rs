@@ -108,9 +108,22 @@ pub mod shadow {
         }
     }
     /// A proxy for Slice interface `::Shadow::Box`.
-    #[derive(Debug, Clone)]
+    #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct BoxPrx {
         proxy: ::ice_proto::proxy::ObjectPrx,
+    }
+    impl _ice::TypedProxy for BoxPrx {
+        fn from_object_prx(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+            Self { proxy }
+        }
+        fn object_prx(&self) -> &::ice_proto::proxy::ObjectPrx {
+            &self.proxy
+        }
+    }
+    impl ::std::convert::From<BoxPrx> for ::ice_proto::proxy::ObjectPrx {
+        fn from(p: BoxPrx) -> Self {
+            p.proxy
+        }
     }
     impl BoxPrx {
         /// The Slice type id.
@@ -162,7 +175,8 @@ pub mod shadow {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
                     let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(super::ice_registry());
+                        .with_registry(super::ice_registry())
+                        .with_communicator(self.proxy.communicator().clone());
                     let ex = ice_in.read_exception()?;
                     if let ::std::option::Option::Some(e) = ex.downcast_ref::<Result>() {
                         return ::std::result::Result::Err(
@@ -184,7 +198,8 @@ pub mod shadow {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             let s: String = ice_in.read()?;
             let ice_ret: Vec = ice_in.read()?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -257,7 +272,8 @@ pub mod shadow {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         let o: ::std::option::Option<Option> = ice_in.read_optional(1)?;
                         ice_in.end_encapsulation()?;
                         let (ice_ret, s) = <T as Box>::take(&*self.0, o, current).await?;

@@ -428,9 +428,22 @@ pub mod demo {
         }
     }
     /// A proxy for Slice interface `::Demo::Pingable`.
-    #[derive(Debug, Clone)]
+    #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct PingablePrx {
         proxy: ::ice_proto::proxy::ObjectPrx,
+    }
+    impl _ice::TypedProxy for PingablePrx {
+        fn from_object_prx(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+            Self { proxy }
+        }
+        fn object_prx(&self) -> &::ice_proto::proxy::ObjectPrx {
+            &self.proxy
+        }
+    }
+    impl ::std::convert::From<PingablePrx> for ::ice_proto::proxy::ObjectPrx {
+        fn from(p: PingablePrx) -> Self {
+            p.proxy
+        }
     }
     impl PingablePrx {
         /// The Slice type id.
@@ -487,7 +500,8 @@ pub mod demo {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
             Ok(())
         }
@@ -526,7 +540,8 @@ pub mod demo {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         ice_in.end_encapsulation()?;
                         let () = <T as Pingable>::ping(&*self.0, current).await?;
                         Ok(
@@ -550,9 +565,27 @@ pub mod demo {
         }
     }
     /// A proxy for Slice interface `::Demo::Drawer`.
-    #[derive(Debug, Clone)]
+    #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct DrawerPrx {
         proxy: ::ice_proto::proxy::ObjectPrx,
+    }
+    impl _ice::TypedProxy for DrawerPrx {
+        fn from_object_prx(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+            Self { proxy }
+        }
+        fn object_prx(&self) -> &::ice_proto::proxy::ObjectPrx {
+            &self.proxy
+        }
+    }
+    impl ::std::convert::From<DrawerPrx> for ::ice_proto::proxy::ObjectPrx {
+        fn from(p: DrawerPrx) -> Self {
+            p.proxy
+        }
+    }
+    impl ::std::convert::From<DrawerPrx> for PingablePrx {
+        fn from(p: DrawerPrx) -> Self {
+            <PingablePrx as _ice::TypedProxy>::from_object_prx(p.proxy)
+        }
     }
     impl DrawerPrx {
         /// The Slice type id.
@@ -602,7 +635,8 @@ pub mod demo {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
                     let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(super::ice_registry());
+                        .with_registry(super::ice_registry())
+                        .with_communicator(self.proxy.communicator().clone());
                     let ex = ice_in.read_exception()?;
                     if let Some(e) = ex.downcast_ref::<BadShape>() {
                         return ::std::result::Result::Err(
@@ -629,7 +663,8 @@ pub mod demo {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             let log: String = ice_in.read()?;
             let ice_ret: f64 = ice_in.read()?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -675,7 +710,8 @@ pub mod demo {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             let ice_ret: Labels = ice_in.read()?;
             let count: Option<i32> = ice_in.read_optional(2)?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -723,7 +759,8 @@ pub mod demo {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
             Ok(())
         }
@@ -765,7 +802,8 @@ pub mod demo {
             }
             let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                 .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry());
+                .with_registry(super::ice_registry())
+                .with_communicator(self.proxy.communicator().clone());
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
             Ok(())
         }
@@ -860,7 +898,8 @@ pub mod demo {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         let shape: Option<_ice::ClassRef> = ice_in.read()?;
                         let tint: Option<Color> = ice_in.read_optional(1)?;
                         ice_in.read_pending_classes()?;
@@ -888,7 +927,8 @@ pub mod demo {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         let points: PointSeq = ice_in.read()?;
                         ice_in.end_encapsulation()?;
                         let (ice_ret, count) = <T as Drawer>::label_points(
@@ -913,7 +953,8 @@ pub mod demo {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         let context_: String = ice_in.read()?;
                         let current_: String = ice_in.read()?;
                         ice_in.end_encapsulation()?;
@@ -938,7 +979,8 @@ pub mod demo {
                         let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                 &params,
                             )?
-                            .with_registry(super::ice_registry());
+                            .with_registry(super::ice_registry())
+                            .with_communicator(current.adapter.communicator().clone());
                         ice_in.end_encapsulation()?;
                         let () = <T as Pingable>::ping(&*self.0, current).await?;
                         Ok(
@@ -965,9 +1007,32 @@ pub mod demo {
     pub mod inner {
         use ::ice_proto::encoding::codegen as _ice;
         /// A proxy for Slice interface `::Demo::Inner::Remote`.
-        #[derive(Debug, Clone)]
+        #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct RemotePrx {
             proxy: ::ice_proto::proxy::ObjectPrx,
+        }
+        impl _ice::TypedProxy for RemotePrx {
+            fn from_object_prx(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
+                Self { proxy }
+            }
+            fn object_prx(&self) -> &::ice_proto::proxy::ObjectPrx {
+                &self.proxy
+            }
+        }
+        impl ::std::convert::From<RemotePrx> for ::ice_proto::proxy::ObjectPrx {
+            fn from(p: RemotePrx) -> Self {
+                p.proxy
+            }
+        }
+        impl ::std::convert::From<RemotePrx> for super::DrawerPrx {
+            fn from(p: RemotePrx) -> Self {
+                <super::DrawerPrx as _ice::TypedProxy>::from_object_prx(p.proxy)
+            }
+        }
+        impl ::std::convert::From<RemotePrx> for super::PingablePrx {
+            fn from(p: RemotePrx) -> Self {
+                <super::PingablePrx as _ice::TypedProxy>::from_object_prx(p.proxy)
+            }
         }
         impl RemotePrx {
             /// The Slice type id.
@@ -1024,7 +1089,8 @@ pub mod demo {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry());
+                    .with_registry(super::super::ice_registry())
+                    .with_communicator(self.proxy.communicator().clone());
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
                 Ok(())
             }
@@ -1059,7 +1125,8 @@ pub mod demo {
                     ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                     ::ice_proto::proxy::Outcome::UserException(encaps) => {
                         let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                            .with_registry(super::super::ice_registry());
+                            .with_registry(super::super::ice_registry())
+                            .with_communicator(self.proxy.communicator().clone());
                         let ex = ice_in.read_exception()?;
                         if let Some(e) = ex.downcast_ref::<super::BadShape>() {
                             return ::std::result::Result::Err(
@@ -1086,7 +1153,8 @@ pub mod demo {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry());
+                    .with_registry(super::super::ice_registry())
+                    .with_communicator(self.proxy.communicator().clone());
                 let log: String = ice_in.read()?;
                 let ice_ret: f64 = ice_in.read()?;
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -1135,7 +1203,8 @@ pub mod demo {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry());
+                    .with_registry(super::super::ice_registry())
+                    .with_communicator(self.proxy.communicator().clone());
                 let ice_ret: super::Labels = ice_in.read()?;
                 let count: Option<i32> = ice_in.read_optional(2)?;
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -1183,7 +1252,8 @@ pub mod demo {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry());
+                    .with_registry(super::super::ice_registry())
+                    .with_communicator(self.proxy.communicator().clone());
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
                 Ok(())
             }
@@ -1225,7 +1295,8 @@ pub mod demo {
                 }
                 let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
                     .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry());
+                    .with_registry(super::super::ice_registry())
+                    .with_communicator(self.proxy.communicator().clone());
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
                 Ok(())
             }
@@ -1300,7 +1371,8 @@ pub mod demo {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
-                                .with_registry(super::super::ice_registry());
+                                .with_registry(super::super::ice_registry())
+                                .with_communicator(current.adapter.communicator().clone());
                             ice_in.end_encapsulation()?;
                             let () = <T as Remote>::stop(&*self.0, current).await?;
                             Ok(
@@ -1317,7 +1389,8 @@ pub mod demo {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
-                                .with_registry(super::super::ice_registry());
+                                .with_registry(super::super::ice_registry())
+                                .with_communicator(current.adapter.communicator().clone());
                             let shape: Option<_ice::ClassRef> = ice_in.read()?;
                             let tint: Option<super::Color> = ice_in.read_optional(1)?;
                             ice_in.read_pending_classes()?;
@@ -1345,7 +1418,8 @@ pub mod demo {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
-                                .with_registry(super::super::ice_registry());
+                                .with_registry(super::super::ice_registry())
+                                .with_communicator(current.adapter.communicator().clone());
                             let points: super::PointSeq = ice_in.read()?;
                             ice_in.end_encapsulation()?;
                             let (ice_ret, count) = <T as super::Drawer>::label_points(
@@ -1370,7 +1444,8 @@ pub mod demo {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
-                                .with_registry(super::super::ice_registry());
+                                .with_registry(super::super::ice_registry())
+                                .with_communicator(current.adapter.communicator().clone());
                             let context_: String = ice_in.read()?;
                             let current_: String = ice_in.read()?;
                             ice_in.end_encapsulation()?;
@@ -1395,7 +1470,8 @@ pub mod demo {
                             let mut ice_in = ::ice_proto::adapter::Current::params_stream(
                                     &params,
                                 )?
-                                .with_registry(super::super::ice_registry());
+                                .with_registry(super::super::ice_registry())
+                                .with_communicator(current.adapter.communicator().clone());
                             ice_in.end_encapsulation()?;
                             let () = <T as super::Pingable>::ping(&*self.0, current)
                                 .await?;

@@ -29,6 +29,11 @@ pub mod codegen {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
 
+/// The comprehensive interop test's types, proxies and servants (`slice/Test.ice`).
+pub mod test_ice {
+    include!(concat!(env!("OUT_DIR"), "/test_ice.rs"));
+}
+
 /// The generator's golden test inputs (`slice-compiler/tests/golden_codegen`).
 pub mod golden_codegen {
     include!(concat!(env!("OUT_DIR"), "/golden_codegen.rs"));
