@@ -366,9 +366,7 @@ fn failover_after_sigkill_mid_stream(enc: Encoding) {
 /// listener that stops answering does not slow the active component's
 /// acknowledgements: 300 changes with a paused listener finish in under
 /// 3 s (the C++ replicator peer would wait up to 5 s on each push).
-#[test]
-fn dead_and_paused_listeners_do_not_hold_up_the_others_encoding_1_1() {
-    let enc = Encoding::V1_1;
+fn dead_and_paused_listeners_do_not_hold_up_the_others(enc: Encoding) {
     let replicator = rust_replicator(enc);
     let rproxy = replicator.proxy(0).to_owned();
     let mut active = cpp_component("cpp-active", &rproxy, enc);
@@ -403,6 +401,65 @@ fn dead_and_paused_listeners_do_not_hold_up_the_others_encoding_1_1() {
     }
     assert!(got.len() >= first.len(), "{}", got.len());
     assert_eq!(got[..], all[..got.len()]);
+}
+
+#[test]
+fn dead_and_paused_listeners_do_not_hold_up_the_others_encoding_1_1() {
+    dead_and_paused_listeners_do_not_hold_up_the_others(Encoding::V1_1);
+}
+
+#[test]
+fn dead_and_paused_listeners_do_not_hold_up_the_others_encoding_1_0() {
+    dead_and_paused_listeners_do_not_hold_up_the_others(Encoding::V1_0);
+}
+
+/// `ReplicaListener`s registered by ZeroC Python (`replica_watch.py`) with a
+/// Rust member's `Replica` are told of `activate` and `standby` (driven by
+/// `replica-ctl`), with the member's `Replica` proxy as `source`; a
+/// repeated `activate` (no change) tells nobody.
+fn replica_listeners_are_told(enc: Encoding) {
+    let replicator = rust_replicator(enc);
+    let member = rust_component("rust-member", replicator.proxy(0), enc);
+    let script = interop_tests::peers::peers_dir().join("replica_watch.py");
+    let mut args = vec![
+        script.display().to_string(),
+        member.proxy(1).to_owned(),
+        "--Watch.Events=2".to_owned(),
+    ];
+    args.extend(encoding_args(enc));
+    let mut watch = Peer::spawn(
+        "replica-watch",
+        Path::new(interop_tests::peers::PYTHON),
+        &args,
+    )
+    .unwrap();
+    assert_eq!(rust_ctl("activate", member.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(
+        watch.read_line(LONG).unwrap(),
+        "ACTIVATED ChannelServiceXReplica"
+    );
+    assert_eq!(rust_ctl("activate", member.proxy(1), enc), Some(CTL_ACTIVE));
+    assert_eq!(rust_ctl("standby", member.proxy(1), enc), Some(0));
+    assert_eq!(
+        watch.read_line(LONG).unwrap(),
+        "STANDBY ChannelServiceXReplica"
+    );
+    assert_eq!(
+        watch.wait_exit(LONG).unwrap(),
+        Some(0),
+        "{}",
+        watch.stderr()
+    );
+}
+
+#[test]
+fn replica_listeners_are_told_encoding_1_1() {
+    replica_listeners_are_told(Encoding::V1_1);
+}
+
+#[test]
+fn replica_listeners_are_told_encoding_1_0() {
+    replica_listeners_are_told(Encoding::V1_0);
 }
 
 #[test]
