@@ -15,7 +15,8 @@
 //! `Ice.ACM.Close`/`Ice.ACM.Client.Close`/`Ice.ACM.Server.Close` (1, 3 or 4
 //! close connections idle for the ACM timeout; unset, none are closed), and
 //! `Ice.Default.Locator` (the locator of every new proxy),
-//! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever), and per
+//! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever),
+//! `Ice.Trace.Locator` (target `ice::trace::locator`), and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection),
@@ -181,7 +182,12 @@ impl Communicator {
                     None
                 }
             })
-            .map(|data| Arc::new(Locator::new(data)));
+            .map(|data| {
+                Arc::new(
+                    Locator::new(data)
+                        .with_trace_level(properties.get_property_as_int("Ice.Trace.Locator")),
+                )
+            });
         let locators = default_locator
             .iter()
             .map(|l| (reference::to_string(l.proxy_data()), l.clone()))
@@ -265,7 +271,15 @@ impl Communicator {
         match self.inner.locators.lock() {
             Ok(mut map) => map
                 .entry(key)
-                .or_insert_with(|| Arc::new(Locator::new(data.clone())))
+                .or_insert_with(|| {
+                    Arc::new(
+                        Locator::new(data.clone()).with_trace_level(
+                            self.inner
+                                .properties
+                                .get_property_as_int("Ice.Trace.Locator"),
+                        ),
+                    )
+                })
                 .clone(),
             Err(_) => Arc::new(Locator::new(data.clone())),
         }

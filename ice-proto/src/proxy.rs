@@ -358,7 +358,6 @@ impl ObjectPrx {
                 Ok(conn) => return Ok(conn),
                 Err(e) if resolved.cached => {
                     tracing::debug!(
-                        target: "ice::trace::locator",
                         proxy = %crate::reference::to_string(data),
                         error = %e,
                         "cached endpoints failed; resolving again"

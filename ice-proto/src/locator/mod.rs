@@ -26,6 +26,11 @@
 //! `setReplicatedAdapterDirectProxy` with a replica group); see
 //! [`register_adapter`]. The few operations are encoded here by hand:
 //! their Slice definitions live in Ice's `Ice/Locator.ice`.
+//!
+//! `Ice.Trace.Locator` traces as Ice does, as `tracing` events with target
+//! `ice::trace::locator` at `info` (at `debug` when the level is lower):
+//! 1 for locator and registry requests and failures, 2 also for the
+//! cache.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -67,6 +72,25 @@ struct Cache {
 pub struct Locator {
     data: ProxyData,
     cache: Mutex<Cache>,
+    /// `Ice.Trace.Locator`.
+    trace: i32,
+}
+
+/// Emits a locator trace of Ice's `level` when `configured` reaches it.
+fn trace(configured: i32, level: i32, message: &str) {
+    if configured >= level {
+        tracing::info!(target: "ice::trace::locator", "{message}");
+    } else {
+        tracing::debug!(target: "ice::trace::locator", "{message}");
+    }
+}
+
+fn endpoints_text(endpoints: &[Endpoint]) -> String {
+    endpoints
+        .iter()
+        .map(reference::endpoint_to_string)
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl std::fmt::Debug for Locator {
@@ -115,7 +139,15 @@ impl Locator {
         Self {
             data,
             cache: Mutex::new(Cache::default()),
+            trace: 0,
         }
+    }
+
+    /// This locator, traced at `level` (`Ice.Trace.Locator`).
+    #[must_use]
+    pub fn with_trace_level(mut self, level: i32) -> Self {
+        self.trace = level;
+        self
     }
 
     /// The locator's proxy, as data.
@@ -138,7 +170,6 @@ impl Locator {
     ) -> Result<Outcome> {
         let prx = self.proxy(communicator);
         let params = prx.params(write);
-        tracing::debug!(target: "ice::trace::locator", locator = %prx, operation, "locator request");
         prx.ice_invoke(operation, OperationMode::Nonmutating, params, None)
             .await
     }
@@ -204,6 +235,14 @@ impl Locator {
         if let Ok(cache) = self.cache.lock() {
             if let Some((endpoints, at)) = cache.adapters.get(id) {
                 if fresh(*at, timeout) {
+                    trace(
+                        self.trace,
+                        2,
+                        &format!(
+                            "found endpoints for adapter in locator cache\nadapter = {id}\nendpoints = {}",
+                            endpoints_text(endpoints)
+                        ),
+                    );
                     return Ok(Resolved {
                         endpoints: endpoints.clone(),
                         cached: true,
@@ -211,12 +250,39 @@ impl Locator {
                 }
             }
         }
-        let endpoints = self
-            .find_adapter_by_id(communicator, id)
-            .await?
-            .map(|p| p.endpoints)
-            .unwrap_or_default();
-        tracing::debug!(target: "ice::trace::locator", adapter = id, endpoints = ?endpoints, "adapter resolved");
+        trace(
+            self.trace,
+            1,
+            &format!("searching for adapter by id\nadapter = {id}"),
+        );
+        let found = self.find_adapter_by_id(communicator, id).await;
+        let endpoints = match found {
+            Ok(p) => p.map(|p| p.endpoints).unwrap_or_default(),
+            Err(e) => {
+                trace(
+                    self.trace,
+                    1,
+                    &format!("couldn't find adapter\nadapter = {id}\nreason = {e}"),
+                );
+                return Err(e);
+            }
+        };
+        if endpoints.is_empty() {
+            trace(
+                self.trace,
+                1,
+                &format!("adapter has no endpoints (not active)\nadapter = {id}"),
+            );
+        } else {
+            trace(
+                self.trace,
+                1,
+                &format!(
+                    "retrieved endpoints for adapter from locator, adding to locator cache\nadapter = {id}\nendpoints = {}",
+                    endpoints_text(&endpoints)
+                ),
+            );
+        }
         if let Ok(mut cache) = self.cache.lock() {
             if endpoints.is_empty() {
                 cache.adapters.remove(id);
@@ -249,6 +315,15 @@ impl Locator {
         if let Ok(cache) = self.cache.lock() {
             if let Some((proxy, at)) = cache.objects.get(&data.identity) {
                 if fresh(*at, timeout) {
+                    trace(
+                        self.trace,
+                        2,
+                        &format!(
+                            "found well-known object in locator cache\nwell-known proxy = {}\nproxy = {}",
+                            reference::to_string(data),
+                            reference::to_string(proxy)
+                        ),
+                    );
                     cached = Some(proxy.clone());
                 }
             }
@@ -257,12 +332,36 @@ impl Locator {
         let target = match cached {
             Some(p) => Some(p),
             None => {
-                let found = self.find_object_by_id(communicator, &data.identity).await?;
-                tracing::debug!(
-                    target: "ice::trace::locator",
-                    object = %reference::identity_to_string(&data.identity),
-                    found = ?found.as_ref().map(reference::to_string),
-                    "object resolved"
+                trace(
+                    self.trace,
+                    1,
+                    &format!(
+                        "searching for well-known object\nwell-known proxy = {}",
+                        reference::to_string(data)
+                    ),
+                );
+                let found = match self.find_object_by_id(communicator, &data.identity).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        trace(
+                            self.trace,
+                            1,
+                            &format!(
+                                "couldn't find well-known object\nwell-known proxy = {}\nreason = {e}",
+                                reference::to_string(data)
+                            ),
+                        );
+                        return Err(e);
+                    }
+                };
+                trace(
+                    self.trace,
+                    1,
+                    &format!(
+                        "retrieved well-known object from locator, adding to locator cache\nwell-known proxy = {}\nproxy = {}",
+                        reference::to_string(data),
+                        found.as_ref().map_or_else(|| "null".to_owned(), reference::to_string)
+                    ),
                 );
                 if let (Some(p), Ok(mut cache)) = (&found, self.cache.lock()) {
                     cache
@@ -322,19 +421,33 @@ impl Locator {
             return;
         };
         if !data.adapter_id.is_empty() {
-            cache.adapters.remove(&data.adapter_id);
+            if let Some((endpoints, _)) = cache.adapters.remove(&data.adapter_id) {
+                trace(
+                    self.trace,
+                    2,
+                    &format!(
+                        "removed endpoints for adapter from locator cache\nadapter = {}\nendpoints = {}",
+                        data.adapter_id,
+                        endpoints_text(&endpoints)
+                    ),
+                );
+            }
             return;
         }
         if let Some((proxy, _)) = cache.objects.remove(&data.identity) {
             if !proxy.adapter_id.is_empty() {
                 cache.adapters.remove(&proxy.adapter_id);
             }
+            trace(
+                self.trace,
+                2,
+                &format!(
+                    "removed well-known object from locator cache\nwell-known proxy = {}\nproxy = {}",
+                    reference::to_string(data),
+                    reference::to_string(&proxy)
+                ),
+            );
         }
-        tracing::debug!(
-            target: "ice::trace::locator",
-            proxy = %reference::to_string(data),
-            "locator cache entry removed"
-        );
     }
 }
 
@@ -385,18 +498,37 @@ pub async fn register_adapter(
             }),
         )
     };
-    tracing::debug!(
-        target: "ice::trace::locator",
-        adapter = adapter_id,
-        replica_group = replica_group_id,
-        proxy = ?proxy.map(reference::to_string),
-        "registering adapter endpoints"
-    );
-    match registry
+    let group = if replica_group_id.is_empty() {
+        String::new()
+    } else {
+        format!("\nreplica group = {replica_group_id}")
+    };
+    let outcome = registry
         .ice_invoke(operation, OperationMode::Idempotent, params, None)
-        .await?
-    {
-        Outcome::Ok(_) => Ok(()),
+        .await;
+    if let Err(e) = &outcome {
+        trace(
+            locator.trace,
+            1,
+            &format!(
+                "couldn't update object adapter `{adapter_id}' endpoints with the locator registry:\n{e}"
+            ),
+        );
+    }
+    match outcome? {
+        Outcome::Ok(_) => {
+            let what = match proxy {
+                Some(p) => format!(
+                    "registered object adapter `{adapter_id}' endpoints with the locator registry\nendpoints = {}{group}",
+                    endpoints_text(&p.endpoints)
+                ),
+                None => format!(
+                    "unregistered object adapter `{adapter_id}' endpoints with the locator registry{group}"
+                ),
+            };
+            trace(locator.trace, 1, &what);
+            Ok(())
+        }
         Outcome::UserException(e) => {
             let err = user_exception(&e, adapter_id.to_owned());
             match err {
@@ -413,44 +545,4 @@ pub async fn register_adapter(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cache_timeouts_follow_ice() {
-        let now = Instant::now();
-        assert!(fresh(now, -1));
-        assert!(!fresh(now, 0));
-        assert!(fresh(now, 5));
-        if let Some(old) = now.checked_sub(Duration::from_secs(10)) {
-            assert!(!fresh(old, 5));
-            assert!(fresh(old, -1));
-        }
-    }
-
-    #[test]
-    fn clearing_a_well_known_entry_drops_its_adapter_too() {
-        let locator = Locator::new(ProxyData::new("Grid/Locator"));
-        let mut target = ProxyData::new("obj");
-        target.adapter_id = "A".into();
-        if let Ok(mut cache) = locator.cache.lock() {
-            cache
-                .objects
-                .insert(target.identity.clone(), (target.clone(), Instant::now()));
-            cache
-                .adapters
-                .insert("A".into(), (Vec::new(), Instant::now()));
-            cache
-                .adapters
-                .insert("B".into(), (Vec::new(), Instant::now()));
-        }
-        locator.clear(&ProxyData::new("obj"));
-        let cache = locator.cache.lock().map_err(|_| ()).ok();
-        let cache = cache.as_deref();
-        assert_eq!(cache.map(|c| c.objects.len()), Some(0));
-        assert_eq!(
-            cache.map(|c| c.adapters.keys().cloned().collect::<Vec<_>>()),
-            Some(vec!["B".to_owned()])
-        );
-    }
-}
+mod tests;
