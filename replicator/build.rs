@@ -1,7 +1,7 @@
 //! Generates the Rust mapping of the project's Slice files that the
 //! replicator and the example components use, with slice2rs's build API,
 //! State Replicator glue included (`scf.rs`); and the mapping and glue of
-//! two differently named test components from slice2rs's recogniser
+//! three differently named test components from slice2rs's recogniser
 //! inputs (`replication_inputs.rs`, used by the tests).
 
 use std::path::Path;
@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     slice_compiler::builder::Builder::new()
         .file(inputs.join("StateNames.ice"))
         .file(inputs.join("OtherNaming.ice"))
+        .file(inputs.join("RemoveByItems.ice"))
         .file_name("replication_inputs.rs")
         .replication(true)
         .compile()?;

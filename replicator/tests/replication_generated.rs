@@ -1,10 +1,11 @@
-//! The State Replicator glue slice2rs generated for two differently named
-//! components (`Acme::Presence` with setState/getAllState/stateSet..., and
+//! The State Replicator glue slice2rs generated for three differently
+//! named components (`Acme::Presence` with setState/getAllState/stateSet...,
 //! `Telco` with subscribe/put/erase/fetch/snapshot, out-parameters and
-//! `long` keys), end to end over Ice in one process: an active member sets
-//! and removes items through the generated client and replicator servant,
-//! the pushes reach a standby's generated listener servant, and get/get-all
-//! through the generated proxy answer from the replicator's store.
+//! `long` keys, and `Depot`, whose remove operation takes items), end to
+//! end over Ice in one process: an active member sets and removes items
+//! through the generated client and replicator servant, the pushes reach a
+//! standby's generated listener servant, and get/get-all through the
+//! generated proxy answer from the replicator's store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -187,5 +188,41 @@ async fn telco_component_other_naming() {
     );
     let all = g::Item::from_seq(prx.snapshot(None).await.unwrap());
     assert_eq!(sorted(all), sorted(a.snapshot()));
+    comm.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depot_component_removes_by_items() {
+    use generated::depot as d;
+    use generated::replication::parcel_replicator as g;
+    let (comm, core, rprx, a, b) = setup!(generated::replication::parcel_replicator);
+    assert!(a.activate().await.unwrap());
+    let parcel = |code: &str, weight: i32| {
+        g::Item::new(d::Parcel {
+            code: code.to_owned(),
+            weight,
+        })
+    };
+    a.set((0..8).map(|i| parcel(&format!("p{i}"), i)).collect())
+        .await
+        .unwrap();
+    // The member's removal goes out as `ship` with key-only parcels.
+    a.remove(vec!["p1".into(), "p6".into()]).await.unwrap();
+    assert_eq!(core.len(), 6);
+    eventually("the standby to catch up", || b.len() == 6).await;
+    assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
+    // A client shipping whole parcels removes their keys.
+    let prx = d::ParcelReplicatorPrx::unchecked_cast(rprx);
+    prx.ship(&g::Item::to_seq(&[parcel("p2", 2), parcel("p3", 99)]), None)
+        .await
+        .unwrap();
+    assert_eq!(core.len(), 4);
+    eventually("the pushes of ship to arrive", || b.len() == 4).await;
+    assert!(b.get(&"p3".to_owned()).is_none());
+    let all = g::Item::from_seq(prx.all(None).await.unwrap());
+    assert_eq!(
+        sorted(all).iter().map(Keyed::key).collect::<Vec<_>>(),
+        vec!["p0", "p4", "p5", "p7"]
+    );
     comm.destroy().await;
 }

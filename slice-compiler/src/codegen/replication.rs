@@ -10,7 +10,7 @@
 //! |---|---|
 //! | add listener, remove listener | `void op(L* listener)`, a pair for one interface `L`; told apart by the verbs add/register/subscribe/attach and remove/unregister/unsubscribe/detach |
 //! | set | `void op(ItemSeq items)` |
-//! | remove (optional) | `void op(KeySeq keys)` |
+//! | remove (optional) | `void op(KeySeq keys)`, or `void op(ItemSeq items)` removing the items' keys (then named by metadata, as it has the shape of set) |
 //! | get | `ItemSeq op(KeySeq keys)` (the result may be the only out-parameter) |
 //! | get all | `ItemSeq op()` (idem) |
 //!
@@ -84,6 +84,8 @@ pub struct Ops {
     pub set: String,
     /// Removes by keys.
     pub remove: Option<String>,
+    /// The remove operation takes items (their keys are removed), not keys.
+    pub remove_takes_items: bool,
     /// Items by keys.
     pub get: String,
     /// Every item.
@@ -145,6 +147,10 @@ impl Pattern {
     pub fn summary(&self, ast: &Ast) -> String {
         let name = |id: DefId| ast.def(id).scoped.clone();
         let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        let remove = match (&self.ops.remove, self.ops.remove_takes_items) {
+            (Some(r), true) => format!("{r}(items)"),
+            (r, _) => opt(r),
+        };
         let key = match &self.key {
             Key::Member { member, .. } => format!("member:{member}"),
             Key::External {
@@ -159,7 +165,7 @@ impl Pattern {
             self.ops.add_listener,
             self.ops.remove_listener,
             self.ops.set,
-            opt(&self.ops.remove),
+            remove,
             self.ops.get,
             self.ops.get_all,
             self.ops.items_set,
@@ -523,8 +529,8 @@ impl<'a> Recognizer<'a> {
             &taken,
             "remove",
             here,
-            |s| matches!(s, Shape::SeqIn(k) if same_keys(k)),
-            "`void op(KeySeq keys)`",
+            |s| matches!(s, Shape::SeqIn(k) if same_keys(k) || same_items(k)),
+            "`void op(KeySeq keys)` or `void op(ItemSeq items)`",
         ) {
             Ok(i) => {
                 taken[i] = true;
@@ -690,6 +696,8 @@ impl<'a> Recognizer<'a> {
                 remove_listener: name(remove_l),
                 set: name(set),
                 remove: remove.map(name),
+                remove_takes_items: remove
+                    .is_some_and(|i| matches!(shapes[i], Shape::SeqIn(k) if same_items(k))),
                 get: name(get),
                 get_all: name(get_all),
                 items_set: lops[items_set].name.name.clone(),
@@ -1239,6 +1247,21 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
         },
     };
     let (client_remove, remove_name) = match &p.ops.remove {
+        Some(op) if p.ops.remove_takes_items => {
+            let lit = ops_lit(op);
+            let op = m(op);
+            (
+                quote! {
+                    self.replicator
+                        .#op(
+                            &Item::to_seq(&keys.into_iter().map(Item::keyed).collect::<::std::vec::Vec<_>>()),
+                            ::std::option::Option::None,
+                        )
+                        .await
+                },
+                lit,
+            )
+        }
         Some(op) => {
             let lit = ops_lit(op);
             let op = m(op);
@@ -1261,15 +1284,55 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
     };
     let servant_remove = p.ops.remove.as_ref().map(|op| {
         let op = m(op);
-        let key_seq = quote!(::std::vec::Vec<#key_ty>);
+        let (param, keys) = if p.ops.remove_takes_items {
+            (
+                quote!(items: #item_seq),
+                quote!(Item::from_seq(items).iter().map(#c::Keyed::key).collect()),
+            )
+        } else {
+            (quote!(keys: ::std::vec::Vec<#key_ty>), quote!(keys))
+        };
         quote! {
             async fn #op(
                 &self,
-                keys: #key_seq,
+                #param,
                 _current: &::ice_proto::adapter::Current,
             ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
-                self.core.remove_items(keys);
+                self.core.remove_items(#keys);
                 ::std::result::Result::Ok(())
+            }
+        }
+    });
+    // An item holding only a key, for a remove operation taking items.
+    let keyed_fn = p.ops.remove_takes_items.then(|| {
+        let body = match &p.key {
+            Key::Member { member, depth } => {
+                let mut fields: Vec<proc_macro2::Ident> =
+                    (0..*depth).map(|_| format_ident!("base")).collect();
+                fields.push(field(member, holder_has_base(ast, p.item_base, *depth)));
+                quote! {
+                    let mut v = <#base as ::std::default::Default>::default();
+                    v.#(#fields).* = key;
+                    Self::new(v)
+                }
+            }
+            Key::External {
+                entry, key_member, ..
+            } => {
+                let entry_ty = path(ast, *entry);
+                let kf = field(key_member, false);
+                quote! {
+                    let mut e = <#entry_ty as ::std::default::Default>::default();
+                    e.#kf = key;
+                    Self(e)
+                }
+            }
+        };
+        quote! {
+            /// An item holding only `key` (what the remove operation takes).
+            #[must_use]
+            pub fn keyed(key: #key_ty) -> Self {
+                #body
             }
         }
     });
@@ -1307,6 +1370,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             impl Item {
                 #item_fns
                 #removal_fn
+                #keyed_fn
             }
 
             impl #c::Keyed for Item {
