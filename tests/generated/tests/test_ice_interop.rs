@@ -1,0 +1,955 @@
+//! The comprehensive interop test of slice2rs-generated code, from
+//! `slice/Test.ice` (every builtin, enums with explicit values, nested
+//! structs, sequences and dictionaries of all kinds, constants and
+//! defaults, classes with inheritance, cycles and optional members,
+//! exceptions with inheritance, every parameter direction, optional
+//! parameters, typed proxies, interface inheritance, nested modules,
+//! `["format:sliced"]`, `["amd"]`, `idempotent`, per-call contexts):
+//!
+//! - ZeroC Python and C++ clients (`interop/test_peer.py client`,
+//!   `interop/test_peer.cpp`) call a Rust server made of the generated
+//!   servant traits, in encodings 1.1 and 1.0; the Rust servant checks what
+//!   it receives and reports through `verify()`, the clients check results.
+//! - A Rust client made of the generated proxies calls ZeroC Python and C++
+//!   servers of the same file, which check what they receive the same way.
+//!
+//! The canonical values are the same in all three languages.
+
+#![allow(clippy::panic)] // test helpers: a failed check must fail the test
+
+use generated_check::test_ice::test::{self as t, inner, inner::deep, Tester};
+use ice_proto::adapter::{Current, DispatchError};
+use ice_proto::communicator::Communicator;
+use ice_proto::encoding::{Bytes, ClassRef, EncodingVersion, Identity};
+use ice_proto::properties::Properties;
+use ice_proto::protocol::{Context, OperationMode};
+use ice_proto::proxy::ObjectPrx;
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+const PYTHON: &str = "/usr/bin/python3";
+const STR: &str = "h\u{e9}llo \u{2603} \u{1F600}";
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
+}
+
+// ---- canonical values (as in test_peer.py and test_peer.cpp) ----------
+
+fn pt(x: i32, y: i32) -> inner::Point {
+    inner::Point { x, y }
+}
+
+fn builtins() -> t::Builtins {
+    t::Builtins {
+        b: true,
+        y: 255,
+        s: -12345,
+        i: 123_456_789,
+        l: -1_234_567_890_123,
+        f: 3.5,
+        d: 0.1,
+        str: STR.into(),
+    }
+}
+
+fn line() -> t::Line {
+    t::Line {
+        from: pt(1, 2),
+        to: pt(-3, 4),
+    }
+}
+
+fn tag() -> deep::Tag {
+    deep::Tag {
+        label: "deep".into(),
+        color: inner::Color::Red,
+    }
+}
+
+fn seqs() -> t::Seqs {
+    t::Seqs {
+        bs: vec![true, false, true],
+        ys: Bytes::from_static(&[0, 1, 255]),
+        ss: vec![-1, 32767],
+        is: vec![1, -2, 3],
+        ls: vec![1 << 40, -5],
+        fs: vec![0.5, -1.25],
+        ds: vec![0.1, 1e300],
+        strs: vec!["a".into(), String::new(), "\u{2603}".into()],
+    }
+}
+
+fn nested_p() -> t::PointSeqSeq {
+    vec![vec![pt(1, 2)], vec![], vec![pt(3, 4), pt(5, 6)]]
+}
+
+fn nested_s() -> t::StringSeqSeq {
+    vec![vec!["a".into(), "b".into()], vec![], vec!["c".into()]]
+}
+
+fn dict_a() -> t::IntStringDict {
+    BTreeMap::from([(1, "one".into()), (-2, "minus two".into())])
+}
+
+fn dict_b() -> t::StringLongDict {
+    BTreeMap::from([("x".into(), 1 << 40), ("y".into(), -1)])
+}
+
+fn dict_c() -> t::PointDict {
+    BTreeMap::from([("p".into(), pt(1, 2)), ("q".into(), pt(3, 4))])
+}
+
+fn dict_d() -> t::PointKeyDict {
+    BTreeMap::from([(pt(1, 2), "p".into()), (pt(3, 4), "q".into())])
+}
+
+fn node(value: i32, next: Option<ClassRef>) -> Option<ClassRef> {
+    Some(ClassRef::new(t::Node { value, next }))
+}
+
+fn chain() -> Option<ClassRef> {
+    node(1, node(2, node(3, None)))
+}
+
+fn node_of(n: &Option<ClassRef>) -> Option<&t::Node> {
+    n.as_ref()?.downcast_ref::<t::Node>()
+}
+
+fn is_chain(n: &Option<ClassRef>) -> bool {
+    let Some(a) = node_of(n) else { return false };
+    let Some(b) = node_of(&a.next) else {
+        return false;
+    };
+    let Some(c) = node_of(&b.next) else {
+        return false;
+    };
+    a.value == 1 && b.value == 2 && c.value == 3 && c.next.is_none()
+}
+
+fn leaf() -> Option<ClassRef> {
+    Some(ClassRef::new(t::Leaf {
+        base: t::Middle {
+            base: t::Base {
+                name: "leaf".into(),
+                opt: Some(5),
+            },
+            weight: 2.5,
+            note: Some("n".into()),
+        },
+        p: pt(7, 8),
+        other: Some(ClassRef::new(t::Middle {
+            base: t::Base {
+                name: "mid".into(),
+                opt: None,
+            },
+            weight: 1.0,
+            note: None,
+        })),
+    }))
+}
+
+/// `b` is exactly a `Leaf` equal to [`leaf`] (optional members dropped in 1.0).
+fn is_leaf(b: &Option<ClassRef>, e10: bool) -> bool {
+    let Some(r) = b else { return false };
+    let Some(l) = r.downcast_ref::<t::Leaf>() else {
+        return false;
+    };
+    let Some(other) = &l.other else { return false };
+    let mid = other.downcast_ref::<t::Middle>();
+    r.ice_id() == Some(t::Leaf::ICE_ID)
+        && l.base.base.name == "leaf"
+        && l.base.base.opt == (!e10).then_some(5)
+        && l.base.weight == 2.5
+        && l.base.note == (!e10).then(|| "n".to_string())
+        && l.p == pt(7, 8)
+        && other.ice_id() == Some(t::Middle::ICE_ID)
+        && mid.is_some_and(|m| {
+            m.base.name == "mid" && m.base.opt.is_none() && m.weight == 1.0 && m.note.is_none()
+        })
+}
+
+fn base_seq() -> t::BaseSeq {
+    vec![
+        Some(ClassRef::new(t::Base {
+            name: "base".into(),
+            opt: Some(1),
+        })),
+        Some(ClassRef::new(t::Middle {
+            base: t::Base {
+                name: "mid2".into(),
+                opt: None,
+            },
+            weight: 0.5,
+            note: Some("x".into()),
+        })),
+        Some(ClassRef::new(t::Leaf {
+            base: t::Middle {
+                base: t::Base {
+                    name: "leaf2".into(),
+                    opt: None,
+                },
+                weight: 0.0,
+                note: None,
+            },
+            p: pt(0, 0),
+            other: None,
+        })),
+        None,
+    ]
+}
+
+fn is_base_seq(s: &t::BaseSeq, e10: bool) -> bool {
+    let id = |i: usize| s.get(i).and_then(|b| b.as_ref()).and_then(|b| b.ice_id());
+    let get = |i: usize| s.get(i).and_then(|b| b.as_ref());
+    s.len() == 4
+        && id(0) == Some(t::Base::ICE_ID)
+        && get(0)
+            .and_then(|b| b.downcast_ref::<t::Base>())
+            .is_some_and(|b| b.name == "base" && b.opt == (!e10).then_some(1))
+        && id(1) == Some(t::Middle::ICE_ID)
+        && get(1)
+            .and_then(|b| b.downcast_ref::<t::Middle>())
+            .is_some_and(|m| {
+                m.base.name == "mid2" && m.weight == 0.5 && m.note == (!e10).then(|| "x".into())
+            })
+        && id(2) == Some(t::Leaf::ICE_ID)
+        && get(2)
+            .and_then(|b| b.downcast_ref::<t::Leaf>())
+            .is_some_and(|l| l.base.base.name == "leaf2" && l.p == pt(0, 0) && l.other.is_none())
+        && s[3].is_none()
+}
+
+fn is_defaults(d: &t::Defaults) -> bool {
+    *d == t::Defaults::default()
+        && d.b
+        && d.y == 7
+        && d.s == -2
+        && d.i == t::CONST_INT
+        && d.l == 9_000_000_000
+        && d.f == 0.5
+        && d.d == 3.25
+        && d.str == "def"
+        && d.size == t::Size::Medium
+        && d.color == inner::Color::Blue
+}
+
+fn identity(name: &str) -> Identity {
+    Identity {
+        name: name.into(),
+        category: String::new(),
+    }
+}
+
+fn name_of<P: ice_proto::codegen::TypedProxy>(p: &Option<P>) -> Option<String> {
+    p.as_ref()
+        .map(|p| p.object_prx().data().identity.name.clone())
+}
+
+// ---- the Rust server -------------------------------------------------
+
+#[derive(Default)]
+struct TesterImpl {
+    failures: Mutex<Vec<String>>,
+}
+
+impl TesterImpl {
+    fn expect(&self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if !ok {
+            if let Ok(mut f) = self.failures.lock() {
+                f.push(format!("{name} {}", detail()));
+            }
+        }
+    }
+
+    fn mode(&self, name: &str, current: &Current, mode: OperationMode) {
+        self.expect(name, current.mode == mode, || format!("{:?}", current.mode));
+    }
+}
+
+fn e10(current: &Current) -> bool {
+    current.encoding == EncodingVersion::V1_0
+}
+
+impl inner::Greeter for TesterImpl {
+    async fn greet(&self, name: String, current: &Current) -> Result<String, DispatchError> {
+        self.mode("greet_mode", current, OperationMode::Idempotent);
+        Ok(format!("hello {name}"))
+    }
+}
+
+fn user_error(kind: i32, current: &Current) -> DispatchError {
+    let base = |reason: &str| t::BaseError {
+        reason: reason.into(),
+    };
+    match kind {
+        0 => current.user_exception(&base("base")),
+        1 => current.user_exception(&t::MiddleError {
+            base: base("middle"),
+            code: 1,
+            detail: Some("d".into()),
+        }),
+        _ => current.user_exception(&t::LeafError {
+            base: t::MiddleError {
+                base: base("leaf"),
+                code: 2,
+                detail: None,
+            },
+            r#where: pt(9, 9),
+        }),
+    }
+}
+
+impl Tester for TesterImpl {
+    async fn op_builtins(
+        &self,
+        b: t::Builtins,
+        current: &Current,
+    ) -> Result<(t::Builtins, t::Builtins), DispatchError> {
+        self.expect("opBuiltins", b == builtins(), || format!("{b:?}"));
+        self.mode("opBuiltins_mode", current, OperationMode::Normal);
+        Ok((b.clone(), b))
+    }
+
+    async fn op_primitives(
+        &self,
+        b: bool,
+        y: u8,
+        s: i16,
+        i: i32,
+        l: i64,
+        f: f32,
+        d: f64,
+        str: String,
+        _current: &Current,
+    ) -> Result<(i64, bool, u8, i16, i32, i64, f32, f64, String), DispatchError> {
+        let got = t::Builtins {
+            b,
+            y,
+            s,
+            i,
+            l,
+            f,
+            d,
+            str: str.clone(),
+        };
+        self.expect("opPrimitives", got == builtins(), || format!("{got:?}"));
+        Ok((i64::from(i) + l, b, y, s, i, l, f, d, str))
+    }
+
+    async fn op_defaults(
+        &self,
+        d: t::Defaults,
+        _current: &Current,
+    ) -> Result<t::Defaults, DispatchError> {
+        self.expect("opDefaults", is_defaults(&d), || format!("{d:?}"));
+        Ok(d)
+    }
+
+    async fn op_enums(
+        &self,
+        c: inner::Color,
+        s: t::Size,
+        _current: &Current,
+    ) -> Result<(inner::Color, t::Size), DispatchError> {
+        self.expect(
+            "opEnums",
+            c == inner::Color::Blue && s == t::Size::Large,
+            || format!("{c:?} {s:?}"),
+        );
+        Ok((c, s))
+    }
+
+    async fn op_structs(
+        &self,
+        l: t::Line,
+        tg: deep::Tag,
+        _current: &Current,
+    ) -> Result<(t::Line, deep::Tag), DispatchError> {
+        self.expect("opStructs", l == line() && tg == tag(), || {
+            format!("{l:?} {tg:?}")
+        });
+        Ok((l, tg))
+    }
+
+    async fn op_wrapper(
+        &self,
+        h: t::Wrapper,
+        _current: &Current,
+    ) -> Result<t::Wrapper, DispatchError> {
+        let ok =
+            h.name == "w" && node_of(&h.node).is_some_and(|n| n.value == 7 && n.next.is_none());
+        self.expect("opWrapper", ok, || format!("{h:?}"));
+        Ok(h)
+    }
+
+    async fn op_seqs(&self, s: t::Seqs, _current: &Current) -> Result<t::Seqs, DispatchError> {
+        self.expect("opSeqs", s == seqs(), || format!("{s:?}"));
+        Ok(s)
+    }
+
+    async fn op_nested_seqs(
+        &self,
+        p: t::PointSeqSeq,
+        s: t::StringSeqSeq,
+        _current: &Current,
+    ) -> Result<(t::PointSeqSeq, t::StringSeqSeq), DispatchError> {
+        self.expect("opNestedSeqs", p == nested_p() && s == nested_s(), || {
+            format!("{p:?} {s:?}")
+        });
+        Ok((p, s))
+    }
+
+    async fn op_dicts(
+        &self,
+        a: t::IntStringDict,
+        b: t::StringLongDict,
+        c: t::PointDict,
+        d: t::PointKeyDict,
+        _current: &Current,
+    ) -> Result<
+        (
+            t::IntStringDict,
+            t::StringLongDict,
+            t::PointDict,
+            t::PointKeyDict,
+        ),
+        DispatchError,
+    > {
+        let ok = a == dict_a() && b == dict_b() && c == dict_c() && d == dict_d();
+        self.expect("opDicts", ok, || format!("{a:?} {b:?} {c:?} {d:?}"));
+        Ok((a, b, c, d))
+    }
+
+    async fn op_nodes(
+        &self,
+        n: Option<ClassRef>,
+        s: t::NodeSeq,
+        _current: &Current,
+    ) -> Result<t::NodeSeq, DispatchError> {
+        let shared = match (&n, s.get(2).and_then(|x| x.as_ref())) {
+            (Some(n), Some(s2)) => ClassRef::ptr_eq(n, s2),
+            _ => false,
+        };
+        let ok = is_chain(&n)
+            && s.len() == 3
+            && s.first().and_then(node_of).is_some_and(|x| x.value == 10)
+            && s[1].is_none()
+            && shared;
+        self.expect("opNodes", ok, || format!("shared {shared}"));
+        Ok(s)
+    }
+
+    async fn op_self_cycle(
+        &self,
+        n: Option<ClassRef>,
+        _current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        let ok = n.as_ref().is_some_and(|r| {
+            r.downcast_ref::<t::Node>().is_some_and(|x| {
+                x.value == 1 && x.next.as_ref().is_some_and(|m| ClassRef::ptr_eq(m, r))
+            })
+        });
+        self.expect("opSelfCycle", ok, String::new);
+        Ok(n)
+    }
+
+    async fn op_two_cycle(
+        &self,
+        a: Option<ClassRef>,
+        _current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        self.expect("opTwoCycle", is_two_cycle(&a), String::new);
+        Ok(a)
+    }
+
+    async fn op_base(
+        &self,
+        b: Option<ClassRef>,
+        s: t::BaseSeq,
+        current: &Current,
+    ) -> Result<(Option<ClassRef>, t::BaseSeq), DispatchError> {
+        let e10 = e10(current);
+        self.expect("opBase", is_leaf(&b, e10) && is_base_seq(&s, e10), || {
+            format!("{b:?} {s:?}")
+        });
+        Ok((b, s))
+    }
+
+    async fn op_sliced(
+        &self,
+        b: Option<ClassRef>,
+        current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        self.expect("opSliced", is_leaf(&b, e10(current)), || format!("{b:?}"));
+        Ok(b)
+    }
+
+    async fn op_optional(
+        &self,
+        i: Option<i32>,
+        s: Option<String>,
+        p: Option<inner::Point>,
+        seq: Option<t::IntSeq>,
+        _current: &Current,
+    ) -> Result<(Option<i32>, Option<String>, Option<inner::Point>), DispatchError> {
+        let ok = if i.is_some() {
+            i == Some(3)
+                && s.as_deref() == Some("opt")
+                && p == Some(pt(1, 1))
+                && seq == Some(vec![1, 2])
+        } else {
+            s.is_none() && p.is_none() && seq.is_none()
+        };
+        self.expect("opOptional", ok, || format!("{i:?} {s:?} {p:?} {seq:?}"));
+        Ok((i, s, p))
+    }
+
+    async fn throw_base(&self, kind: i32, current: &Current) -> Result<(), DispatchError> {
+        Err(user_error(kind, current))
+    }
+
+    async fn throw_declared(&self, kind: i32, current: &Current) -> Result<(), DispatchError> {
+        Err(user_error(kind, current))
+    }
+
+    async fn op_pinger(
+        &self,
+        p: Option<t::PingerPrx>,
+        ps: t::PingerSeq,
+        h: t::PingerBox,
+        _current: &Current,
+    ) -> Result<(Option<t::PingerPrx>, t::PingerSeq), DispatchError> {
+        let pinger = Some("pinger".to_string());
+        let ok = name_of(&p) == pinger
+            && ps.len() == 2
+            && name_of(&ps[0]) == pinger
+            && ps[1].is_none()
+            && h.name == "box"
+            && name_of(&h.prx) == pinger;
+        self.expect("opPinger", ok, || format!("{p:?} {ps:?} {h:?}"));
+        // The decoded proxy is live: call it.
+        if let Some(p) = &p {
+            let r = p.ping(None).await;
+            self.expect(
+                "opPinger_call",
+                matches!(&r, Ok(s) if s == "pinger"),
+                || format!("{r:?}"),
+            );
+        }
+        Ok((p, ps))
+    }
+
+    async fn op_object(
+        &self,
+        o: Option<ObjectPrx>,
+        _current: &Current,
+    ) -> Result<Option<ObjectPrx>, DispatchError> {
+        self.expect("opObject", name_of(&o).as_deref() == Some("tester"), || {
+            format!("{o:?}")
+        });
+        Ok(o)
+    }
+
+    async fn get_greeter(
+        &self,
+        current: &Current,
+    ) -> Result<Option<inner::GreeterPrx>, DispatchError> {
+        Ok(Some(inner::GreeterPrx::unchecked_cast(
+            current.adapter.create_proxy(identity("tester")),
+        )))
+    }
+
+    async fn op_amd(&self, x: i32, _current: &Current) -> Result<i32, DispatchError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok(x + 1)
+    }
+
+    async fn op_context(&self, key: String, current: &Current) -> Result<String, DispatchError> {
+        Ok(current
+            .context
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| "<none>".into()))
+    }
+
+    async fn op_idempotent(&self, current: &Current) -> Result<(), DispatchError> {
+        self.mode("opIdempotent", current, OperationMode::Idempotent);
+        Ok(())
+    }
+
+    async fn verify(&self, _current: &Current) -> Result<t::StringSeq, DispatchError> {
+        Ok(self.failures.lock().map(|f| f.clone()).unwrap_or_default())
+    }
+
+    async fn shutdown(&self, _current: &Current) -> Result<(), DispatchError> {
+        Ok(())
+    }
+}
+
+fn is_two_cycle(a: &Option<ClassRef>) -> bool {
+    let Some(ar) = a else { return false };
+    let Some(av) = ar.downcast_ref::<t::A>() else {
+        return false;
+    };
+    let Some(br) = &av.b else { return false };
+    let Some(bv) = br.downcast_ref::<t::B>() else {
+        return false;
+    };
+    av.name == "a" && bv.id == 2 && bv.a.as_ref().is_some_and(|x| ClassRef::ptr_eq(x, ar))
+}
+
+struct PingerImpl;
+
+impl t::Pinger for PingerImpl {
+    async fn ping(&self, _current: &Current) -> Result<String, DispatchError> {
+        Ok("pinger".into())
+    }
+}
+
+async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
+    let communicator = Communicator::new(Properties::new());
+    let adapter = communicator
+        .create_object_adapter_with_endpoints("Test", "tcp -h 127.0.0.1 -p 0")
+        .await?;
+    let _ = adapter.add(
+        Arc::new(t::TesterServant(Arc::new(TesterImpl::default()))),
+        identity("tester"),
+    );
+    let _ = adapter.add(
+        Arc::new(t::PingerServant(Arc::new(PingerImpl))),
+        identity("pinger"),
+    );
+    adapter.activate();
+    let port = match adapter.endpoints().first() {
+        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
+        other => return Err(format!("unexpected endpoint {other:?}").into()),
+    };
+    Ok((communicator, port))
+}
+
+/// Runs a ZeroC client (`cmd` plus proxies and encoding) against a fresh Rust server.
+async fn zeroc_client(mut cmd: Command, encoding: &str) -> TestResult {
+    let (communicator, port) = rust_server().await?;
+    let started = std::time::Instant::now();
+    let child = cmd
+        .arg(format!("tester:tcp -h 127.0.0.1 -p {port}"))
+        .arg(format!("pinger:tcp -h 127.0.0.1 -p {port}"))
+        .arg(encoding)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    println!("client ran {:?}", started.elapsed());
+    communicator.destroy().await;
+    assert!(
+        out.status.success(),
+        "ZeroC client failed (encoding {encoding})"
+    );
+    assert!(stdout.contains("ALL OK"), "ZeroC client did not finish");
+    Ok(())
+}
+
+async fn python_client(encoding: &str) -> TestResult {
+    let mut cmd = Command::new(PYTHON);
+    cmd.arg(interop_dir().join("test_peer.py")).arg("client");
+    zeroc_client(cmd, encoding).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_python_client_rust_server_1_1() -> TestResult {
+    python_client("1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_python_client_rust_server_1_0() -> TestResult {
+    python_client("1.0").await
+}
+
+// ---- the Rust client -------------------------------------------------
+
+fn ensure(name: &str, ok: bool, detail: impl FnOnce() -> String) -> TestResult {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name}: {}", detail()).into())
+    }
+}
+
+/// Calls every operation of the Tester at `port` in `encoding`.
+async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> TestResult {
+    let e10 = encoding == EncodingVersion::V1_0;
+    let communicator = Communicator::new(Properties::new());
+    let proxy = |name: &str| -> Result<ObjectPrx, Box<dyn Error>> {
+        Ok(communicator
+            .string_to_proxy(&format!("{name}:tcp -h 127.0.0.1 -p {port}"))?
+            .ok_or("null proxy")?
+            .ice_encoding_version(encoding))
+    };
+    let tp = t::TesterPrx::checked_cast(&proxy("tester")?)
+        .await?
+        .ok_or("not a Tester")?;
+    let pinger = t::PingerPrx::unchecked_cast(proxy("pinger")?);
+    ensure(
+        "checked_cast_fails",
+        t::TesterPrx::checked_cast(pinger.ice_object())
+            .await?
+            .is_none(),
+        String::new,
+    )?;
+    let greeter = inner::GreeterPrx::checked_cast(tp.ice_object())
+        .await?
+        .ok_or("not a Greeter")?;
+    ensure(
+        "upcast",
+        greeter == inner::GreeterPrx::from(tp.clone()),
+        String::new,
+    )?;
+    let ids = tp.ice_object().ice_ids().await?;
+    ensure(
+        "ice_ids",
+        ids == ["::Ice::Object", "::Test::Inner::Greeter", "::Test::Tester"],
+        || format!("{ids:?}"),
+    )?;
+    ensure(
+        "ice_isA",
+        tp.ice_object().ice_is_a("::Test::Inner::Greeter").await?
+            && !tp.ice_object().ice_is_a("::Test::Pinger").await?,
+        String::new,
+    )?;
+    assert_eq!(greeter.greet(&"rs".into(), None).await?, "hello rs");
+
+    assert_eq!(
+        tp.op_builtins(&builtins(), None).await?,
+        (builtins(), builtins())
+    );
+    let x = builtins();
+    let r = tp
+        .op_primitives(&x.b, &x.y, &x.s, &x.i, &x.l, &x.f, &x.d, &x.str, None)
+        .await?;
+    assert_eq!(
+        r,
+        (
+            i64::from(x.i) + x.l,
+            x.b,
+            x.y,
+            x.s,
+            x.i,
+            x.l,
+            x.f,
+            x.d,
+            x.str.clone()
+        )
+    );
+    let d = tp.op_defaults(&t::Defaults::default(), None).await?;
+    ensure("opDefaults", is_defaults(&d), || format!("{d:?}"))?;
+    assert_eq!(
+        tp.op_enums(&inner::Color::Blue, &t::Size::Large, None)
+            .await?,
+        (inner::Color::Blue, t::Size::Large)
+    );
+    assert_eq!(tp.op_structs(&line(), &tag(), None).await?, (line(), tag()));
+    let w = tp
+        .op_wrapper(
+            &t::Wrapper {
+                name: "w".into(),
+                node: node(7, None),
+            },
+            None,
+        )
+        .await?;
+    ensure(
+        "opWrapper",
+        w.name == "w" && node_of(&w.node).is_some_and(|n| n.value == 7 && n.next.is_none()),
+        || format!("{w:?}"),
+    )?;
+    assert_eq!(tp.op_seqs(&seqs(), None).await?, seqs());
+    assert_eq!(
+        tp.op_nested_seqs(&nested_p(), &nested_s(), None).await?,
+        (nested_p(), nested_s())
+    );
+    assert_eq!(
+        tp.op_dicts(&dict_a(), &dict_b(), &dict_c(), &dict_d(), None)
+            .await?,
+        (dict_a(), dict_b(), dict_c(), dict_d())
+    );
+
+    let n = chain();
+    let s = tp
+        .op_nodes(&n, &vec![node(10, None), None, n.clone()], None)
+        .await?;
+    ensure(
+        "opNodes",
+        s.len() == 3
+            && s.first().and_then(node_of).is_some_and(|x| x.value == 10)
+            && s[1].is_none()
+            && is_chain(&s[2]),
+        || format!("{s:?}"),
+    )?;
+    if cycles {
+        let n = ClassRef::pending();
+        n.set(t::Node {
+            value: 1,
+            next: Some(n.clone()),
+        });
+        let r = tp.op_self_cycle(&Some(n), None).await?.ok_or("null")?;
+        let v = r.downcast_ref::<t::Node>().ok_or("not a Node")?;
+        ensure(
+            "opSelfCycle",
+            v.value == 1 && v.next.as_ref().is_some_and(|m| ClassRef::ptr_eq(m, &r)),
+            String::new,
+        )?;
+        let a = ClassRef::pending();
+        a.set(t::A {
+            name: "a".into(),
+            b: Some(ClassRef::new(t::B {
+                id: 2,
+                a: Some(a.clone()),
+            })),
+        });
+        let r = tp.op_two_cycle(&Some(a), None).await?;
+        ensure("opTwoCycle", is_two_cycle(&r), String::new)?;
+    }
+
+    let (b, s) = tp.op_base(&leaf(), &base_seq(), None).await?;
+    ensure("opBase", is_leaf(&b, e10), || format!("{b:?}"))?;
+    ensure("opBase_seq", is_base_seq(&s, e10), || format!("{s:?}"))?;
+    let b = tp.op_sliced(&leaf(), None).await?;
+    ensure("opSliced", is_leaf(&b, e10), || format!("{b:?}"))?;
+
+    let r = tp
+        .op_optional(
+            &Some(3),
+            &Some("opt".into()),
+            &Some(pt(1, 1)),
+            &Some(vec![1, 2]),
+            None,
+        )
+        .await?;
+    if e10 {
+        assert_eq!(r, (None, None, None), "no optional parameters in 1.0");
+    } else {
+        assert_eq!(r, (Some(3), Some("opt".into()), Some(pt(1, 1))));
+    }
+    assert_eq!(
+        tp.op_optional(&None, &None, &None, &None, None).await?,
+        (None, None, None)
+    );
+
+    // Declared `throws BaseError`: every kind arrives as BaseError.
+    for (kind, reason) in [(0, "base"), (1, "middle"), (2, "leaf")] {
+        match tp.throw_base(&kind, None).await {
+            Err(t::TesterThrowBaseError::BaseError(e)) => {
+                ensure("throwBase", e.reason == reason, || format!("{e:?}"))?
+            }
+            other => panic!("throwBase({kind}): expected BaseError, got {other:?}"),
+        }
+    }
+    // Declared `throws MiddleError, BaseError`: the most derived declared type.
+    match tp.throw_declared(&0, None).await {
+        Err(t::TesterThrowDeclaredError::BaseError(e)) => assert_eq!(e.reason, "base"),
+        other => panic!("throwDeclared(0): expected BaseError, got {other:?}"),
+    }
+    match tp.throw_declared(&1, None).await {
+        Err(t::TesterThrowDeclaredError::MiddleError(e)) => {
+            assert_eq!(
+                (e.base.reason.as_str(), e.code, e.detail.as_deref()),
+                ("middle", 1, (!e10).then_some("d"))
+            )
+        }
+        other => panic!("throwDeclared(1): expected MiddleError, got {other:?}"),
+    }
+    match tp.throw_declared(&2, None).await {
+        Err(t::TesterThrowDeclaredError::MiddleError(e)) => {
+            assert_eq!(
+                (e.base.reason.as_str(), e.code, e.detail.as_deref()),
+                ("leaf", 2, None)
+            )
+        }
+        other => panic!("throwDeclared(2): expected MiddleError (LeafError), got {other:?}"),
+    }
+
+    let p = Some(pinger.clone());
+    let (r, ps) = tp
+        .op_pinger(
+            &p,
+            &vec![p.clone(), None],
+            &t::PingerBox {
+                name: "box".into(),
+                prx: p.clone(),
+            },
+            None,
+        )
+        .await?;
+    let r = r.ok_or("null pinger")?;
+    assert_eq!(r.ping(None).await?, "pinger");
+    assert_eq!(ps.len(), 2);
+    assert_eq!(ps[0].as_ref().ok_or("null")?.ping(None).await?, "pinger");
+    assert!(ps[1].is_none());
+    let o = tp
+        .op_object(&Some(tp.ice_object().clone()), None)
+        .await?
+        .ok_or("null object")?;
+    assert_eq!(o.data().identity.name, "tester");
+    let g = tp.get_greeter(None).await?.ok_or("null greeter")?;
+    assert_eq!(g.greet(&"g".into(), None).await?, "hello g");
+    assert_eq!(tp.op_amd(&41, None).await?, 42);
+    let ctx = Context::from([("k".to_string(), "v".to_string())]);
+    assert_eq!(tp.op_context(&"k".into(), Some(&ctx)).await?, "v");
+    assert_eq!(tp.op_context(&"k".into(), None).await?, "<none>");
+    tp.op_idempotent(None).await?;
+    let failures = tp.verify(None).await?;
+    assert!(failures.is_empty(), "the server saw: {failures:?}");
+    tp.shutdown(None).await?;
+    communicator.destroy().await;
+    Ok(())
+}
+
+/// Starts a ZeroC server (`cmd`), which prints its port first, and runs
+/// the Rust client against it.
+async fn zeroc_server(mut cmd: Command, encoding: EncodingVersion, cycles: bool) -> TestResult {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await??
+        .ok_or("server exited before printing its port")?;
+    let port: u16 = line.trim().parse()?;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(60), rust_client(port, encoding, cycles)).await??;
+    println!("client ran {:?}", started.elapsed());
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    Ok(())
+}
+
+async fn python_server(encoding: EncodingVersion) -> TestResult {
+    let mut cmd = Command::new(PYTHON);
+    cmd.arg(interop_dir().join("test_peer.py")).arg("server");
+    zeroc_server(cmd, encoding, true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_rust_client_python_server_1_1() -> TestResult {
+    python_server(EncodingVersion::V1_1).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_rust_client_python_server_1_0() -> TestResult {
+    python_server(EncodingVersion::V1_0).await
+}
