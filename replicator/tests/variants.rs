@@ -2,9 +2,9 @@
 //! glue: SessionServiceY (keys external to the items) and BridgeServiceZ
 //! (removal as an item subtype). Sets and removals go from a Rust active
 //! member through a Rust replicator to a Rust standby, which ends with the
-//! same state and takes over with it; SessionServiceY also against ZeroC
-//! Python (`tests/peers/session_y.py`) as a listener and as the active
-//! component, in encodings 1.1 and 1.0.
+//! same state and takes over with it; both also against ZeroC Python
+//! (`tests/peers/session_y.py`, `tests/peers/bridge_z.py`) as a listener
+//! and as the active component, in encodings 1.1 and 1.0.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -312,4 +312,144 @@ async fn session_y_with_zeroc_python_encoding_1_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_y_with_zeroc_python_encoding_1_0() {
     session_y_with_zeroc_python(Encoding::V1_0).await;
+}
+
+fn bridge_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/bridge_z.py")
+}
+
+/// `SET key rate m1,m2` / `REMOVED key` lines replayed.
+fn replay_bridges(lines: &[String]) -> BTreeMap<String, bridge_z::Bridge> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(' ').collect();
+        match f.as_slice() {
+            ["SET", key, rate, members] => {
+                let members = if *members == "-" {
+                    Vec::new()
+                } else {
+                    members.split(',').map(str::to_owned).collect()
+                };
+                out.insert(
+                    (*key).to_owned(),
+                    bridge_z::Bridge {
+                        members,
+                        mixing_rate: rate.parse().unwrap(),
+                    },
+                );
+            }
+            ["REMOVED", key] => {
+                out.remove(*key);
+            }
+            _ => panic!("unexpected line {l:?}"),
+        }
+    }
+    out
+}
+
+/// BridgeServiceZ with ZeroC Python: removal items made by Rust reach a
+/// Python listener as `BridgeServiceZStateItemRemoval` instances, and
+/// those Python sends (mixed with sets in one call) reach Rust standbys.
+async fn bridge_z_with_zeroc_python(enc: Encoding) {
+    let comm = communicator(enc);
+    let adapter = comm
+        .create_object_adapter_with_endpoints("ZReplicator", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    let core = StateReplicator::default();
+    let rprx = adapter.add(
+        bridge_z::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
+        id("BridgeServiceZStateReplicator"),
+    );
+    adapter.activate();
+    let rstr = comm.proxy_to_string(&rprx);
+    let listeners = comm
+        .create_object_adapter_with_endpoints("ZListeners", "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    listeners.activate();
+    let a = Bridges::join(rprx.clone(), &listeners, id("a"))
+        .await
+        .unwrap();
+    let b = Bridges::join(rprx.clone(), &listeners, id("b"))
+        .await
+        .unwrap();
+
+    let mut args = vec![
+        bridge_script().display().to_string(),
+        "listen".into(),
+        rstr.clone(),
+    ];
+    args.extend(encoding_args(enc));
+    let mut py = tokio::task::block_in_place(|| {
+        Peer::spawn("python-listener", Path::new(PYTHON), &args).unwrap()
+    });
+    assert!(a.member().activate().await.unwrap());
+    let mut expected = 0;
+    for i in 0..30 {
+        let br = format!("br{i:02}");
+        a.create(&br, 8000).await.unwrap();
+        a.join_channel(&br, &format!("ch{i}")).await.unwrap();
+        expected += 2;
+        if i % 4 == 0 {
+            a.destroy(&br).await.unwrap();
+            expected += 1;
+        }
+    }
+    a.replace(&["br01", "br03"], &[("br77", 48000)])
+        .await
+        .unwrap();
+    expected += 3;
+    let mut lines = Vec::new();
+    while lines.len() < expected {
+        lines.push(tokio::task::block_in_place(|| {
+            py.read_line(Duration::from_secs(20)).unwrap()
+        }));
+    }
+    assert!(lines.iter().any(|l| l == "REMOVED br01"), "{lines:?}");
+    let want = a.bridges();
+    assert_eq!(replay_bridges(&lines), want);
+    py.close_stdin();
+    tokio::task::block_in_place(|| py.wait_exit(Duration::from_secs(10)).unwrap());
+
+    assert!(a.member().standby().await.unwrap());
+    let mut args = vec![
+        bridge_script().display().to_string(),
+        "push".into(),
+        rstr,
+        "50".into(),
+    ];
+    args.extend(encoding_args(enc));
+    let mut pusher = Peer::start("python-active", Path::new(PYTHON), &args).unwrap();
+    let mut pushed = Vec::new();
+    loop {
+        let l = tokio::task::block_in_place(|| pusher.read_line(Duration::from_secs(30)).unwrap());
+        if l == "DONE" {
+            break;
+        }
+        pushed.push(l);
+    }
+    assert_eq!(pushed.len(), 50);
+    assert!(pushed.iter().any(|l| l.starts_with("REMOVED ")));
+    let mut all = lines;
+    all.extend(pushed);
+    let want = replay_bridges(&all);
+    eventually("the Rust standbys to follow ZeroC Python", || {
+        a.bridges() == want && b.bridges() == want
+    })
+    .await;
+    assert_eq!(core.len(), want.len());
+    assert!(b.member().activate().await.unwrap());
+    assert_eq!(b.bridges(), want);
+    comm.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_z_with_zeroc_python_encoding_1_1() {
+    bridge_z_with_zeroc_python(Encoding::V1_1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_z_with_zeroc_python_encoding_1_0() {
+    bridge_z_with_zeroc_python(Encoding::V1_0).await;
 }
