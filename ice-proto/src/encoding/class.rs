@@ -115,7 +115,7 @@ pub trait ValueType: Value + Sized {
 }
 
 /// One slice the receiver did not know, kept for writing back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SliceInfo {
     /// The slice's type id (empty when sent as a compact id).
     pub type_id: String,
@@ -131,8 +131,8 @@ pub struct SliceInfo {
     pub instances: Vec<ClassRef>,
 }
 
-/// The unknown slices of a value, most derived first.
-#[derive(Debug, Clone, Default)]
+/// The unknown slices of a value or exception, most derived first.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SlicedData {
     /// The slices.
     pub slices: Vec<SliceInfo>,
@@ -444,20 +444,8 @@ impl OutputStream {
     fn write_instance_body(&mut self, r: &ClassRef) {
         let Some(inst) = r.0.get() else { return };
         self.push_frame(SliceKind::Value);
-        if !self.encoding().is_1_0() && self.format() == Format::Sliced {
-            if let Some(sliced) = &inst.sliced {
-                for s in &sliced.slices {
-                    self.start_slice(&s.type_id, s.compact_id, s.is_last_slice);
-                    self.write_blob(&s.bytes);
-                    if let Some(frame) = self.classes.frames.last_mut() {
-                        if s.has_optional_members {
-                            frame.flags |= FLAG_HAS_OPTIONAL_MEMBERS;
-                        }
-                        frame.indirection = s.instances.clone();
-                    }
-                    self.end_slice();
-                }
-            }
+        if let Some(sliced) = &inst.sliced {
+            self.write_preserved_slices(sliced);
         }
         inst.value.write_slices(self);
         if self.encoding().is_1_0() {
@@ -466,6 +454,27 @@ impl OutputStream {
             self.end_slice();
         }
         self.classes.frames.pop();
+    }
+
+    /// Writes slices kept by `["preserve-slice"]` into the class or
+    /// exception being written, before its known slices. Only the 1.1
+    /// sliced format carries them, as in Ice: elsewhere the value goes out
+    /// sliced to its most-derived known type.
+    pub(crate) fn write_preserved_slices(&mut self, sliced: &SlicedData) {
+        if self.encoding().is_1_0() || self.format() != Format::Sliced {
+            return;
+        }
+        for s in &sliced.slices {
+            self.start_slice(&s.type_id, s.compact_id, s.is_last_slice);
+            self.write_blob(&s.bytes);
+            if let Some(frame) = self.classes.frames.last_mut() {
+                if s.has_optional_members {
+                    frame.flags |= FLAG_HAS_OPTIONAL_MEMBERS;
+                }
+                frame.indirection = s.instances.clone();
+            }
+            self.end_slice();
+        }
     }
 
     pub(crate) fn push_frame(&mut self, kind: SliceKind) {
@@ -769,6 +778,15 @@ impl InputStream {
             .frames
             .last()
             .is_some_and(|f| f.flags & FLAG_IS_LAST_SLICE != 0)
+    }
+
+    /// Takes the unknown slices skipped so far in the top frame.
+    pub(crate) fn take_skipped_slices(&mut self) -> Vec<SliceInfo> {
+        self.classes
+            .frames
+            .last_mut()
+            .map(|f| std::mem::take(&mut f.slices))
+            .unwrap_or_default()
     }
 
     pub(crate) fn set_skip_first(&mut self) {

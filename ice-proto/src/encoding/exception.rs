@@ -6,11 +6,19 @@
 //! derived exception is sliced off to its most-derived known base (1.0
 //! slices always carry sizes; 1.1 needs the sliced format). In 1.0 a flag
 //! says whether class instances trail the exception.
+//!
+//! `["preserve-slice"]` on an exception (or a base) keeps those unknown
+//! slices: in encoding 1.1 with the sliced format, the slices skipped before
+//! the most-derived known type are stored in the decoded exception
+//! ([`UserException::set_sliced_data`]) and written back in front of its
+//! known slices when it is sent again, so a peer that knows the whole type
+//! receives the original exception. As in Ice, encoding 1.0 and the
+//! compact format carry no preserved slices.
 
 use std::any::{Any, TypeId};
 use std::fmt;
 
-use super::class::SliceKind;
+use super::class::{SliceKind, SlicedData};
 use super::error::{Error, Result};
 use super::{InputStream, OutputStream};
 
@@ -31,6 +39,23 @@ pub trait UserException: Any + Send + Sync + fmt::Debug {
 
     /// Borrows the exception as `target` if it is that type or a base.
     fn as_type(&self, target: TypeId) -> Option<&dyn Any>;
+
+    /// Whether unknown derived slices are kept and written back
+    /// (`["preserve-slice"]` on the exception or a base).
+    fn preserves_slices(&self) -> bool {
+        false
+    }
+
+    /// The unknown derived slices kept when the exception was decoded.
+    fn sliced_data(&self) -> Option<&SlicedData> {
+        None
+    }
+
+    /// Keeps the unknown derived slices read before this exception's own
+    /// (called by the decoder when [`UserException::preserves_slices`]).
+    fn set_sliced_data(&mut self, data: SlicedData) {
+        let _ = data;
+    }
 }
 
 impl dyn UserException {
@@ -57,6 +82,9 @@ impl OutputStream {
             self.write_bool(uses_classes);
         }
         self.push_frame(SliceKind::Exception);
+        if let Some(sliced) = ex.sliced_data() {
+            self.write_preserved_slices(sliced);
+        }
         ex.write_slices(self);
         self.pop_frame();
         if uses_classes {
@@ -92,7 +120,12 @@ impl InputStream {
             let type_id = self.current_exception_id();
             if let Some(factory) = self.registry.exception(&type_id) {
                 self.set_skip_first();
-                return factory(self);
+                let skipped = self.take_skipped_slices();
+                let mut ex = factory(self)?;
+                if !skipped.is_empty() && ex.preserves_slices() {
+                    ex.set_sliced_data(SlicedData { slices: skipped });
+                }
+                return Ok(ex);
             }
             let last = self.current_is_last();
             self.skip_slice(&most_derived)?;
@@ -206,5 +239,132 @@ mod tests {
                 Err(Error::UnknownUserException { .. })
             ));
         }
+    }
+
+    /// `BaseError` with `["preserve-slice"]`.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct PreservedBase {
+        code: i32,
+        sliced: Option<SlicedData>,
+    }
+    impl UserException for PreservedBase {
+        fn ice_id(&self) -> &str {
+            BaseError::TYPE_ID
+        }
+        fn write_slices(&self, out: &mut OutputStream) {
+            out.start_slice(BaseError::TYPE_ID, None, true);
+            out.write_i32(self.code);
+            out.end_slice();
+        }
+        fn as_type(&self, t: TypeId) -> Option<&dyn Any> {
+            (t == TypeId::of::<Self>()).then_some(self as &dyn Any)
+        }
+        fn preserves_slices(&self) -> bool {
+            true
+        }
+        fn sliced_data(&self) -> Option<&SlicedData> {
+            self.sliced.as_ref()
+        }
+        fn set_sliced_data(&mut self, data: SlicedData) {
+            self.sliced = Some(data);
+        }
+    }
+    impl UserExceptionType for PreservedBase {
+        const TYPE_ID: &'static str = "::T::BaseError";
+        fn read_slices(input: &mut InputStream) -> Result<Self> {
+            input.start_slice()?;
+            let code = input.read_i32()?;
+            input.end_slice()?;
+            Ok(Self { code, sliced: None })
+        }
+    }
+
+    fn encode_exception(ex: &dyn UserException, enc: EncodingVersion, format: Format) -> Vec<u8> {
+        let mut out = OutputStream::new(enc);
+        out.start_encapsulation(enc, format);
+        out.write_exception(ex);
+        out.end_encapsulation();
+        out.as_slice().to_vec()
+    }
+
+    fn decode_exception(
+        bytes: &[u8],
+        enc: EncodingVersion,
+        reg: &Arc<Registry>,
+    ) -> Result<Box<dyn UserException>> {
+        let mut input = InputStream::from_slice(bytes, enc).with_registry(reg.clone());
+        input.start_encapsulation()?;
+        let ex = input.read_exception()?;
+        input.end_encapsulation()?;
+        Ok(ex)
+    }
+
+    #[test]
+    fn preserved_exception_slices_are_written_back_in_1_1_sliced() -> Result<()> {
+        let ex = DerivedError {
+            base: BaseError { code: 7 },
+            reason: "kept".into(),
+        };
+        let mut only_base = Registry::new();
+        only_base.add_exception::<PreservedBase>();
+        let only_base = Arc::new(only_base);
+        let enc = EncodingVersion::V1_1;
+        let original = encode_exception(&ex, enc, Format::Sliced);
+        let got = decode_exception(&original, enc, &only_base)?;
+        let base = got
+            .downcast_ref::<PreservedBase>()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(base.code, 7);
+        let kept: Vec<_> = base
+            .sliced
+            .iter()
+            .flat_map(|s| &s.slices)
+            .map(|s| s.type_id.as_str())
+            .collect();
+        assert_eq!(kept, ["::T::DerivedError"]);
+        // Sent again: the same bytes as the original.
+        assert_eq!(encode_exception(&base, enc, Format::Sliced), original);
+        // The compact format cannot carry them: sliced to the base.
+        let compact = encode_exception(&base, enc, Format::Compact);
+        assert_eq!(
+            compact,
+            encode_exception(
+                &PreservedBase {
+                    code: 7,
+                    sliced: None
+                },
+                enc,
+                Format::Compact
+            )
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn exception_slices_are_not_kept_without_preserve_slice_or_in_1_0() -> Result<()> {
+        let ex = DerivedError {
+            base: BaseError { code: 1 },
+            reason: "r".into(),
+        };
+        let mut plain = Registry::new();
+        plain.add_exception::<BaseError>();
+        let plain = Arc::new(plain);
+        let mut preserving = Registry::new();
+        preserving.add_exception::<PreservedBase>();
+        let preserving = Arc::new(preserving);
+        let e11 = encode_exception(&ex, EncodingVersion::V1_1, Format::Sliced);
+        let got = decode_exception(&e11, EncodingVersion::V1_1, &plain)?;
+        assert!(got.sliced_data().is_none());
+        let e10 = encode_exception(&ex, EncodingVersion::V1_0, Format::Sliced);
+        let got = decode_exception(&e10, EncodingVersion::V1_0, &preserving)?;
+        assert_eq!(
+            got.downcast_ref::<PreservedBase>(),
+            Some(&PreservedBase {
+                code: 1,
+                sliced: None
+            })
+        );
+        Ok(())
     }
 }
