@@ -12,6 +12,18 @@
 //! required unless standalone; a wrong, unresolvable or unreachable one
 //! fails start-up with an error naming the property),
 //! `ChannelServiceX.Standalone` (default 0: alone and active with 1).
+//!
+//! With `ChannelServiceX.AdapterId` (and `Ice.Default.Locator`), the
+//! service adapter's endpoints are registered with the locator only while
+//! the member is active: registered on activation, unregistered on standby
+//! and at shutdown, never touched by a member that has not been active.
+//! Every member of a group uses the same id, so the registry entry follows
+//! the active member (as the shared address does) and a client using
+//! `ChannelService@<id>`, or a well-known `ChannelService` object pointing
+//! there, always reaches the active member, never a standby answering
+//! `NotActive`. (IceGrid does not let dynamically registered adapters join
+//! a replica group; see deploy/README.md.)
+//!
 //! Prints `READY <service proxy> <management proxy>` (tab-separated) and
 //! runs until SIGINT/SIGTERM.
 
@@ -21,7 +33,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::Identity;
+use ice_proto::encoding::{Endpoint, Identity, ProxyData};
+use ice_proto::locator::{register_adapter, Locator};
 use replicator::channel_x::{
     component, cx, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
     ReplicaServant,
@@ -50,6 +63,63 @@ const DEFAULTS: &[(&str, &str)] = &[
 
 const REPLICATOR_PROPERTY: &str = "ChannelServiceX.StateReplicatorName";
 
+/// The service adapter's registration with the locator, done here rather
+/// than by the adapter so that it follows the member's role.
+#[derive(Debug, Clone)]
+struct ServiceRegistration {
+    adapter_id: String,
+    replica_group_id: String,
+    locator: Arc<Locator>,
+    endpoints: Vec<Endpoint>,
+    communicator: Communicator,
+}
+
+impl ServiceRegistration {
+    /// Registers the endpoints (`active`) or unregisters them.
+    async fn set(&self, active: bool) -> Result<(), String> {
+        let proxy = active.then(|| {
+            let mut data = ProxyData::new("dummy");
+            data.encoding = self.communicator.default_encoding();
+            data.endpoints = self.endpoints.clone();
+            data
+        });
+        let call = register_adapter(
+            &self.communicator,
+            &self.locator,
+            &self.adapter_id,
+            &self.replica_group_id,
+            proxy.as_ref(),
+        );
+        match tokio::time::timeout(Duration::from_secs(5), call).await {
+            Ok(Ok(())) => {
+                tracing::info!(adapter_id = %self.adapter_id, registered = active, "service adapter registration updated");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the locator registry did not answer in time".to_owned()),
+        }
+    }
+
+    /// Keeps the registration in step with the member's role.
+    async fn follow(self, member: ChannelMember) {
+        // Unknown at first: a member that never was active leaves the entry
+        // (another member's) alone.
+        let mut registered: Option<bool> = None;
+        loop {
+            let active = member.is_active();
+            if registered.map_or(active, |r| r != active) {
+                match self.set(active).await {
+                    Ok(()) => registered = Some(active),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not update the service adapter registration; retrying")
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 fn identity(name: &str) -> Identity {
     Identity {
         name: name.to_owned(),
@@ -58,11 +128,29 @@ fn identity(name: &str) -> Identity {
 }
 
 async fn run() -> Result<(), String> {
-    let (props, rest) = cli::properties_from_args(std::env::args().skip(1).collect(), DEFAULTS)
+    let (mut props, rest) = cli::properties_from_args(std::env::args().skip(1).collect(), DEFAULTS)
         .map_err(|e| e.to_string())?;
     let _args = Args::parse_from(std::iter::once("channel-service-x".to_owned()).chain(rest));
     let standalone = props.get_property_as_int_with_default("ChannelServiceX.Standalone", 0) > 0;
     let replicator_name = props.get_property(REPLICATOR_PROPERTY).map(str::to_owned);
+    // The service adapter's ids are taken out of the adapter's hands (see
+    // ServiceRegistration).
+    let service_ids = props
+        .get_property("ChannelServiceX.AdapterId")
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            (
+                id.to_owned(),
+                props
+                    .get_property("ChannelServiceX.ReplicaGroupId")
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        });
+    if service_ids.is_some() {
+        props.set_property("ChannelServiceX.AdapterId", "");
+        props.set_property("ChannelServiceX.ReplicaGroupId", "");
+    }
     let communicator = Communicator::new(props);
     let adapter = |name: &'static str| {
         let c = communicator.clone();
@@ -155,6 +243,29 @@ async fn run() -> Result<(), String> {
             )
         })?;
     }
+    let registration = match service_ids {
+        Some((adapter_id, replica_group_id)) => {
+            let locator = communicator.default_locator().ok_or_else(|| {
+                "ChannelServiceX.AdapterId is set but Ice.Default.Locator is not".to_owned()
+            })?;
+            let registration = ServiceRegistration {
+                adapter_id,
+                replica_group_id,
+                locator,
+                endpoints: service.published_endpoints().to_vec(),
+                communicator: communicator.clone(),
+            };
+            if member.is_active() {
+                registration
+                    .set(true)
+                    .await
+                    .map_err(|e| format!("cannot register adapter ChannelServiceX: {e}"))?;
+            }
+            tokio::spawn(registration.clone().follow(member.clone()));
+            Some(registration)
+        }
+        None => None,
+    };
     println!(
         "READY\t{}\t{}",
         communicator.proxy_to_string(&service_prx),
@@ -163,6 +274,11 @@ async fn run() -> Result<(), String> {
     tokio::select! {
         () = cli::shutdown_signal() => tracing::info!("signal received, shutting down"),
         () = communicator.wait_for_shutdown() => {}
+    }
+    if let Some(r) = registration.filter(|_| member.is_active()) {
+        if let Err(e) = r.set(false).await {
+            tracing::warn!(error = %e, "could not unregister the service adapter");
+        }
     }
     communicator.destroy().await;
     Ok(())
