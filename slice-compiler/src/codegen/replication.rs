@@ -1599,3 +1599,131 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::PreprocessOptions;
+
+    /// A replicator over items of class `Item` keyed by `KEYTYPE k`, with
+    /// `EXTRA` inserted among its operations and `CLASSES` after `Item`.
+    fn unit(key: &str, extra: &str, classes: &str, attrs: &str) -> String {
+        format!(
+            "module M {{
+enum Color {{ Red, Green }}
+sequence<{key}> Keys;
+class Item {{ {key} k; }}
+{classes}
+sequence<Item> Items;
+interface L {{ void set(Items i); void removed(Keys k); }}
+{attrs}
+interface R {{
+  void addListener(L* l); void removeListener(L* l);
+  void set(Items i); void remove(Keys k);
+  idempotent Items get(Keys k); idempotent Items getAll();
+  {extra}
+}};
+}};"
+        )
+    }
+
+    /// The summaries and rendered diagnostics for a Slice text.
+    fn run(text: &str, options: &Options) -> (Vec<String>, String) {
+        let (sources, model) = crate::compile_str("T.ice", text, &PreprocessOptions::default());
+        let model = match model {
+            Ok(m) => m,
+            Err(d) => return (Vec::new(), d.render(&sources)),
+        };
+        let (patterns, diags) = recognize(&model, options);
+        (
+            patterns.iter().map(|p| p.summary(&model.ast)).collect(),
+            diags.render(&sources),
+        )
+    }
+
+    #[test]
+    fn keys_may_be_strings_integers_or_enumerations() {
+        for key in ["string", "int", "long", "short", "Color"] {
+            let (p, d) = run(&unit(key, "", "", ""), &Options::default());
+            assert_eq!(p.len(), 1, "{key}: {d}");
+            assert!(p[0].contains("key=member:k"), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn misfits_of_a_named_interface_say_why() {
+        let named = "[\"rs:replicator\"]";
+        let cases = [
+            (unit("double", "", "", named), "keys must be a string"),
+            (
+                unit("string", "void ping();", "", named),
+                "operation `ping` is not part of the pattern",
+            ),
+            (
+                unit("string", "", "", "interface B {}; [\"rs:replicator\"]")
+                    .replace("interface R {", "interface R extends B {"),
+                "it extends other interfaces",
+            ),
+        ];
+        for (text, want) in cases {
+            let (p, d) = run(&text, &Options::default());
+            assert!(p.is_empty(), "{p:?}");
+            assert!(d.contains(want), "{want}: {d}");
+            assert!(d.starts_with("T.ice:"), "{d}");
+        }
+        // Unnamed, the same misfits are simply not replicators.
+        let (p, d) = run(&unit("string", "void ping();", "", ""), &Options::default());
+        assert!(p.is_empty() && d.is_empty(), "{p:?} {d}");
+    }
+
+    #[test]
+    fn removal_subtypes_are_found_or_must_be_marked() {
+        let no_remove = |classes: &str| {
+            unit("string", "", classes, "")
+                .replace("void remove(Keys k);", "")
+                .replace("void removed(Keys k);", "")
+        };
+        let (p, d) = run(
+            &no_remove("class Gone extends Item {};"),
+            &Options::default(),
+        );
+        assert!(
+            p.first().is_some_and(|p| p.ends_with("removal=::M::Gone")),
+            "{p:?} {d}"
+        );
+        let two = "class Gone extends Item {}; class Away extends Item {};";
+        let (p, d) = run(&no_remove(two), &Options::default());
+        assert!(p.is_empty());
+        assert!(
+            d.contains("classes `Gone` and `Away` both fit the removal subtype"),
+            "{d}"
+        );
+        let marked =
+            "class Gone extends Item {}; [\"rs:replicator-removal\"] class Away extends Item {};";
+        let (p, _) = run(&no_remove(marked), &Options::default());
+        assert!(
+            p.first().is_some_and(|p| p.ends_with("removal=::M::Away")),
+            "{p:?}"
+        );
+        let (p, d) = run(&no_remove(""), &Options::default());
+        assert!(
+            p.is_empty() && d.is_empty(),
+            "not a replicator without a way to remove: {d}"
+        );
+    }
+
+    #[test]
+    fn names_match_with_or_without_the_leading_colons() {
+        assert_eq!(norm("M::R"), "::M::R");
+        assert_eq!(norm("::M::R"), "::M::R");
+        let options = Options {
+            interfaces: vec!["M::L".into()],
+            ..Options::default()
+        };
+        let (_, d) = run(&unit("string", "", "", ""), &options);
+        assert!(
+            d.contains("interface `L` is named as a State Replicator"),
+            "{d}"
+        );
+    }
+}
