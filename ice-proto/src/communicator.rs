@@ -12,8 +12,11 @@
 //! always with 2 or 3, never with 0), `Ice.Trace.Network` and
 //! `Ice.Trace.Protocol` (as `tracing` events with targets
 //! `ice::trace::network` and `ice::trace::protocol`),
-//! `Ice.ACM.Close`/`Ice.ACM.Client.Close`/`Ice.ACM.Server.Close` (1, 3 or 4
-//! close connections idle for the ACM timeout; unset, none are closed), and
+//! `Ice.ACM.Close`/`Ice.ACM.Client.Close`/`Ice.ACM.Server.Close` with
+//! `Ice.ACM[.Client|.Server].Timeout` (0 off, 1 close idle connections
+//! gracefully, 2 close forcefully a connection silent while invocations
+//! wait, 3 both, 4 close forcefully any silent connection; Ice's defaults
+//! are 3 for outgoing and 2 for accepted connections, after 60 s), and
 //! `Ice.Default.Locator` (the locator of every new proxy),
 //! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever),
 //! `Ice.Trace.Locator` (target `ice::trace::locator`), and per
@@ -87,11 +90,25 @@ fn parse_encoding(text: &str) -> Option<EncodingVersion> {
     })
 }
 
-/// The idle timeout of `Ice.ACM.<side>.Close` (else `Ice.ACM.Close`) when
-/// it is set to close idle connections (1, 3 or 4), after
-/// `Ice.ACM.<side>.Timeout` (else `Ice.ACM.Timeout`, else 60) seconds.
-/// Unset, idle connections stay open.
-fn idle_close(properties: &Properties, side: &str) -> Option<Duration> {
+/// The close mode Ice 3.7 uses when none is set: `CloseOnInvocationAndIdle`
+/// for outgoing connections, `CloseOnInvocation` for accepted ones (as a
+/// ZeroC connection's `getACM()` reports).
+fn default_close_mode(side: &str) -> i64 {
+    if side == "Client" {
+        3
+    } else {
+        2
+    }
+}
+
+/// The ACM close settings of one side, as
+/// `(idle_close, close_on_invocation, forceful_idle_close)`:
+/// `Ice.ACM.<side>.Close` (else `Ice.ACM.Close`, else Ice's default for
+/// the side) picks the mode (0 off, 1 on idle, 2 on invocation, 3 both, 4
+/// forceful on idle), `Ice.ACM.<side>.Timeout` (else `Ice.ACM.Timeout`,
+/// else 60) the seconds of silence; a timeout of 0 turns them all off.
+type AcmClose = (Option<Duration>, Option<Duration>, Option<Duration>);
+fn acm_close(properties: &Properties, side: &str) -> AcmClose {
     let get = |name: &str| {
         properties
             .get_property(&format!("Ice.ACM.{side}.{name}"))
@@ -99,11 +116,16 @@ fn idle_close(properties: &Properties, side: &str) -> Option<Duration> {
             .and_then(|v| v.trim().parse::<i64>().ok())
     };
     let timeout = get("Timeout").unwrap_or(60);
-    match get("Close") {
-        Some(1 | 3 | 4) if timeout > 0 => {
-            Some(Duration::from_secs(u64::try_from(timeout).unwrap_or(60)))
-        }
-        _ => None,
+    if timeout <= 0 {
+        return (None, None, None);
+    }
+    let t = Some(Duration::from_secs(u64::try_from(timeout).unwrap_or(60)));
+    match get("Close").unwrap_or_else(|| default_close_mode(side)) {
+        1 => (t, None, None),
+        2 => (None, t, None),
+        3 => (t, t, None),
+        4 => (None, None, t),
+        _ => (None, None, None),
     }
 }
 
@@ -164,12 +186,20 @@ impl Communicator {
             trace_protocol: properties.get_property_as_int("Ice.Trace.Protocol"),
             ..ConnectionConfig::default()
         };
+        let (idle_close, close_on_invocation, forceful_idle_close) =
+            acm_close(&properties, "Server");
         let server_config = ConnectionConfig {
-            idle_close: idle_close(&properties, "Server"),
+            idle_close,
+            close_on_invocation,
+            forceful_idle_close,
             ..config.clone()
         };
+        let (idle_close, close_on_invocation, forceful_idle_close) =
+            acm_close(&properties, "Client");
         let config = ConnectionConfig {
-            idle_close: idle_close(&properties, "Client"),
+            idle_close,
+            close_on_invocation,
+            forceful_idle_close,
             ..config
         };
         let default_locator = properties
@@ -551,28 +581,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn acm_idle_close_is_read_per_side_with_fallbacks() {
-        let none = Communicator::new(Properties::new());
-        assert_eq!(none.connection_config().idle_close, None);
+    fn acm_close_modes_are_read_per_side_with_ice_defaults() {
+        let secs = |n| Some(Duration::from_secs(n));
+        let modes =
+            |c: &ConnectionConfig| (c.idle_close, c.close_on_invocation, c.forceful_idle_close);
+        // Ice 3.7: CloseOnInvocationAndIdle out, CloseOnInvocation in, 60 s.
+        let defaults = Communicator::new(Properties::new());
+        assert_eq!(
+            modes(defaults.connection_config()),
+            (secs(60), secs(60), None)
+        );
+        assert_eq!(modes(&defaults.inner.server_config), (None, secs(60), None));
         let both = Communicator::new(
             Properties::new()
                 .with("Ice.ACM.Close", "1")
                 .with("Ice.ACM.Timeout", "7")
                 .with("Ice.ACM.Server.Close", "2"),
         );
-        assert_eq!(
-            both.connection_config().idle_close,
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(both.inner.server_config.idle_close, None);
+        assert_eq!(modes(both.connection_config()), (secs(7), None, None));
+        assert_eq!(modes(&both.inner.server_config), (None, secs(7), None));
         let client = Communicator::new(
             Properties::new()
                 .with("Ice.ACM.Client.Close", "4")
-                .with("Ice.ACM.Client.Timeout", "3"),
+                .with("Ice.ACM.Client.Timeout", "3")
+                .with("Ice.ACM.Server.Close", "0"),
         );
-        assert_eq!(
-            client.connection_config().idle_close,
-            Some(Duration::from_secs(3))
-        );
+        assert_eq!(modes(client.connection_config()), (None, None, secs(3)));
+        assert_eq!(modes(&client.inner.server_config), (None, None, None));
+        let off = Communicator::new(Properties::new().with("Ice.ACM.Timeout", "0"));
+        assert_eq!(modes(off.connection_config()), (None, None, None));
     }
 }

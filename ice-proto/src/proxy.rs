@@ -472,7 +472,9 @@ impl ObjectPrx {
                 Err(e) => {
                     let safe = match e {
                         RuntimeError::CloseConnection | RuntimeError::ConnectionClosed => true,
-                        RuntimeError::ConnectionLost => idempotent,
+                        RuntimeError::ConnectionLost | RuntimeError::ConnectionTimeout { .. } => {
+                            idempotent
+                        }
                         _ => false,
                     };
                     self.before_retry(&e, safe, &mut attempt)
@@ -496,6 +498,7 @@ impl ObjectPrx {
                 RuntimeError::Io { .. }
                     | RuntimeError::ConnectTimeout { .. }
                     | RuntimeError::ConnectionLost
+                    | RuntimeError::ConnectionTimeout { .. }
                     | RuntimeError::CloseConnection
                     | RuntimeError::ConnectionClosed
             ) && self.inner.fixed.is_none();

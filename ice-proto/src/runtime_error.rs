@@ -52,6 +52,13 @@ pub enum RuntimeError {
         /// The limit in force.
         millis: u64,
     },
+    /// ACM closed the connection: nothing was received or sent within its
+    /// timeout (Ice's `ConnectionTimeoutException`).
+    #[error("connection timed out: nothing received or sent for {millis} ms")]
+    ConnectionTimeout {
+        /// How long the connection had been silent.
+        millis: u64,
+    },
     /// A twoway invocation got no reply within its invocation timeout.
     #[error("invocation timed out after {millis} ms")]
     InvocationTimeout {

@@ -73,6 +73,14 @@ pub struct ConnectionConfig {
     /// for this long and no request is pending either way (ACM's
     /// `CloseOnIdle`); `None` keeps idle connections open.
     pub idle_close: Option<Duration>,
+    /// Close the connection forcefully once nothing was sent or received
+    /// for this long while twoway invocations wait for replies (ACM's
+    /// `CloseOnInvocation`: the peer is taken for dead); they fail with
+    /// [`RuntimeError::ConnectionTimeout`].
+    pub close_on_invocation: Option<Duration>,
+    /// Close the connection forcefully once nothing was sent or received
+    /// for this long, whatever is pending (ACM's `CloseOnIdleForceful`).
+    pub forceful_idle_close: Option<Duration>,
     /// `Ice.Trace.Network`: above 0, connections opened and closed are
     /// logged at `info` with target `ice::trace::network`.
     pub trace_network: i32,
@@ -91,6 +99,8 @@ impl Default for ConnectionConfig {
             heartbeat: None,
             heartbeat_on_dispatch: Some(Duration::from_secs(15)),
             idle_close: None,
+            close_on_invocation: None,
+            forceful_idle_close: None,
             trace_network: 0,
             trace_protocol: 0,
         }
@@ -298,8 +308,17 @@ impl Connection {
         tokio::spawn(conn.clone().read_loop(read_half, buf, dispatch_tx));
         tokio::spawn(conn.clone().write_loop(write_half, out_rx));
         tokio::spawn(conn.clone().dispatch_loop(dispatch_rx));
-        if let Some(idle) = conn.inner.config.idle_close {
-            tokio::spawn(conn.clone().idle_monitor(idle));
+        let config = &conn.inner.config;
+        if let Some(period) = [
+            config.idle_close,
+            config.close_on_invocation,
+            config.forceful_idle_close,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        {
+            tokio::spawn(conn.clone().acm_monitor(period));
         }
         conn
     }
@@ -366,26 +385,54 @@ impl Connection {
             .unwrap_or_else(|_| tokio::time::Instant::now())
     }
 
-    /// Closes the connection gracefully once it has been idle for `idle`.
-    async fn idle_monitor(self, idle: Duration) {
+    /// ACM's close modes: once nothing was sent or received for a while,
+    /// closes forcefully (`forceful_idle_close`, or `close_on_invocation`
+    /// with twoway invocations waiting) or gracefully (`idle_close`, with
+    /// nothing pending either way). `period` is the shortest of them.
+    async fn acm_monitor(self, period: Duration) {
         let mut closed = self.inner.closed.subscribe();
+        let config = self.inner.config.clone();
+        let reached =
+            |limit: Option<Duration>, idle_for: Duration| limit.is_some_and(|l| idle_for >= l);
+        let mut not_before = tokio::time::Instant::now();
         loop {
-            let last = self.last_activity();
+            let deadline = (self.last_activity() + period).max(not_before);
             tokio::select! {
-                () = tokio::time::sleep_until(last + idle) => {}
+                () = tokio::time::sleep_until(deadline) => {}
                 _ = closed.wait_for(Option::is_some) => return,
             }
-            if self.last_activity() != last {
+            let now = tokio::time::Instant::now();
+            let idle_for = now.saturating_duration_since(self.last_activity());
+            if idle_for < period {
                 continue;
             }
-            if *self.inner.busy.borrow() > 0 {
-                // Requests pending: not idle; look again a period later.
-                self.touch();
-                continue;
+            let waiting = self
+                .inner
+                .pending
+                .lock()
+                .map(|p| !p.is_empty())
+                .unwrap_or(false);
+            if reached(config.forceful_idle_close, idle_for)
+                || (waiting && reached(config.close_on_invocation, idle_for))
+            {
+                let millis = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(
+                    connection = %self.inner.description,
+                    idle_ms = millis,
+                    waiting,
+                    "closing connection: nothing received or sent within the ACM timeout"
+                );
+                self.terminate(RuntimeError::ConnectionTimeout { millis });
+                return;
             }
-            tracing::debug!(connection = %self.inner.description, "closing idle connection");
-            self.close().await;
-            return;
+            if reached(config.idle_close, idle_for) && *self.inner.busy.borrow() == 0 {
+                tracing::debug!(connection = %self.inner.description, "closing idle connection");
+                self.close().await;
+                return;
+            }
+            // Requests pending (or a mode that waits for them): look again
+            // a period later.
+            not_before = now + period;
         }
     }
 

@@ -570,3 +570,83 @@ async fn idle_connections_close_gracefully_but_not_while_busy() -> Result<()> {
     let _ = server.wait_closed().await;
     Ok(())
 }
+
+/// A connected pair with a configuration per side.
+async fn pair_with_configs(
+    server_handler: Arc<dyn RequestHandler>,
+    client_config: ConnectionConfig,
+    server_config: ConnectionConfig,
+) -> Result<(Connection, Connection)> {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        Connection::accept(a, "server".into(), server_config, Some(server_handler)).await
+    });
+    let client = Connection::connect(b, "client".into(), client_config, None).await?;
+    let server = server.await.map_err(|_| RuntimeError::ConnectionLost)??;
+    Ok((client, server))
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_on_invocation_aborts_a_silent_peer_but_not_a_heartbeating_one() -> Result<()> {
+    // The server dispatches for 200 ms; with heartbeats every 10 ms while
+    // dispatching, the client's 40 ms CloseOnInvocation sees traffic.
+    let client_config = ConnectionConfig {
+        close_on_invocation: Some(Duration::from_millis(40)),
+        ..ConnectionConfig::default()
+    };
+    let server_config = ConnectionConfig {
+        heartbeat_on_dispatch: Some(Duration::from_millis(10)),
+        ..ConnectionConfig::default()
+    };
+    let (client, _server) = pair_with_configs(
+        Arc::new(Recorder(Echo::new())),
+        client_config.clone(),
+        server_config,
+    )
+    .await?;
+    let mut request = request_for("sleep", &[200]);
+    request.header.request_id = 1;
+    let reply = client.invoke(request, false).await?;
+    assert!(ok_body(&reply).is_some());
+    // An idle connection with nothing waiting stays open.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!client.is_closed());
+
+    // Without heartbeats the peer looks dead: the call fails after the
+    // ACM timeout with ConnectionTimeout.
+    let silent = ConnectionConfig {
+        heartbeat_on_dispatch: None,
+        ..ConnectionConfig::default()
+    };
+    let (client, _server) =
+        pair_with_configs(Arc::new(Recorder(Echo::new())), client_config, silent).await?;
+    let mut request = request_for("sleep", &[200]);
+    request.header.request_id = 1;
+    match client.invoke(request, false).await {
+        Err(RuntimeError::ConnectionTimeout { millis }) => assert!(millis >= 40, "{millis}"),
+        other => panic!("expected ConnectionTimeout, got {other:?}"),
+    }
+    assert!(client.is_closed());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn forceful_idle_close_ignores_pending_requests() -> Result<()> {
+    let client_config = ConnectionConfig {
+        forceful_idle_close: Some(Duration::from_millis(40)),
+        ..ConnectionConfig::default()
+    };
+    let silent = ConnectionConfig {
+        heartbeat_on_dispatch: None,
+        ..ConnectionConfig::default()
+    };
+    let (client, _server) =
+        pair_with_configs(Arc::new(Recorder(Echo::new())), client_config, silent).await?;
+    let mut request = request_for("sleep", &[200]);
+    request.header.request_id = 1;
+    assert!(matches!(
+        client.invoke(request, false).await,
+        Err(RuntimeError::ConnectionTimeout { .. })
+    ));
+    Ok(())
+}
