@@ -41,6 +41,18 @@ struct Args {
     /// Write dependencies to FILE instead of standard output.
     #[arg(long = "depend-file", value_name = "FILE")]
     depend_file: Option<PathBuf>,
+    /// Report the State Replicator patterns the files hold (one line each)
+    /// or why a named interface does not fit.
+    #[arg(long)]
+    replication: bool,
+    /// An interface that must fit the State Replicator pattern (implies
+    /// --replication).
+    #[arg(long, value_name = "MODULE::INTERFACE")]
+    replicator: Vec<String>,
+    /// The key member of a replicator's items, by replicator, item class
+    /// or entry struct.
+    #[arg(long = "replicator-key", value_name = "SCOPED=MEMBER")]
+    replicator_key: Vec<String>,
     /// Display the version.
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: (),
@@ -90,6 +102,25 @@ fn main() -> ExitCode {
     eprint!("{}", c.render_diagnostics());
     if c.has_errors() {
         return ExitCode::from(1);
+    }
+    if args.replication || !args.replicator.is_empty() {
+        let options = slice_compiler::codegen::replication::Options {
+            enabled: true,
+            interfaces: args.replicator.clone(),
+            keys: args
+                .replicator_key
+                .iter()
+                .filter_map(|k| k.split_once('='))
+                .map(|(s, m)| (s.to_string(), m.to_string()))
+                .collect(),
+            crate_path: None,
+        };
+        let (out, errors) = slice_compiler::codegen::replication::report(&c, &options);
+        print!("{out}");
+        eprint!("{errors}");
+        if !errors.is_empty() {
+            return ExitCode::from(1);
+        }
     }
     if let Some(dir) = &args.output_dir {
         if let Err(e) = slice_compiler::codegen::write_per_file(&c, &args.files, dir) {

@@ -985,6 +985,47 @@ pub fn generate(models: &[&Model], options: &Options) -> Result<String, Diagnost
     Ok(prettyplease::unparse(&file))
 }
 
+/// What `slice2rs --replication` prints: one line per recognised pattern,
+/// `<file>: <summary>` (see [`Pattern::summary`]), and the rendered
+/// diagnostics (empty when there was no error): misfits of named
+/// interfaces, ambiguities, names that are not defined, and no pattern at
+/// all.
+pub fn report(c: &crate::Compilation, options: &Options) -> (String, String) {
+    let mut out = String::new();
+    let mut diags = Diagnostics::new();
+    let mut found = 0;
+    for model in c.units.iter().filter_map(|u| u.as_ref().ok()) {
+        let (patterns, d) = recognize(model, options);
+        diags.extend(d);
+        for p in patterns {
+            found += 1;
+            out.push_str(&format!(
+                "{}: {}\n",
+                c.sources.name(model.main),
+                p.summary(&model.ast)
+            ));
+        }
+    }
+    for n in &options.interfaces {
+        let defined = c.units.iter().filter_map(|u| u.as_ref().ok()).any(|m| {
+            m.ast
+                .defs_in_file(m.main)
+                .any(|id| m.ast.def(id).scoped == norm(n))
+        });
+        if !defined {
+            diags.global_error(
+                CODE,
+                format!("replicator interface `{n}` is not defined in the files compiled"),
+            );
+        }
+    }
+    if found == 0 && !diags.has_errors() {
+        diags.global_error(CODE, "no interface fits the State Replicator pattern");
+    }
+    diags.sort_by_position();
+    (out, diags.render(&c.sources))
+}
+
 /// A path from the glue module (`replication::<name>`) to a definition.
 fn path(ast: &Ast, id: DefId) -> TokenStream {
     let def = ast.def(id);
