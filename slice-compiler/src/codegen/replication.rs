@@ -23,9 +23,11 @@
 //! remove operation (or the listener no removed operation), as in the
 //! removal-as-subtype variant of the design.
 //!
-//! Nothing depends on names other than the add/remove verbs. Where the
-//! shape leaves a choice open, metadata (or the equivalent [`Options`])
-//! settles it:
+//! Nothing depends on names other than the add/remove verbs. When several
+//! operations have a role's shape, the one whose mode fits (`idempotent`
+//! for get and get all, not for set and remove) is taken if it is the only
+//! one. Where the shape still leaves a choice open, metadata (or the
+//! equivalent [`Options`]) settles it:
 //!
 //! - `["rs:replicator"]` on an interface: it must fit, and a misfit is an
 //!   error saying what is missing or which shape did not match;
@@ -761,9 +763,17 @@ impl<'a> Recognizer<'a> {
                 !taken[i] && md_value(&ops[i].metadata, MD_OP).is_none() && fits(shapes[i])
             })
             .collect();
-        match c.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(Misfit::No(
+        // Reads (get, get all) are idempotent, writes are not: when the
+        // shape fits several operations, that may settle it.
+        let reads = matches!(role, "get" | "get-all");
+        let by_mode: Vec<usize> = c
+            .iter()
+            .copied()
+            .filter(|&i| ops[i].idempotent == reads)
+            .collect();
+        match (c.as_slice(), by_mode.as_slice()) {
+            ([one], _) | ([_, _, ..], [one]) => Ok(*one),
+            ([], _) => Err(Misfit::No(
                 here,
                 format!("no operation fits `{role}` ({wanted})"),
             )),
@@ -1750,6 +1760,31 @@ interface R {{
         assert!(
             p.is_empty() && d.is_empty(),
             "not a replicator without a way to remove: {d}"
+        );
+    }
+
+    #[test]
+    fn the_idempotent_mode_settles_two_candidates() {
+        // A second `Items op()`, not idempotent: get-all is the idempotent
+        // one, so `drain` is left over (no ambiguity is reported).
+        let (p, d) = run(
+            &unit("string", "Items drain();", "", ""),
+            &Options::default(),
+        );
+        assert!(p.is_empty() && d.is_empty(), "{p:?} {d}");
+        let named = unit("string", "Items drain();", "", "[\"rs:replicator\"]");
+        let (_, d) = run(&named, &Options::default());
+        assert!(
+            d.contains("operation `drain` is not part of the pattern"),
+            "{d}"
+        );
+        // Two idempotent ones remain ambiguous.
+        let both = unit("string", "idempotent Items snapshot();", "", "");
+        let (p, d) = run(&both, &Options::default());
+        assert!(p.is_empty());
+        assert!(
+            d.contains("operations `getAll` and `snapshot` both fit `get-all`"),
+            "{d}"
         );
     }
 
