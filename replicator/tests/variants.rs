@@ -453,3 +453,92 @@ async fn bridge_z_with_zeroc_python_encoding_1_1() {
 async fn bridge_z_with_zeroc_python_encoding_1_0() {
     bridge_z_with_zeroc_python(Encoding::V1_0).await;
 }
+
+/// `scf-replicator` serves the variants' replicators too: ZeroC Python
+/// pushes SessionServiceY and BridgeServiceZ changes to it, and the Rust
+/// generated proxies read the resulting state back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scf_replicator_serves_the_variants() {
+    let replicator = tokio::task::block_in_place(|| {
+        Peer::spawn(
+            "scf-replicator",
+            Path::new(env!("CARGO_BIN_EXE_scf-replicator")),
+            &["--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned()],
+        )
+        .unwrap()
+    });
+    let x = replicator.proxy(0).to_owned();
+    let (_, endpoints) = x.split_once(':').unwrap();
+    let y = format!("SessionServiceYStateReplicator:{endpoints}");
+    let z = format!("BridgeServiceZStateReplicator:{endpoints}");
+    let mut pushed = Vec::new();
+    for (script, proxy) in [(script(), &y), (bridge_script(), &z)] {
+        let args = vec![
+            script.display().to_string(),
+            "push".into(),
+            proxy.clone(),
+            "20".into(),
+        ];
+        let out = tokio::task::block_in_place(|| {
+            std::process::Command::new(PYTHON)
+                .args(&args)
+                .output()
+                .unwrap()
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+        assert_eq!(lines.last().map(String::as_str), Some("DONE"));
+        pushed.push(lines[..lines.len() - 1].to_vec());
+    }
+    let comm = communicator(Encoding::V1_1);
+    let yprx = session_y::sy::SessionServiceYStateReplicatorPrx::unchecked_cast(
+        comm.string_to_proxy(&y).unwrap().unwrap(),
+    );
+    let sessions: BTreeMap<String, Session> =
+        session_y::glue::Item::from_seq(yprx.get_all_state_items(None).await.unwrap())
+            .into_iter()
+            .map(|i| {
+                let s = i
+                    .downcast_ref::<session_y::sy::SessionServiceYSessionStateItem>()
+                    .unwrap();
+                (
+                    i.0.key.clone(),
+                    Session {
+                        caller: s.caller.clone(),
+                        callee: s.callee.clone(),
+                        answered: s.answered,
+                    },
+                )
+            })
+            .collect();
+    assert!(!sessions.is_empty());
+    assert_eq!(sessions, replay(&pushed[0]));
+    let zprx = bridge_z::bz::BridgeServiceZStateReplicatorPrx::unchecked_cast(
+        comm.string_to_proxy(&z).unwrap().unwrap(),
+    );
+    let bridges: BTreeMap<String, bridge_z::Bridge> =
+        bridge_z::glue::Item::from_seq(zprx.get_all_state_items(None).await.unwrap())
+            .into_iter()
+            .map(|i| {
+                let b = i
+                    .downcast_ref::<bridge_z::bz::BridgeServiceZBridgeStateItem>()
+                    .unwrap();
+                (
+                    b.base.key.clone(),
+                    bridge_z::Bridge {
+                        members: b.members.clone(),
+                        mixing_rate: b.mixing_rate,
+                    },
+                )
+            })
+            .collect();
+    assert!(!bridges.is_empty());
+    assert_eq!(bridges, replay_bridges(&pushed[1]));
+    comm.destroy().await;
+}

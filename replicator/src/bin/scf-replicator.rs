@@ -1,4 +1,8 @@
-//! `scf-replicator`: the ChannelServiceX State Replicator server.
+//! `scf-replicator`: the State Replicator server of the project's
+//! components: ChannelServiceX, and on the same adapter the two variants'
+//! replicators (identities `SessionServiceYStateReplicator` and
+//! `BridgeServiceZStateReplicator`), all generated glue over the generic
+//! core.
 //!
 //! With no arguments it serves on loopback with embedded defaults: adapter
 //! `ChannelServiceXReplicator` at `tcp -h 127.0.0.1 -p 4061`, identity
@@ -17,7 +21,7 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::Identity;
 use replicator::channel_x::{cx, ReplicatorServant};
 use replicator::cli;
-use replicator::StateReplicator;
+use replicator::{bridge_z, session_y, StateReplicator};
 
 /// The ChannelServiceX State Replicator server.
 #[derive(Parser, Debug)]
@@ -72,6 +76,20 @@ async fn main() -> ExitCode {
             name: identity,
             category: String::new(),
         },
+    );
+    let identity = |name: &str| Identity {
+        name: name.to_owned(),
+        category: String::new(),
+    };
+    adapter.add(
+        session_y::glue::ReplicatorServant::new(StateReplicator::default(), communicator.clone())
+            .into_dispatcher(),
+        identity("SessionServiceYStateReplicator"),
+    );
+    adapter.add(
+        bridge_z::glue::ReplicatorServant::new(StateReplicator::default(), communicator.clone())
+            .into_dispatcher(),
+        identity("BridgeServiceZStateReplicator"),
     );
     if let Err(e) = adapter.activate_and_register().await {
         eprintln!(
