@@ -528,6 +528,43 @@ impl Communicator {
         }))
     }
 
+    /// Sends the batch requests queued on every connection, outgoing and
+    /// accepted (Ice's `Communicator::flushBatchRequests`: those of fixed
+    /// proxies; other proxies keep their own queues).
+    ///
+    /// # Errors
+    /// The first failure; every connection is flushed either way.
+    pub async fn flush_batch_requests(&self) -> Result<()> {
+        let slots: Vec<_> = self
+            .inner
+            .connections
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        let mut connections = Vec::new();
+        for slot in slots {
+            if let Some(conn) = slot.lock().await.as_ref() {
+                connections.push(conn.clone());
+            }
+        }
+        let adapters: Vec<_> = self
+            .inner
+            .adapters
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        for adapter in adapters {
+            connections.extend(adapter.connections());
+        }
+        let mut first_error = None;
+        for conn in connections {
+            if let Err(e) = conn.flush_batch_requests() {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Deactivates every adapter and wakes [`Communicator::wait_for_shutdown`].
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);

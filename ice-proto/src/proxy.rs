@@ -414,7 +414,10 @@ impl ObjectPrx {
                 return outcome.map(|()| Outcome::Ok(Encapsulation::empty(self.encoding())));
             }
             InvocationMode::BatchOneway | InvocationMode::BatchDatagram => {
-                if let Ok(mut q) = self.inner.batch.lock() {
+                // A fixed proxy queues on its connection, as Ice does.
+                if let Some(conn) = &self.inner.fixed {
+                    conn.queue_batch_request(request, self.inner.compress)?;
+                } else if let Ok(mut q) = self.inner.batch.lock() {
                     q.push(request);
                 }
                 return Ok(Outcome::Ok(Encapsulation::empty(self.encoding())));
@@ -521,11 +524,15 @@ impl ObjectPrx {
         }
     }
 
-    /// Sends the requests queued on this batch proxy as one batch message.
+    /// Sends the requests queued on this batch proxy as one batch message
+    /// (for a fixed proxy: those queued on its connection).
     ///
     /// # Errors
     /// As for connecting; the queue is emptied either way.
     pub async fn ice_flush_batch_requests(&self) -> Result<()> {
+        if let Some(conn) = &self.inner.fixed {
+            return conn.flush_batch_requests();
+        }
         let requests: Vec<Request> = self
             .inner
             .batch

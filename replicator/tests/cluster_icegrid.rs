@@ -299,3 +299,212 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
     );
     assert_eq!(agents[0].code("stop"), OCF_SUCCESS);
 }
+
+/// An `icegridnode` of the test, stopped (SIGTERM, then SIGKILL) on drop
+/// together with the servers it started.
+struct Node {
+    name: String,
+    child: std::process::Child,
+}
+
+impl Node {
+    fn start(name: &str, registry: &Registry, scratch: &Scratch) -> Node {
+        let tool = find_program("icegridnode", &["/usr/bin/icegridnode"]).unwrap_or_else(|| {
+            panic!("icegridnode not found: install zeroc-icegrid (scripts/install-ice.sh does)")
+        });
+        let data = scratch.path.join(name);
+        let output = scratch.path.join(format!("{name}-out"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&output).unwrap();
+        let log = std::fs::File::create(scratch.path.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(tool)
+            .arg(registry.locator_arg())
+            .arg(format!("--IceGrid.Node.Name={name}"))
+            .arg("--IceGrid.Node.Endpoints=tcp -h 127.0.0.1")
+            .arg(format!("--IceGrid.Node.Data={}", data.display()))
+            .arg(format!("--IceGrid.Node.Output={}", output.display()))
+            .arg("--IceGrid.Node.Trace.Activator=1")
+            .arg("--IceGrid.Node.Trace.Adapter=1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Node {
+            name: name.to_owned(),
+            child,
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("icegridnode {} ignored SIGTERM", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills (SIGKILL) the servers the nodes started, whatever happens.
+#[derive(Default)]
+struct ServerGuard(Vec<u32>);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("channel-service") || cmdline.contains("scf-replicator") {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+/// `icegridadmin -e "server pid ID"`, polled until the server runs.
+fn server_pid(registry: &Registry, id: &str) -> u32 {
+    let start = Instant::now();
+    loop {
+        let tool = find_program("icegridadmin", &["/usr/bin/icegridadmin"]).unwrap();
+        let out = cluster_support::run_bounded(
+            Command::new(tool).arg(registry.locator_arg()).args([
+                "-u",
+                "test",
+                "-p",
+                "test",
+                "-e",
+                &format!("server pid {id}"),
+            ]),
+            Duration::from_secs(10),
+        );
+        if let Ok(pid) = out.stdout.trim().parse() {
+            return pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server {id} did not start: {} {}",
+            out.stdout,
+            out.stderr
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `replica-ctl COMMAND PROXY` with the registry as locator; its exit code.
+fn ctl(command: &str, proxy: &str, registry: &Registry) -> Option<i32> {
+    let out = cluster_support::run_bounded(
+        Command::new(CTL)
+            .args([command, proxy])
+            .arg(registry.locator_arg())
+            .arg("--Ctl.Timeout=2000"),
+        Duration::from_secs(10),
+    );
+    eprintln!(
+        "replica-ctl {command} {proxy}: {:?} {}",
+        out.code,
+        out.stderr.trim()
+    );
+    out.code
+}
+
+#[test]
+fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
+    let registry = Registry::start_with("ScfGrid", &[]).unwrap();
+    let scratch = Scratch::new("scf-icegrid-nodes");
+    let _nodes: Vec<Node> = ["hub", "node1", "node2"]
+        .iter()
+        .map(|n| Node::start(n, &registry, &scratch))
+        .collect();
+    let bindir = Path::new(COMPONENT).parent().unwrap().display().to_string();
+    let ports = [free_port(), free_port(), free_port()];
+    let descriptor = deploy_dir().join("channel-service-x.xml");
+    icegridadmin(
+        &registry,
+        &format!(
+            "application add \"{}\" bindir=\"{bindir}\" hub-address=127.0.0.1 \
+             node1-address=127.0.0.1 node2-address=127.0.0.1 replicator-port={} \
+             node1-management-port={} node2-management-port={}\n",
+            descriptor.display(),
+            ports[0],
+            ports[1],
+            ports[2]
+        ),
+    );
+    let mut servers = ServerGuard::default();
+    for id in [
+        "ScfReplicator",
+        "ChannelServiceX-node1",
+        "ChannelServiceX-node2",
+    ] {
+        servers.0.push(server_pid(&registry, id));
+    }
+    let replica = |node: &str| format!("ChannelServiceXReplica@ChannelServiceXManagement-{node}");
+
+    // Both members come up on standby, found through the locator.
+    let start = Instant::now();
+    for node in ["node1", "node2"] {
+        while ctl("status", &replica(node), &registry) != Some(3) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{node} never reported standby"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let locator = [registry.locator_arg()];
+    let nobody = channel_client("ChannelService", &["list"], &locator).unwrap();
+    assert_ne!(nobody.code, Some(0), "{nobody:?}");
+    assert!(!nobody.stdout.contains("NOTACTIVE"), "{nobody:?}");
+
+    assert_eq!(ctl("activate", &replica("node1"), &registry), Some(0));
+    let mut client = Client::start(&registry);
+    client.wait_acks(20, Duration::from_secs(30));
+
+    // The active member dies; its node marks it inactive; node 2 is
+    // activated through its management adapter, found by adapter id.
+    let killed_at = Instant::now();
+    kill_pid(servers.0[1]);
+    assert_eq!(ctl("activate", &replica("node2"), &registry), Some(0));
+    client.wait_acks(20, Duration::from_secs(40));
+    let last = client.stop();
+    eprintln!(
+        "failover under IceGrid nodes: {} acknowledged, {} retries, {:?} from the kill to 20 more",
+        client.acked.len(),
+        client.retries,
+        killed_at.elapsed()
+    );
+
+    let dump = channel_client("ChannelService", &["list"], &locator).unwrap();
+    assert_eq!(dump.code, Some(0), "{dump:?}");
+    let ids: BTreeSet<u64> = dump
+        .stdout
+        .lines()
+        .take_while(|l| *l != "END")
+        .map(|l| l.strip_prefix("grid").unwrap().parse().unwrap())
+        .collect();
+    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
+    let lost: Vec<&u64> = acked.difference(&ids).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(ids.iter().all(|n| *n >= 1 && *n <= last), "{ids:?}");
+    let group = registry
+        .adapter_proxies("ChannelServiceXGroup")
+        .unwrap_or_default();
+    eprintln!("ChannelServiceXGroup: {group:?}");
+    assert_eq!(
+        group.iter().filter(|p| !p.is_empty()).count(),
+        1,
+        "only the active member is in the group: {group:?}"
+    );
+}

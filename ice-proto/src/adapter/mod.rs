@@ -327,6 +327,16 @@ impl ObjectAdapter {
         &self.inner.published
     }
 
+    /// The connections accepted by this adapter that are still open.
+    #[must_use]
+    pub fn connections(&self) -> Vec<Connection> {
+        self.inner
+            .connections
+            .lock()
+            .map(|c| c.iter().filter(|c| !c.is_closed()).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The current state.
     #[must_use]
     pub fn state(&self) -> AdapterState {

@@ -147,6 +147,10 @@ struct Inner {
     dispatching: AtomicUsize,
     /// When a message was last sent or received.
     last_activity: Mutex<tokio::time::Instant>,
+    /// Batch requests of proxies fixed to this connection, with whether
+    /// any of them asked for compression; sent by
+    /// [`Connection::flush_batch_requests`].
+    batch: Mutex<(Vec<Request>, bool)>,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
 }
@@ -293,6 +297,7 @@ impl Connection {
             busy: watch::Sender::new(0),
             dispatching: AtomicUsize::new(0),
             last_activity: Mutex::new(tokio::time::Instant::now()),
+            batch: Mutex::new((Vec::new(), false)),
             closed: watch::Sender::new(None),
         });
         if inner.config.trace_network > 0 {
@@ -425,7 +430,10 @@ impl Connection {
                 self.terminate(RuntimeError::ConnectionTimeout { millis });
                 return;
             }
-            if reached(config.idle_close, idle_for) && *self.inner.busy.borrow() == 0 {
+            if reached(config.idle_close, idle_for)
+                && *self.inner.busy.borrow() == 0
+                && self.queued_batch_requests() == 0
+            {
                 tracing::debug!(connection = %self.inner.description, "closing idle connection");
                 self.close().await;
                 return;
@@ -547,6 +555,45 @@ impl Connection {
         let mut msg = BytesMut::new();
         FrameEncoder::encode(MessageType::BatchRequest, &body, compress, &mut msg);
         self.send_bytes(msg.freeze())
+    }
+
+    /// Queues a batch oneway request of a proxy fixed to this connection
+    /// (Ice queues those per connection) until
+    /// [`Connection::flush_batch_requests`].
+    ///
+    /// # Errors
+    /// The close reason when the connection is not active.
+    pub fn queue_batch_request(&self, request: Request, compress: bool) -> Result<()> {
+        if self.state() != State::Active {
+            return Err(self.closed_error());
+        }
+        if let Ok(mut batch) = self.inner.batch.lock() {
+            batch.0.push(request);
+            batch.1 |= compress;
+        }
+        Ok(())
+    }
+
+    /// How many batch requests are queued on this connection.
+    #[must_use]
+    pub fn queued_batch_requests(&self) -> usize {
+        self.inner.batch.lock().map(|b| b.0.len()).unwrap_or(0)
+    }
+
+    /// Sends the batch requests queued on this connection as one batch
+    /// request message (Ice's `Connection::flushBatchRequests`).
+    ///
+    /// # Errors
+    /// The close reason when the connection is not active; the queue is
+    /// emptied either way.
+    pub fn flush_batch_requests(&self) -> Result<()> {
+        let (requests, compress) = self
+            .inner
+            .batch
+            .lock()
+            .map(|mut b| (std::mem::take(&mut b.0), std::mem::take(&mut b.1)))
+            .unwrap_or_default();
+        self.send_batch(&requests, compress)
     }
 
     /// Sends a validate connection message (an Ice 3.7 heartbeat).
