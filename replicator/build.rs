@@ -1,7 +1,7 @@
 //! Generates the Rust mapping of the project's Slice files that the
 //! replicator and the example components use, with slice2rs's build API,
 //! State Replicator glue included (`scf.rs`); and the mapping and glue of
-//! three differently named test components from slice2rs's recogniser
+//! the test components from slice2rs's recogniser inputs from slice2rs's recogniser
 //! inputs (`replication_inputs.rs`, used by the tests).
 
 use std::path::Path;
@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file(inputs.join("StateNames.ice"))
         .file(inputs.join("OtherNaming.ice"))
         .file(inputs.join("RemoveByItems.ice"))
+        .file(inputs.join("KeyByMetadata.ice"))
+        .file(inputs.join("OpsByMetadata.ice"))
         .file_name("replication_inputs.rs")
         .replication(true)
         .compile()?;

@@ -1,7 +1,8 @@
 //! The State Replicator glue slice2rs generated for three differently
 //! named components (`Acme::Presence` with setState/getAllState/stateSet...,
 //! `Telco` with subscribe/put/erase/fetch/snapshot, out-parameters and
-//! `long` keys, and `Depot`, whose remove operation takes items), end to
+//! `long` keys, `Depot`, whose remove operation takes items, and `Shop` and
+//! `Lab`, whose key and operations metadata names), end to
 //! end over Ice in one process: an active member sets and removes items
 //! through the generated client and replicator servant, the pushes reach a
 //! standby's generated listener servant, and get/get-all through the
@@ -225,4 +226,43 @@ async fn depot_component_removes_by_items() {
         vec!["p0", "p4", "p5", "p7"]
     );
     comm.destroy().await;
+}
+
+/// Sets and removals through one component's generated glue reach the
+/// standby; `$item` makes an item from a key.
+macro_rules! round_trip {
+    ($glue:path, $item:expr) => {{
+        let (comm, core, _rprx, a, b) = setup!($glue);
+        assert!(a.activate().await.unwrap());
+        a.set(["k1", "k2", "k3"].into_iter().map($item).collect())
+            .await
+            .unwrap();
+        a.remove(vec!["k2".to_owned()]).await.unwrap();
+        assert_eq!(core.len(), 2);
+        eventually("the standby to catch up", || b.len() == 2).await;
+        assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
+        assert!(b.get(&"k2".to_owned()).is_none());
+        comm.destroy().await;
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shop_component_key_named_by_metadata() {
+    use generated::replication::catalog_replicator as g;
+    use generated::shop as s;
+    round_trip!(generated::replication::catalog_replicator, |k: &str| {
+        g::Item::new(s::Article {
+            name: "same name".to_owned(),
+            sku: k.to_owned(),
+        })
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_component_operations_named_by_metadata() {
+    use generated::lab as l;
+    use generated::replication::sample_store as g;
+    round_trip!(generated::replication::sample_store, |k: &str| {
+        g::Item::new(l::Sample { name: k.to_owned() })
+    });
 }
