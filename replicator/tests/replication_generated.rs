@@ -1,9 +1,9 @@
-//! The State Replicator glue slice2rs generated for three differently
-//! named components (`Acme::Presence` with setState/getAllState/stateSet...,
+//! The State Replicator glue slice2rs generated for five differently named
+//! components (`Acme::Presence` with setState/getAllState/stateSet...,
 //! `Telco` with subscribe/put/erase/fetch/snapshot, out-parameters and
 //! `long` keys, `Depot`, whose remove operation takes items, and `Shop` and
-//! `Lab`, whose key and operations metadata names), end to
-//! end over Ice in one process: an active member sets and removes items
+//! `Lab`, whose key and operations metadata names), end to end over Ice in
+//! one process: an active member sets and removes items
 //! through the generated client and replicator servant, the pushes reach a
 //! standby's generated listener servant, and get/get-all through the
 //! generated proxy answer from the replicator's store.
