@@ -498,6 +498,28 @@ fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
     let lost: Vec<&u64> = acked.difference(&ids).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert!(ids.iter().all(|n| *n >= 1 && *n <= last), "{ids:?}");
+    // Node 1's member is restarted by its node (activation "always"), on
+    // standby.
+    let start = Instant::now();
+    let restarted = loop {
+        let pid = server_pid(&registry, "ChannelServiceX-node1");
+        if pid != servers.0[1] {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "node1's member was not restarted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    servers.0.push(restarted);
+    while ctl("status", &replica("node1"), &registry) != Some(3) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "node1's member did not come back on standby"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let group = registry
         .adapter_proxies("ChannelServiceXGroup")
         .unwrap_or_default();

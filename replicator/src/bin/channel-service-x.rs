@@ -16,13 +16,15 @@
 //! With `ChannelServiceX.AdapterId` (and `Ice.Default.Locator`), the
 //! service adapter's endpoints are registered with the locator only while
 //! the member is active: registered on activation, unregistered on standby
-//! and at shutdown, never touched by a member that has not been active.
-//! Every member of a group uses the same id, so the registry entry follows
-//! the active member (as the shared address does) and a client using
-//! `ChannelService@<id>`, or a well-known `ChannelService` object pointing
-//! there, always reaches the active member, never a standby answering
-//! `NotActive`. (IceGrid does not let dynamically registered adapters join
-//! a replica group; see deploy/README.md.)
+//! and at shutdown, never touched by a member that has not been active. So
+//! a client resolving the service through the locator reaches the active
+//! member, never a standby answering `NotActive`. Two layouts (see
+//! `deploy/README.md`): members run by IceGrid nodes each have their own
+//! adapter id in a replica group (`ChannelServiceX.ReplicaGroupId`), whose
+//! only registered member is the active one; members run by another
+//! manager (Pacemaker) register dynamically, where IceGrid accepts no
+//! replica group, so they share one adapter id and the registry entry
+//! follows the active member as the shared address does.
 //!
 //! Prints `READY <service proxy> <management proxy>` (tab-separated) and
 //! runs until SIGINT/SIGTERM.
