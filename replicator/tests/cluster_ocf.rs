@@ -10,6 +10,7 @@
 mod cluster_support;
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -71,11 +72,18 @@ fn ocf_tester_runs_the_whole_sequence_without_error() {
     let _guard = MemberGuard {
         agents: vec![agent.clone()],
     };
+    // ocf-tester runs `meta-data` as user nobody: test an identical copy
+    // installed where nobody can reach it (as scripts/install-ocf.sh
+    // installs it), whatever the permissions of the checkout.
+    let installed = scratch.path.join("scf-replica");
+    std::fs::copy(agent_path(), &installed).unwrap();
+    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = Command::new(&tester);
     cmd.arg("-v")
         .args(["-n", &agent.instance])
         .args(agent.tester_args())
-        .arg(agent_path());
+        .arg(&installed);
     let ran = run_bounded(&mut cmd, Duration::from_secs(120));
     eprintln!(
         "ocf-tester: exit {:?} in {:?}\n{}\n{}",
