@@ -234,6 +234,10 @@ public:
         return b;
     }
 
+    shared_ptr<Base> getSliced(const Ice::Current&) override { return leaf(); }
+
+    shared_ptr<Base> getCompact(const Ice::Current&) override { return leaf(); }
+
     Ice::optional<int> opOptional(Ice::optional<int> i, Ice::optional<string> s, Ice::optional<Point> p,
                                   Ice::optional<IntSeq> seq, Ice::optional<string>& os, Ice::optional<Point>& op,
                                   const Ice::Current&) override
@@ -416,6 +420,8 @@ int client(const string& testerStr, const string& pingerStr, const string& encod
     auto b = t->opBase(leaf(), baseSeq(), obs);
     check("opBase", isLeaf(b, e10) && isBaseSeq(obs, e10));
     check("opSliced", isLeaf(t->opSliced(leaf()), e10));
+    check("getSliced", isLeaf(t->getSliced(), e10));
+    check("getCompact", isLeaf(t->getCompact(), e10));
 
     Ice::optional<string> oos;
     Ice::optional<Point> op;

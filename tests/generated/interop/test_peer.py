@@ -172,6 +172,12 @@ class TesterI(Test.Tester):
         self.expect("opSliced", is_leaf(b, self.e10(current)))
         return b
 
+    def getSliced(self, current):
+        return leaf()
+
+    def getCompact(self, current):
+        return leaf()
+
     def opOptional(self, i, s, p, seq, current):
         present = i is not U
         if present:
@@ -290,6 +296,8 @@ def client(tester_str, pinger_str, encoding):
         b, s = t.opBase(leaf(), base_seq())
         check("opBase", is_leaf(b, e10) and is_base_seq(s, e10))
         check("opSliced", is_leaf(t.opSliced(leaf()), e10))
+        check("getSliced", is_leaf(t.getSliced(), e10))
+        check("getCompact", is_leaf(t.getCompact(), e10))
 
         r = t.opOptional(3, "opt", P(1, 1), [1, 2])
         if e10:

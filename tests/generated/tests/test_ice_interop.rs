@@ -493,6 +493,14 @@ impl Tester for TesterImpl {
         Ok(b)
     }
 
+    async fn get_sliced(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+        Ok(leaf())
+    }
+
+    async fn get_compact(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+        Ok(leaf())
+    }
+
     async fn op_optional(
         &self,
         i: Option<i32>,
@@ -828,6 +836,10 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
     ensure("opBase_seq", is_base_seq(&s, e10), || format!("{s:?}"))?;
     let b = tp.op_sliced(&leaf(), None).await?;
     ensure("opSliced", is_leaf(&b, e10), || format!("{b:?}"))?;
+    let b = tp.get_sliced(None).await?;
+    ensure("getSliced", is_leaf(&b, e10), || format!("{b:?}"))?;
+    let b = tp.get_compact(None).await?;
+    ensure("getCompact", is_leaf(&b, e10), || format!("{b:?}"))?;
 
     let r = tp
         .op_optional(
@@ -1053,4 +1065,105 @@ async fn test_ice_rust_client_cpp_server_1_1() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_ice_rust_client_cpp_server_1_0() -> TestResult {
     cpp_server(EncodingVersion::V1_0).await
+}
+
+// ---- the wire format of classes, seen by a peer without Test::Leaf -----
+
+async fn partial_client(encoding: &str) -> TestResult {
+    let (communicator, port) = rust_server().await?;
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(PYTHON)
+            .arg(interop_dir().join("test_partial.py"))
+            .arg("client")
+            .arg(format!("tester:tcp -h 127.0.0.1 -p {port}"))
+            .arg(encoding)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    communicator.destroy().await;
+    assert!(out.status.success(), "partial client failed ({encoding})");
+    assert!(stdout.contains("ALL OK"), "partial client did not finish");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_format_rust_server_to_partial_python_client_1_1() -> TestResult {
+    partial_client("1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_format_rust_server_to_partial_python_client_1_0() -> TestResult {
+    partial_client("1.0").await
+}
+
+/// A Leaf sent as `["format:sliced"]` reaches a server without Leaf as
+/// its Middle part; sent compact (1.1) it cannot be read there.
+async fn partial_server(encoding: EncodingVersion) -> TestResult {
+    let e10 = encoding == EncodingVersion::V1_0;
+    let mut child = Command::new(PYTHON)
+        .arg(interop_dir().join("test_partial.py"))
+        .arg("server")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await??
+        .ok_or("server exited before printing its port")?;
+    let port: u16 = line.trim().parse()?;
+    let communicator = Communicator::new(Properties::new());
+    let base = communicator
+        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
+        .ok_or("null proxy")?
+        .ice_encoding_version(encoding);
+    let tp = t::TesterPrx::unchecked_cast(base);
+    let check = async {
+        let b = tp.op_sliced(&leaf(), None).await?;
+        let r = b.as_ref().ok_or("null")?;
+        let m = r.downcast_ref::<t::Middle>().ok_or("not a Middle")?;
+        ensure(
+            "opSliced",
+            r.ice_id() == Some(t::Middle::ICE_ID)
+                && m.base.name == "leaf"
+                && m.weight == 2.5
+                && m.note == (!e10).then(|| "n".to_string()),
+            || format!("{b:?}"),
+        )?;
+        let r = tp.op_base(&leaf(), &Vec::new(), None).await;
+        if e10 {
+            let (b, _) = r?;
+            ensure(
+                "opBase",
+                b.as_ref().and_then(|b| b.ice_id()) == Some(t::Middle::ICE_ID),
+                || format!("{b:?}"),
+            )?;
+        } else {
+            ensure("opBase", r.is_err(), || {
+                format!("compact Leaf was read: {r:?}")
+            })?;
+        }
+        tp.shutdown(None).await?;
+        Ok::<(), Box<dyn Error>>(())
+    };
+    tokio::time::timeout(Duration::from_secs(60), check).await??;
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_format_rust_client_to_partial_python_server_1_1() -> TestResult {
+    partial_server(EncodingVersion::V1_1).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_ice_format_rust_client_to_partial_python_server_1_0() -> TestResult {
+    partial_server(EncodingVersion::V1_0).await
 }
