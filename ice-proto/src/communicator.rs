@@ -19,7 +19,9 @@
 //! are 3 for outgoing and 2 for accepted connections, after 60 s), and
 //! `Ice.Default.Locator` (the locator of every new proxy),
 //! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever),
-//! `Ice.Trace.Locator` (target `ice::trace::locator`), and per
+//! `Ice.Trace.Locator` (target `ice::trace::locator`),
+//! `Ice.Default.EndpointSelection` (`Random`, the default, or `Ordered`),
+//! and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection),
@@ -65,6 +67,8 @@ struct Inner {
     default_locator: Option<Arc<Locator>>,
     /// `Ice.Default.LocatorCacheTimeout`.
     locator_cache_timeout: i32,
+    /// `Ice.Default.EndpointSelection` is `Random` (the default), not `Ordered`.
+    random_endpoints: bool,
     /// One locator (and cache) per locator proxy, keyed by its text.
     locators: Mutex<HashMap<String, Arc<Locator>>>,
 }
@@ -88,6 +92,24 @@ fn parse_encoding(text: &str) -> Option<EncodingVersion> {
         major: major.parse().ok()?,
         minor: minor.parse().ok()?,
     })
+}
+
+/// Shuffles `items` (Fisher-Yates) with a seed from the standard
+/// library's per-process random hasher keys: endpoint selection needs no
+/// more than that.
+fn shuffle<T>(items: &mut [T]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(items.len());
+    let mut state = hasher.finish() | 1;
+    for i in (1..items.len()).rev() {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = usize::try_from(state % (i as u64 + 1)).unwrap_or(0);
+        items.swap(i, j);
+    }
 }
 
 /// The close mode Ice 3.7 uses when none is set: `CloseOnInvocationAndIdle`
@@ -228,6 +250,10 @@ impl Communicator {
             inner: Arc::new(Inner {
                 default_locator,
                 locator_cache_timeout,
+                random_endpoints: properties
+                    .get_property_with_default("Ice.Default.EndpointSelection", "Random")
+                    .trim()
+                    != "Ordered",
                 locators: Mutex::new(locators),
                 properties,
                 defaults,
@@ -468,25 +494,52 @@ impl Communicator {
 
     /// The connection to use for a proxy: its fixed connection, or an
     /// open connection to one of its tcp endpoints (reused), or a new one.
+    ///
+    /// As Ice does, an open connection to any of the endpoints is reused
+    /// first; otherwise the endpoints are tried in random order
+    /// (`Ice.Default.EndpointSelection=Random`, the default) or in order
+    /// (`Ordered`).
     pub(crate) async fn connection_for(&self, data: &ProxyData) -> Result<Connection> {
+        let mut targets: Vec<(String, u16)> = data
+            .endpoints
+            .iter()
+            .filter_map(|endpoint| {
+                let Endpoint::Tcp(ip) = endpoint else {
+                    return None;
+                };
+                let port = u16::try_from(ip.port).ok()?;
+                let host = if ip.host.is_empty() {
+                    self.inner
+                        .defaults
+                        .host
+                        .clone()
+                        .unwrap_or_else(|| "127.0.0.1".to_owned())
+                } else {
+                    ip.host.clone()
+                };
+                Some((host, port))
+            })
+            .collect();
+        if targets.len() > 1 {
+            let open: Vec<ConnectionSlot> = match self.inner.connections.lock() {
+                Ok(map) => targets.iter().filter_map(|k| map.get(k).cloned()).collect(),
+                Err(_) => Vec::new(),
+            };
+            for slot in open {
+                // A slot being connected is skipped here, not waited for.
+                if let Ok(slot) = slot.try_lock() {
+                    if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
+                        return Ok(conn.clone());
+                    }
+                }
+            }
+            if self.inner.random_endpoints {
+                shuffle(&mut targets);
+            }
+        }
         let mut last_error = None;
-        for endpoint in &data.endpoints {
-            let Endpoint::Tcp(ip) = endpoint else {
-                continue;
-            };
-            let Ok(port) = u16::try_from(ip.port) else {
-                continue;
-            };
-            let host = if ip.host.is_empty() {
-                self.inner
-                    .defaults
-                    .host
-                    .clone()
-                    .unwrap_or_else(|| "127.0.0.1".to_owned())
-            } else {
-                ip.host.clone()
-            };
-            let key = (host.clone(), port);
+        for key in targets {
+            let (host, port) = key.clone();
             let slot = match self.inner.connections.lock() {
                 Ok(mut map) => map.entry(key).or_default().clone(),
                 Err(_) => {
@@ -647,5 +700,73 @@ mod tests {
         assert_eq!(modes(&client.inner.server_config), (None, None, None));
         let off = Communicator::new(Properties::new().with("Ice.ACM.Timeout", "0"));
         assert_eq!(modes(off.connection_config()), (None, None, None));
+    }
+
+    /// Two adapters' ports.
+    async fn two_servers(server: &Communicator) -> Result<(u16, u16)> {
+        let mut ports = Vec::new();
+        for name in ["A", "B"] {
+            let adapter = server
+                .create_object_adapter_with_endpoints(name, "tcp -h 127.0.0.1 -p 0")
+                .await?;
+            adapter.activate();
+            match adapter.endpoints().first() {
+                Some(Endpoint::Tcp(ip)) => ports.push(u16::try_from(ip.port).unwrap_or(0)),
+                _ => ports.push(0),
+            }
+        }
+        Ok((ports[0], ports[1]))
+    }
+
+    fn port_of(conn: &Connection) -> u16 {
+        conn.description()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn endpoint_selection_prefers_open_connections_then_order_or_chance() -> Result<()> {
+        let server = Communicator::new(Properties::new());
+        let (a, b) = two_servers(&server).await?;
+        let both = format!("x:tcp -h 127.0.0.1 -p {a}:tcp -h 127.0.0.1 -p {b}");
+        let only_b = format!("x:tcp -h 127.0.0.1 -p {b}");
+        let parse = |c: &Communicator, text: &str| {
+            c.string_to_proxy(text)?.ok_or(RuntimeError::ProxyParse {
+                text: text.to_owned(),
+            })
+        };
+
+        let ordered =
+            Communicator::new(Properties::new().with("Ice.Default.EndpointSelection", "Ordered"));
+        assert_eq!(
+            port_of(&parse(&ordered, &both)?.ice_get_connection().await?),
+            a
+        );
+        ordered.destroy().await;
+
+        // An open connection to the second endpoint is used before trying
+        // the first.
+        let ordered =
+            Communicator::new(Properties::new().with("Ice.Default.EndpointSelection", "Ordered"));
+        let to_b = parse(&ordered, &only_b)?.ice_get_connection().await?;
+        let reused = parse(&ordered, &both)?.ice_get_connection().await?;
+        assert_eq!(reused, to_b);
+        ordered.destroy().await;
+
+        // Random (the default): both endpoints get picked.
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let random = Communicator::new(Properties::new());
+            seen.insert(port_of(&parse(&random, &both)?.ice_get_connection().await?));
+            random.destroy().await;
+            if seen.len() == 2 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        server.destroy().await;
+        Ok(())
     }
 }
