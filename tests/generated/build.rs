@@ -60,6 +60,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("test_ice.rs")
         .compile()?;
 
+    // Slicing and ["preserve-slice"] through a Rust relay: the shared
+    // types plus the ones only the Rust side knows.
+    let slice_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slice");
+    slice_compiler::builder::Builder::new()
+        .file(slice_dir.join("Preserve.ice"))
+        .file(slice_dir.join("PreserveRustOnly.ice"))
+        .include_dir(&slice_dir)
+        .file_name("preserve.rs")
+        .compile()?;
+
     // The golden files of the generator's own tests must compile too.
     let golden_dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../slice-compiler/tests/golden_codegen");

@@ -64,6 +64,10 @@ pub struct Current {
     pub request_id: i32,
     /// The encoding of the parameters; results are written in it too.
     pub encoding: EncodingVersion,
+    /// The class format of user exceptions ([`Current::user_exception`]):
+    /// compact, Ice's default, unless the operation says
+    /// `["format:sliced"]` (generated dispatchers set it).
+    pub format: Format,
 }
 
 impl Current {
@@ -87,9 +91,17 @@ impl Current {
         encapsulate(self.encoding, Format::Compact, write)
     }
 
-    /// A user-exception outcome holding `ex`, in the request's encoding.
+    /// This request information with user exceptions written in `format`.
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// A user-exception outcome holding `ex`, in the request's encoding and
+    /// the operation's format ([`Current::format`]).
     pub fn user_exception(&self, ex: &dyn UserException) -> DispatchError {
-        DispatchError::UserException(encapsulate(self.encoding, Format::Sliced, |out| {
+        DispatchError::UserException(encapsulate(self.encoding, self.format, |out| {
             out.write_exception(ex);
         }))
     }
@@ -719,6 +731,7 @@ impl ObjectAdapter {
             context: header.context,
             request_id: header.request_id,
             encoding: params.encoding,
+            format: Format::Compact,
         };
         if !params.encoding.is_supported() {
             // The text ZeroC Ice 3.7 sends, less its source location.

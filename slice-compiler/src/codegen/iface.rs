@@ -223,12 +223,15 @@ impl<'a> Gen<'a> {
         quote!(#(#supers)* ice_registry())
     }
 
+    fn is_sliced(iface: &Definition, op: &Operation) -> bool {
+        has_metadata(&op.metadata, "format:sliced")
+            || (!has_metadata(&op.metadata, "format:compact")
+                && has_metadata(&iface.metadata, "format:sliced"))
+    }
+
     fn format_of(&self, iface: &Definition, op: &Operation) -> TokenStream {
         let rt = rt();
-        let sliced = has_metadata(&op.metadata, "format:sliced")
-            || (!has_metadata(&op.metadata, "format:compact")
-                && has_metadata(&iface.metadata, "format:sliced"));
-        if sliced {
+        if Self::is_sliced(iface, op) {
             quote!(#rt::Format::Sliced)
         } else {
             quote!(#rt::Format::Compact)
@@ -657,8 +660,12 @@ impl<'a> Gen<'a> {
             .then(|| quote!(ice_out.write_pending_classes();));
         let format = self.format_of(iface, op);
         let registry = Self::registry_call(path);
+        // User exceptions of a sliced-format operation are sliced too.
+        let sliced_current = Self::is_sliced(iface, op)
+            .then(|| quote!(let current = &current.clone().with_format(#format);));
         quote! {
             #opname => {
+                #sliced_current
                 let mut ice_in = ::ice_proto::adapter::Current::params_stream(&params)?
                     .with_registry(#registry)
                     .with_communicator(current.adapter.communicator().clone());

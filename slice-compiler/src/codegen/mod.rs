@@ -21,7 +21,7 @@
 //! | `dictionary<K, V> D` | `pub type D = BTreeMap<K, V>`: Slice keys (integers, `bool`, `string`, enums, structs and sequences of those) are always `Ord`, and ordered maps make encoding deterministic |
 //! | `const T C = v` | `pub const C: T = v` (`&str` for strings) |
 //! | class `C` | `pub struct C` with a `base` field holding its base class, `Value` + `ValueType`; class-typed fields are `Option<ClassRef>` |
-//! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error` |
+//! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error`; with `["preserve-slice"]` the first such exception of a chain has `ice_sliced_data: Option<SlicedData>`, the unknown derived slices kept on decoding and sent again (1.1, sliced format) |
 //! | `I*` proxy (as a data member, element or parameter) | `Option<IPrx>`, the generated proxy type; `Object*` is `Option<ObjectPrx>` |
 //! | optional member or parameter `optional(N) T m` | `Option<T>` |
 //! | `interface I` | proxy `IPrx`, servant trait `I`, dispatcher `IServant<T: I>` (see below) |
@@ -115,6 +115,57 @@ const PRELUDE: &[&str] = &[
 /// Generates the module tree for the main files of `models` and returns it
 /// formatted, starting with the `@generated` line.
 pub fn generate(models: &[&Model], sources: &SourceMap) -> Result<String, Error> {
+    generate_tree(models, sources, false)
+}
+
+/// Generates the module tree of one Slice file for per-file output
+/// (`slice2rs --output-dir`, [`crate::builder::Builder::per_file`]): the
+/// definitions of the files it includes are referred to in their own trees,
+/// which are expected beside this one, each in a module named after its
+/// file (`Identity.ice` in `mod identity`); its `register_types` registers
+/// theirs too.
+pub fn generate_file(model: &Model, sources: &SourceMap) -> Result<String, Error> {
+    generate_tree(&[model], sources, true)
+}
+
+/// The Rust module holding the per-file tree of Slice file `id`.
+fn file_module(sources: &SourceMap, id: crate::diagnostics::FileId) -> proc_macro2::Ident {
+    let name = file_name(sources, id);
+    let stem = name.strip_suffix(".ice").unwrap_or(&name);
+    ident::module_name(stem)
+}
+
+/// Per-file output: the tree modules of the definitions of included files.
+fn other_files(model: &Model, sources: &SourceMap) -> PerFile {
+    let mut other = std::collections::HashMap::new();
+    let mut includes: Vec<proc_macro2::Ident> = Vec::new();
+    for d in &model.ast.defs {
+        if d.span.file == model.main
+            || d.local
+            || matches!(
+                d.kind,
+                DefKind::Module { .. } | DefKind::ClassForward | DefKind::InterfaceForward
+            )
+        {
+            continue;
+        }
+        let m = file_module(sources, d.span.file);
+        if !includes.contains(&m) {
+            includes.push(m.clone());
+        }
+        other.insert(d.scoped.clone(), m);
+    }
+    // A definition of the main file wins over a same-named one elsewhere.
+    for d in &model.ast.defs {
+        if d.span.file == model.main {
+            other.remove(&d.scoped);
+        }
+    }
+    includes.sort();
+    PerFile { other, includes }
+}
+
+fn generate_tree(models: &[&Model], sources: &SourceMap, per_file: bool) -> Result<String, Error> {
     let mut root = ModNode::default();
     let mut seen_files = HashSet::new();
     let mut names = Vec::new();
@@ -124,7 +175,14 @@ pub fn generate(models: &[&Model], sources: &SourceMap) -> Result<String, Error>
             continue;
         }
         names.push(file_name(sources, model.main));
-        let g = Gen { ast: &model.ast };
+        let files = per_file.then(|| other_files(model, sources));
+        if let Some(f) = &files {
+            root.includes = f.includes.clone();
+        }
+        let g = Gen {
+            ast: &model.ast,
+            files: files.as_ref(),
+        };
         for &id in &model.ast.top {
             let def = model.ast.def(id);
             if def.span.file == model.main {
@@ -196,6 +254,9 @@ struct ModNode {
     /// Types whose factories `register_types` adds: (is_exception, type ident).
     registered: Vec<(bool, proc_macro2::Ident)>,
     children: Vec<ModNode>,
+    /// Per-file output, at the root: the tree modules of included files,
+    /// whose types `register_types` registers too.
+    includes: Vec<proc_macro2::Ident>,
 }
 
 impl ModNode {
@@ -240,7 +301,12 @@ impl ModNode {
                     quote!(registry.add_value::<#ty>();)
                 }
             });
-            let empty = (!self.registers_anything()).then(|| quote!(let _ = registry;));
+            let included = self
+                .includes
+                .iter()
+                .map(|m| quote!(super::#m::register_types(registry);));
+            let empty = (!self.registers_anything() && self.includes.is_empty())
+                .then(|| quote!(let _ = registry;));
             let doc_text = if root {
                 " Adds the factories of every class and exception of this tree to `registry`."
             } else {
@@ -252,6 +318,7 @@ impl ModNode {
                     #empty
                     #(#adds)*
                     #(#calls)*
+                    #(#included)*
                 }
             });
         }
@@ -320,6 +387,15 @@ fn doc_attrs(doc: Option<&str>, fallback: &str) -> TokenStream {
 /// The generator over one unit's arena.
 struct Gen<'a> {
     ast: &'a Ast,
+    /// Per-file output: where definitions of other files live.
+    files: Option<&'a PerFile>,
+}
+
+/// Per-file output: the tree module of each definition of another file
+/// (by scoped name), and those modules.
+struct PerFile {
+    other: std::collections::HashMap<String, proc_macro2::Ident>,
+    includes: Vec<proc_macro2::Ident>,
 }
 
 /// Slice module names from the root to the definition's enclosing module.
@@ -382,6 +458,15 @@ impl<'a> Gen<'a> {
     /// definition with scoped name `scoped`.
     fn path_to(&self, from: &[String], scoped: &str, name: proc_macro2::Ident) -> TokenStream {
         let target = module_path_of(scoped);
+        if let Some(file) = self.files.and_then(|f| f.other.get(scoped)) {
+            // Up out of this file's tree, into the other file's.
+            let supers = (0..=from.len()).map(|_| quote!(super::));
+            let mods = target.iter().map(|m| {
+                let m = ident::module_name(m);
+                quote!(#m::)
+            });
+            return quote!(#(#supers)* #file:: #(#mods)* #name);
+        }
         let common = from
             .iter()
             .zip(target.iter())
@@ -1165,6 +1250,19 @@ impl<'a> Gen<'a> {
                 .is_some_and(|b| self.exception_uses_classes(b, depth + 1))
     }
 
+    fn exception_preserves(&self, id: DefId, depth: usize) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        let DefKind::Exception(e) = &self.ast.def(id).kind else {
+            return false;
+        };
+        has_metadata(&self.ast.def(id).metadata, "preserve-slice")
+            || self
+                .base_of(&e.base)
+                .is_some_and(|b| self.exception_preserves(b, depth + 1))
+    }
+
     fn exception(
         &self,
         id: DefId,
@@ -1190,6 +1288,46 @@ impl<'a> Gen<'a> {
         });
         let rename = base.is_some();
         let fields = self.field_decls(&e.members, path, rename);
+        // `["preserve-slice"]`: the first exception of the chain that asks
+        // for it holds the kept slices; derived ones reach them through
+        // `base`. (Slice reserves names starting with `ice`, so no member
+        // can clash with the field.)
+        let base_preserves = base.is_some_and(|b| self.exception_preserves(b, 0));
+        let holds_slices = !base_preserves && self.exception_preserves(id, 0);
+        let sliced_field = holds_slices.then(|| {
+            quote! {
+                /// Unknown derived slices kept when this exception was decoded
+                /// (`["preserve-slice"]`), sent again in front of its own.
+                pub ice_sliced_data: ::std::option::Option<#rt::SlicedData>,
+            }
+        });
+        let preserve_methods = if holds_slices {
+            quote! {
+                fn preserves_slices(&self) -> bool {
+                    true
+                }
+                fn sliced_data(&self) -> ::std::option::Option<&#rt::SlicedData> {
+                    self.ice_sliced_data.as_ref()
+                }
+                fn set_sliced_data(&mut self, data: #rt::SlicedData) {
+                    self.ice_sliced_data = ::std::option::Option::Some(data);
+                }
+            }
+        } else if base_preserves {
+            quote! {
+                fn preserves_slices(&self) -> bool {
+                    true
+                }
+                fn sliced_data(&self) -> ::std::option::Option<&#rt::SlicedData> {
+                    #rt::UserException::sliced_data(&self.base)
+                }
+                fn set_sliced_data(&mut self, data: #rt::SlicedData) {
+                    #rt::UserException::set_sliced_data(&mut self.base, data);
+                }
+            }
+        } else {
+            TokenStream::new()
+        };
         let tid = &def.scoped;
         let (required, optional) = self.split_members(&e.members);
         let writes = required.iter().map(|m| {
@@ -1227,6 +1365,8 @@ impl<'a> Gen<'a> {
             None => quote!(::std::option::Option::None),
         };
         let uses_classes = self.exception_uses_classes(id, 0);
+        let sliced_init =
+            holds_slices.then(|| quote!(ice_sliced_data: ::std::option::Option::None,));
         let default_impl = has_defaults.then(|| {
             let base_init = base_ty
                 .as_ref()
@@ -1239,7 +1379,7 @@ impl<'a> Gen<'a> {
             quote! {
                 impl ::std::default::Default for #name {
                     fn default() -> Self {
-                        Self { #base_init #(#inits)* }
+                        Self { #base_init #(#inits)* #sliced_init }
                     }
                 }
             }
@@ -1250,6 +1390,7 @@ impl<'a> Gen<'a> {
             pub struct #name {
                 #base_field
                 #fields
+                #sliced_field
             }
 
             impl #name {
@@ -1287,6 +1428,7 @@ impl<'a> Gen<'a> {
                     }
                     #as_type
                 }
+                #preserve_methods
             }
 
             impl #rt::UserExceptionType for #name {
@@ -1299,6 +1441,7 @@ impl<'a> Gen<'a> {
                     ::std::result::Result::Ok(Self {
                         #base_read
                         #(#all_fields,)*
+                        #sliced_init
                     })
                 }
             }
@@ -1370,9 +1513,9 @@ pub enum WriteError {
 
 /// `slice2rs --output-dir DIR`: writes `DIR/<stem>.rs` for each input file,
 /// holding the module tree of that file's definitions (written only when
-/// the content changed). Files whose definitions refer to each other belong
-/// in one tree: generate them together with [`generate`] or
-/// [`crate::builder`].
+/// the content changed), as [`generate_file`] makes it: include each in a
+/// module named after its file (`mod identity { include!(".../Identity.rs"); }`),
+/// side by side, with the trees of the files it includes.
 pub fn write_per_file(
     c: &crate::Compilation,
     files: &[std::path::PathBuf],
@@ -1381,7 +1524,7 @@ pub fn write_per_file(
     let mut written = Vec::new();
     for (file, unit) in files.iter().zip(&c.units) {
         let Ok(model) = unit else { continue };
-        let code = generate(&[model], &c.sources)?;
+        let code = generate_file(model, &c.sources)?;
         let stem = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -34,6 +34,12 @@ pub mod test_ice {
     include!(concat!(env!("OUT_DIR"), "/test_ice.rs"));
 }
 
+/// Slicing and `["preserve-slice"]` through a Rust relay
+/// (`slice/Preserve.ice` and `slice/PreserveRustOnly.ice`).
+pub mod preserve_slice {
+    include!(concat!(env!("OUT_DIR"), "/preserve.rs"));
+}
+
 /// The generator's golden test inputs (`slice-compiler/tests/golden_codegen`).
 pub mod golden_codegen {
     include!(concat!(env!("OUT_DIR"), "/golden_codegen.rs"));

@@ -1,0 +1,199 @@
+//! Slicing, `["preserve-slice"]` and the format metadata against ZeroC Ice,
+//! through a Rust relay generated from `slice/Preserve.ice`:
+//!
+//! ZeroC Python client → Rust relay (generated servant) → ZeroC Python
+//! server (through the generated proxy), where the ZeroC peers know
+//! subclasses (`slice/PreserveHidden.ice`) that the Rust relay does not.
+//! In encoding 1.1 the ZeroC client must get back the most-derived class
+//! and exception intact (members, optional members, class members, a cycle
+//! and shared instances) for `["preserve-slice"]` types, and the sliced base
+//! for the others; in 1.0 (which carries no preserved slices) the base.
+//! The relay also sends a class and an exception only it knows
+//! (`slice/PreserveRustOnly.ice`): ZeroC slices them to the base under
+//! `["format:sliced"]` and cannot under `["format:compact"]`.
+//! The checks run in `interop/preserve_peer.py`.
+
+use generated_check::preserve_slice::preserve as p;
+use ice_proto::adapter::{Current, DispatchError};
+use ice_proto::communicator::Communicator;
+use ice_proto::encoding::{ClassRef, EncodingVersion, Identity};
+use ice_proto::properties::Properties;
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+const PYTHON: &str = "/usr/bin/python3";
+
+fn peer_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop/preserve_peer.py")
+}
+
+/// The Rust relay: forwards every call to the ZeroC server and returns
+/// (or raises) what it got; makes `RustItem`/`RustError` itself.
+struct RelayImpl {
+    server: p::RelayPrx,
+}
+
+fn runtime(e: impl std::fmt::Display) -> DispatchError {
+    DispatchError::UnknownException(e.to_string())
+}
+
+impl p::Relay for RelayImpl {
+    async fn fail(&self, kind: String, current: &Current) -> Result<(), DispatchError> {
+        match self.server.fail(&kind, None).await {
+            Ok(()) => Ok(()),
+            Err(p::RelayFailError::BaseError(e)) => Err(current.user_exception(&e)),
+            Err(p::RelayFailError::PlainError(e)) => Err(current.user_exception(&e)),
+            Err(e) => Err(runtime(e)),
+        }
+    }
+
+    async fn echo_item(
+        &self,
+        item: Option<ClassRef>,
+        _current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        self.server.echo_item(&item, None).await.map_err(runtime)
+    }
+
+    async fn echo_items(
+        &self,
+        items: p::ItemSeq,
+        _current: &Current,
+    ) -> Result<p::ItemSeq, DispatchError> {
+        self.server.echo_items(&items, None).await.map_err(runtime)
+    }
+
+    async fn echo_plain(
+        &self,
+        item: Option<ClassRef>,
+        _current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        self.server.echo_plain(&item, None).await.map_err(runtime)
+    }
+
+    async fn make_item(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+        Ok(Some(rust_item()))
+    }
+
+    async fn make_item_compact(
+        &self,
+        _current: &Current,
+    ) -> Result<Option<ClassRef>, DispatchError> {
+        Ok(Some(rust_item()))
+    }
+
+    async fn fail_unknown(&self, current: &Current) -> Result<(), DispatchError> {
+        Err(current.user_exception(&rust_error()))
+    }
+
+    async fn fail_unknown_compact(&self, current: &Current) -> Result<(), DispatchError> {
+        Err(current.user_exception(&rust_error()))
+    }
+
+    async fn shutdown(&self, _current: &Current) -> Result<(), DispatchError> {
+        Ok(())
+    }
+}
+
+fn rust_item() -> ClassRef {
+    ClassRef::new(p::RustItem {
+        base: p::Item { key: "rust".into() },
+        extra: "only Rust knows".into(),
+    })
+}
+
+fn rust_error() -> p::RustError {
+    p::RustError {
+        base: p::BaseError {
+            reason: "rust".into(),
+            ice_sliced_data: None,
+        },
+        extra: "only Rust knows".into(),
+    }
+}
+
+/// Starts the ZeroC Python server; returns it (killed on drop) and its port.
+async fn python_server() -> Result<(Child, u16), Box<dyn Error>> {
+    let mut child = Command::new(PYTHON)
+        .arg(peer_script())
+        .arg("server")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await??
+        .ok_or("server exited before printing its port")?;
+    Ok((child, line.trim().parse()?))
+}
+
+async fn relay(encoding: &str) -> TestResult {
+    let enc = match encoding {
+        "1.0" => EncodingVersion::V1_0,
+        _ => EncodingVersion::V1_1,
+    };
+    let (_server, server_port) = python_server().await?;
+    let communicator = Communicator::new(Properties::new());
+    let base = communicator
+        .string_to_proxy(&format!("relay:tcp -h 127.0.0.1 -p {server_port}"))?
+        .ok_or("null proxy")?
+        .ice_encoding_version(enc);
+    let server = p::RelayPrx::unchecked_cast(base);
+
+    let adapter = communicator
+        .create_object_adapter_with_endpoints("Relay", "tcp -h 127.0.0.1 -p 0")
+        .await?;
+    let id = Identity {
+        name: "relay".into(),
+        category: String::new(),
+    };
+    let _ = adapter.add(
+        Arc::new(p::RelayServant(Arc::new(RelayImpl { server }))),
+        id,
+    );
+    adapter.activate();
+    let port = match adapter.endpoints().first() {
+        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
+        other => return Err(format!("unexpected endpoint {other:?}").into()),
+    };
+
+    let child = Command::new(PYTHON)
+        .arg(peer_script())
+        .args([
+            "client",
+            &format!("relay:tcp -h 127.0.0.1 -p {port}"),
+            encoding,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    communicator.destroy().await;
+    if !out.status.success() || !stdout.contains("ALL OK") {
+        return Err(format!("ZeroC client checks failed in encoding {encoding}").into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_1() -> TestResult {
+    relay("1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_0() -> TestResult {
+    relay("1.0").await
+}
