@@ -423,6 +423,8 @@ fn ctl(command: &str, proxy: &str, registry: &Registry) -> Option<i32> {
 fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
     let registry = Registry::start_with("ScfGrid", &[]).unwrap();
     let scratch = Scratch::new("scf-icegrid-nodes");
+    // Dropped after the nodes (which stop their servers first).
+    let mut servers = ServerGuard::default();
     let _nodes: Vec<Node> = ["hub", "node1", "node2"]
         .iter()
         .map(|n| Node::start(n, &registry, &scratch))
@@ -442,7 +444,6 @@ fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
             ports[2]
         ),
     );
-    let mut servers = ServerGuard::default();
     for id in [
         "ScfReplicator",
         "ChannelServiceX-node1",
