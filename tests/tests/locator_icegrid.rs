@@ -257,10 +257,9 @@ struct PyServer {
     port: u16,
 }
 
-/// Starts `tests/interop/server.py` with the registry's locator and the
-/// adapter properties in `config` (through `--Ice.Config`, since Ice
-/// reads only its own prefixes from the command line).
-async fn python_server(registry: &Registry, config: &str, encoding: &str) -> Result<PyServer> {
+/// Writes `config` to a fresh Ice configuration file (Ice reads only its
+/// own prefixes from the command line, so adapter properties go there).
+fn write_config(config: &str) -> Result<PathBuf> {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
         "locator-icegrid-{}-{}.cfg",
@@ -268,6 +267,14 @@ async fn python_server(registry: &Registry, config: &str, encoding: &str) -> Res
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     ));
     std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// Starts `tests/interop/server.py` with the registry's locator and the
+/// adapter properties in `config` (through `--Ice.Config`, since Ice
+/// reads only its own prefixes from the command line).
+async fn python_server(registry: &Registry, config: &str, encoding: &str) -> Result<PyServer> {
+    let path = write_config(config)?;
     let mut child = Command::new(PYTHON)
         .arg(interop_dir().join("server.py"))
         .arg(registry.locator_arg())
@@ -499,4 +506,54 @@ async fn zeroc_clients_pass_every_check_through_icegrid_encoding_1_1() -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeroc_clients_pass_every_check_through_icegrid_encoding_1_0() -> Result<()> {
     full_client_checks_through_icegrid("1.0").await
+}
+
+/// A Rust client reaches the ZeroC C++ server (`tests/interop/cpp`)
+/// registered with IceGrid, by adapter id and by well-known name.
+async fn rust_client_reaches_cpp_server(encoding: &str) -> Result<()> {
+    let registry = tokio::task::spawn_blocking(Registry::start).await??;
+    let config = write_config("TestAdapter.AdapterId=CppA\n")?;
+    let config_arg = format!("--Ice.Config={}", config.display());
+    let enc = format!("--Ice.Default.EncodingVersion={encoding}");
+    let (_server, port) =
+        runtime_support::start_cpp_server(&[&registry.locator_arg(), &config_arg, &enc]).await?;
+    let _ = std::fs::remove_file(&config);
+    let held = registry.adapter_proxies("CppA")?;
+    ensure!(
+        held.iter().any(|p| p.contains(&format!("-p {port}"))),
+        "registry holds {held:?}, not port {port}"
+    );
+    registry.add_object("tester@CppA", TESTER_ID)?;
+    let communicator = Communicator::new(
+        Properties::new()
+            .with("Ice.Default.Locator", &registry.locator())
+            .with("Ice.Default.EncodingVersion", encoding),
+    );
+    for text in ["tester@CppA", "tester"] {
+        let prx = communicator
+            .string_to_proxy(text)?
+            .ok_or_else(|| anyhow!("null proxy"))?;
+        ensure!(echo(&prx, text).await? == text);
+        ensure!(prx.checked_cast(TESTER_ID).await?.is_some());
+    }
+    let prx = communicator
+        .string_to_proxy("tester")?
+        .ok_or_else(|| anyhow!("null proxy"))?;
+    let recorded = take_recorded(&prx).await?;
+    ensure!(
+        recorded == vec![format!("enc={encoding}")],
+        "C++ server saw {recorded:?}"
+    );
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_reaches_cpp_server_through_icegrid_encoding_1_1() -> Result<()> {
+    rust_client_reaches_cpp_server("1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_reaches_cpp_server_through_icegrid_encoding_1_0() -> Result<()> {
+    rust_client_reaches_cpp_server("1.0").await
 }
