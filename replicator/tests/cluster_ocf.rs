@@ -386,3 +386,55 @@ fn validate_all_rejects_bad_parameters() {
         OCF_NOT_RUNNING
     );
 }
+
+#[test]
+fn promotion_scores_tell_pacemaker_which_member_to_promote() {
+    let (_replicator, rep) = replicator();
+    let scratch = Scratch::new("scf-ocf-score");
+    // A stand-in for Pacemaker's crm_attribute that records its calls.
+    let sbin = scratch.path.join("sbin");
+    std::fs::create_dir_all(&sbin).unwrap();
+    let calls = scratch.path.join("calls");
+    let shim = sbin.join("crm_attribute");
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        sbin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let agent = agent("scf-score", &scratch, &rep)
+        .with_env("PATH", &path)
+        .with_env("HA_SBIN_DIR", &sbin.display().to_string())
+        .with_env("OCF_RESKEY_crm_feature_set", "3.16.2");
+    let _guard = MemberGuard {
+        agents: vec![agent.clone()],
+    };
+    let calls_now = || std::fs::read_to_string(&calls).unwrap_or_default();
+
+    assert_eq!(agent.code("start"), OCF_SUCCESS);
+    assert_eq!(agent.code("monitor"), OCF_SUCCESS);
+    assert!(
+        calls_now().lines().last() == Some("-p -v 10"),
+        "{}",
+        calls_now()
+    );
+    assert_eq!(agent.code("promote"), OCF_SUCCESS);
+    assert_eq!(agent.code("monitor"), OCF_RUNNING_MASTER);
+    assert!(
+        calls_now().lines().last() == Some("-p -v 100"),
+        "{}",
+        calls_now()
+    );
+    assert_eq!(agent.code("demote"), OCF_SUCCESS);
+    assert_eq!(agent.code("stop"), OCF_SUCCESS);
+    assert_eq!(calls_now().lines().last(), Some("-p -D"), "{}", calls_now());
+    // Monitoring a stopped member leaves the score alone.
+    let before = calls_now();
+    assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
+    assert_eq!(calls_now(), before);
+}

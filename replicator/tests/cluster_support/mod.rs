@@ -145,6 +145,8 @@ pub struct Agent {
     pub netns: Option<String>,
     /// The state directory (parameter `state_dir`).
     pub state_dir: PathBuf,
+    /// More environment variables for the agent.
+    pub env: Vec<(String, String)>,
 }
 
 /// How long one agent action may take before the test gives up on it.
@@ -163,6 +165,7 @@ impl Agent {
             ],
             netns: None,
             state_dir: state_dir.to_path_buf(),
+            env: Vec::new(),
         }
     }
 
@@ -171,6 +174,13 @@ impl Agent {
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.params.retain(|(n, _)| n != name);
         self.params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the agent.
+    #[must_use]
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -213,6 +223,9 @@ impl Agent {
             );
         for (n, v) in &self.params {
             cmd.env(format!("OCF_RESKEY_{n}"), v);
+        }
+        for (n, v) in &self.env {
+            cmd.env(n, v);
         }
         run_bounded(&mut cmd, ACTION_LIMIT)
     }
