@@ -438,3 +438,28 @@ fn promotion_scores_tell_pacemaker_which_member_to_promote() {
     assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
     assert_eq!(calls_now(), before);
 }
+
+#[test]
+fn start_fails_cleanly_when_the_member_cannot_start() {
+    let scratch = Scratch::new("scf-ocf-fail");
+    // Nothing listens on port 1: the member fails start-up naming the property.
+    let agent = agent(
+        "scf-fail",
+        &scratch,
+        "ChannelServiceXStateReplicator:tcp -h 127.0.0.1 -p 1",
+    );
+    let _guard = MemberGuard {
+        agents: vec![agent.clone()],
+    };
+    let ran = agent.run("start");
+    eprintln!("start: {:?} {}", ran.code, ran.stderr);
+    assert_eq!(ran.code, Some(cluster_support::OCF_ERR_GENERIC));
+    assert!(
+        ran.stderr.contains("the member exited at start-up")
+            && ran.stderr.contains("StateReplicatorName"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
+    assert_eq!(agent.code("stop"), OCF_SUCCESS);
+}
