@@ -69,6 +69,8 @@ struct Inner {
     locator_cache_timeout: i32,
     /// `Ice.Default.EndpointSelection` is `Random` (the default), not `Ordered`.
     random_endpoints: bool,
+    /// Set once the `Process` admin facet is registered with the locator.
+    process_registered: tokio::sync::OnceCell<()>,
     /// One locator (and cache) per locator proxy, keyed by its text.
     locators: Mutex<HashMap<String, Arc<Locator>>>,
 }
@@ -250,6 +252,7 @@ impl Communicator {
             inner: Arc::new(Inner {
                 default_locator,
                 locator_cache_timeout,
+                process_registered: tokio::sync::OnceCell::new(),
                 random_endpoints: properties
                     .get_property_with_default("Ice.Default.EndpointSelection", "Random")
                     .trim()
@@ -339,6 +342,29 @@ impl Communicator {
                 .clone(),
             Err(_) => Arc::new(Locator::new(data.clone())),
         }
+    }
+
+    /// Serves and registers the `Process` admin facet with `locator`'s
+    /// registry once, when `Ice.Admin.ServerId` and `Ice.Admin.Endpoints`
+    /// ask for it (see [`crate::locator::process`]); called when an
+    /// adapter registers its endpoints.
+    ///
+    /// # Errors
+    /// As [`crate::locator::process`] registration: the registry does not
+    /// know the server, or cannot be reached.
+    pub(crate) async fn register_process_once(&self, locator: &Locator) -> Result<()> {
+        let Some((server_id, endpoints)) =
+            crate::locator::process::admin_settings(&self.inner.properties)
+        else {
+            return Ok(());
+        };
+        self.inner
+            .process_registered
+            .get_or_try_init(|| {
+                crate::locator::process::register_process(self, locator, &server_id, &endpoints)
+            })
+            .await
+            .map(drop)
     }
 
     /// Parses a stringified proxy; `Ok(None)` for the null proxy.

@@ -409,7 +409,16 @@ impl ObjectAdapter {
             &self.inner.registration.replica_group_id,
             proxy.as_ref(),
         )
-        .await
+        .await?;
+        if register {
+            // A server started by an IceGrid node registers its Process
+            // facet along with its first adapter.
+            self.inner
+                .communicator
+                .register_process_once(locator)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Ice's `activate`: registers the published endpoints with the

@@ -544,5 +544,7 @@ pub async fn register_adapter(
     }
 }
 
+pub mod process;
+
 #[cfg(test)]
 mod tests;

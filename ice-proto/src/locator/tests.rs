@@ -36,6 +36,7 @@ struct FakeLocator {
     adapters: Mutex<HashMap<String, Option<ProxyData>>>,
     objects: Mutex<HashMap<Identity, ProxyData>>,
     registry: Mutex<Option<ProxyData>>,
+    process: Mutex<Option<ProxyData>>,
     calls: Mutex<Vec<String>>,
 }
 
@@ -116,6 +117,16 @@ impl Servant for FakeLocator {
                     let mut adapters = self.adapters.lock().map_err(poisoned)?;
                     adapters.insert(id, proxy.clone());
                     adapters.insert(group, proxy);
+                    Ok(current.results(|_| {}))
+                }
+                "setServerProcessProxy" => {
+                    let id = input.read_string()?;
+                    let proxy: Option<ProxyData> = input.read()?;
+                    self.log(format!("process {id} {}", show(&proxy)));
+                    if id == "Unknown" {
+                        return Err(current.user_exception(&Empty(process::SERVER_NOT_FOUND)));
+                    }
+                    *self.process.lock().map_err(poisoned)? = proxy;
                     Ok(current.results(|_| {}))
                 }
                 _ => Err(DispatchError::OperationNotExist),
@@ -444,5 +455,65 @@ fn trace_locator_reports_lookups_and_cache_hits() -> Result<()> {
     // The server side's registration is traced only at debug: its
     // communicator has no Ice.Trace.Locator.
     assert!(!log.contains("registered object adapter"), "{log}");
+    Ok(())
+}
+
+/// A server whose `Ice.Admin.ServerId` and `Ice.Admin.Endpoints` are set.
+async fn admin_server(locator: &str, server_id: &str, enabled: &str) -> Result<Communicator> {
+    let communicator = Communicator::new(
+        Properties::new()
+            .with("Ice.Default.Locator", locator)
+            .with("A.Endpoints", "tcp -h 127.0.0.1 -p 0")
+            .with("A.AdapterId", "A1")
+            .with("Ice.Admin.ServerId", server_id)
+            .with("Ice.Admin.Endpoints", "tcp -h 127.0.0.1")
+            .with("Ice.Admin.InstanceName", "Srv")
+            .with("Ice.Admin.Enabled", enabled),
+    );
+    let adapter = communicator.create_object_adapter("A").await?;
+    adapter.activate_and_register().await?;
+    Ok(communicator)
+}
+
+#[tokio::test]
+async fn a_server_registers_its_process_facet_and_stops_through_it() -> Result<()> {
+    let (_l, fake, text) = locator().await?;
+    let server = admin_server(&text, "S1", "1").await?;
+    assert_eq!(
+        fake.count("process S1 Srv/admin -f Process -t -e 1.1:tcp -h 127.0.0.1"),
+        1,
+        "{:?}",
+        fake.calls()
+    );
+    let process =
+        fake.process
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .ok_or(RuntimeError::NoEndpoint {
+                proxy: "process".into(),
+            })?;
+    let client = client(&text);
+    let prx = client.proxy(process);
+    assert!(prx.ice_is_a(process::PROCESS_TYPE_ID).await?);
+    let params = prx.params(|_| {});
+    prx.ice_invoke("shutdown", OperationMode::Normal, params, None)
+        .await?;
+    tokio::time::timeout(Duration::from_secs(5), server.wait_for_shutdown())
+        .await
+        .map_err(|_| RuntimeError::InvocationTimeout { millis: 5000 })?;
+    server.destroy().await;
+    client.destroy().await;
+
+    // Disabled: no Process facet.
+    let server = admin_server(&text, "S2", "0").await?;
+    assert_eq!(fake.count("process S2"), 0, "{:?}", fake.calls());
+    server.destroy().await;
+
+    // A server the registry does not know cannot start, as with Ice.
+    match admin_server(&text, "Unknown", "1").await {
+        Err(RuntimeError::NotRegistered { kind: "server", id }) => assert_eq!(id, "Unknown"),
+        other => panic!("expected NotRegistered, got {other:?}"),
+    }
     Ok(())
 }
