@@ -72,13 +72,26 @@ fn ocf_tester_runs_the_whole_sequence_without_error() {
     let _guard = MemberGuard {
         agents: vec![agent.clone()],
     };
-    // ocf-tester runs `meta-data` as user nobody: test an identical copy
-    // installed where nobody can reach it (as scripts/install-ocf.sh
-    // installs it), whatever the permissions of the checkout.
-    let installed = scratch.path.join("scf-replica");
-    std::fs::copy(agent_path(), &installed).unwrap();
-    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Installed by the documented command (scripts/install-ocf.sh) under a
+    // scratch OCF root: ocf-tester runs `meta-data` as user nobody, who
+    // must reach the agent whatever the permissions of the checkout.
     std::fs::set_permissions(&scratch.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ocf_root = scratch.path.join("ocf");
+    let install = run_bounded(
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-ocf.sh"))
+            .env("OCF_ROOT", &ocf_root),
+        Duration::from_secs(20),
+    );
+    assert_eq!(install.code, Some(0), "install-ocf.sh: {}", install.stderr);
+    let installed = ocf_root.join("resource.d/asterisk-scf/scf-replica");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(agent_path()).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let mut cmd = Command::new(&tester);
     cmd.arg("-v")
         .args(["-n", &agent.instance])
