@@ -78,6 +78,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     file_name: String,
     cargo_directives: bool,
+    per_file: bool,
     replication: codegen::replication::Options,
 }
 
@@ -97,6 +98,7 @@ impl Builder {
             out_dir: None,
             file_name: "slice.rs".to_string(),
             cargo_directives: true,
+            per_file: false,
             replication: codegen::replication::Options::default(),
         }
     }
@@ -136,6 +138,17 @@ impl Builder {
     /// Names the generated file (default `slice.rs`).
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = name.into();
+        self
+    }
+
+    /// Writes one file per Slice file, `<stem>.rs`, instead of one tree
+    /// (default false), as `slice2rs --output-dir` does: include each in a
+    /// module named after its file (`Identity.ice` in `mod identity`),
+    /// side by side with those of the files it includes (see
+    /// [`codegen::generate_file`]). `file_name` and State Replicator glue
+    /// do not apply; [`Builder::compile`] returns the folder.
+    pub fn per_file(mut self, on: bool) -> Self {
+        self.per_file = on;
         self
     }
 
@@ -203,6 +216,13 @@ impl Builder {
             for line in diagnostics.lines() {
                 println!("cargo:warning={line}");
             }
+        }
+        if self.per_file {
+            codegen::write_per_file(&c, &self.files, &out_dir).map_err(|e| match e {
+                codegen::WriteError::Io { path, source } => BuildError::Io { path, source },
+                codegen::WriteError::Codegen(e) => BuildError::Codegen(e),
+            })?;
+            return Ok(out_dir);
         }
         let models: Vec<_> = c.units.iter().filter_map(|u| u.as_ref().ok()).collect();
         let mut code = codegen::generate(&models, &c.sources)?;

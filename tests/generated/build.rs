@@ -70,6 +70,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("preserve.rs")
         .compile()?;
 
+    // Per-file output: one tree per Slice file, referring to the trees of
+    // the files it includes (some of ZeroC's and two of ours).
+    let per_file = PathBuf::from(std::env::var("OUT_DIR")?).join("per_file");
+    std::fs::create_dir_all(&per_file)?;
+    let slice_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slice");
+    slice_compiler::builder::Builder::new()
+        .files(
+            ["BuiltinSequences", "Identity", "Process", "Locator"]
+                .map(|f| ice_dir.join(format!("Ice/{f}.ice"))),
+        )
+        .files([
+            slice_dir.join("PerFileBase.ice"),
+            slice_dir.join("PerFileUse.ice"),
+        ])
+        .include_dir(ice_dir)
+        .include_dir(&slice_dir)
+        .out_dir(&per_file)
+        .per_file(true)
+        .compile()?;
+
     // The golden files of the generator's own tests must compile too.
     let golden_dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../slice-compiler/tests/golden_codegen");

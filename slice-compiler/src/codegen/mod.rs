@@ -12,6 +12,14 @@
 //! any place in a crate; a referenced type must be generated in the same
 //! tree (compile the included files in the same call).
 //!
+//! Per-file output (`slice2rs --output-dir`, `Builder::per_file`) writes one
+//! tree per Slice file instead: a reference to a definition of an included
+//! file leaves the tree into the sibling module named after that file
+//! (`super::super::identity::ice::Identity` from module `ice` of
+//! `Locator.rs`), and the root's `register_types` registers the included
+//! trees' types too; each tree is `include!`d in a module named after its
+//! file (`mod identity`), side by side with those of its includes.
+//!
 //! | Slice | Rust |
 //! |---|---|
 //! | `bool byte short int long float double string` | `bool u8 i16 i32 i64 f32 f64 String` |

@@ -40,6 +40,35 @@ pub mod preserve_slice {
     include!(concat!(env!("OUT_DIR"), "/preserve.rs"));
 }
 
+/// Per-file output (`Builder::per_file`, like `slice2rs --output-dir`):
+/// each Slice file's tree in a module named after the file, side by side.
+pub mod per_file {
+    /// `Ice/BuiltinSequences.ice`.
+    pub mod builtin_sequences {
+        include!(concat!(env!("OUT_DIR"), "/per_file/BuiltinSequences.rs"));
+    }
+    /// `Ice/Identity.ice`.
+    pub mod identity {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Identity.rs"));
+    }
+    /// `Ice/Process.ice`.
+    pub mod process {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Process.rs"));
+    }
+    /// `Ice/Locator.ice` (uses `Identity` and `Process*`).
+    pub mod locator {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Locator.rs"));
+    }
+    /// `slice/PerFileBase.ice`.
+    pub mod per_file_base {
+        include!(concat!(env!("OUT_DIR"), "/per_file/PerFileBase.rs"));
+    }
+    /// `slice/PerFileUse.ice` (uses every kind of definition of `PerFileBase.ice`).
+    pub mod per_file_use {
+        include!(concat!(env!("OUT_DIR"), "/per_file/PerFileUse.rs"));
+    }
+}
+
 /// The generator's golden test inputs (`slice-compiler/tests/golden_codegen`).
 pub mod golden_codegen {
     include!(concat!(env!("OUT_DIR"), "/golden_codegen.rs"));
