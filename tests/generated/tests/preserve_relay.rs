@@ -12,6 +12,11 @@
 //! (`slice/PreserveRustOnly.ice`): ZeroC slices them to the base under
 //! `["format:sliced"]` and cannot under `["format:compact"]`.
 //! The checks run in `interop/preserve_peer.py`.
+//!
+//! The other direction: a generated Rust proxy reads the ZeroC server's
+//! `HiddenItem`/`HiddenError` as `Item`/`BaseError` (slices kept in 1.1)
+//! under `["format:sliced"]`, and fails as ZeroC does under
+//! `["format:compact"]` in 1.1.
 
 use generated_check::preserve_slice::preserve as p;
 use ice_proto::adapter::{Current, DispatchError};
@@ -196,4 +201,82 @@ async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_1() -> TestResu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_0() -> TestResult {
     relay("1.0").await
+}
+
+/// The Rust side of the format metadata: a generated proxy reading what a
+/// ZeroC server sends of types it does not know.
+async fn rust_client(enc: EncodingVersion) -> TestResult {
+    let (_server, port) = python_server().await?;
+    let communicator = Communicator::new(Properties::new());
+    let base = communicator
+        .string_to_proxy(&format!("relay:tcp -h 127.0.0.1 -p {port}"))?
+        .ok_or("null proxy")?
+        .ice_encoding_version(enc);
+    let server = p::RelayPrx::checked_cast(&base)
+        .await?
+        .ok_or("not a Relay")?;
+    let e11 = enc == EncodingVersion::V1_1;
+
+    // Sliced format: HiddenItem arrives as Item, its slices kept in 1.1.
+    let item = server.make_item(None).await?.ok_or("null item")?;
+    assert_eq!(item.ice_id(), Some(p::Item::ICE_ID));
+    assert_eq!(
+        item.downcast_ref::<p::Item>().map(|i| i.key.as_str()),
+        Some("a")
+    );
+    let kept: Vec<String> = item
+        .sliced_data()
+        .iter()
+        .flat_map(|s| &s.slices)
+        .map(|s| s.type_id.clone())
+        .collect();
+    let want: Vec<String> = if e11 {
+        vec!["::Preserve::HiddenItem".into()]
+    } else {
+        Vec::new()
+    };
+    assert_eq!(kept, want);
+
+    // Compact format: in 1.1 an unknown subclass cannot be sliced.
+    let compact = server.make_item_compact(None).await;
+    if e11 {
+        let err = compact.err().ok_or("compact HiddenItem decoded")?;
+        println!("compact HiddenItem: {err}");
+        assert!(err.to_string().contains("HiddenItem"), "{err}");
+    } else {
+        let got = compact?.ok_or("null item")?;
+        assert_eq!(got.ice_id(), Some(p::Item::ICE_ID));
+    }
+
+    // Exceptions likewise.
+    match server.fail_unknown(None).await {
+        Err(p::RelayFailUnknownError::BaseError(e)) => {
+            assert_eq!(e.reason, "why");
+            assert_eq!(e.ice_sliced_data.is_some(), e11, "{e:?}");
+        }
+        other => return Err(format!("failUnknown: {other:?}").into()),
+    }
+    match server.fail_unknown_compact(None).await {
+        Err(p::RelayFailUnknownCompactError::BaseError(e)) if !e11 => {
+            assert_eq!(e.reason, "why");
+        }
+        Err(p::RelayFailUnknownCompactError::Runtime(e)) if e11 => {
+            println!("compact HiddenError: {e}");
+            assert!(e.to_string().contains("HiddenError"), "{e}");
+        }
+        other => return Err(format!("failUnknownCompact: {other:?}").into()),
+    }
+    server.shutdown(None).await?;
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_slices_unknown_zeroc_types_only_in_the_sliced_format_1_1() -> TestResult {
+    rust_client(EncodingVersion::V1_1).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_slices_unknown_zeroc_types_in_1_0() -> TestResult {
+    rust_client(EncodingVersion::V1_0).await
 }
