@@ -54,11 +54,7 @@ impl Outcome {
 /// # Errors
 /// An encoding error when the encapsulation header is malformed.
 pub fn read_encapsulation(encaps: &Encapsulation) -> crate::encoding::Result<InputStream> {
-    let mut out = OutputStream::new(EncodingVersion::V1_0);
-    out.write_encapsulation(encaps.encoding, &encaps.body);
-    let mut input = InputStream::new(out.finish(), encaps.encoding);
-    input.start_encapsulation()?;
-    Ok(input)
+    InputStream::for_encapsulation(encaps.body.clone(), encaps.encoding)
 }
 
 struct Inner {

@@ -79,11 +79,10 @@ impl Current {
     pub fn params_stream(
         params: &Encapsulation,
     ) -> std::result::Result<InputStream, DispatchError> {
-        let mut out = OutputStream::new(EncodingVersion::V1_0);
-        out.write_encapsulation(params.encoding, &params.body);
-        let mut input = InputStream::new(out.finish(), params.encoding);
-        input.start_encapsulation()?;
-        Ok(input)
+        Ok(InputStream::for_encapsulation(
+            params.body.clone(),
+            params.encoding,
+        )?)
     }
 
     /// Builds a result encapsulation in the request's encoding.

@@ -501,9 +501,7 @@ impl Connection {
         self.inner.busy.send_modify(|n| *n += 1);
         let guard = PendingGuard { conn: self, id };
         request.header.request_id = id;
-        let mut msg = BytesMut::new();
-        FrameEncoder::encode(MessageType::Request, &request.to_body(), compress, &mut msg);
-        self.send_bytes(msg.freeze())?;
+        self.send_bytes(request.to_message(compress))?;
         let reply = rx.await.unwrap_or_else(|_| Err(self.closed_error()));
         drop(guard);
         reply
@@ -534,9 +532,7 @@ impl Connection {
             return Err(self.closed_error());
         }
         request.header.request_id = 0;
-        let mut msg = BytesMut::new();
-        FrameEncoder::encode(MessageType::Request, &request.to_body(), compress, &mut msg);
-        self.send_bytes(msg.freeze())
+        self.send_bytes(request.to_message(compress))
     }
 
     /// Sends queued batch requests as one batch request message. Nothing is
@@ -724,8 +720,14 @@ impl Connection {
                     break RuntimeError::Protocol(error);
                 }
             }
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(16 * 1024);
+            // Room for the rest of a message whose header is in, so a large
+            // message is read in large reads into one allocation.
+            let missing = announced_size(&buf).map_or(0, |size| {
+                size.min(self.inner.config.message_size_max)
+                    .saturating_sub(buf.len())
+            });
+            if buf.capacity() - buf.len() < missing.max(4096) {
+                buf.reserve(missing.max(16 * 1024));
             }
             tokio::select! {
                 read = reader.read_buf(&mut buf) => match read {
@@ -900,9 +902,7 @@ impl Connection {
                 request_id: id,
                 body,
             };
-            let mut msg = BytesMut::new();
-            FrameEncoder::encode(MessageType::Reply, &reply.to_body(), compress, &mut msg);
-            let _ = self.send_bytes(msg.freeze());
+            let _ = self.send_bytes(reply.to_message(compress));
         }
         self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
         self.inner.busy.send_modify(|n| *n = n.saturating_sub(1));
@@ -932,23 +932,40 @@ impl Connection {
             let Some(first) = next else { break };
             let mut close = false;
             let mut item = Some(first);
-            // Coalesce everything already queued into one write.
+            // A message alone is written as it is; messages already queued
+            // behind it are coalesced into one write.
+            let mut single: Option<Bytes> = None;
             while let Some(out) = item.take() {
                 match out {
-                    Outgoing::Message(bytes) => batch.extend_from_slice(&bytes),
+                    Outgoing::Message(bytes) if single.is_none() && batch.is_empty() => {
+                        single = Some(bytes);
+                    }
+                    Outgoing::Message(bytes) => {
+                        if let Some(first) = single.take() {
+                            batch.extend_from_slice(&first);
+                        }
+                        batch.extend_from_slice(&bytes);
+                    }
                     Outgoing::Close => {
                         close = true;
                         break;
                     }
                 }
-                if batch.len() < 64 * 1024 {
+                if single.as_ref().map_or(0, Bytes::len) + batch.len() < 64 * 1024 {
                     item = rx.try_recv().ok();
                 }
             }
             if close {
+                if let Some(first) = single.take() {
+                    batch.extend_from_slice(&first);
+                }
                 FrameEncoder::encode_empty(MessageType::CloseConnection, &mut batch);
             }
-            if let Err(e) = writer.write_all(&batch).await {
+            let written = match &single {
+                Some(bytes) => writer.write_all(bytes).await,
+                None => writer.write_all(&batch).await,
+            };
+            if let Err(e) = written {
                 tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
                 self.terminate(RuntimeError::ConnectionLost);
                 break;
@@ -964,6 +981,14 @@ impl Connection {
         }
         let _ = writer.shutdown().await;
     }
+}
+
+/// The size a message header at the start of `buf` announces, once the
+/// whole header is buffered.
+fn announced_size(buf: &[u8]) -> Option<usize> {
+    let size = buf.get(10..crate::protocol::HEADER_SIZE)?;
+    let size = i32::from_le_bytes(size.try_into().ok()?);
+    usize::try_from(size).ok()
 }
 
 async fn sleep_or_forever(period: Option<Duration>) {

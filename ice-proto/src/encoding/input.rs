@@ -55,6 +55,32 @@ impl InputStream {
         }
     }
 
+    /// A stream positioned inside an encapsulation whose `body` (the bytes
+    /// after its 6-byte header) and `encoding` were already read, as a
+    /// request's parameters are: reading ends with
+    /// [`Self::end_encapsulation`], as after [`Self::start_encapsulation`].
+    /// The body is not copied.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedEncoding`] for an encoding other than 1.0 or 1.1.
+    pub fn for_encapsulation(body: Bytes, encoding: EncodingVersion) -> Result<Self> {
+        if !encoding.is_supported() {
+            return Err(Error::UnsupportedEncoding {
+                what: "encapsulation",
+                major: encoding.major,
+                minor: encoding.minor,
+            });
+        }
+        let end = body.len();
+        let mut input = Self::new(body, encoding);
+        input.encaps.push(EncapsFrame {
+            end,
+            saved_encoding: EncodingVersion::V1_0,
+            saved_classes: ClassReader::default(),
+        });
+        Ok(input)
+    }
+
     /// A stream over a copy of `bytes`.
     pub fn from_slice(bytes: &[u8], encoding: EncodingVersion) -> Self {
         Self::new(Bytes::copy_from_slice(bytes), encoding)
@@ -479,5 +505,29 @@ mod tests {
         let mut i = InputStream::from_slice(&[7, 0, 0, 0, 1, 0, 9], EncodingVersion::V1_1);
         assert!(i.start_encapsulation().is_ok());
         assert_eq!(i.end_encapsulation(), Ok(()));
+    }
+
+    #[test]
+    fn for_encapsulation_reads_a_body_as_start_encapsulation_does() {
+        let body = Bytes::from_static(&[5, 0, 0, 0, 9]);
+        let mut i = InputStream::for_encapsulation(body.clone(), EncodingVersion::V1_1).unwrap();
+        assert_eq!(i.encoding(), EncodingVersion::V1_1);
+        assert_eq!(i.read_i32(), Ok(5));
+        // 1.1: the trailing 9 is an optional (tag 1, F2) cut short.
+        assert!(i.end_encapsulation().is_err());
+        let mut i = InputStream::for_encapsulation(body.clone(), EncodingVersion::V1_0).unwrap();
+        assert_eq!(i.read_i32(), Ok(5));
+        // 1.0 tolerates one trailing byte, then the encoding is restored.
+        assert_eq!(i.end_encapsulation(), Ok(()));
+        assert_eq!(i.encoding(), EncodingVersion::V1_0);
+        let mut i = InputStream::for_encapsulation(body.clone(), EncodingVersion::V1_0).unwrap();
+        assert!(matches!(
+            i.end_encapsulation(),
+            Err(Error::EncapsulationMismatch { unread: 5 })
+        ));
+        assert!(matches!(
+            InputStream::for_encapsulation(body, EncodingVersion { major: 1, minor: 2 }),
+            Err(Error::UnsupportedEncoding { .. })
+        ));
     }
 }

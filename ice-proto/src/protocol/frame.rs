@@ -27,6 +27,7 @@ use std::io::{Read, Write};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::ProtocolError;
+use crate::encoding::{EncodingVersion, OutputStream};
 
 /// The length of every message header.
 pub const HEADER_SIZE: usize = 14;
@@ -346,6 +347,40 @@ impl FrameEncoder {
         dst.put_slice(body);
     }
 
+    /// A whole message whose body `write` produces (in encoding 1.0),
+    /// written once into one buffer right behind the header, so a large
+    /// body is not copied again as with [`Self::encode`] of a body built
+    /// apart. `capacity` is a guess of the body's size. Compression as for
+    /// [`Self::encode`] (a compressed body is still built apart first).
+    pub fn encode_with(
+        message_type: MessageType,
+        compress: bool,
+        capacity: usize,
+        write: impl FnOnce(&mut OutputStream),
+    ) -> Bytes {
+        let mut out = OutputStream::with_capacity(EncodingVersion::V1_0, HEADER_SIZE + capacity);
+        out.write_blob(&[0; HEADER_SIZE]);
+        write(&mut out);
+        let mut buf = out.into_vec();
+        let total = buf.len();
+        if compress && total >= COMPRESSION_THRESHOLD {
+            let mut dst = BytesMut::new();
+            Self::encode(message_type, &buf[HEADER_SIZE..], true, &mut dst);
+            return dst.freeze();
+        }
+        let status = if compress {
+            CompressionStatus::Accepted
+        } else {
+            CompressionStatus::NotCompressed
+        };
+        let mut header = BytesMut::with_capacity(HEADER_SIZE);
+        Header::write(message_type, status, total, &mut header);
+        if let Some(slot) = buf.get_mut(..HEADER_SIZE) {
+            slot.copy_from_slice(&header);
+        }
+        Bytes::from(buf)
+    }
+
     /// A message with no body (validate or close connection).
     pub fn encode_empty(message_type: MessageType, dst: &mut BytesMut) {
         Header::write(
@@ -373,6 +408,28 @@ mod tests {
 
     fn validate_bytes() -> Vec<u8> {
         vec![b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0]
+    }
+
+    #[test]
+    fn encode_with_writes_what_encode_writes() {
+        for (body, compress) in [
+            (b"0123456789".to_vec(), false),
+            (b"0123456789".to_vec(), true),
+            (vec![7u8; 5000], true),
+            (vec![7u8; 5000], false),
+        ] {
+            let mut want = BytesMut::new();
+            FrameEncoder::encode(MessageType::Reply, &body, compress, &mut want);
+            let got = FrameEncoder::encode_with(MessageType::Reply, compress, 4, |out| {
+                out.write_blob(&body);
+            });
+            assert_eq!(
+                &got[..],
+                &want[..],
+                "compress {compress}, {} bytes",
+                body.len()
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::encoding::{EncodingVersion, Identity, InputStream, OutputStream};
 
-use super::ProtocolError;
+use super::{FrameEncoder, MessageType, ProtocolError};
 
 /// A request context: string pairs sent with a request.
 pub type Context = BTreeMap<String, String>;
@@ -162,6 +162,18 @@ impl Request {
         let mut out = protocol_stream();
         self.encode(&mut out);
         out.finish()
+    }
+
+    /// The whole request message, header included, with the parameters
+    /// copied once (see [`FrameEncoder::encode_with`]).
+    #[must_use]
+    pub fn to_message(&self, compress: bool) -> Bytes {
+        FrameEncoder::encode_with(
+            MessageType::Request,
+            compress,
+            self.params.body.len() + 128,
+            |out| self.encode(out),
+        )
     }
 
     /// Reads a request body.
@@ -321,15 +333,34 @@ impl Reply {
     #[must_use]
     pub fn to_body(&self) -> Bytes {
         let mut out = protocol_stream();
+        self.encode(&mut out);
+        out.finish()
+    }
+
+    /// The whole reply message, header included, with the results copied
+    /// once (see [`FrameEncoder::encode_with`]).
+    #[must_use]
+    pub fn to_message(&self, compress: bool) -> Bytes {
+        let capacity = match &self.body {
+            ReplyBody::Ok(e) | ReplyBody::UserException(e) => e.body.len() + 16,
+            _ => 128,
+        };
+        FrameEncoder::encode_with(MessageType::Reply, compress, capacity, |out| {
+            self.encode(out);
+        })
+    }
+
+    /// Writes the reply body (after the message header).
+    pub fn encode(&self, out: &mut OutputStream) {
         out.write_i32(self.request_id);
         out.write_u8(self.body.status() as u8);
         match &self.body {
-            ReplyBody::Ok(e) | ReplyBody::UserException(e) => e.write(&mut out),
+            ReplyBody::Ok(e) | ReplyBody::UserException(e) => e.write(out),
             ReplyBody::ObjectNotExist(f)
             | ReplyBody::FacetNotExist(f)
             | ReplyBody::OperationNotExist(f) => {
                 out.write(&f.identity);
-                write_facet(&mut out, &f.facet);
+                write_facet(out, &f.facet);
                 out.write_string(&f.operation);
             }
             ReplyBody::UnknownLocalException(s)
@@ -338,7 +369,6 @@ impl Reply {
                 out.write_string(s);
             }
         }
-        out.finish()
     }
 
     /// Reads a reply body.
