@@ -158,3 +158,128 @@ fn an_unresolvable_replicator_name_fails_fast() {
         "{stderr}"
     );
 }
+
+/// An `icegridnode` of the test, killed (with the servers it started) on
+/// drop.
+struct Node {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_dir_all(&self.dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `icegridadmin -e COMMAND` against `registry`; its exit success and output.
+fn icegridadmin(registry: &Registry, command: &str) -> (bool, String) {
+    let out = Command::new("icegridadmin")
+        .arg(registry.locator_arg())
+        .args(["-u", "test", "-p", "test", "-e", command])
+        .output()
+        .expect("icegridadmin (zeroc-ice-utils, installed by scripts/install-ice.sh)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A Rust server started by a real IceGrid node, with Ice's admin left
+/// enabled: it registers its adapter and its `Process` facet, so the node
+/// reports it active, and `server stop` stops it through that facet.
+#[test]
+fn an_icegrid_node_starts_and_stops_the_replicator() {
+    let registry = Registry::start_with("NodeGrid", &[]).unwrap();
+    let dir = std::env::temp_dir().join(format!("locator-node-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let log = std::fs::File::create(dir.join("node.log")).unwrap();
+    let child = Command::new("icegridnode")
+        .arg(registry.locator_arg())
+        .arg("--IceGrid.Node.Name=node1")
+        .arg("--IceGrid.Node.Endpoints=tcp -h 127.0.0.1")
+        .arg(format!(
+            "--IceGrid.Node.Data={}",
+            dir.join("data").display()
+        ))
+        .arg(format!(
+            "--IceGrid.Node.Output={}",
+            dir.join("out").display()
+        ))
+        .arg("--IceGrid.Node.Trace.Server=1")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let node = Node {
+        child,
+        dir: dir.clone(),
+    };
+    let descriptor = dir.join("app.xml");
+    std::fs::write(
+        &descriptor,
+        format!(
+            r#"<icegrid>
+  <application name="LocatorApp">
+    <node name="node1">
+      <server id="Repl" exe="{RUST_REPLICATOR}" activation="manual">
+        <adapter name="ChannelServiceXReplicator" id="ReplA" endpoints="tcp -h 127.0.0.1">
+          <object identity="{NAME}" type="{REPLICATOR_TYPE}"/>
+        </adapter>
+      </server>
+    </node>
+  </application>
+</icegrid>
+"#
+        ),
+    )
+    .unwrap();
+    let (ok, out) = icegridadmin(
+        &registry,
+        &format!("application add \"{}\"", descriptor.display()),
+    );
+    assert!(ok, "{out}");
+    // The node registers with the registry shortly after it starts.
+    let started = Instant::now();
+    let (ok, out) = loop {
+        let (ok, out) = icegridadmin(&registry, "server start Repl");
+        if ok || started.elapsed() > Duration::from_secs(20) {
+            break (ok, out);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = || std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+    assert!(ok, "server start: {out}\n{}", log());
+    eprintln!("server start returned after {:?}", started.elapsed());
+    let (_, state) = icegridadmin(&registry, "server state Repl");
+    assert!(state.starts_with("active"), "{state}\n{}", log());
+    let held = registry.adapter_proxies("ReplA").unwrap();
+    assert!(held.iter().any(|p| p.contains("127.0.0.1")), "{held:?}");
+
+    let stopping = Instant::now();
+    let (ok, out) = icegridadmin(&registry, "server stop Repl");
+    assert!(ok, "server stop: {out}\n{}", log());
+    let (_, state) = icegridadmin(&registry, "server state Repl");
+    assert!(state.starts_with("inactive"), "{state}");
+    eprintln!("server stop returned after {:?}", stopping.elapsed());
+    let node_log = log();
+    drop(node);
+    eprintln!("{node_log}");
+}
