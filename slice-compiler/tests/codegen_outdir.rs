@@ -5,9 +5,10 @@
 //! as `slice2rs --help` says, and that crate must build with
 //! `#![deny(warnings, missing_docs)]`.
 //!
-//! The scratch crate has its own target folder under the workspace target
-//! (`codegen-outdir/`), kept between runs, so only the first run compiles
-//! ice-proto and its dependencies.
+//! The scratch crate is checked with `rustc` against the workspace's own
+//! build of `ice-proto` (`cargo build -p ice-proto`, a no-op once the
+//! workspace is built, says where it is), so no dependency is compiled
+//! twice.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -113,60 +114,132 @@ fn ice_slice_files_compile_one_rust_file_each_across_includes() -> TestResult {
         "Glacier2's Session.rs does not refer to Identity.ice's and SSLInfo.ice's trees"
     );
 
-    // The scratch crate.
+    // The scratch crate: a lib.rs mounting every file.
     let krate = work.join("crate");
-    std::fs::create_dir_all(krate.join("src"))?;
-    let ice_proto = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ice-proto")
-        .canonicalize()?;
-    let manifest = format!(
-        "[package]\nname = \"outdir-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nice-proto = {{ path = {:?} }}\n\n[workspace]\n",
-        ice_proto
-    );
-    write_if_changed(&krate.join("Cargo.toml"), &manifest)?;
-    // Same dependency versions as the workspace, without the network.
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
-    if !krate.join("Cargo.lock").exists() {
-        std::fs::copy(&lock, krate.join("Cargo.lock"))?;
-    }
-    let lib = format!(
-        "//! Per-file slice2rs output of ZeroC's Slice files, side by side.\n\
-         #![deny(warnings, missing_docs)]\n\n{mounts}"
-    );
-    write_if_changed(&krate.join("src/lib.rs"), &lib)?;
+    std::fs::create_dir_all(&krate)?;
+    let lib = krate.join("lib.rs");
+    write_if_changed(
+        &lib,
+        &format!(
+            "//! Per-file slice2rs output of ZeroC's Slice files, side by side.\n\
+             #![deny(warnings, missing_docs)]\n\n{mounts}"
+        ),
+    )?;
 
     let started = Instant::now();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args(["build", "--offline", "--quiet", "--lib"])
-        .current_dir(&krate)
-        .env("CARGO_TARGET_DIR", work.join("target"))
-        .env_remove("RUSTFLAGS")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    // Bounded: a first run builds ice-proto's dependencies too.
-    let deadline = Duration::from_secs(600);
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("cargo build of the scratch crate took over {deadline:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output()?;
-    println!("cargo build of the scratch crate: {:?}", started.elapsed());
+    let (rlib, deps) = ice_proto_rlib()?;
+    let rustc = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|c| c.parent().map(|d| d.join("rustc")))
+        .filter(|r| r.is_file())
+        .unwrap_or_else(|| PathBuf::from("rustc"));
+    let out = run_bounded(
+        Command::new(rustc)
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "lib",
+                "--crate-name",
+                "outdir_check",
+            ])
+            .args(["--emit", "metadata", "--out-dir"])
+            .arg(&krate)
+            .arg("-L")
+            .arg(format!("dependency={}", deps.display()))
+            .arg("--extern")
+            .arg(format!("ice_proto={}", rlib.display()))
+            .arg(&lib),
+        Duration::from_secs(300),
+    )?;
+    println!("rustc of the scratch crate: {:?}", started.elapsed());
     assert!(
         out.status.success(),
         "per-file output does not build:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(())
+}
+
+/// The workspace's `ice-proto` metadata and its dependency folder, as
+/// `cargo build -p ice-proto` reports them.
+fn ice_proto_rlib() -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = run_bounded(
+        Command::new(cargo)
+            .args([
+                "build",
+                "--offline",
+                "-p",
+                "ice-proto",
+                "--lib",
+                "--message-format=json",
+            ])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+        Duration::from_secs(600),
+    )?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build -p ice-proto failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The metadata file sits in the dependency folder (the rlib is also
+    // copied up a level); a metadata-only check needs nothing more.
+    let rmeta = stdout
+        .lines()
+        .filter(|l| l.contains("\"compiler-artifact\"") && l.contains("/ice-proto"))
+        .find_map(|l| {
+            let end = l.find(".rmeta\"")?;
+            let start = l[..end].rfind('"')? + 1;
+            Some(PathBuf::from(format!("{}.rmeta", &l[start..end])))
+        })
+        .ok_or("cargo did not report ice-proto's metadata file")?;
+    let deps = rmeta.parent().ok_or("rmeta without folder")?.to_path_buf();
+    Ok((rmeta, deps))
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+fn run_bounded(
+    cmd: &mut Command,
+    limit: Duration,
+) -> Result<std::process::Output, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // Drain both pipes on threads so a chatty child cannot block.
+    let mut so = child.stdout.take().ok_or("no stdout")?;
+    let mut se = child.stderr.take().ok_or("no stderr")?;
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut v);
+        v
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{cmd:?} took over {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    })
 }
 
 fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
