@@ -4,8 +4,10 @@
 //! with `-D warnings` (see `#![deny(warnings)]`). The build script generates
 //! it with `slice_compiler::builder`.
 //!
-//! Interfaces (proxies and servant traits) are not generated yet, so this
-//! checks types, constants, classes and exceptions only.
+//! Types, constants, classes, exceptions, proxies, servant traits and
+//! dispatchers are all checked; the tests of this crate run the generated
+//! code against ZeroC Ice peers (`tests/test_ice_interop.rs` for the
+//! comprehensive `slice/Test.ice`).
 
 #![deny(warnings)]
 

@@ -1167,3 +1167,48 @@ async fn test_ice_format_rust_client_to_partial_python_server_1_1() -> TestResul
 async fn test_ice_format_rust_client_to_partial_python_server_1_0() -> TestResult {
     partial_server(EncodingVersion::V1_0).await
 }
+
+// ---- constants, as slice2py computes them ------------------------------
+
+#[test]
+fn test_ice_constants_match_zeroc_python() -> TestResult {
+    let script = "import Ice, sys\n\
+        Ice.loadSlice(sys.argv[1])\n\
+        import Test\n\
+        for v in [Test.ConstBool, Test.ConstByte, Test.ConstShort, Test.ConstInt, Test.ConstLong,\n\
+                  Test.ConstFloat, Test.ConstDouble, Test.ConstString, Test.ConstSize.value,\n\
+                  Test.ConstRef, Test.Inner.Answer, Test.Inner.Color.Green.value, Test.Size.Large.value]:\n\
+        \x20   print(repr(v))\n";
+    let ice = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slice/Test.ice");
+    let out = std::process::Command::new(PYTHON)
+        .arg("-c")
+        .arg(script)
+        .arg(&ice)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python: Vec<String> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let rust = vec![
+        if t::CONST_BOOL { "True" } else { "False" }.to_string(),
+        t::CONST_BYTE.to_string(),
+        t::CONST_SHORT.to_string(),
+        t::CONST_INT.to_string(),
+        t::CONST_LONG.to_string(),
+        format!("{:?}", f64::from(t::CONST_FLOAT)),
+        format!("{:?}", t::CONST_DOUBLE),
+        format!("'{}'", t::CONST_STRING.replace('\t', "\\t")),
+        t::CONST_SIZE.value().to_string(),
+        t::CONST_REF.to_string(),
+        inner::ANSWER.to_string(),
+        inner::Color::Green.value().to_string(),
+        t::Size::Large.value().to_string(),
+    ];
+    assert_eq!(python, rust);
+    Ok(())
+}
