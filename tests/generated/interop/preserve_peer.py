@@ -16,10 +16,11 @@ Ice.loadSlice("--all -I" + SLICE + " " + os.path.join(SLICE, "PreserveHidden.ice
 import Preserve  # noqa: E402
 
 
-def hidden_item():
-    """A HiddenItem whose link is another HiddenItem pointing back (a cycle)."""
+def hidden_item(cycle=True):
+    """A HiddenItem whose link is another HiddenItem pointing back (a cycle,
+    which ZeroC C++ refuses to read) or to nothing."""
     a = Preserve.HiddenItem("a", "secret-a", None, [1, 2, 3], "note-a")
-    b = Preserve.HiddenItem("b", "secret-b", a, [], Ice.Unset)
+    b = Preserve.HiddenItem("b", "secret-b", a if cycle else None, [], Ice.Unset)
     a.link = b
     return a
 
@@ -28,6 +29,8 @@ class RelayI(Preserve.Relay):
     def fail(self, kind, current):
         if kind == "preserved":
             raise Preserve.HiddenError("why", "secret-e", hidden_item(), 42)
+        if kind == "preserved-chain":
+            raise Preserve.HiddenError("why", "secret-e", hidden_item(False), 42)
         raise Preserve.HiddenPlainError("plain why", "secret-p")
 
     def echoItem(self, item, current):

@@ -1,8 +1,8 @@
 //! Slicing, `["preserve-slice"]` and the format metadata against ZeroC Ice,
 //! through a Rust relay generated from `slice/Preserve.ice`:
 //!
-//! ZeroC Python client → Rust relay (generated servant) → ZeroC Python
-//! server (through the generated proxy), where the ZeroC peers know
+//! ZeroC Python or C++ client → Rust relay (generated servant) → ZeroC
+//! Python server (through the generated proxy), where the ZeroC peers know
 //! subclasses (`slice/PreserveHidden.ice`) that the Rust relay does not.
 //! In encoding 1.1 the ZeroC client must get back the most-derived class
 //! and exception intact (members, optional members, class members, a cycle
@@ -11,7 +11,8 @@
 //! The relay also sends a class and an exception only it knows
 //! (`slice/PreserveRustOnly.ice`): ZeroC slices them to the base under
 //! `["format:sliced"]` and cannot under `["format:compact"]`.
-//! The checks run in `interop/preserve_peer.py`.
+//! The checks run in `interop/preserve_peer.py` and
+//! `interop/preserve_client.cpp`.
 //!
 //! The other direction: a generated Rust proxy reads the ZeroC server's
 //! `HiddenItem`/`HiddenError` as `Item`/`BaseError` (slices kept in 1.1)
@@ -141,7 +142,83 @@ async fn python_server() -> Result<(Child, u16), Box<dyn Error>> {
     Ok((child, line.trim().parse()?))
 }
 
+/// Builds `interop/preserve_client.cpp` once (slice2cpp, g++ with the
+/// C++11 mapping) into the target folder, keyed by a hash of its sources.
+fn cpp_client_exe() -> Result<PathBuf, String> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| build_cpp_client().map_err(|e| e.to_string()))
+        .clone()
+}
+
+fn build_cpp_client() -> Result<PathBuf, Box<dyn Error>> {
+    use std::hash::{Hash, Hasher};
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let slice = here.join("slice");
+    let source = here.join("interop/preserve_client.cpp");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for f in [
+        slice.join("Preserve.ice"),
+        slice.join("PreserveHidden.ice"),
+        source.clone(),
+    ] {
+        std::fs::read(&f)?.hash(&mut hasher);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| here.join("../../target"));
+    let dir = target
+        .join("preserve-interop-cpp")
+        .join(format!("{:016x}", hasher.finish()));
+    let exe = dir.join("preserve_client");
+    if exe.exists() {
+        return Ok(exe);
+    }
+    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let run = |cmd: &mut std::process::Command| -> Result<(), Box<dyn Error>> {
+        let out = cmd.output()?;
+        if !out.status.success() {
+            return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(())
+    };
+    run(std::process::Command::new("slice2cpp")
+        .arg("-I")
+        .arg(&slice)
+        .arg("--output-dir")
+        .arg(&tmp)
+        .arg(slice.join("Preserve.ice"))
+        .arg(slice.join("PreserveHidden.ice")))?;
+    run(std::process::Command::new("g++")
+        .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I."])
+        .args(["Preserve.cpp", "PreserveHidden.cpp"])
+        .arg(&source)
+        .args(["-o", "preserve_client", "-lIce++11", "-lpthread"])
+        .current_dir(&tmp))?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another test process built it first; theirs is as good.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(exe)
+}
+
+/// Which ZeroC client calls the Rust relay.
+#[derive(Clone, Copy)]
+enum Client {
+    Python,
+    Cpp,
+}
+
 async fn relay(encoding: &str) -> TestResult {
+    relay_with(encoding, Client::Python).await
+}
+
+async fn relay_with(encoding: &str, client: Client) -> TestResult {
     let enc = match encoding {
         "1.0" => EncodingVersion::V1_0,
         _ => EncodingVersion::V1_1,
@@ -171,13 +248,17 @@ async fn relay(encoding: &str) -> TestResult {
         other => return Err(format!("unexpected endpoint {other:?}").into()),
     };
 
-    let child = Command::new(PYTHON)
-        .arg(peer_script())
-        .args([
-            "client",
-            &format!("relay:tcp -h 127.0.0.1 -p {port}"),
-            encoding,
-        ])
+    let proxy = format!("relay:tcp -h 127.0.0.1 -p {port}");
+    let mut cmd = match client {
+        Client::Python => {
+            let mut c = Command::new(PYTHON);
+            c.arg(peer_script()).arg("client");
+            c
+        }
+        Client::Cpp => Command::new(tokio::task::spawn_blocking(cpp_client_exe).await??),
+    };
+    let child = cmd
+        .args([proxy.as_str(), encoding])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -201,6 +282,16 @@ async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_1() -> TestResu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeroc_types_unknown_to_the_rust_relay_pass_through_it_1_0() -> TestResult {
     relay("1.0").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_cpp_client_gets_its_types_intact_through_the_rust_relay_1_1() -> TestResult {
+    relay_with("1.1", Client::Cpp).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_cpp_client_gets_sliced_types_through_the_rust_relay_1_0() -> TestResult {
+    relay_with("1.0", Client::Cpp).await
 }
 
 /// The Rust side of the format metadata: a generated proxy reading what a
