@@ -29,7 +29,7 @@
 //! | `dictionary<K, V> D` | `pub type D = BTreeMap<K, V>`: Slice keys (integers, `bool`, `string`, enums, structs and sequences of those) are always `Ord`, and ordered maps make encoding deterministic |
 //! | `const T C = v` | `pub const C: T = v` (`&str` for strings) |
 //! | class `C` | `pub struct C` with a `base` field holding its base class, `Value` + `ValueType`; class-typed fields are `Option<ClassRef>` |
-//! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error`; with `["preserve-slice"]` the first such exception of a chain has `ice_sliced_data: Option<SlicedData>`, the unknown derived slices kept on decoding and sent again (1.1, sliced format) |
+//! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error`; with `["preserve-slice"]` (on it or a base) it has `ice_sliced_data: Option<SlicedData>`, the unknown derived slices kept on decoding (in the most-derived known type, so a copy of a base part has none) and sent again (1.1, sliced format) |
 //! | `I*` proxy (as a data member, element or parameter) | `Option<IPrx>`, the generated proxy type; `Object*` is `Option<ObjectPrx>` |
 //! | optional member or parameter `optional(N) T m` | `Option<T>` |
 //! | `interface I` | proxy `IPrx`, servant trait `I`, dispatcher `IServant<T: I>` (see below) |
@@ -1296,12 +1296,13 @@ impl<'a> Gen<'a> {
         });
         let rename = base.is_some();
         let fields = self.field_decls(&e.members, path, rename);
-        // `["preserve-slice"]`: the first exception of the chain that asks
-        // for it holds the kept slices; derived ones reach them through
-        // `base`. (Slice reserves names starting with `ice`, so no member
+        // `["preserve-slice"]`: every exception of a preserving chain has
+        // its own field, and the decoder fills the one of the most-derived
+        // type it knows; a copy of a base part (a handler catching the
+        // base) then carries no slices that expect the derived part after
+        // them. (Slice reserves names starting with `ice`, so no member
         // can clash with the field.)
-        let base_preserves = base.is_some_and(|b| self.exception_preserves(b, 0));
-        let holds_slices = !base_preserves && self.exception_preserves(id, 0);
+        let holds_slices = self.exception_preserves(id, 0);
         let sliced_field = holds_slices.then(|| {
             quote! {
                 /// Unknown derived slices kept when this exception was decoded
@@ -1319,18 +1320,6 @@ impl<'a> Gen<'a> {
                 }
                 fn set_sliced_data(&mut self, data: #rt::SlicedData) {
                     self.ice_sliced_data = ::std::option::Option::Some(data);
-                }
-            }
-        } else if base_preserves {
-            quote! {
-                fn preserves_slices(&self) -> bool {
-                    true
-                }
-                fn sliced_data(&self) -> ::std::option::Option<&#rt::SlicedData> {
-                    #rt::UserException::sliced_data(&self.base)
-                }
-                fn set_sliced_data(&mut self, data: #rt::SlicedData) {
-                    #rt::UserException::set_sliced_data(&mut self.base, data);
                 }
             }
         } else {

@@ -122,6 +122,7 @@ fn rust_error() -> p::RustError {
             ice_sliced_data: None,
         },
         extra: "only Rust knows".into(),
+        ice_sliced_data: None,
     }
 }
 
