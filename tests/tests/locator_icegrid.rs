@@ -5,31 +5,28 @@
 //! ZeroC Python server registered the same way, follows it when it
 //! restarts on another port, and resolves a replica group; in encodings
 //! 1.1 and 1.0. The full ZeroC client checks (`tests/interop/client.py`
-//! and the C++ client) also pass through the locator.
+//! and the C++ client) also pass through the locator. The Rust servant
+//! and proxy are the ones slice2rs generates from `Test.ice`.
 
 mod runtime_support;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context as _, Result};
-use ice_proto::adapter::{Current, DispatchResult, ObjectAdapter, Servant};
+use ice_proto::adapter::ObjectAdapter;
 use ice_proto::communicator::Communicator;
-use ice_proto::connection::BoxFuture;
 use ice_proto::encoding::{Endpoint, Identity};
 use ice_proto::properties::Properties;
-use ice_proto::protocol::{Encapsulation, OperationMode};
-use ice_proto::proxy::{read_encapsulation, ObjectPrx, Outcome};
+use ice_proto::proxy::ObjectPrx;
 use ice_proto::RuntimeError;
 use interop_tests::icegrid::Registry;
 use interop_tests::peers::PYTHON;
+use runtime_support::{tester_prx, TesterImpl, TesterServant, TESTER_ID};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-const TESTER_ID: &str = "::Test::Tester";
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
@@ -42,79 +39,15 @@ fn ident(name: &str) -> Identity {
     }
 }
 
-/// A `Test::Tester` that answers `echo` with `<name>:<s>` and records the
-/// encodings of the requests it saw.
-struct Echo {
-    name: String,
-    encodings: Mutex<BTreeSet<String>>,
-}
-
-impl Echo {
-    fn new(name: &str) -> Arc<Self> {
-        Arc::new(Self {
-            name: name.to_owned(),
-            encodings: Mutex::new(BTreeSet::new()),
-        })
-    }
-
-    fn encodings(&self) -> Vec<String> {
-        self.encodings
-            .lock()
-            .map(|e| e.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-}
-
-impl Servant for Echo {
-    fn type_ids(&self) -> &[&str] {
-        &[TESTER_ID]
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        current: &'a Current,
-        params: Encapsulation,
-    ) -> BoxFuture<'a, DispatchResult> {
-        Box::pin(async move {
-            if let Ok(mut e) = self.encodings.lock() {
-                e.insert(current.encoding.to_string());
-            }
-            let mut input = Current::params_stream(&params)?;
-            match current.operation.as_str() {
-                "echo" => {
-                    let s = input.read_string()?;
-                    let answer = format!("{}:{s}", self.name);
-                    Ok(current.results(|out| out.write_string(&answer)))
-                }
-                _ => Err(ice_proto::adapter::DispatchError::OperationNotExist),
-            }
-        })
-    }
-}
-
-/// Calls `echo(s)` on `prx`.
+/// Calls `echo(s)` on `prx` through the generated proxy.
 async fn echo(prx: &ObjectPrx, s: &str) -> Result<String> {
-    let params = prx.params(|out| out.write_string(s));
-    match prx
-        .ice_invoke("echo", OperationMode::Normal, params, None)
-        .await?
-    {
-        Outcome::Ok(e) => Ok(read_encapsulation(&e)?.read_string()?),
-        Outcome::UserException(_) => bail!("unexpected user exception"),
-    }
+    Ok(tester_prx(prx.clone()).echo(&s.to_owned(), None).await?)
 }
 
 /// Calls `takeRecorded()` on `prx` (a ZeroC `server.py`); its last entry
 /// is `enc=<encodings seen>`.
 async fn take_recorded(prx: &ObjectPrx) -> Result<Vec<String>> {
-    let params = prx.params(|_| {});
-    match prx
-        .ice_invoke("takeRecorded", OperationMode::Normal, params, None)
-        .await?
-    {
-        Outcome::Ok(e) => Ok(read_encapsulation(&e)?.read::<Vec<String>>()?),
-        Outcome::UserException(_) => bail!("unexpected user exception"),
-    }
+    Ok(tester_prx(prx.clone()).take_recorded(None).await?)
 }
 
 fn port_of(endpoints: &[Endpoint]) -> Result<i32> {
@@ -131,7 +64,7 @@ async fn rust_server(
     adapter_id: &str,
     replica_group: &str,
     encoding: &str,
-) -> Result<(Communicator, ObjectAdapter, Arc<Echo>)> {
+) -> Result<(Communicator, ObjectAdapter, Arc<TesterImpl>)> {
     let mut props = Properties::new()
         .with("Ice.Default.Locator", &registry.locator())
         .with("Ice.Default.EncodingVersion", encoding)
@@ -142,8 +75,8 @@ async fn rust_server(
     }
     let communicator = Communicator::new(props);
     let adapter = communicator.create_object_adapter("TestAdapter").await?;
-    let servant = Echo::new(adapter_id);
-    let prx = adapter.add(servant.clone(), ident("tester"));
+    let servant = Arc::new(TesterImpl::named(adapter_id));
+    let prx = adapter.add(Arc::new(TesterServant(servant.clone())), ident("tester"));
     let expected = if replica_group.is_empty() {
         format!("tester -t -e {encoding} @ {adapter_id}")
     } else {

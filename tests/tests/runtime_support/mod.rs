@@ -34,6 +34,9 @@ pub const TESTER_ID: &str = TesterPrx::ICE_ID;
 /// encodings of the requests it dispatched.
 #[derive(Default)]
 pub struct TesterImpl {
+    /// When not empty, `echo(s)` answers `<name>:<s>` so that a test can
+    /// tell which of several servers answered.
+    name: String,
     recorded: Mutex<Vec<String>>,
     encodings: Mutex<BTreeSet<String>>,
     /// Set by `shutdown`.
@@ -41,6 +44,22 @@ pub struct TesterImpl {
 }
 
 impl TesterImpl {
+    /// A servant whose `echo` answers with `name:` in front.
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// The encodings of the requests dispatched so far, sorted.
+    pub fn encodings(&self) -> Vec<String> {
+        self.encodings
+            .lock()
+            .map(|e| e.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn seen(&self, current: &Current) {
         if let Ok(mut e) = self.encodings.lock() {
             e.insert(current.encoding.to_string());
@@ -51,7 +70,11 @@ impl TesterImpl {
 impl Tester for TesterImpl {
     async fn echo(&self, s: String, current: &Current) -> Result<String, DispatchError> {
         self.seen(current);
-        Ok(s)
+        if self.name.is_empty() {
+            Ok(s)
+        } else {
+            Ok(format!("{}:{s}", self.name))
+        }
     }
 
     async fn add(&self, a: i32, b: i32, current: &Current) -> Result<(i32, i32), DispatchError> {
@@ -75,11 +98,7 @@ impl Tester for TesterImpl {
             .lock()
             .map(|mut r| r.drain(..).collect())
             .unwrap_or_default();
-        let encs: Vec<String> = self
-            .encodings
-            .lock()
-            .map(|e| e.iter().cloned().collect())
-            .unwrap_or_default();
+        let encs = self.encodings();
         out.push(format!("enc={}", encs.join(",")));
         Ok(out)
     }
