@@ -68,24 +68,27 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Whether the in-parameters of `op` hold class instances: only then
-    /// does the request carry encoding 1.0's pending instances.
+    /// Whether the required in-parameters of `op` hold class instances:
+    /// only then does the request carry encoding 1.0's pending instances
+    /// (optional parameters are not sent in 1.0, and ZeroC leaves them out
+    /// of this decision).
     fn ins_use_classes(&self, op: &Operation) -> bool {
         op.params
             .iter()
-            .any(|p| !p.out && self.uses_classes(p.ty.resolved, 0))
+            .any(|p| !p.out && p.tag.is_none() && self.uses_classes(p.ty.resolved, 0))
     }
 
-    /// Whether the out-parameters or return value of `op` hold class
-    /// instances: only then does the reply carry pending instances.
+    /// Whether the required out-parameters or return value of `op` hold
+    /// class instances: only then does the reply carry pending instances.
     fn outs_use_classes(&self, op: &Operation) -> bool {
         op.params
             .iter()
-            .any(|p| p.out && self.uses_classes(p.ty.resolved, 0))
-            || op
-                .return_type
-                .as_ref()
-                .is_some_and(|r| self.uses_classes(r.resolved, 0))
+            .any(|p| p.out && p.tag.is_none() && self.uses_classes(p.ty.resolved, 0))
+            || (op.return_tag.is_none()
+                && op
+                    .return_type
+                    .as_ref()
+                    .is_some_and(|r| self.uses_classes(r.resolved, 0)))
     }
 
     fn arg_type(&self, a: &Arg, path: &[String]) -> TokenStream {
@@ -582,13 +585,14 @@ impl<'a> Gen<'a> {
 
     /// Clippy lints the Slice signature decides, allowed on that one
     /// method only: more than seven arguments (the in-parameters plus
-    /// `self` and the context or current), and the tuple of several outputs.
+    /// `self` and the context or current), and the tuple of several
+    /// outputs (its score depends on the Slice types, so any tuple).
     fn signature_lints(ins: &[Arg], outs: &[Arg]) -> TokenStream {
         let mut lints = Vec::new();
         if ins.len() + 2 > 7 {
             lints.push(quote!(clippy::too_many_arguments));
         }
-        if outs.len() > 2 {
+        if outs.len() > 1 {
             lints.push(quote!(clippy::type_complexity));
         }
         if lints.is_empty() {

@@ -77,7 +77,7 @@
 //!   exceptions in the encapsulation; every dispatch is asynchronous, so
 //!   `["amd"]` changes nothing.
 //! - A proxy or servant method whose Slice signature has more than five
-//!   in-parameters, or more than two outputs, carries
+//!   in-parameters, or more than one output, carries
 //!   `#[allow(clippy::too_many_arguments)]` / `#[allow(clippy::type_complexity)]`
 //!   on that method alone: the Slice definition decides its shape.
 //!

@@ -148,6 +148,7 @@ pub mod shadow {
             &self.proxy
         }
         /// Calls `take`.
+        #[allow(clippy::type_complexity)]
         pub async fn take(
             &self,
             o: &::std::option::Option<Option>,
@@ -237,6 +238,7 @@ pub mod shadow {
     /// Slice interface `::Shadow::Box`: the servant side.
     pub trait Box: Send + Sync + 'static {
         /// Implements `take`; a user exception is returned with `current.user_exception(&e)`.
+        #[allow(clippy::type_complexity)]
         fn take(
             &self,
             o: ::std::option::Option<Option>,

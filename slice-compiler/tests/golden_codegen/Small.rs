@@ -605,6 +605,7 @@ pub mod demo {
             &self.proxy
         }
         /// Draws a shape; returns its area.
+        #[allow(clippy::type_complexity)]
         pub async fn draw(
             &self,
             shape: &Option<_ice::ClassRef>,
@@ -671,6 +672,7 @@ pub mod demo {
             Ok((ice_ret, log))
         }
         /// Calls `labelPoints`.
+        #[allow(clippy::type_complexity)]
         pub async fn label_points(
             &self,
             points: &PointSeq,
@@ -842,6 +844,7 @@ pub mod demo {
     /// Slice interface `::Demo::Drawer`: the servant side.
     pub trait Drawer: Pingable + Send + Sync + 'static {
         /// Draws a shape; returns its area.
+        #[allow(clippy::type_complexity)]
         fn draw(
             &self,
             shape: Option<_ice::ClassRef>,
@@ -854,6 +857,7 @@ pub mod demo {
             >,
         > + Send;
         /// Implements `labelPoints`; a user exception is returned with `current.user_exception(&e)`.
+        #[allow(clippy::type_complexity)]
         fn label_points(
             &self,
             points: PointSeq,
@@ -1095,6 +1099,7 @@ pub mod demo {
                 Ok(())
             }
             /// Draws a shape; returns its area.
+            #[allow(clippy::type_complexity)]
             pub async fn draw(
                 &self,
                 shape: &Option<_ice::ClassRef>,
@@ -1161,6 +1166,7 @@ pub mod demo {
                 Ok((ice_ret, log))
             }
             /// Calls `labelPoints`.
+            #[allow(clippy::type_complexity)]
             pub async fn label_points(
                 &self,
                 points: &super::PointSeq,

@@ -256,6 +256,23 @@ public:
         return i;
     }
 
+    Ice::optional<shared_ptr<PingerPrx>> opOptionalRefs(Ice::optional<shared_ptr<PingerPrx>> p,
+                                                        Ice::optional<shared_ptr<Node>> c,
+                                                        Ice::optional<shared_ptr<Node>>& oc,
+                                                        const Ice::Current&) override
+    {
+        if(p)
+        {
+            expect("opOptionalRefs", nameOf(*p) == "pinger" && c && *c && (*c)->value == 5 && !(*c)->next);
+        }
+        else
+        {
+            expect("opOptionalRefs_absent", !c);
+        }
+        oc = c;
+        return p;
+    }
+
     void throwBase(int kind, const Ice::Current&) override { raise(kind); }
 
     void throwDeclared(int kind, const Ice::Current&) override { raise(kind); }
@@ -436,6 +453,21 @@ int client(const string& testerStr, const string& pingerStr, const string& encod
     }
     ri = t->opOptional(Ice::nullopt, Ice::nullopt, Ice::nullopt, Ice::nullopt, oos, op);
     check("opOptional_absent", !ri && !oos && !op);
+
+    {
+        Ice::optional<shared_ptr<Node>> oc;
+        auto rp = t->opOptionalRefs(pinger, make_shared<Node>(5, nullptr), oc);
+        if(e10)
+        {
+            check("opOptionalRefs", !rp && !oc);
+        }
+        else
+        {
+            check("opOptionalRefs", rp && *rp && (*rp)->ping() == "pinger" && oc && *oc && (*oc)->value == 5);
+        }
+        rp = t->opOptionalRefs(Ice::nullopt, Ice::nullopt, oc);
+        check("opOptionalRefs_absent", !rp && !oc);
+    }
 
     const char* reasons[] = {"base", "middle", "leaf"};
     for(int kind = 0; kind < 3; ++kind)

@@ -187,6 +187,13 @@ class TesterI(Test.Tester):
             self.expect("opOptional_absent", s is U and p is U and seq is U)
         return (i, s, p)
 
+    def opOptionalRefs(self, p, c, current):
+        if p is not U:
+            self.expect("opOptionalRefs", p.ice_getIdentity().name == "pinger" and c.value == 5 and c.next is None)
+        else:
+            self.expect("opOptionalRefs_absent", c is U)
+        return (p, c)
+
     def throwBase(self, kind, current):
         self.throw(kind)
 
@@ -306,6 +313,14 @@ def client(tester_str, pinger_str, encoding):
             check("opOptional", r == (3, "opt", P(1, 1)), str([show(v) for v in r]))
         r = t.opOptional()
         check("opOptional_absent", r == (U, U, U), str([show(v) for v in r]))
+
+        r, c = t.opOptionalRefs(pinger, Test.Node(5, None))
+        if e10:
+            check("opOptionalRefs", r is U and c is U)
+        else:
+            check("opOptionalRefs", r.ping() == "pinger" and c.value == 5 and c.next is None)
+        r, c = t.opOptionalRefs()
+        check("opOptionalRefs_absent", r is U and c is U)
 
         for kind in range(3):
             try:

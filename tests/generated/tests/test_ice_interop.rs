@@ -521,6 +521,25 @@ impl Tester for TesterImpl {
         Ok((i, s, p))
     }
 
+    async fn op_optional_refs(
+        &self,
+        p: Option<Option<t::PingerPrx>>,
+        c: Option<Option<ClassRef>>,
+        _current: &Current,
+    ) -> Result<(Option<Option<t::PingerPrx>>, Option<Option<ClassRef>>), DispatchError> {
+        let ok = match &p {
+            Some(prx) => {
+                name_of(prx).as_deref() == Some("pinger")
+                    && c.as_ref()
+                        .and_then(node_of)
+                        .is_some_and(|n| n.value == 5 && n.next.is_none())
+            }
+            None => c.is_none(),
+        };
+        self.expect("opOptionalRefs", ok, || format!("{p:?} {c:?}"));
+        Ok((p, c))
+    }
+
     async fn throw_base(&self, kind: i32, current: &Current) -> Result<(), DispatchError> {
         Err(user_error(kind, current))
     }
@@ -859,6 +878,29 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         tp.op_optional(&None, &None, &None, &None, None).await?,
         (None, None, None)
     );
+
+    let (r, c) = tp
+        .op_optional_refs(&Some(Some(pinger.clone())), &Some(node(5, None)), None)
+        .await?;
+    if e10 {
+        ensure("opOptionalRefs", r.is_none() && c.is_none(), || {
+            format!("{r:?} {c:?}")
+        })?;
+    } else {
+        let r = r.flatten().ok_or("no pinger")?;
+        assert_eq!(r.ping(None).await?, "pinger");
+        ensure(
+            "opOptionalRefs",
+            c.as_ref()
+                .and_then(node_of)
+                .is_some_and(|n| n.value == 5 && n.next.is_none()),
+            || format!("{c:?}"),
+        )?;
+    }
+    let (r, c) = tp.op_optional_refs(&None, &None, None).await?;
+    ensure("opOptionalRefs_absent", r.is_none() && c.is_none(), || {
+        format!("{r:?} {c:?}")
+    })?;
 
     // Declared `throws BaseError`: every kind arrives as BaseError.
     for (kind, reason) in [(0, "base"), (1, "middle"), (2, "leaf")] {
