@@ -686,3 +686,79 @@ impl<'a> Gen<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::preprocess::PreprocessOptions;
+
+    /// Generates code for one in-memory Slice file.
+    fn gen(slice: &str) -> String {
+        let (sources, model) = crate::compile_str("T.ice", slice, &PreprocessOptions::default());
+        let model = match model {
+            Ok(m) => m,
+            Err(d) => panic!("{}", d.render(&sources)),
+        };
+        match super::super::generate(&[&model], &sources) {
+            Ok(code) => code,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The text of the proxy method `name`, up to the next method.
+    fn method<'c>(code: &'c str, name: &str) -> &'c str {
+        let start = code.find(&format!("pub async fn {name}(")).unwrap_or(0);
+        let rest = &code[start..];
+        let end = rest.find("\n        }\n").map_or(rest.len(), |e| e + 10);
+        &rest[..end]
+    }
+
+    #[test]
+    fn proxies_are_typed_everywhere() {
+        let code = gen("module M { interface P { void ping(); } \
+             module N { struct S { P* p; Object* o; } sequence<P*> PS; \
+             dictionary<string, P*> PD; \
+             interface Q extends P { P* call(P* a, optional(1) P* b, out PS c); } } }");
+        for want in [
+            "pub p: Option<super::PPrx>",
+            "pub o: Option<_ice::ObjectPrx>",
+            "pub type Ps = Vec<Option<super::PPrx>>",
+            "::std::collections::BTreeMap<String, Option<super::PPrx>>",
+            "a: &Option<super::PPrx>",
+            "b: &Option<Option<super::PPrx>>",
+            "impl ::std::convert::From<QPrx> for super::PPrx",
+            "impl _ice::TypedProxy for QPrx",
+            ".with_communicator(self.proxy.communicator().clone())",
+            ".with_communicator(current.adapter.communicator().clone())",
+        ] {
+            assert!(code.contains(want), "missing `{want}` in\n{code}");
+        }
+        assert!(!code.contains("ProxyData"), "{code}");
+    }
+
+    #[test]
+    fn pending_instances_follow_the_required_parameters_only() {
+        let code = gen("module M { class C { int x; } interface I { \
+             void req(C c); void opt(optional(1) C c); \
+             C ret(); optional(2) C optret(); } }");
+        assert!(method(&code, "req").contains("write_pending_classes"));
+        assert!(!method(&code, "opt").contains("pending_classes"), "{code}");
+        assert!(method(&code, "ret").contains("read_pending_classes"));
+        assert!(!method(&code, "optret").contains("pending_classes"));
+    }
+
+    #[test]
+    fn signature_lints_are_allowed_on_the_method_only() {
+        let code = gen("module M { interface I { \
+             void many(int a, int b, int c, int d, int e, int f); \
+             int two(out int x); void few(int a); } }");
+        let allowed = |lint: &str, op: &str| {
+            code.contains(&format!(
+                "#[allow(clippy::{lint})]\n        pub async fn {op}("
+            )) && code.contains(&format!("#[allow(clippy::{lint})]\n        fn {op}("))
+        };
+        assert!(allowed("too_many_arguments", "many"), "{code}");
+        assert!(allowed("type_complexity", "two"), "{code}");
+        assert_eq!(code.matches("#[allow(").count(), 4, "{code}");
+        assert!(!code.contains("#![allow"), "{code}");
+    }
+}
