@@ -646,42 +646,49 @@ pub struct ScriptOutput {
 /// How long a Python script may run before it is killed.
 const SCRIPT_GUARD: Duration = Duration::from_secs(60);
 
-/// Runs `/usr/bin/python3 script args...` and collects its output. A script
-/// still running after a minute is killed (its `code` is then `None`).
-pub fn run_python(script: &Path, args: &[String]) -> Result<ScriptOutput> {
+/// Reads `stream` to its end on a thread of its own.
+fn read_to_end(stream: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut r) = stream {
+            let _ = r.read_to_string(&mut s);
+        }
+        s
+    })
+}
+
+/// Runs `cmd` with `input` on its stdin (nothing: stdin closed), collects
+/// its output, and kills it once it has run for `limit` (its `code` is then
+/// `None`).
+pub fn run_bounded_with_input(
+    cmd: &mut Command,
+    input: Option<&str>,
+    limit: Duration,
+) -> Result<ScriptOutput> {
     let start = Instant::now();
-    let mut child = Command::new(PYTHON)
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(io_err(format!(
-            "starting {PYTHON} {} (ZeroC Python Ice: run scripts/install-ice.sh)",
-            script.display()
-        )))?;
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let mut stderr = String::new();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
+        .map_err(io_err(format!("starting {cmd:?}")))?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_owned();
+        // Written aside, so a program that does not read cannot block us.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
+    let out_reader = read_to_end(child.stdout.take());
+    let err_reader = read_to_end(child.stderr.take());
     let code = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status.code(),
-            Ok(None) if start.elapsed() < SCRIPT_GUARD => {
+            Ok(None) if start.elapsed() < limit => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Ok(None) => {
@@ -689,15 +696,43 @@ pub fn run_python(script: &Path, args: &[String]) -> Result<ScriptOutput> {
                 let _ = child.wait();
                 break None;
             }
-            Err(e) => return Err(io_err(format!("waiting for {}", script.display()))(e)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io_err(format!("waiting for {cmd:?}"))(e));
+            }
         }
     };
     let elapsed = start.elapsed();
-    let stdout = reader.join().unwrap_or_default();
-    if let Ok(s) = err_reader.join() {
-        stderr = s;
-    }
-    if stderr.contains("No module named 'Ice'") {
+    Ok(ScriptOutput {
+        code,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        elapsed,
+    })
+}
+
+/// [`run_bounded_with_input`] with stdin closed.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<ScriptOutput> {
+    run_bounded_with_input(cmd, None, limit)
+}
+
+/// Runs `/usr/bin/python3 script args...` and collects its output. A script
+/// still running after a minute is killed (its `code` is then `None`).
+pub fn run_python(script: &Path, args: &[String]) -> Result<ScriptOutput> {
+    let out = run_bounded(Command::new(PYTHON).arg(script).args(args), SCRIPT_GUARD).map_err(
+        |e| match e {
+            PeerError::Io { source, .. } => PeerError::Io {
+                what: format!(
+                    "starting {PYTHON} {} (ZeroC Python Ice: run scripts/install-ice.sh)",
+                    script.display()
+                ),
+                source,
+            },
+            other => other,
+        },
+    )?;
+    if out.stderr.contains("No module named 'Ice'") {
         return Err(PeerError::Io {
             what: format!(
                 "{PYTHON} has no ZeroC Ice module (python3-zeroc-ice): run scripts/install-ice.sh"
@@ -705,12 +740,7 @@ pub fn run_python(script: &Path, args: &[String]) -> Result<ScriptOutput> {
             source: io::Error::from(io::ErrorKind::NotFound),
         });
     }
-    Ok(ScriptOutput {
-        code,
-        stdout,
-        stderr,
-        elapsed,
-    })
+    Ok(out)
 }
 
 /// Runs `replica_ctl.py <command> <proxy> <extra...>` (see its docstring for
