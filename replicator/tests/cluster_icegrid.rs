@@ -11,68 +11,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod cluster_support;
+mod support;
 
-use std::collections::BTreeSet;
-use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster_support::{
-    find_program, kill_pid, Agent, MemberGuard, Scratch, OCF_RUNNING_MASTER, OCF_SUCCESS,
-};
 use interop_tests::icegrid::Registry;
-use interop_tests::peers::{channel_client, Peer, PYTHON};
-
-const REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
-const COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
-const CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
+use interop_tests::peers::channel_client;
+use support::client::{listed_numbers, Client};
+use support::grid::{admin as icegridadmin, admin_try, Node};
+use support::ocf::{kill_pid, Agent, MemberGuard, OCF_RUNNING_MASTER, OCF_SUCCESS};
+use support::{free_port, kill_program, Scratch, COMPONENT, CTL, LOOPBACK_REPLICATOR};
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/icegrid")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs `icegridadmin` against `registry` with `commands` on its stdin;
-/// returns its output.
-fn icegridadmin(registry: &Registry, commands: &str) -> String {
-    let tool = find_program("icegridadmin", &["/usr/bin/icegridadmin"]).unwrap_or_else(|| {
-        panic!("icegridadmin not found: install zeroc-ice-utils (scripts/install-ice.sh does)")
-    });
-    let mut child = Command::new(tool)
-        .arg(registry.locator_arg())
-        .args(["-u", "test", "-p", "test"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(commands.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && !text.contains("error"),
-        "icegridadmin failed: {text}"
-    );
-    text
 }
 
 fn member_agent(i: usize, scratch: &Scratch, registry: &Registry, port: u16) -> Agent {
@@ -118,61 +70,8 @@ fn registered(registry: &Registry, done: impl Fn(&[String]) -> bool) -> Vec<Stri
 }
 
 /// A client looping on `createChannel` through the well-known name.
-struct Client {
-    peer: Peer,
-    acked: Vec<u64>,
-    retries: usize,
-}
-
-impl Client {
-    fn start(registry: &Registry) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster_client.py");
-        let args = vec![
-            script.display().to_string(),
-            "ChannelService".to_owned(),
-            "grid".to_owned(),
-            registry.locator_arg(),
-            "--Client.Pause=5".to_owned(),
-        ];
-        Client {
-            peer: Peer::start("cluster_client.py", Path::new(PYTHON), &args).unwrap(),
-            acked: Vec::new(),
-            retries: 0,
-        }
-    }
-
-    fn take(&mut self, line: &str) {
-        if let Some(rest) = line.strip_prefix("ACK ") {
-            self.acked
-                .push(rest.split(' ').next().unwrap().parse().unwrap());
-        } else if line.starts_with("RETRY ") {
-            self.retries += 1;
-        }
-        assert!(!line.starts_with("GAVEUP"), "client gave up: {line}");
-    }
-
-    fn wait_acks(&mut self, n: usize, limit: Duration) {
-        let start = Instant::now();
-        let want = self.acked.len() + n;
-        while self.acked.len() < want {
-            let line = self
-                .peer
-                .read_line(limit.saturating_sub(start.elapsed()))
-                .unwrap_or_else(|e| panic!("client: {e} (acknowledged {:?})", self.acked.last()));
-            self.take(&line);
-        }
-    }
-
-    fn stop(&mut self) -> u64 {
-        self.peer.send("stop").unwrap();
-        loop {
-            let line = self.peer.read_line(Duration::from_secs(20)).unwrap();
-            if let Some(n) = line.strip_prefix("DONE ") {
-                return n.parse().unwrap();
-            }
-            self.take(&line);
-        }
-    }
+fn grid_client(registry: &Registry) -> Client {
+    Client::start(None, "ChannelService", "grid", &[registry.locator_arg()])
 }
 
 #[test]
@@ -186,19 +85,14 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         "{described}"
     );
 
-    let replicator = Peer::spawn(
-        "scf-replicator",
-        Path::new(REPLICATOR),
-        &[
-            format!(
-                "--Ice.Config={}",
-                deploy_dir().join("replicator.cfg").display()
-            ),
-            registry.locator_arg(),
-            "--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned(),
-        ],
-    )
-    .unwrap();
+    let replicator = support::spawn_replicator(&[
+        format!(
+            "--Ice.Config={}",
+            deploy_dir().join("replicator.cfg").display()
+        ),
+        registry.locator_arg(),
+        LOOPBACK_REPLICATOR.to_owned(),
+    ]);
     assert!(
         replicator.proxy(0).ends_with("@ ChannelServiceXReplicator"),
         "{}",
@@ -244,7 +138,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         held.iter().any(|p| p.contains(&format!("-p {}", ports[0]))),
         "registry holds {held:?}"
     );
-    let mut client = Client::start(&registry);
+    let mut client = grid_client(&registry);
     client.wait_acks(20, Duration::from_secs(30));
 
     // Node 1 dies; node 2 is promoted through the agent and registers.
@@ -276,18 +170,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
 
     // A fresh client by name reads node 2's state: every acknowledged
     // channel is there.
-    let dump = channel_client("ChannelService", &["list"], &locator).unwrap();
-    assert_eq!(dump.code, Some(0), "{dump:?}");
-    let ids: BTreeSet<u64> = dump
-        .stdout
-        .lines()
-        .take_while(|l| *l != "END")
-        .map(|l| l.strip_prefix("grid").unwrap().parse().unwrap())
-        .collect();
-    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
-    let lost: Vec<&u64> = acked.difference(&ids).collect();
-    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
-    assert!(ids.iter().all(|n| *n >= 1 && *n <= last), "{ids:?}");
+    client.assert_kept(&listed_numbers("ChannelService", "grid", &locator), last);
 
     // Stopping the active member unregisters it.
     assert_eq!(agents[1].code("stop"), OCF_SUCCESS);
@@ -300,61 +183,6 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
     assert_eq!(agents[0].code("stop"), OCF_SUCCESS);
 }
 
-/// An `icegridnode` of the test, stopped (SIGTERM, then SIGKILL) on drop
-/// together with the servers it started.
-struct Node {
-    name: String,
-    child: std::process::Child,
-}
-
-impl Node {
-    fn start(name: &str, registry: &Registry, scratch: &Scratch) -> Node {
-        let tool = find_program("icegridnode", &["/usr/bin/icegridnode"]).unwrap_or_else(|| {
-            panic!("icegridnode not found: install zeroc-icegrid (scripts/install-ice.sh does)")
-        });
-        let data = scratch.path.join(name);
-        let output = scratch.path.join(format!("{name}-out"));
-        std::fs::create_dir_all(&data).unwrap();
-        std::fs::create_dir_all(&output).unwrap();
-        let log = std::fs::File::create(scratch.path.join(format!("{name}.log"))).unwrap();
-        let child = Command::new(tool)
-            .arg(registry.locator_arg())
-            .arg(format!("--IceGrid.Node.Name={name}"))
-            .arg("--IceGrid.Node.Endpoints=tcp -h 127.0.0.1")
-            .arg(format!("--IceGrid.Node.Data={}", data.display()))
-            .arg(format!("--IceGrid.Node.Output={}", output.display()))
-            .arg("--IceGrid.Node.Trace.Activator=1")
-            .arg("--IceGrid.Node.Trace.Adapter=1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Node {
-            name: name.to_owned(),
-            child,
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("icegridnode {} ignored SIGTERM", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Kills (SIGKILL) the servers the nodes started, whatever happens.
 #[derive(Default)]
 struct ServerGuard(Vec<u32>);
@@ -362,13 +190,7 @@ struct ServerGuard(Vec<u32>);
 impl Drop for ServerGuard {
     fn drop(&mut self) {
         for pid in &self.0 {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains("channel-service") || cmdline.contains("scf-replicator") {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+            kill_program(*pid, &["channel-service", "scf-replicator"]);
         }
     }
 }
@@ -377,18 +199,7 @@ impl Drop for ServerGuard {
 fn server_pid(registry: &Registry, id: &str) -> u32 {
     let start = Instant::now();
     loop {
-        let tool = find_program("icegridadmin", &["/usr/bin/icegridadmin"]).unwrap();
-        let out = cluster_support::run_bounded(
-            Command::new(tool).arg(registry.locator_arg()).args([
-                "-u",
-                "test",
-                "-p",
-                "test",
-                "-e",
-                &format!("server pid {id}"),
-            ]),
-            Duration::from_secs(10),
-        );
+        let out = admin_try(registry, &format!("server pid {id}"));
         if let Ok(pid) = out.stdout.trim().parse() {
             return pid;
         }
@@ -404,19 +215,11 @@ fn server_pid(registry: &Registry, id: &str) -> u32 {
 
 /// `replica-ctl COMMAND PROXY` with the registry as locator; its exit code.
 fn ctl(command: &str, proxy: &str, registry: &Registry) -> Option<i32> {
-    let out = cluster_support::run_bounded(
-        Command::new(CTL)
-            .args([command, proxy])
-            .arg(registry.locator_arg())
-            .arg("--Ctl.Timeout=2000"),
-        Duration::from_secs(10),
-    );
-    eprintln!(
-        "replica-ctl {command} {proxy}: {:?} {}",
-        out.code,
-        out.stderr.trim()
-    );
-    out.code
+    support::ctl(
+        command,
+        proxy,
+        &[registry.locator_arg(), "--Ctl.Timeout=2000".to_owned()],
+    )
 }
 
 #[test]
@@ -427,7 +230,17 @@ fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
     let mut servers = ServerGuard::default();
     let _nodes: Vec<Node> = ["hub", "node1", "node2"]
         .iter()
-        .map(|n| Node::start(n, &registry, &scratch))
+        .map(|n| {
+            Node::start(
+                n,
+                &registry,
+                &scratch.path,
+                &[
+                    "--IceGrid.Node.Trace.Activator=1",
+                    "--IceGrid.Node.Trace.Adapter=1",
+                ],
+            )
+        })
         .collect();
     let bindir = Path::new(COMPONENT).parent().unwrap().display().to_string();
     let ports = [free_port(), free_port(), free_port()];
@@ -470,7 +283,7 @@ fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
     assert!(!nobody.stdout.contains("NOTACTIVE"), "{nobody:?}");
 
     assert_eq!(ctl("activate", &replica("node1"), &registry), Some(0));
-    let mut client = Client::start(&registry);
+    let mut client = grid_client(&registry);
     client.wait_acks(20, Duration::from_secs(30));
 
     // The active member dies; its node marks it inactive; node 2 is
@@ -487,18 +300,7 @@ fn icegrid_nodes_run_the_descriptor_and_a_client_follows_the_active_member() {
         killed_at.elapsed()
     );
 
-    let dump = channel_client("ChannelService", &["list"], &locator).unwrap();
-    assert_eq!(dump.code, Some(0), "{dump:?}");
-    let ids: BTreeSet<u64> = dump
-        .stdout
-        .lines()
-        .take_while(|l| *l != "END")
-        .map(|l| l.strip_prefix("grid").unwrap().parse().unwrap())
-        .collect();
-    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
-    let lost: Vec<&u64> = acked.difference(&ids).collect();
-    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
-    assert!(ids.iter().all(|n| *n >= 1 && *n <= last), "{ids:?}");
+    client.assert_kept(&listed_numbers("ChannelService", "grid", &locator), last);
     // Node 1's member is restarted by its node (activation "always"), on
     // standby.
     let start = Instant::now();

@@ -19,7 +19,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod cluster_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,15 +27,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster_support::{
-    find_program, kill_pid, run_bounded, Agent, MemberGuard, Ran, Scratch, OCF_NOT_RUNNING,
-    OCF_RUNNING_MASTER, OCF_SUCCESS,
+use interop_tests::peers::{lines_before_end, Peer, ScriptOutput, PYTHON};
+use support::client::Client;
+use support::ocf::{
+    kill_pid, Agent, MemberGuard, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
 };
-use interop_tests::peers::{Peer, PYTHON};
-
-const REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
-const COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
-const CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
+use support::{find_program, run_bounded, Scratch, COMPONENT, CTL, REPLICATOR};
 
 const HUB_ADDR: &str = "10.77.0.254";
 const SHARED_ADDR: &str = "10.77.0.100";
@@ -43,7 +40,7 @@ const SERVICE_PORT: u16 = 4070;
 const MANAGEMENT_PORT: u16 = 4071;
 const REPLICATOR_PORT: u16 = 4061;
 
-fn ip(args: &[&str]) -> Ran {
+fn ip(args: &[&str]) -> ScriptOutput {
     run_bounded(Command::new("ip").args(args), Duration::from_secs(10))
 }
 
@@ -183,95 +180,6 @@ fn arping() -> PathBuf {
     })
 }
 
-/// The client's stdout, read line by line.
-struct Client {
-    peer: Peer,
-    acked: Vec<u64>,
-    /// When each acknowledgement came (ms since the client started).
-    acked_ms: Vec<u64>,
-    retries: usize,
-}
-
-impl Client {
-    fn start(hub: &str, proxy: &str) -> Client {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster_client.py");
-        let args = vec![
-            "netns".to_owned(),
-            "exec".to_owned(),
-            hub.to_owned(),
-            PYTHON.to_owned(),
-            script.display().to_string(),
-            proxy.to_owned(),
-            "ch".to_owned(),
-            "--Client.Pause=5".to_owned(),
-        ];
-        let peer = Peer::start("cluster_client.py", Path::new("ip"), &args).unwrap();
-        Client {
-            peer,
-            acked: Vec::new(),
-            acked_ms: Vec::new(),
-            retries: 0,
-        }
-    }
-
-    /// Reads lines until `n` more acknowledgements have come (or panics at
-    /// `deadline`).
-    fn wait_acks(&mut self, n: usize, deadline: Duration) {
-        let start = Instant::now();
-        let want = self.acked.len() + n;
-        while self.acked.len() < want {
-            let left = deadline.saturating_sub(start.elapsed());
-            let line = self.peer.read_line(left).unwrap_or_else(|e| {
-                panic!(
-                    "client: {e} (acknowledged {:?}, retries {})",
-                    self.acked.last(),
-                    self.retries
-                )
-            });
-            self.take(&line);
-            assert!(!line.starts_with("GAVEUP"), "client gave up: {line}");
-        }
-    }
-
-    /// The longest time between two acknowledgements: the outage the
-    /// client saw.
-    fn longest_gap(&self) -> Duration {
-        let gap = self
-            .acked_ms
-            .windows(2)
-            .map(|w| w[1].saturating_sub(w[0]))
-            .max()
-            .unwrap_or(0);
-        Duration::from_millis(gap)
-    }
-
-    fn take(&mut self, line: &str) {
-        let mut words = line.split(' ');
-        match words.next() {
-            Some("ACK") => {
-                let n: u64 = words.next().and_then(|w| w.parse().ok()).unwrap();
-                let ms: u64 = words.next().and_then(|w| w.parse().ok()).unwrap();
-                self.acked.push(n);
-                self.acked_ms.push(ms);
-            }
-            Some("RETRY") => self.retries += 1,
-            _ => {}
-        }
-    }
-
-    /// Stops the loop; returns the last channel number it attempted.
-    fn stop(&mut self) -> u64 {
-        self.peer.send("stop").unwrap();
-        loop {
-            let line = self.peer.read_line(Duration::from_secs(20)).unwrap();
-            self.take(&line);
-            if let Some(n) = line.strip_prefix("DONE ") {
-                return n.parse().unwrap();
-            }
-        }
-    }
-}
-
 /// `channel_client.py PROXY dump` run in the hub: the ITEM lines.
 fn dump(hub: &str, proxy: &str) -> Vec<String> {
     let script = interop_tests::peers::channel_client_script();
@@ -283,11 +191,7 @@ fn dump(hub: &str, proxy: &str) -> Vec<String> {
         Duration::from_secs(60),
     );
     assert_eq!(ran.code, Some(0), "dump: {}", ran.stderr);
-    ran.stdout
-        .lines()
-        .take_while(|l| *l != "END")
-        .map(str::to_owned)
-        .collect()
+    lines_before_end(&ran.stdout)
 }
 
 fn node_agent(ns: &Namespaces, i: usize, scratch: &Scratch, replicator: &str) -> Agent {
@@ -369,7 +273,7 @@ fn failover_between_two_namespaces_moves_the_shared_address_and_keeps_the_state(
     assert_eq!(agents[0].code("monitor"), OCF_RUNNING_MASTER);
     assert_eq!(agents[1].code("monitor"), OCF_SUCCESS);
 
-    let mut client = Client::start(&ns.hub, &service);
+    let mut client = Client::start(Some(&ns.hub), &service, "ch", &[]);
     client.wait_acks(30, Duration::from_secs(30));
     let before_mac = ns.hub_neighbour();
     assert!(before_mac.contains(&ns.node_mac(0)), "{before_mac}");
@@ -437,13 +341,7 @@ fn failover_between_two_namespaces_moves_the_shared_address_and_keeps_the_state(
             key.strip_prefix("ch").unwrap().parse::<u64>().unwrap()
         })
         .collect();
-    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
-    let missing: Vec<&u64> = acked.difference(&ids).collect();
-    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
-    assert!(
-        ids.iter().all(|n| *n >= 1 && *n <= last_attempted),
-        "unexpected channels: {ids:?}"
-    );
+    client.assert_kept(&ids, last_attempted);
     for l in &items {
         let fields: Vec<&str> = l.split(' ').collect();
         assert_eq!(fields.len(), 6, "{l}");

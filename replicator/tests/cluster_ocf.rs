@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod cluster_support;
+mod support;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -15,15 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cluster_support::{
-    agent_path, find_program, kill_pid, run_bounded, Agent, MemberGuard, Scratch,
-    OCF_ERR_CONFIGURED, OCF_ERR_INSTALLED, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
-};
 use interop_tests::peers::{channel_client, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY};
-
-const REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
-const COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
-const CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
+use support::ocf::{
+    agent_path, kill_pid, Agent, MemberGuard, OCF_ERR_CONFIGURED, OCF_ERR_GENERIC,
+    OCF_ERR_INSTALLED, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
+};
+use support::{find_program, run_bounded, Scratch, COMPONENT, CTL, LOOPBACK_REPLICATOR};
 
 fn ocf_tester() -> PathBuf {
     find_program(
@@ -39,12 +36,7 @@ fn ocf_tester() -> PathBuf {
 }
 
 fn replicator() -> (Peer, String) {
-    let peer = Peer::spawn(
-        "scf-replicator",
-        Path::new(REPLICATOR),
-        &["--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned()],
-    )
-    .unwrap();
+    let peer = support::spawn_replicator(&[LOOPBACK_REPLICATOR.to_owned()]);
     let proxy = peer.ready()[0].clone();
     (peer, proxy)
 }
@@ -56,11 +48,7 @@ fn agent(instance: &str, scratch: &Scratch, replicator: &str) -> Agent {
 }
 
 fn ctl_status(proxy: &str) -> Option<i32> {
-    let out = run_bounded(
-        Command::new(CTL).args(["status", proxy]),
-        Duration::from_secs(10),
-    );
-    out.code
+    support::ctl("status", proxy, &[])
 }
 
 #[test]
@@ -466,7 +454,7 @@ fn start_fails_cleanly_when_the_member_cannot_start() {
     };
     let ran = agent.run("start");
     eprintln!("start: {:?} {}", ran.code, ran.stderr);
-    assert_eq!(ran.code, Some(cluster_support::OCF_ERR_GENERIC));
+    assert_eq!(ran.code, Some(OCF_ERR_GENERIC));
     assert!(
         ran.stderr.contains("the member exited at start-up")
             && ran.stderr.contains("StateReplicatorName"),

@@ -7,64 +7,43 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::Path;
+mod support;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use interop_tests::golden::Encoding;
 use interop_tests::icegrid::Registry;
 use interop_tests::peers::{channel_client, encoding_args, Peer, CTL_ACTIVE, CTL_STANDBY};
+use support::grid::{admin_try, Node};
+use support::{with_enc, Scratch, COMPONENT, LOOPBACK_REPLICATOR, REPLICATOR};
 
-const RUST_REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
-const RUST_COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
-const RUST_CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
 const REPLICATOR_TYPE: &str = "::AsteriskSCF::ChannelServiceX::V1::ChannelServiceXStateReplicator";
 const NAME: &str = "ChannelServiceXStateReplicator";
 
 fn rust_ctl(command: &str, proxy: &str, enc: Encoding) -> Option<i32> {
-    let out = Command::new(RUST_CTL)
-        .arg(command)
-        .arg(proxy)
-        .args(encoding_args(enc))
-        .output()
-        .unwrap();
-    eprintln!(
-        "replica-ctl {command}: {:?} {:?}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    out.status.code()
+    support::ctl(command, proxy, &encoding_args(enc))
 }
 
 fn dump(service: &str, enc: Encoding) -> Vec<String> {
-    let out = channel_client(service, &["dump"], &encoding_args(enc)).unwrap();
-    assert_eq!(out.code, Some(0), "dump failed: {}", out.stderr);
-    out.stdout
-        .lines()
-        .take_while(|l| *l != "END")
-        .map(str::to_owned)
-        .collect()
+    support::client_dump(service, &encoding_args(enc))
 }
 
 fn component(name: &str, registry: &Registry, enc: Encoding) -> Peer {
-    let mut args = vec![
-        format!("--ChannelServiceX.StateReplicatorName={NAME}"),
-        registry.locator_arg(),
-    ];
-    args.extend(encoding_args(enc));
-    Peer::spawn(name, Path::new(RUST_COMPONENT), &args).unwrap()
+    support::spawn_component(name, NAME, &with_enc(enc, vec![registry.locator_arg()]))
 }
 
 fn replicate_through_a_well_known_replicator(enc: Encoding) {
     let started = Instant::now();
     let registry = Registry::start_with("ReplGrid", &[]).unwrap();
-    let mut args = vec![
-        "--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned(),
-        "--ChannelServiceXReplicator.AdapterId=ReplicatorAdapter".to_owned(),
-        registry.locator_arg(),
-    ];
-    args.extend(encoding_args(enc));
-    let replicator = Peer::spawn("rust-replicator", Path::new(RUST_REPLICATOR), &args).unwrap();
+    let replicator = support::spawn_replicator(&with_enc(
+        enc,
+        vec![
+            LOOPBACK_REPLICATOR.to_owned(),
+            "--ChannelServiceXReplicator.AdapterId=ReplicatorAdapter".to_owned(),
+            registry.locator_arg(),
+        ],
+    ));
     let version = match enc {
         Encoding::V1_0 => "1.0",
         Encoding::V1_1 => "1.1",
@@ -125,7 +104,7 @@ fn members_replicate_through_a_replicator_found_by_name_encoding_1_0() {
 fn an_unresolvable_replicator_name_fails_fast() {
     let registry = Registry::start_with("ReplGrid", &[]).unwrap();
     let started = Instant::now();
-    let out = Command::new(RUST_COMPONENT)
+    let out = Command::new(COMPONENT)
         .arg("--ChannelServiceX.StateReplicatorName=NoSuchReplicator")
         .arg(registry.locator_arg())
         .output()
@@ -146,7 +125,7 @@ fn an_unresolvable_replicator_name_fails_fast() {
     );
 
     // A bare name with no locator at all.
-    let out = Command::new(RUST_COMPONENT)
+    let out = Command::new(COMPONENT)
         .arg(format!("--ChannelServiceX.StateReplicatorName={NAME}"))
         .output()
         .unwrap();
@@ -159,45 +138,10 @@ fn an_unresolvable_replicator_name_fails_fast() {
     );
 }
 
-/// An `icegridnode` of the test, killed (with the servers it started) on
-/// drop.
-struct Node {
-    child: std::process::Child,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.dir);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// `icegridadmin -e COMMAND` against `registry`; its exit success and output.
 fn icegridadmin(registry: &Registry, command: &str) -> (bool, String) {
-    let out = Command::new("icegridadmin")
-        .arg(registry.locator_arg())
-        .args(["-u", "test", "-p", "test", "-e", command])
-        .output()
-        .expect("icegridadmin (zeroc-ice-utils, installed by scripts/install-ice.sh)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let out = admin_try(registry, command);
+    (out.code == Some(0), format!("{}{}", out.stdout, out.stderr))
 }
 
 /// A Rust server started by a real IceGrid node, with Ice's admin left
@@ -206,32 +150,9 @@ fn icegridadmin(registry: &Registry, command: &str) -> (bool, String) {
 #[test]
 fn an_icegrid_node_starts_and_stops_the_replicator() {
     let registry = Registry::start_with("NodeGrid", &[]).unwrap();
-    let dir = std::env::temp_dir().join(format!("locator-node-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::create_dir_all(dir.join("out")).unwrap();
-    let log = std::fs::File::create(dir.join("node.log")).unwrap();
-    let child = Command::new("icegridnode")
-        .arg(registry.locator_arg())
-        .arg("--IceGrid.Node.Name=node1")
-        .arg("--IceGrid.Node.Endpoints=tcp -h 127.0.0.1")
-        .arg(format!(
-            "--IceGrid.Node.Data={}",
-            dir.join("data").display()
-        ))
-        .arg(format!(
-            "--IceGrid.Node.Output={}",
-            dir.join("out").display()
-        ))
-        .arg("--IceGrid.Node.Trace.Server=1")
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let node = Node {
-        child,
-        dir: dir.clone(),
-    };
+    let scratch = Scratch::new("locator-node");
+    let dir = scratch.path.clone();
+    let node = Node::start("node1", &registry, &dir, &["--IceGrid.Node.Trace.Server=1"]);
     let descriptor = dir.join("app.xml");
     std::fs::write(
         &descriptor,
@@ -239,7 +160,7 @@ fn an_icegrid_node_starts_and_stops_the_replicator() {
             r#"<icegrid>
   <application name="LocatorApp">
     <node name="node1">
-      <server id="Repl" exe="{RUST_REPLICATOR}" activation="manual">
+      <server id="Repl" exe="{REPLICATOR}" activation="manual">
         <adapter name="ChannelServiceXReplicator" id="ReplA" endpoints="tcp -h 127.0.0.1">
           <object identity="{NAME}" type="{REPLICATOR_TYPE}"/>
         </adapter>
@@ -265,7 +186,7 @@ fn an_icegrid_node_starts_and_stops_the_replicator() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let log = || std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+    let log = || node.log();
     assert!(ok, "server start: {out}\n{}", log());
     eprintln!("server start returned after {:?}", started.elapsed());
     let (_, state) = icegridadmin(&registry, "server state Repl");

@@ -10,36 +10,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::Identity;
 use ice_proto::properties::Properties;
 use replicator::{Keyed, StateReplicator};
+use support::{eventually, id};
 
 // Not every generated accessor is used here.
 #[allow(clippy::all, missing_docs, dead_code)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/replication_inputs.rs"));
-}
-
-fn id(name: &str) -> Identity {
-    Identity {
-        name: name.to_owned(),
-        category: String::new(),
-    }
-}
-
-/// Waits until `f` holds (pushes are asynchronous), up to 10 s.
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Starts a replicator servant and two members (standby, each with its

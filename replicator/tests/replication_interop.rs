@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -14,33 +16,16 @@ use interop_tests::peers::{
     bins, channel_client, encoding_args, replica_ctl, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE,
     CTL_STANDBY, CTL_UNREACHABLE,
 };
+use support::{with_enc, COMPONENT, LOOPBACK_REPLICATOR};
 
 const LONG: Duration = Duration::from_secs(60);
-const RUST_REPLICATOR: &str = env!("CARGO_BIN_EXE_scf-replicator");
-const RUST_COMPONENT: &str = env!("CARGO_BIN_EXE_channel-service-x");
-const RUST_CTL: &str = env!("CARGO_BIN_EXE_replica-ctl");
-
-fn with_enc(enc: Encoding, mut args: Vec<String>) -> Vec<String> {
-    args.extend(encoding_args(enc));
-    args
-}
 
 fn rust_replicator(enc: Encoding) -> Peer {
-    let args = with_enc(
-        enc,
-        vec!["--ChannelServiceXReplicator.Endpoints=tcp -h 127.0.0.1 -p 0".to_owned()],
-    );
-    Peer::spawn("rust-replicator", Path::new(RUST_REPLICATOR), &args).unwrap()
+    support::spawn_replicator(&with_enc(enc, vec![LOOPBACK_REPLICATOR.to_owned()]))
 }
 
 fn rust_component(name: &str, replicator: &str, enc: Encoding) -> Peer {
-    let args = with_enc(
-        enc,
-        vec![format!(
-            "--ChannelServiceX.StateReplicatorName={replicator}"
-        )],
-    );
-    Peer::spawn(name, Path::new(RUST_COMPONENT), &args).unwrap()
+    support::spawn_component(name, replicator, &encoding_args(enc))
 }
 
 fn cpp_component(name: &str, replicator: &str, enc: Encoding) -> Peer {
@@ -72,29 +57,12 @@ fn py_ctl(command: &str, proxy: &str, enc: Encoding) -> Option<i32> {
 }
 
 fn rust_ctl(command: &str, proxy: &str, enc: Encoding) -> Option<i32> {
-    let out = Command::new(RUST_CTL)
-        .arg(command)
-        .arg(proxy)
-        .args(encoding_args(enc))
-        .output()
-        .unwrap();
-    eprintln!(
-        "replica-ctl {command}: {:?} {:?}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    out.status.code()
+    support::ctl(command, proxy, &encoding_args(enc))
 }
 
 /// `channel_client.py dump` of a member's service: ITEM lines before END.
 fn client_dump(service: &str, enc: Encoding) -> Vec<String> {
-    let out = channel_client(service, &["dump"], &encoding_args(enc)).unwrap();
-    assert_eq!(out.code, Some(0), "dump failed: {}", out.stderr);
-    out.stdout
-        .lines()
-        .take_while(|l| *l != "END")
-        .map(str::to_owned)
-        .collect()
+    support::client_dump(service, &encoding_args(enc))
 }
 
 fn is_change(line: &str) -> bool {
@@ -249,7 +217,7 @@ fn rust_active_through_cpp_replicator_encoding_1_0() {
 fn standalone_runs_alone_and_a_wrong_replicator_fails_fast() {
     let alone = Peer::spawn(
         "rust-standalone",
-        Path::new(RUST_COMPONENT),
+        Path::new(COMPONENT),
         &["--ChannelServiceX.Standalone=1".to_owned()],
     )
     .unwrap();
@@ -266,7 +234,7 @@ fn standalone_runs_alone_and_a_wrong_replicator_fails_fast() {
     );
 
     let started = Instant::now();
-    let out = Command::new(RUST_COMPONENT)
+    let out = Command::new(COMPONENT)
         .arg("--ChannelServiceX.StateReplicatorName=Nobody:tcp -h 127.0.0.1 -p 1")
         .output()
         .unwrap();
@@ -278,7 +246,7 @@ fn standalone_runs_alone_and_a_wrong_replicator_fails_fast() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    let out = Command::new(RUST_COMPONENT).output().unwrap();
+    let out = Command::new(COMPONENT).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -8,46 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::Identity;
-use ice_proto::properties::Properties;
 use ice_proto::proxy::ObjectPrx;
 use interop_tests::golden::Encoding;
 use interop_tests::peers::{encoding_args, Peer, PYTHON};
 use replicator::bridge_z::{self, Bridges};
 use replicator::session_y::{self, Session, Sessions};
 use replicator::StateReplicator;
-
-fn id(name: &str) -> Identity {
-    Identity {
-        name: name.to_owned(),
-        category: String::new(),
-    }
-}
-
-fn communicator(enc: Encoding) -> Communicator {
-    let mut props = Properties::new();
-    for a in encoding_args(enc) {
-        if let Some((k, v)) = a.trim_start_matches("--").split_once('=') {
-            props.set_property(k, v);
-        }
-    }
-    Communicator::new(props)
-}
-
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use support::{communicator, eventually, id};
 
 /// A SessionServiceY replicator (the generated servant) on loopback.
 async fn session_replicator(

@@ -1,17 +1,15 @@
-//! What the cluster tests share: the OCF agent (`replicator/ocf/scf-replica`)
-//! run as Pacemaker runs it (OCF environment, one action per call, a
-//! wall-clock bound), scratch directories, and a guard that kills the member
-//! an agent started when a test ends early.
-
-// Each cluster test uses a part of these helpers.
-#![allow(dead_code)]
+//! The OCF agent (`replicator/ocf/scf-replica`) run as Pacemaker runs it
+//! (OCF environment, one action per call, a wall-clock bound), and a guard
+//! that kills the member an agent started when a test ends early.
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use interop_tests::peers::ScriptOutput;
+
+use super::run_bounded;
 
 /// OCF return codes (OCF resource agent API).
 pub const OCF_SUCCESS: i32 = 0;
@@ -29,108 +27,6 @@ pub const OCF_RUNNING_MASTER: i32 = 8;
 /// `replicator/ocf/scf-replica`.
 pub fn agent_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("ocf/scf-replica")
-}
-
-/// The first of `candidates` that exists, else a lookup of `name` in PATH.
-pub fn find_program(name: &str, candidates: &[&str]) -> Option<PathBuf> {
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-}
-
-/// What a bounded command did.
-#[derive(Debug, Clone)]
-pub struct Ran {
-    /// Exit code; `None` when killed (by a signal or by the bound).
-    pub code: Option<i32>,
-    /// Its stdout.
-    pub stdout: String,
-    /// Its stderr.
-    pub stderr: String,
-    /// How long it ran.
-    pub elapsed: Duration,
-}
-
-/// Runs `cmd` (stdin closed, output collected) and kills it after `limit`.
-pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Ran {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let code = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status.code(),
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let elapsed = start.elapsed();
-    Ran {
-        code,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        elapsed,
-    }
-}
-
-/// A scratch directory under the system's temporary directory, removed on
-/// drop. World-readable, so `ocf-tester`'s `su nobody` check can run.
-#[derive(Debug)]
-pub struct Scratch {
-    /// Its path.
-    pub path: PathBuf,
-}
-
-impl Scratch {
-    /// A new empty directory whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        Scratch { path }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// The OCF agent configured for one resource instance, optionally run
@@ -201,7 +97,7 @@ impl Agent {
 
     /// Runs one action as Pacemaker would (OCF environment variables, a
     /// 20 s `CRM_meta_timeout`), bounded by [`ACTION_LIMIT`].
-    pub fn run(&self, action: &str) -> Ran {
+    pub fn run(&self, action: &str) -> ScriptOutput {
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -268,14 +164,7 @@ impl Agent {
 /// Kills (SIGKILL) the member `pid` if it still runs and still is a
 /// member (a recycled pid is left alone).
 pub fn kill_pid(pid: u32) {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if !String::from_utf8_lossy(&cmdline).contains("channel-service") {
-        return;
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
+    super::kill_program(pid, &["channel-service"]);
 }
 
 /// Kills whatever member the agents started when dropped (a test that
