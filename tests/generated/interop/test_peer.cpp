@@ -101,6 +101,32 @@ bool isBaseSeq(const BaseSeq& s, bool e10)
            l->p == Point{0, 0} && !l->other && opts;
 }
 
+shared_ptr<Opts> optsFull(const shared_ptr<PingerPrx>& pinger)
+{
+    return make_shared<Opts>(Ice::Byte(1), true, short(2), 3LL, 4.5f, 5.5, string("six"), Point{7, 8},
+                             StringSeq{"9"}, IntSeq{10, 11}, Color::Blue, PointDict{{"d", Point{12, 13}}}, pinger,
+                             make_shared<Node>(14, nullptr), builtins(), 40);
+}
+
+bool isOptsEmpty(const shared_ptr<Opts>& o)
+{
+    return o && !o->y && !o->b && !o->s && !o->l && !o->f && !o->d && !o->str && !o->p && !o->strs && !o->ints &&
+           !o->color && !o->dict && !o->prx && !o->node && !o->builtins && !o->big;
+}
+
+bool isOptsFull(const shared_ptr<Opts>& o, bool e10)
+{
+    if(e10)
+    {
+        return isOptsEmpty(o);
+    }
+    return o && o->y == Ice::Byte(1) && o->b == true && o->s == short(2) && o->l == 3LL && o->f == 4.5f &&
+           o->d == 5.5 && o->str == string("six") && o->p == Point{7, 8} && o->strs == StringSeq{"9"} &&
+           o->ints == IntSeq{10, 11} && o->color == Color::Blue && o->dict == PointDict{{"d", Point{12, 13}}} &&
+           o->prx && *o->prx && (*o->prx)->ice_getIdentity().name == "pinger" && o->node && *o->node &&
+           (*o->node)->value == 14 && !(*o->node)->next && o->builtins == builtins() && o->big == 40;
+}
+
 bool isDefaults(const Defaults& d)
 {
     return d == Defaults() && d.b && d.y == 7 && d.s == -2 && d.i == 100000 && d.l == 9000000000LL &&
@@ -271,6 +297,14 @@ public:
         }
         oc = c;
         return p;
+    }
+
+    shared_ptr<Opts> opOpts(shared_ptr<Opts> full, shared_ptr<Opts> empty, shared_ptr<Opts>& oempty,
+                            const Ice::Current& c) override
+    {
+        expect("opOpts", isOptsFull(full, c.encoding == Ice::Encoding_1_0) && isOptsEmpty(empty));
+        oempty = empty;
+        return full;
     }
 
     void throwBase(int kind, const Ice::Current&) override { raise(kind); }
@@ -454,6 +488,11 @@ int client(const string& testerStr, const string& pingerStr, const string& encod
     ri = t->opOptional(Ice::nullopt, Ice::nullopt, Ice::nullopt, Ice::nullopt, oos, op);
     check("opOptional_absent", !ri && !oos && !op);
 
+    {
+        shared_ptr<Opts> oempty;
+        auto full = t->opOpts(optsFull(pinger), make_shared<Opts>(), oempty);
+        check("opOpts", isOptsFull(full, e10) && isOptsEmpty(oempty));
+    }
     {
         Ice::optional<shared_ptr<Node>> oc;
         auto rp = t->opOptionalRefs(pinger, make_shared<Node>(5, nullptr), oc);

@@ -85,6 +85,28 @@ def is_base_seq(s, e10):
             and s[3] is None)
 
 
+def opts_full(pinger):
+    return Test.Opts(y=1, b=True, s=2, l=3, f=4.5, d=5.5, str="six", p=P(7, 8), strs=["9"], ints=[10, 11],
+                     color=Test.Inner.Color.Blue, dict={"d": P(12, 13)}, prx=pinger, node=Test.Node(14, None),
+                     builtins=builtins(), big=40)
+
+
+def is_opts_empty(o):
+    return type(o) is Test.Opts and all(getattr(o, m) is U for m in [
+        "y", "b", "s", "l", "f", "d", "str", "p", "strs", "ints", "color", "dict", "prx", "node", "builtins", "big"])
+
+
+def is_opts_full(o, e10):
+    if e10:
+        return is_opts_empty(o)
+    return (type(o) is Test.Opts and o.y == 1 and o.b is True and o.s == 2 and o.l == 3 and o.f == 4.5
+            and o.d == 5.5 and o.str == "six" and o.p == P(7, 8) and o.strs == ["9"] and o.ints == [10, 11]
+            and o.color == Test.Inner.Color.Blue and o.dict == {"d": P(12, 13)}
+            and o.prx is not None and o.prx is not U and o.prx.ice_getIdentity().name == "pinger"
+            and o.node is not U and o.node.value == 14 and o.node.next is None
+            and o.builtins == builtins() and o.big == 40)
+
+
 def is_defaults(d):
     return (d == Test.Defaults() and d.b is True and d.y == 7 and d.s == -2 and d.i == 100000
             and d.l == 9000000000 and d.f == 0.5 and d.d == 3.25 and d.str == "def"
@@ -193,6 +215,11 @@ class TesterI(Test.Tester):
         else:
             self.expect("opOptionalRefs_absent", c is U)
         return (p, c)
+
+    def opOpts(self, full, empty, current):
+        self.expect("opOpts", is_opts_full(full, self.e10(current)) and is_opts_empty(empty),
+                    repr(full) + repr(empty))
+        return (full, empty)
 
     def throwBase(self, kind, current):
         self.throw(kind)
@@ -313,6 +340,9 @@ def client(tester_str, pinger_str, encoding):
             check("opOptional", r == (3, "opt", P(1, 1)), str([show(v) for v in r]))
         r = t.opOptional()
         check("opOptional_absent", r == (U, U, U), str([show(v) for v in r]))
+
+        full, empty = t.opOpts(opts_full(pinger), Test.Opts())
+        check("opOpts", is_opts_full(full, e10) and is_opts_empty(empty), repr(full))
 
         r, c = t.opOptionalRefs(pinger, Test.Node(5, None))
         if e10:

@@ -228,6 +228,66 @@ fn is_base_seq(s: &t::BaseSeq, e10: bool) -> bool {
         && s[3].is_none()
 }
 
+fn opts_full(pinger: Option<t::PingerPrx>) -> Option<ClassRef> {
+    Some(ClassRef::new(t::Opts {
+        y: Some(1),
+        b: Some(true),
+        s: Some(2),
+        l: Some(3),
+        f: Some(4.5),
+        d: Some(5.5),
+        str: Some("six".into()),
+        p: Some(pt(7, 8)),
+        strs: Some(vec!["9".into()]),
+        ints: Some(vec![10, 11]),
+        color: Some(inner::Color::Blue),
+        dict: Some(BTreeMap::from([("d".into(), pt(12, 13))])),
+        prx: Some(pinger),
+        node: Some(node(14, None)),
+        builtins: Some(builtins()),
+        big: Some(40),
+    }))
+}
+
+fn opts_of(o: &Option<ClassRef>) -> Option<&t::Opts> {
+    let r = o.as_ref()?;
+    (r.ice_id() == Some(t::Opts::ICE_ID))
+        .then(|| r.downcast_ref::<t::Opts>())
+        .flatten()
+}
+
+fn is_opts_empty(o: &Option<ClassRef>) -> bool {
+    opts_of(o).is_some_and(|o| *o == t::Opts::default())
+}
+
+/// Every member as [`opts_full`] sets it (none in 1.0, which has no optionals).
+fn is_opts_full(o: &Option<ClassRef>, e10: bool) -> bool {
+    if e10 {
+        return is_opts_empty(o);
+    }
+    opts_of(o).is_some_and(|o| {
+        o.y == Some(1)
+            && o.b == Some(true)
+            && o.s == Some(2)
+            && o.l == Some(3)
+            && o.f == Some(4.5)
+            && o.d == Some(5.5)
+            && o.str.as_deref() == Some("six")
+            && o.p == Some(pt(7, 8))
+            && o.strs == Some(vec!["9".to_string()])
+            && o.ints == Some(vec![10, 11])
+            && o.color == Some(inner::Color::Blue)
+            && o.dict == Some(BTreeMap::from([("d".into(), pt(12, 13))]))
+            && o.prx.as_ref().and_then(name_of).as_deref() == Some("pinger")
+            && o.node
+                .as_ref()
+                .and_then(node_of)
+                .is_some_and(|n| n.value == 14 && n.next.is_none())
+            && o.builtins == Some(builtins())
+            && o.big == Some(40)
+    })
+}
+
 fn is_defaults(d: &t::Defaults) -> bool {
     *d == t::Defaults::default()
         && d.b
@@ -538,6 +598,17 @@ impl Tester for TesterImpl {
         };
         self.expect("opOptionalRefs", ok, || format!("{p:?} {c:?}"));
         Ok((p, c))
+    }
+
+    async fn op_opts(
+        &self,
+        full: Option<ClassRef>,
+        empty: Option<ClassRef>,
+        current: &Current,
+    ) -> Result<(Option<ClassRef>, Option<ClassRef>), DispatchError> {
+        let ok = is_opts_full(&full, e10(current)) && is_opts_empty(&empty);
+        self.expect("opOpts", ok, || format!("{full:?} {empty:?}"));
+        Ok((full, empty))
     }
 
     async fn throw_base(&self, kind: i32, current: &Current) -> Result<(), DispatchError> {
@@ -878,6 +949,19 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         tp.op_optional(&None, &None, &None, &None, None).await?,
         (None, None, None)
     );
+
+    let (full, empty) = tp
+        .op_opts(
+            &opts_full(Some(pinger.clone())),
+            &Some(ClassRef::new(t::Opts::default())),
+            None,
+        )
+        .await?;
+    ensure(
+        "opOpts",
+        is_opts_full(&full, e10) && is_opts_empty(&empty),
+        || format!("{full:?} {empty:?}"),
+    )?;
 
     let (r, c) = tp
         .op_optional_refs(&Some(Some(pinger.clone())), &Some(node(5, None)), None)
