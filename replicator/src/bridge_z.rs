@@ -7,13 +7,8 @@
 //! the other changes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use ice_proto::adapter::ObjectAdapter;
-use ice_proto::encoding::Identity;
-use ice_proto::proxy::ObjectPrx;
-
-use crate::member::{MemberError, ReplicatorError};
+use crate::member::MemberError;
 
 pub use crate::generated::asterisk_scf::bridge_service_z::v1 as bz;
 
@@ -29,46 +24,22 @@ pub struct Bridge {
     pub mixing_rate: i32,
 }
 
-/// The BridgeServiceZ component over a replica-group member.
-#[derive(Debug, Clone)]
-pub struct Bridges {
-    member: glue::Member,
+impl From<&bz::BridgeServiceZBridgeStateItem> for Bridge {
+    fn from(b: &bz::BridgeServiceZBridgeStateItem) -> Self {
+        Bridge {
+            members: b.members.clone(),
+            mixing_rate: b.mixing_rate,
+        }
+    }
 }
 
+member_component!(
+    /// The BridgeServiceZ component over a replica-group member.
+    Bridges,
+    glue
+);
+
 impl Bridges {
-    /// The component over `member`.
-    #[must_use]
-    pub fn new(member: glue::Member) -> Self {
-        Self { member }
-    }
-
-    /// A standby member listening to the replicator at `replicator` (see
-    /// [`crate::session_y::Sessions::join`]).
-    ///
-    /// # Errors
-    /// The replicator's error when it cannot be reached.
-    pub async fn join(
-        replicator: ObjectPrx,
-        adapter: &ObjectAdapter,
-        listener: Identity,
-    ) -> Result<Self, ReplicatorError> {
-        let servant = glue::MemberListener::default();
-        let slot = Arc::clone(&servant.slot);
-        let prx = adapter.add(servant.into_dispatcher(), listener);
-        let member = glue::Member::new_standby(glue::Client::new(replicator, &prx));
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(member.clone());
-        }
-        member.join().await?;
-        Ok(Self::new(member))
-    }
-
-    /// The member.
-    #[must_use]
-    pub fn member(&self) -> &glue::Member {
-        &self.member
-    }
-
     fn item(id: &str, bridge: &Bridge) -> glue::Item {
         glue::Item::new(bz::BridgeServiceZBridgeStateItem {
             base: bz::BridgeServiceZStateItem { key: id.to_owned() },
@@ -144,13 +115,7 @@ impl Bridges {
             .iter()
             .filter_map(|i| {
                 let b = i.downcast_ref::<bz::BridgeServiceZBridgeStateItem>()?;
-                Some((
-                    b.base.key.clone(),
-                    Bridge {
-                        members: b.members.clone(),
-                        mixing_rate: b.mixing_rate,
-                    },
-                ))
+                Some((b.base.key.clone(), Bridge::from(b)))
             })
             .collect()
     }

@@ -15,6 +15,9 @@
 //!   generated glue;
 //! - [`cli`]: what the programs share (Ice-style arguments, logging).
 
+#[macro_use]
+mod component;
+
 pub mod bridge_z;
 pub mod channel_x;
 pub mod cli;

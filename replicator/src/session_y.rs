@@ -5,13 +5,8 @@
 //! as a `SessionServiceYStateEntry`, the key beside the instance.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use ice_proto::adapter::ObjectAdapter;
-use ice_proto::encoding::Identity;
-use ice_proto::proxy::ObjectPrx;
-
-use crate::member::{MemberError, ReplicatorError};
+use crate::member::MemberError;
 
 pub use crate::generated::asterisk_scf::session_service_y::v1 as sy;
 
@@ -29,47 +24,23 @@ pub struct Session {
     pub answered: bool,
 }
 
-/// The SessionServiceY component over a replica-group member.
-#[derive(Debug, Clone)]
-pub struct Sessions {
-    member: glue::Member,
+impl From<&sy::SessionServiceYSessionStateItem> for Session {
+    fn from(s: &sy::SessionServiceYSessionStateItem) -> Self {
+        Session {
+            caller: s.caller.clone(),
+            callee: s.callee.clone(),
+            answered: s.answered,
+        }
+    }
 }
 
+member_component!(
+    /// The SessionServiceY component over a replica-group member.
+    Sessions,
+    glue
+);
+
 impl Sessions {
-    /// The component over `member`.
-    #[must_use]
-    pub fn new(member: glue::Member) -> Self {
-        Self { member }
-    }
-
-    /// A standby member listening to the replicator at `replicator`: its
-    /// listener servant is added to `adapter` as `listener`, then the
-    /// member registers it and catches up.
-    ///
-    /// # Errors
-    /// The replicator's error when it cannot be reached.
-    pub async fn join(
-        replicator: ObjectPrx,
-        adapter: &ObjectAdapter,
-        listener: Identity,
-    ) -> Result<Self, ReplicatorError> {
-        let servant = glue::MemberListener::default();
-        let slot = Arc::clone(&servant.slot);
-        let prx = adapter.add(servant.into_dispatcher(), listener);
-        let member = glue::Member::new_standby(glue::Client::new(replicator, &prx));
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(member.clone());
-        }
-        member.join().await?;
-        Ok(Self::new(member))
-    }
-
-    /// The member.
-    #[must_use]
-    pub fn member(&self) -> &glue::Member {
-        &self.member
-    }
-
     /// Starts (or replaces) a session.
     ///
     /// # Errors
@@ -124,14 +95,7 @@ impl Sessions {
             .iter()
             .filter_map(|i| {
                 let s = i.downcast_ref::<sy::SessionServiceYSessionStateItem>()?;
-                Some((
-                    i.0.key.clone(),
-                    Session {
-                        caller: s.caller.clone(),
-                        callee: s.callee.clone(),
-                        answered: s.answered,
-                    },
-                ))
+                Some((i.0.key.clone(), Session::from(s)))
             })
             .collect()
     }
