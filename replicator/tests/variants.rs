@@ -12,47 +12,76 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use ice_proto::adapter::{ObjectAdapter, Servant};
 use ice_proto::communicator::Communicator;
 use ice_proto::proxy::ObjectPrx;
 use interop_tests::golden::Encoding;
 use interop_tests::peers::{encoding_args, Peer, PYTHON};
-use replicator::bridge_z::{self, Bridges};
+use replicator::bridge_z::{self, Bridge, Bridges};
 use replicator::session_y::{self, Session, Sessions};
-use replicator::StateReplicator;
+use replicator::{Keyed, StateReplicator};
 use support::{communicator, eventually, id};
+
+/// An object adapter on a free loopback port, activated.
+async fn loopback_adapter(comm: &Communicator, name: &str) -> ObjectAdapter {
+    let adapter = comm
+        .create_object_adapter_with_endpoints(name, "tcp -h 127.0.0.1 -p 0")
+        .await
+        .unwrap();
+    adapter.activate();
+    adapter
+}
+
+/// A replicator core served (by the generated servant `servant` makes of
+/// it) as `identity` on an adapter of its own.
+async fn serve_replicator<I: Keyed>(
+    comm: &Communicator,
+    identity: &str,
+    servant: impl FnOnce(StateReplicator<I>) -> Arc<dyn Servant>,
+) -> (StateReplicator<I>, ObjectPrx) {
+    let adapter = loopback_adapter(comm, &format!("{identity}Adapter")).await;
+    let core = StateReplicator::default();
+    let prx = adapter.add(servant(core.clone()), id(identity));
+    (core, prx)
+}
 
 /// A SessionServiceY replicator (the generated servant) on loopback.
 async fn session_replicator(
     comm: &Communicator,
 ) -> (StateReplicator<session_y::glue::Item>, ObjectPrx) {
-    let adapter = comm
-        .create_object_adapter_with_endpoints("YReplicator", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    let core = StateReplicator::default();
-    let prx = adapter.add(
-        session_y::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
-        id("SessionServiceYStateReplicator"),
-    );
-    adapter.activate();
-    (core, prx)
+    serve_replicator(comm, "SessionServiceYStateReplicator", |core| {
+        session_y::glue::ReplicatorServant::new(core, comm.clone()).into_dispatcher()
+    })
+    .await
+}
+
+/// A BridgeServiceZ replicator (the generated servant) on loopback.
+async fn bridge_replicator(
+    comm: &Communicator,
+) -> (StateReplicator<bridge_z::glue::Item>, ObjectPrx) {
+    serve_replicator(comm, "BridgeServiceZStateReplicator", |core| {
+        bridge_z::glue::ReplicatorServant::new(core, comm.clone()).into_dispatcher()
+    })
+    .await
 }
 
 async fn sessions_pair(comm: &Communicator, rprx: &ObjectPrx) -> (Sessions, Sessions) {
-    let listeners = comm
-        .create_object_adapter_with_endpoints("YListeners", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    listeners.activate();
-    let a = Sessions::join(rprx.clone(), &listeners, id("a"))
-        .await
-        .unwrap();
-    let b = Sessions::join(rprx.clone(), &listeners, id("b"))
-        .await
-        .unwrap();
-    (a, b)
+    let listeners = loopback_adapter(comm, "YListeners").await;
+    let a = Sessions::join(rprx.clone(), &listeners, id("a"));
+    let b = Sessions::join(rprx.clone(), &listeners, id("b"));
+    (a.await.unwrap(), b.await.unwrap())
+}
+
+/// Two standby BridgeServiceZ members, and the adapter their listeners
+/// are on (for more).
+async fn bridges_pair(comm: &Communicator, rprx: &ObjectPrx) -> (Bridges, Bridges, ObjectAdapter) {
+    let listeners = loopback_adapter(comm, "ZListeners").await;
+    let a = Bridges::join(rprx.clone(), &listeners, id("a"));
+    let b = Bridges::join(rprx.clone(), &listeners, id("b"));
+    (a.await.unwrap(), b.await.unwrap(), listeners)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,27 +137,8 @@ async fn session_y_external_keys_reach_a_rust_standby() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_z_removal_subtype_reaches_a_rust_standby() {
     let comm = communicator(Encoding::V1_1);
-    let adapter = comm
-        .create_object_adapter_with_endpoints("ZReplicator", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    let core = StateReplicator::default();
-    let rprx = adapter.add(
-        bridge_z::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
-        id("BridgeServiceZStateReplicator"),
-    );
-    adapter.activate();
-    let listeners = comm
-        .create_object_adapter_with_endpoints("ZListeners", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    listeners.activate();
-    let a = Bridges::join(rprx.clone(), &listeners, id("a"))
-        .await
-        .unwrap();
-    let b = Bridges::join(rprx.clone(), &listeners, id("b"))
-        .await
-        .unwrap();
+    let (core, rprx) = bridge_replicator(&comm).await;
+    let (a, b, listeners) = bridges_pair(&comm, &rprx).await;
     assert!(a.member().activate().await.unwrap());
     for i in 0..30 {
         let bridge = format!("br{i:02}");
@@ -169,25 +179,80 @@ async fn bridge_z_removal_subtype_reaches_a_rust_standby() {
     comm.destroy().await;
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/session_y.py")
+/// `replicator/tests/peers/NAME`.
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
 }
 
-/// `SET key caller callee answered` / `REMOVED key` lines replayed.
-fn replay(lines: &[String]) -> BTreeMap<String, Session> {
+/// `SCRIPT listen REPLICATOR` (ZeroC Python as a listener of the
+/// replicator), once it printed READY.
+fn python_listener(script: &Path, replicator: &str, enc: Encoding) -> Peer {
+    let mut args = vec![
+        script.display().to_string(),
+        "listen".into(),
+        replicator.to_owned(),
+    ];
+    args.extend(encoding_args(enc));
+    tokio::task::block_in_place(|| {
+        Peer::spawn("python-listener", Path::new(PYTHON), &args).unwrap()
+    })
+}
+
+/// The next `n` lines a Python listener prints; then it is told to leave
+/// (stdin closed) and must exit 0.
+fn python_heard(py: &mut Peer, n: usize) -> Vec<String> {
+    tokio::task::block_in_place(|| {
+        let lines: Vec<String> = (0..n)
+            .map(|_| py.read_line(Duration::from_secs(20)).unwrap())
+            .collect();
+        py.close_stdin();
+        assert_eq!(
+            py.wait_exit(Duration::from_secs(10)).unwrap(),
+            Some(0),
+            "{}",
+            py.stderr()
+        );
+        lines
+    })
+}
+
+/// `SCRIPT push REPLICATOR N` (ZeroC Python as the active component): the
+/// lines of the changes it made, each acknowledged, before its `DONE`.
+fn python_push(script: &Path, replicator: &str, n: usize, enc: Encoding) -> Vec<String> {
+    let mut args = vec![
+        script.display().to_string(),
+        "push".into(),
+        replicator.to_owned(),
+        n.to_string(),
+    ];
+    args.extend(encoding_args(enc));
+    tokio::task::block_in_place(|| {
+        let mut pusher = Peer::start("python-active", Path::new(PYTHON), &args).unwrap();
+        let (pushed, _) = pusher
+            .read_until(Duration::from_secs(30), "DONE", |l| l == "DONE")
+            .unwrap();
+        assert_eq!(
+            pusher.wait_exit(Duration::from_secs(10)).unwrap(),
+            Some(0),
+            "{}",
+            pusher.stderr()
+        );
+        pushed
+    })
+}
+
+/// `SET key fields...` / `REMOVED key` lines replayed into a map; `value`
+/// reads the fields of a SET line after its key.
+fn replay_with<V>(lines: &[String], value: impl Fn(&[&str]) -> Option<V>) -> BTreeMap<String, V> {
     let mut out = BTreeMap::new();
     for l in lines {
         let f: Vec<&str> = l.split(' ').collect();
         match f.as_slice() {
-            ["SET", key, caller, callee, answered] => {
-                out.insert(
-                    (*key).to_owned(),
-                    Session {
-                        caller: (*caller).to_owned(),
-                        callee: (*callee).to_owned(),
-                        answered: *answered == "true",
-                    },
-                );
+            ["SET", key, rest @ ..] => {
+                let v = value(rest).unwrap_or_else(|| panic!("unexpected line {l:?}"));
+                out.insert((*key).to_owned(), v);
             }
             ["REMOVED", key] => {
                 out.remove(*key);
@@ -198,6 +263,33 @@ fn replay(lines: &[String]) -> BTreeMap<String, Session> {
     out
 }
 
+/// `SET key caller callee answered` / `REMOVED key` lines replayed.
+fn replay(lines: &[String]) -> BTreeMap<String, Session> {
+    replay_with(lines, |f| match f {
+        [caller, callee, answered] => Some(Session {
+            caller: (*caller).to_owned(),
+            callee: (*callee).to_owned(),
+            answered: *answered == "true",
+        }),
+        _ => None,
+    })
+}
+
+/// `SET key rate m1,m2` / `REMOVED key` lines replayed.
+fn replay_bridges(lines: &[String]) -> BTreeMap<String, Bridge> {
+    replay_with(lines, |f| match f {
+        [rate, members] => Some(Bridge {
+            members: if *members == "-" {
+                Vec::new()
+            } else {
+                members.split(',').map(str::to_owned).collect()
+            },
+            mixing_rate: rate.parse().ok()?,
+        }),
+        _ => None,
+    })
+}
+
 async fn session_y_with_zeroc_python(enc: Encoding) {
     let comm = communicator(enc);
     let (core, rprx) = session_replicator(&comm).await;
@@ -205,15 +297,7 @@ async fn session_y_with_zeroc_python(enc: Encoding) {
     let (a, b) = sessions_pair(&comm, &rprx).await;
 
     // ZeroC Python as a listener of the Rust replicator.
-    let mut args = vec![
-        script().display().to_string(),
-        "listen".into(),
-        rstr.clone(),
-    ];
-    args.extend(encoding_args(enc));
-    let mut py = tokio::task::block_in_place(|| {
-        Peer::spawn("python-listener", Path::new(PYTHON), &args).unwrap()
-    });
+    let mut py = python_listener(&script("session_y.py"), &rstr, enc);
     assert_eq!(core.listener_count(), 3);
     assert!(a.member().activate().await.unwrap());
     let mut expected = 0;
@@ -232,35 +316,13 @@ async fn session_y_with_zeroc_python(enc: Encoding) {
             expected += 1;
         }
     }
-    let mut lines = Vec::new();
-    while lines.len() < expected {
-        lines.push(tokio::task::block_in_place(|| {
-            py.read_line(Duration::from_secs(20)).unwrap()
-        }));
-    }
+    let lines = python_heard(&mut py, expected);
     let want = a.sessions();
     assert_eq!(replay(&lines), want);
-    py.close_stdin();
-    tokio::task::block_in_place(|| py.wait_exit(Duration::from_secs(10)).unwrap());
 
     // ZeroC Python as the active component; the Rust members follow.
     assert!(a.member().standby().await.unwrap());
-    let mut args = vec![
-        script().display().to_string(),
-        "push".into(),
-        rstr,
-        "60".into(),
-    ];
-    args.extend(encoding_args(enc));
-    let mut pusher = Peer::start("python-active", Path::new(PYTHON), &args).unwrap();
-    let mut pushed = Vec::new();
-    loop {
-        let l = tokio::task::block_in_place(|| pusher.read_line(Duration::from_secs(30)).unwrap());
-        if l == "DONE" {
-            break;
-        }
-        pushed.push(l);
-    }
+    let pushed = python_push(&script("session_y.py"), &rstr, 60, enc);
     assert_eq!(pushed.len(), 60);
     let mut want = want;
     want.extend(replay(&pushed));
@@ -288,76 +350,16 @@ async fn session_y_with_zeroc_python_encoding_1_0() {
     session_y_with_zeroc_python(Encoding::V1_0).await;
 }
 
-fn bridge_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/bridge_z.py")
-}
-
-/// `SET key rate m1,m2` / `REMOVED key` lines replayed.
-fn replay_bridges(lines: &[String]) -> BTreeMap<String, bridge_z::Bridge> {
-    let mut out = BTreeMap::new();
-    for l in lines {
-        let f: Vec<&str> = l.split(' ').collect();
-        match f.as_slice() {
-            ["SET", key, rate, members] => {
-                let members = if *members == "-" {
-                    Vec::new()
-                } else {
-                    members.split(',').map(str::to_owned).collect()
-                };
-                out.insert(
-                    (*key).to_owned(),
-                    bridge_z::Bridge {
-                        members,
-                        mixing_rate: rate.parse().unwrap(),
-                    },
-                );
-            }
-            ["REMOVED", key] => {
-                out.remove(*key);
-            }
-            _ => panic!("unexpected line {l:?}"),
-        }
-    }
-    out
-}
-
 /// BridgeServiceZ with ZeroC Python: removal items made by Rust reach a
 /// Python listener as `BridgeServiceZStateItemRemoval` instances, and
 /// those Python sends (mixed with sets in one call) reach Rust standbys.
 async fn bridge_z_with_zeroc_python(enc: Encoding) {
     let comm = communicator(enc);
-    let adapter = comm
-        .create_object_adapter_with_endpoints("ZReplicator", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    let core = StateReplicator::default();
-    let rprx = adapter.add(
-        bridge_z::glue::ReplicatorServant::new(core.clone(), comm.clone()).into_dispatcher(),
-        id("BridgeServiceZStateReplicator"),
-    );
-    adapter.activate();
+    let (core, rprx) = bridge_replicator(&comm).await;
     let rstr = comm.proxy_to_string(&rprx);
-    let listeners = comm
-        .create_object_adapter_with_endpoints("ZListeners", "tcp -h 127.0.0.1 -p 0")
-        .await
-        .unwrap();
-    listeners.activate();
-    let a = Bridges::join(rprx.clone(), &listeners, id("a"))
-        .await
-        .unwrap();
-    let b = Bridges::join(rprx.clone(), &listeners, id("b"))
-        .await
-        .unwrap();
+    let (a, b, _listeners) = bridges_pair(&comm, &rprx).await;
 
-    let mut args = vec![
-        bridge_script().display().to_string(),
-        "listen".into(),
-        rstr.clone(),
-    ];
-    args.extend(encoding_args(enc));
-    let mut py = tokio::task::block_in_place(|| {
-        Peer::spawn("python-listener", Path::new(PYTHON), &args).unwrap()
-    });
+    let mut py = python_listener(&script("bridge_z.py"), &rstr, enc);
     assert!(a.member().activate().await.unwrap());
     let mut expected = 0;
     for i in 0..30 {
@@ -374,35 +376,13 @@ async fn bridge_z_with_zeroc_python(enc: Encoding) {
         .await
         .unwrap();
     expected += 3;
-    let mut lines = Vec::new();
-    while lines.len() < expected {
-        lines.push(tokio::task::block_in_place(|| {
-            py.read_line(Duration::from_secs(20)).unwrap()
-        }));
-    }
+    let lines = python_heard(&mut py, expected);
     assert!(lines.iter().any(|l| l == "REMOVED br01"), "{lines:?}");
     let want = a.bridges();
     assert_eq!(replay_bridges(&lines), want);
-    py.close_stdin();
-    tokio::task::block_in_place(|| py.wait_exit(Duration::from_secs(10)).unwrap());
 
     assert!(a.member().standby().await.unwrap());
-    let mut args = vec![
-        bridge_script().display().to_string(),
-        "push".into(),
-        rstr,
-        "50".into(),
-    ];
-    args.extend(encoding_args(enc));
-    let mut pusher = Peer::start("python-active", Path::new(PYTHON), &args).unwrap();
-    let mut pushed = Vec::new();
-    loop {
-        let l = tokio::task::block_in_place(|| pusher.read_line(Duration::from_secs(30)).unwrap());
-        if l == "DONE" {
-            break;
-        }
-        pushed.push(l);
-    }
+    let pushed = python_push(&script("bridge_z.py"), &rstr, 50, enc);
     assert_eq!(pushed.len(), 50);
     assert!(pushed.iter().any(|l| l.starts_with("REMOVED ")));
     let mut all = lines;
@@ -445,31 +425,10 @@ async fn scf_replicator_serves_the_variants() {
     let (_, endpoints) = x.split_once(':').unwrap();
     let y = format!("SessionServiceYStateReplicator:{endpoints}");
     let z = format!("BridgeServiceZStateReplicator:{endpoints}");
-    let mut pushed = Vec::new();
-    for (script, proxy) in [(script(), &y), (bridge_script(), &z)] {
-        let args = vec![
-            script.display().to_string(),
-            "push".into(),
-            proxy.clone(),
-            "20".into(),
-        ];
-        let out = tokio::task::block_in_place(|| {
-            std::process::Command::new(PYTHON)
-                .args(&args)
-                .output()
-                .unwrap()
-        });
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
-        assert_eq!(lines.last().map(String::as_str), Some("DONE"));
-        pushed.push(lines[..lines.len() - 1].to_vec());
-    }
+    let pushed: Vec<Vec<String>> = [("session_y.py", &y), ("bridge_z.py", &z)]
+        .iter()
+        .map(|(name, proxy)| python_push(&script(name), proxy, 20, Encoding::V1_1))
+        .collect();
     let comm = communicator(Encoding::V1_1);
     let yprx = session_y::sy::SessionServiceYStateReplicatorPrx::unchecked_cast(
         comm.string_to_proxy(&y).unwrap().unwrap(),
@@ -481,14 +440,7 @@ async fn scf_replicator_serves_the_variants() {
                 let s = i
                     .downcast_ref::<session_y::sy::SessionServiceYSessionStateItem>()
                     .unwrap();
-                (
-                    i.0.key.clone(),
-                    Session {
-                        caller: s.caller.clone(),
-                        callee: s.callee.clone(),
-                        answered: s.answered,
-                    },
-                )
+                (i.0.key.clone(), Session::from(s))
             })
             .collect();
     assert!(!sessions.is_empty());
@@ -496,20 +448,14 @@ async fn scf_replicator_serves_the_variants() {
     let zprx = bridge_z::bz::BridgeServiceZStateReplicatorPrx::unchecked_cast(
         comm.string_to_proxy(&z).unwrap().unwrap(),
     );
-    let bridges: BTreeMap<String, bridge_z::Bridge> =
+    let bridges: BTreeMap<String, Bridge> =
         bridge_z::glue::Item::from_seq(zprx.get_all_state_items(None).await.unwrap())
             .into_iter()
             .map(|i| {
                 let b = i
                     .downcast_ref::<bridge_z::bz::BridgeServiceZBridgeStateItem>()
                     .unwrap();
-                (
-                    b.base.key.clone(),
-                    bridge_z::Bridge {
-                        members: b.members.clone(),
-                        mixing_rate: b.mixing_rate,
-                    },
-                )
+                (b.base.key.clone(), Bridge::from(b))
             })
             .collect();
     assert!(!bridges.is_empty());
