@@ -71,8 +71,10 @@
 //!   uses for `ice_isA`/`ice_ids`.
 //! - Wire order follows Ice: required parameters in order, then optional
 //!   ones by tag; results are the out-parameters, then the return value,
-//!   then optional outputs by tag. Class instances are flushed at the end
-//!   of the encapsulation in encoding 1.0. `["format:sliced"]` on the
+//!   then optional outputs by tag. In encoding 1.0, class instances are
+//!   flushed at the end of the encapsulation when a required parameter (or
+//!   result) holds classes, as ZeroC decides (1.0 sends no optional
+//!   parameters). `["format:sliced"]` on the
 //!   operation or interface selects the sliced format for classes and
 //!   exceptions in the encapsulation; every dispatch is asynchronous, so
 //!   `["amd"]` changes nothing.
