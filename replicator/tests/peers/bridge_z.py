@@ -17,30 +17,10 @@ Usage:
 
 Exit codes: 0 success, 2 replicator unreachable, 1 other errors.
 """
-import os
-import sys
-import threading
+from variant_peer import load_slice, main, show
 
-import Ice
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SLICE_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "slice"))
-Ice.loadSlice(
-    "-I%s %s"
-    % (
-        SLICE_DIR,
-        os.path.join(SLICE_DIR, "AsteriskSCF", "BridgeServiceZ", "BridgeServiceZStateReplicationIf.ice"),
-    )
-)
+load_slice("AsteriskSCF", "BridgeServiceZ", "BridgeServiceZStateReplicationIf.ice")
 import AsteriskSCF.BridgeServiceZ.V1 as Z  # noqa: E402
-
-LOCK = threading.Lock()
-
-
-def show(lines):
-    with LOCK:
-        for line in lines:
-            print(line, flush=True)
 
 
 def item_line(i):
@@ -53,7 +33,7 @@ def item_line(i):
 
 class Listener(Z.BridgeServiceZStateReplicatorListener):
     def stateItemsSet(self, items, current=None):
-        show([item_line(i) for i in items])
+        show(*[item_line(i) for i in items])
 
 
 def bridge(key, rate, members):
@@ -84,49 +64,18 @@ def push(replicator, n):
                 break
             items = items[: n - done]
             replicator.setStateItems(items)
-            show([item_line(it) for it in items])
+            show(*[item_line(it) for it in items])
             done += len(items)
         i += 1
-    show(["DONE"])
-
-
-def run(argv):
-    init = Ice.InitializationData()
-    init.properties = Ice.createProperties(argv)
-    argv = init.properties.parseCommandLineOptions("", argv)
-    props = init.properties
-    props.setProperty("Listener.Endpoints", "tcp -h 127.0.0.1 -p 0")
-    if not props.getProperty("Ice.Default.InvocationTimeout"):
-        props.setProperty("Ice.Default.InvocationTimeout", "5000")
-    props.setProperty("Ice.RetryIntervals", "-1")
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    if len(args) < 2 or args[0] not in ("listen", "push"):
-        sys.stderr.write(__doc__)
-        return 1
-    with Ice.initialize(init) as communicator:
-        replicator = Z.BridgeServiceZStateReplicatorPrx.uncheckedCast(communicator.stringToProxy(args[1]))
-        try:
-            if args[0] == "push":
-                push(replicator, int(args[2]))
-                return 0
-            adapter = communicator.createObjectAdapter("Listener")
-            prx = Z.BridgeServiceZStateReplicatorListenerPrx.uncheckedCast(
-                adapter.add(Listener(), Ice.stringToIdentity("BridgeZListener"))
-            )
-            adapter.activate()
-            replicator.addListener(prx)
-            show(["READY\t%s" % communicator.proxyToString(prx)])
-            sys.stdin.read()
-            replicator.removeListener(prx)
-            return 0
-        except (Ice.ConnectFailedException, Ice.ConnectionRefusedException, Ice.TimeoutException) as e:
-            sys.stderr.write("replicator unreachable: %s\n" % e)
-            return 2
+    show("DONE")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(run(sys.argv))
-    except Ice.Exception as e:
-        sys.stderr.write("error: %s\n" % e)
-        sys.exit(1)
+    main(
+        __doc__,
+        Z.BridgeServiceZStateReplicatorPrx,
+        Z.BridgeServiceZStateReplicatorListenerPrx,
+        Listener(),
+        "BridgeZListener",
+        push,
+    )

@@ -16,29 +16,10 @@ Usage:
 
 Exit codes: 0 success, 2 replicator unreachable, 1 other errors.
 """
-import os
-import sys
-import threading
+from variant_peer import load_slice, main, show
 
-import Ice
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SLICE_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "slice"))
-Ice.loadSlice(
-    "-I%s %s"
-    % (
-        SLICE_DIR,
-        os.path.join(SLICE_DIR, "AsteriskSCF", "SessionServiceY", "SessionServiceYStateReplicationIf.ice"),
-    )
-)
+load_slice("AsteriskSCF", "SessionServiceY", "SessionServiceYStateReplicationIf.ice")
 import AsteriskSCF.SessionServiceY.V1 as Y  # noqa: E402
-
-LOCK = threading.Lock()
-
-
-def show(line):
-    with LOCK:
-        print(line, flush=True)
 
 
 def entry_line(e):
@@ -84,43 +65,12 @@ def push(replicator, n):
     show("DONE")
 
 
-def run(argv):
-    init = Ice.InitializationData()
-    init.properties = Ice.createProperties(argv)
-    argv = init.properties.parseCommandLineOptions("", argv)
-    props = init.properties
-    props.setProperty("Listener.Endpoints", "tcp -h 127.0.0.1 -p 0")
-    if not props.getProperty("Ice.Default.InvocationTimeout"):
-        props.setProperty("Ice.Default.InvocationTimeout", "5000")
-    props.setProperty("Ice.RetryIntervals", "-1")
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    if len(args) < 2 or args[0] not in ("listen", "push"):
-        sys.stderr.write(__doc__)
-        return 1
-    with Ice.initialize(init) as communicator:
-        replicator = Y.SessionServiceYStateReplicatorPrx.uncheckedCast(communicator.stringToProxy(args[1]))
-        try:
-            if args[0] == "push":
-                push(replicator, int(args[2]))
-                return 0
-            adapter = communicator.createObjectAdapter("Listener")
-            prx = Y.SessionServiceYStateReplicatorListenerPrx.uncheckedCast(
-                adapter.add(Listener(), Ice.stringToIdentity("SessionYListener"))
-            )
-            adapter.activate()
-            replicator.addListener(prx)
-            show("READY\t%s" % communicator.proxyToString(prx))
-            sys.stdin.read()
-            replicator.removeListener(prx)
-            return 0
-        except (Ice.ConnectFailedException, Ice.ConnectionRefusedException, Ice.TimeoutException) as e:
-            sys.stderr.write("replicator unreachable: %s\n" % e)
-            return 2
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(run(sys.argv))
-    except Ice.Exception as e:
-        sys.stderr.write("error: %s\n" % e)
-        sys.exit(1)
+    main(
+        __doc__,
+        Y.SessionServiceYStateReplicatorPrx,
+        Y.SessionServiceYStateReplicatorListenerPrx,
+        Listener(),
+        "SessionYListener",
+        push,
+    )
