@@ -25,12 +25,10 @@ import time
 import Ice
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SLICE_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "slice"))
-Ice.loadSlice(
-    "--all -I%s %s"
-    % (SLICE_DIR, os.path.join(SLICE_DIR, "AsteriskSCF", "ChannelServiceX", "ChannelServiceXIf.ice"))
-)
-import AsteriskSCF.ChannelServiceX.V1 as X  # noqa: E402
+# The ChannelServiceX mapping, as the one-shot client tests/peers/channel_client.py
+# loads it.
+sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "..", "tests", "peers")))
+from channel_client import X  # noqa: E402
 
 RETRIED = (
     X.NotActive,
