@@ -75,11 +75,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let per_file = PathBuf::from(std::env::var("OUT_DIR")?).join("per_file");
     std::fs::create_dir_all(&per_file)?;
     let slice_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slice");
+    let ice_per_file = ["BuiltinSequences", "Identity", "Process", "Locator"];
+    let ice_per_file: Vec<PathBuf> = if ice_dir.join("Ice/Locator.ice").exists() {
+        ice_per_file
+            .iter()
+            .map(|f| ice_dir.join(format!("Ice/{f}.ice")))
+            .collect()
+    } else {
+        // Without ZeroC's Slice files, empty trees keep the crate building.
+        for f in ice_per_file {
+            std::fs::write(per_file.join(format!("{f}.rs")), "")?;
+        }
+        Vec::new()
+    };
     slice_compiler::builder::Builder::new()
-        .files(
-            ["BuiltinSequences", "Identity", "Process", "Locator"]
-                .map(|f| ice_dir.join(format!("Ice/{f}.ice"))),
-        )
+        .files(ice_per_file)
         .files([
             slice_dir.join("PerFileBase.ice"),
             slice_dir.join("PerFileUse.ice"),
