@@ -109,7 +109,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         agents: agents.to_vec(),
     };
     for a in &agents {
-        assert_eq!(a.code("start"), OCF_SUCCESS, "{}", a.member_log());
+        a.expect_code("start", OCF_SUCCESS);
     }
     // Both on standby: neither is registered, so a client by name gets no
     // endpoint at all (never a standby's NotActive).
@@ -125,12 +125,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
     assert!(!nobody.stdout.contains("NOTACTIVE"), "{nobody:?}");
 
     // Node 1 promoted: the name leads to it.
-    assert_eq!(
-        agents[0].code("promote"),
-        OCF_SUCCESS,
-        "{}",
-        agents[0].member_log()
-    );
+    agents[0].expect_code("promote", OCF_SUCCESS);
     let held = registered(&registry, |held| {
         held.iter().any(|p| p.contains(&format!("-p {}", ports[0])))
     });
@@ -144,12 +139,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
     // Node 1 dies; node 2 is promoted through the agent and registers.
     let killed_at = Instant::now();
     kill_pid(agents[0].member_pid().unwrap());
-    assert_eq!(
-        agents[1].code("promote"),
-        OCF_SUCCESS,
-        "{}",
-        agents[1].member_log()
-    );
+    agents[1].expect_code("promote", OCF_SUCCESS);
     assert_eq!(agents[1].code("monitor"), OCF_RUNNING_MASTER);
     client.wait_acks(20, Duration::from_secs(40));
     let last = client.stop();

@@ -250,7 +250,7 @@ fn failover_between_two_namespaces_moves_the_shared_address_and_keeps_the_state(
     };
     for a in &agents {
         assert_eq!(a.code("monitor"), OCF_NOT_RUNNING);
-        assert_eq!(a.code("start"), OCF_SUCCESS, "{}", a.member_log());
+        a.expect_code("start", OCF_SUCCESS);
         assert_eq!(a.code("monitor"), OCF_SUCCESS);
     }
     // The member publishes the shared address, whichever node it runs on.
@@ -264,12 +264,7 @@ fn failover_between_two_namespaces_moves_the_shared_address_and_keeps_the_state(
     // Node 1 gets the shared address and is promoted.
     let shared = format!("{SHARED_ADDR}/24");
     ns.ip(ns.node(0), &["addr", "add", &shared, "dev", "eth0"]);
-    assert_eq!(
-        agents[0].code("promote"),
-        OCF_SUCCESS,
-        "{}",
-        agents[0].member_log()
-    );
+    agents[0].expect_code("promote", OCF_SUCCESS);
     assert_eq!(agents[0].code("monitor"), OCF_RUNNING_MASTER);
     assert_eq!(agents[1].code("monitor"), OCF_SUCCESS);
 
@@ -290,12 +285,7 @@ fn failover_between_two_namespaces_moves_the_shared_address_and_keeps_the_state(
     // address starts on node 2 (IPaddr2 start: add, gratuitous ARP).
     ns.ip(ns.node(0), &["addr", "del", &shared, "dev", "eth0"]);
     assert_eq!(agents[0].code("stop"), OCF_SUCCESS);
-    assert_eq!(
-        agents[1].code("promote"),
-        OCF_SUCCESS,
-        "{}",
-        agents[1].member_log()
-    );
+    agents[1].expect_code("promote", OCF_SUCCESS);
     assert_eq!(agents[1].code("monitor"), OCF_RUNNING_MASTER);
     ns.ip(ns.node(1), &["addr", "add", &shared, "dev", "eth0"]);
     let promoted_at = Instant::now();

@@ -138,16 +138,21 @@ fn monitor_answers_7_0_8_across_start_promote_demote_stop_twice() {
     let _guard = MemberGuard {
         agents: vec![agent.clone()],
     };
+    // What a member on standby answers: standby to replica-ctl, NotActive
+    // to a client of its service.
+    let on_standby = |service: &str, replica: &str| {
+        assert_eq!(ctl_status(replica), Some(CTL_STANDBY));
+        let out = channel_client(service, &["list"], &[]).unwrap();
+        assert_eq!(out.code, Some(CLIENT_NOT_ACTIVE), "{out:?}");
+    };
     assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
     for round in 0..2 {
-        assert_eq!(agent.code("start"), OCF_SUCCESS, "{}", agent.member_log());
+        agent.expect_code("start", OCF_SUCCESS);
         assert_eq!(agent.code("monitor"), OCF_SUCCESS, "round {round}");
         let fields = agent.ready_fields();
         assert_eq!(fields.len(), 2, "READY line: {fields:?}");
         let (service, replica) = (&fields[0], &fields[1]);
-        assert_eq!(ctl_status(replica), Some(CTL_STANDBY));
-        let standby = channel_client(service, &["list"], &[]).unwrap();
-        assert_eq!(standby.code, Some(CLIENT_NOT_ACTIVE), "{standby:?}");
+        on_standby(service, replica);
 
         assert_eq!(agent.code("promote"), OCF_SUCCESS);
         assert_eq!(agent.code("monitor"), OCF_RUNNING_MASTER, "round {round}");
@@ -159,9 +164,7 @@ fn monitor_answers_7_0_8_across_start_promote_demote_stop_twice() {
 
         assert_eq!(agent.code("demote"), OCF_SUCCESS);
         assert_eq!(agent.code("monitor"), OCF_SUCCESS, "round {round}");
-        assert_eq!(ctl_status(replica), Some(CTL_STANDBY));
-        let demoted = channel_client(service, &["list"], &[]).unwrap();
-        assert_eq!(demoted.code, Some(CLIENT_NOT_ACTIVE), "{demoted:?}");
+        on_standby(service, replica);
 
         assert_eq!(agent.code("stop"), OCF_SUCCESS);
         assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING, "round {round}");
@@ -347,40 +350,20 @@ fn validate_all_rejects_bad_parameters() {
     let good = Agent::new("scf-validate", &scratch.path, COMPONENT, CTL)
         .with("replicator", "R:tcp -h 127.0.0.1 -p 1");
     assert_eq!(good.code("validate-all"), OCF_SUCCESS);
-    assert_eq!(
-        good.clone()
-            .with("binary", "/nonexistent/member")
-            .code("validate-all"),
-        OCF_ERR_INSTALLED
-    );
-    assert_eq!(
-        good.clone()
-            .with("ctl", "/nonexistent/ctl")
-            .code("validate-all"),
-        OCF_ERR_INSTALLED
-    );
-    assert_eq!(
-        good.clone()
-            .with("ctl_timeout", "soon")
-            .code("validate-all"),
-        OCF_ERR_CONFIGURED
-    );
-    assert_eq!(
-        good.clone().with("replicator", "").code("validate-all"),
-        OCF_ERR_CONFIGURED
-    );
-    assert_eq!(
-        good.clone()
-            .with("extra_args", "'unclosed")
-            .code("validate-all"),
-        OCF_ERR_CONFIGURED
-    );
-    assert_eq!(
-        good.clone()
-            .with("config", "/nonexistent/ice.cfg")
-            .code("validate-all"),
-        OCF_ERR_INSTALLED
-    );
+    for (param, value, code) in [
+        ("binary", "/nonexistent/member", OCF_ERR_INSTALLED),
+        ("ctl", "/nonexistent/ctl", OCF_ERR_INSTALLED),
+        ("ctl_timeout", "soon", OCF_ERR_CONFIGURED),
+        ("replicator", "", OCF_ERR_CONFIGURED),
+        ("extra_args", "'unclosed", OCF_ERR_CONFIGURED),
+        ("config", "/nonexistent/ice.cfg", OCF_ERR_INSTALLED),
+    ] {
+        assert_eq!(
+            good.clone().with(param, value).code("validate-all"),
+            code,
+            "{param}={value:?}"
+        );
+    }
     // Probing a stopped resource whose programs are missing answers 7.
     assert_eq!(
         good.with("binary", "/nonexistent/member").code("monitor"),

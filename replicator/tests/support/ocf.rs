@@ -140,6 +140,18 @@ impl Agent {
         ran.code.unwrap_or(-1)
     }
 
+    /// Runs `action` and asserts it returned `code`, with the member's
+    /// log in the message when it did not.
+    pub fn expect_code(&self, action: &str, code: i32) {
+        assert_eq!(
+            self.code(action),
+            code,
+            "{action} on {}: member log:\n{}",
+            self.instance,
+            self.member_log()
+        );
+    }
+
     /// The pid of the member this agent started (from its pid file).
     pub fn member_pid(&self) -> Option<u32> {
         std::fs::read_to_string(self.state_dir.join("member.pid"))
