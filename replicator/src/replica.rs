@@ -64,6 +64,18 @@ impl<I: Keyed, C: ReplicatorClient<I>> ReplicaServant<I, C> {
         Arc::new(component::ReplicaServant(Arc::new(self)))
     }
 
+    /// Edits the registered listeners with `listener`'s proxy (nothing
+    /// happens for a null proxy).
+    fn edit_listeners(
+        &self,
+        listener: Option<component::ReplicaListenerPrx>,
+        edit: impl FnOnce(&mut Vec<ProxyData>, ProxyData),
+    ) {
+        if let (Some(l), Ok(mut ls)) = (listener, self.listeners.lock()) {
+            edit(&mut ls, l.ice_object().data().clone());
+        }
+    }
+
     fn notify(&self, activated: bool) {
         let listeners = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
         let source = self
@@ -132,12 +144,11 @@ impl<I: Keyed, C: ReplicatorClient<I>> component::Replica for ReplicaServant<I, 
         listener: Option<component::ReplicaListenerPrx>,
         _current: &Current,
     ) -> Result<(), DispatchError> {
-        if let (Some(l), Ok(mut ls)) = (listener, self.listeners.lock()) {
-            let l = l.ice_object().data().clone();
+        self.edit_listeners(listener, |ls, l| {
             if !ls.contains(&l) {
                 ls.push(l);
             }
-        }
+        });
         Ok(())
     }
 
@@ -146,10 +157,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> component::Replica for ReplicaServant<I, 
         listener: Option<component::ReplicaListenerPrx>,
         _current: &Current,
     ) -> Result<(), DispatchError> {
-        if let (Some(l), Ok(mut ls)) = (listener, self.listeners.lock()) {
-            let l = l.ice_object().data().clone();
-            ls.retain(|x| *x != l);
-        }
+        self.edit_listeners(listener, |ls, l| ls.retain(|x| *x != l));
         Ok(())
     }
 }
