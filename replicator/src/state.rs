@@ -285,6 +285,31 @@ impl<I: Keyed> StateReplicator<I> {
     }
 }
 
+/// Appends to `first` the changes of the same kind already waiting in
+/// `rx` (`same` gives back a change's contents, or the change itself when
+/// it is of the other kind, which is left in `carry`). `None` when nothing
+/// was waiting, so a lone change is sent without a copy.
+fn merge_queued<I: Keyed, T: Clone>(
+    first: &[T],
+    rx: &mut mpsc::Receiver<Change<I>>,
+    carry: &mut Option<Change<I>>,
+    same: impl Fn(Change<I>) -> Result<Arc<[T]>, Change<I>>,
+) -> Option<Vec<T>> {
+    let mut merged: Option<Vec<T>> = None;
+    while let Ok(next) = rx.try_recv() {
+        match same(next) {
+            Ok(more) => merged
+                .get_or_insert_with(|| first.to_vec())
+                .extend_from_slice(&more),
+            Err(other) => {
+                *carry = Some(other);
+                break;
+            }
+        }
+    }
+    merged
+}
+
 /// Delivers one listener's queue in order, merging consecutive changes of
 /// one kind that are already waiting; drops the listener on failure.
 async fn push_loop<I: Keyed, L: Listener<I>>(
@@ -306,44 +331,22 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
         // Merge what is already queued behind `first` while it is the same kind.
         let result = match first {
             Change::Set(items) => {
-                let mut merged: Option<Vec<I>> = None;
-                while let Ok(next) = rx.try_recv() {
-                    match next {
-                        Change::Set(more) => {
-                            merged
-                                .get_or_insert_with(|| items.to_vec())
-                                .extend_from_slice(&more);
-                        }
-                        other => {
-                            carry = Some(other);
-                            break;
-                        }
-                    }
-                }
-                match merged {
-                    Some(all) => listener.items_set(&all).await,
-                    None => listener.items_set(&items).await,
-                }
+                let merged = merge_queued(&items, &mut rx, &mut carry, |c| match c {
+                    Change::Set(more) => Ok(more),
+                    other => Err(other),
+                });
+                listener
+                    .items_set(merged.as_deref().unwrap_or(&items))
+                    .await
             }
             Change::Removed(keys) => {
-                let mut merged: Option<Vec<I::Key>> = None;
-                while let Ok(next) = rx.try_recv() {
-                    match next {
-                        Change::Removed(more) => {
-                            merged
-                                .get_or_insert_with(|| keys.to_vec())
-                                .extend_from_slice(&more);
-                        }
-                        other => {
-                            carry = Some(other);
-                            break;
-                        }
-                    }
-                }
-                match merged {
-                    Some(all) => listener.items_removed(&all).await,
-                    None => listener.items_removed(&keys).await,
-                }
+                let merged = merge_queued(&keys, &mut rx, &mut carry, |c| match c {
+                    Change::Removed(more) => Ok(more),
+                    other => Err(other),
+                });
+                listener
+                    .items_removed(merged.as_deref().unwrap_or(&keys))
+                    .await
             }
         };
         if let Err(e) = result {
