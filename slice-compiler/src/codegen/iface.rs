@@ -10,6 +10,11 @@
 //! declares exceptions returns a generated error enum (`HelloOpError`) with
 //! one variant per declared exception; a derived exception the client does
 //! not know is sliced to its declared base, as Ice does.
+//!
+//! The proxy type implements `TypedProxy`, so `Option<HelloPrx>` is the
+//! Slice type `Hello*` wherever it appears; streams the glue reads from are
+//! given the communicator (of the proxy, or of the dispatching adapter)
+//! that the proxies they hold are bound to.
 
 use super::ident;
 use super::{doc_attrs, has_metadata, rt, Gen};
