@@ -51,6 +51,16 @@ pub enum BuildError {
     /// The generator failed (a bug in slice2rs).
     #[error(transparent)]
     Codegen(#[from] codegen::Error),
+    /// Per-file output: two files would be mounted as the same module.
+    #[error("{first} and {second} would both be mounted as module `{module}`")]
+    SameModule {
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+        /// The module name they share.
+        module: String,
+    },
 }
 
 /// Compiles `files` with include folders `includes` into
@@ -141,11 +151,15 @@ impl Builder {
         self
     }
 
-    /// Writes one file per Slice file, `<stem>.rs`, instead of one tree
-    /// (default false), as `slice2rs --output-dir` does: include each in a
-    /// module named after its file (`Identity.ice` in `mod identity`),
-    /// side by side with those of the files it includes (see
-    /// [`codegen::generate_file`]). `file_name` and State Replicator glue
+    /// Writes one file per Slice file instead of one tree (default false),
+    /// as `slice2rs --output-dir` does: `<path>.rs`, the file's path
+    /// relative to the include folder holding it (or its stem alone when
+    /// none does), e.g. `IceGrid/Session.rs` with an include folder on
+    /// ZeroC's `slice` folder. Include each in the module named after that
+    /// path ([`codegen::file_module`]: `IceGrid/Session.ice` in
+    /// `mod ice_grid_session`, `Identity.ice` directly in an include folder
+    /// in `mod identity`), side by side with those of the files it includes
+    /// (see [`codegen::generate_file`]). `file_name` and State Replicator glue
     /// do not apply; [`Builder::compile`] returns the folder.
     pub fn per_file(mut self, on: bool) -> Self {
         self.per_file = on;
@@ -218,10 +232,20 @@ impl Builder {
             }
         }
         if self.per_file {
-            codegen::write_per_file(&c, &self.files, &out_dir).map_err(|e| match e {
-                codegen::WriteError::Io { path, source } => BuildError::Io { path, source },
-                codegen::WriteError::Codegen(e) => BuildError::Codegen(e),
-            })?;
+            codegen::write_per_file(&c, &self.files, &self.preprocess.include_dirs, &out_dir)
+                .map_err(|e| match e {
+                    codegen::WriteError::Io { path, source } => BuildError::Io { path, source },
+                    codegen::WriteError::Codegen(e) => BuildError::Codegen(e),
+                    codegen::WriteError::SameModule {
+                        first,
+                        second,
+                        module,
+                    } => BuildError::SameModule {
+                        first,
+                        second,
+                        module,
+                    },
+                })?;
             return Ok(out_dir);
         }
         let models: Vec<_> = c.units.iter().filter_map(|u| u.as_ref().ok()).collect();

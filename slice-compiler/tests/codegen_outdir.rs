@@ -1,8 +1,12 @@
 //! `slice2rs --output-dir` per-file output with definitions used across
-//! files: ZeroC Ice's own Slice files (Ice, IceBox and part of Glacier2,
-//! which include each other and refer to each other's types) go through
-//! the CLI one `.rs` per `.ice`, are mounted side by side in a scratch crate
-//! as `slice2rs --help` says, and that crate must build with
+//! files: every Slice file of ZeroC Ice (all folders of
+//! `/usr/share/ice/slice`: Ice, IceBox, IceGrid, IceStorm, Glacier2,
+//! IcePatch2, IceSSL, IceBT, IceIAP; they include each other, refer to
+//! each other's types and reuse file names across folders, such as
+//! `Session.ice`, `Router.ice`, `Metrics.ice`) goes through the CLI one
+//! `.rs` per `.ice`, is mounted side by side in a scratch crate as
+//! `slice2rs --help` says (a module per path relative to the include
+//! folder), and that crate must build with
 //! `#![deny(warnings, missing_docs)]`.
 //!
 //! The scratch crate is checked with `rustc` against the workspace's own
@@ -18,29 +22,21 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const ICE_SLICE: &str = "/usr/share/ice/slice";
 
-/// The Slice files compiled: every file of `Ice/` and `IceBox/`, and the
-/// files of `Glacier2/` whose names do not clash with `Ice/` ones
-/// (`Router.ice`, `Metrics.ice` exist in both, and per-file modules are
-/// named after the file).
+/// The Slice files compiled: every `.ice` file of every folder of `root`.
 fn inputs(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["Ice", "IceBox", "Glacier2"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return files;
+    };
+    for dir in dirs.flatten() {
+        let Ok(entries) = std::fs::read_dir(dir.path()) else {
             continue;
         };
         for e in entries.flatten() {
             let p = e.path();
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !name.ends_with(".ice") {
-                continue;
+            if p.extension().is_some_and(|x| x == "ice") {
+                files.push(p);
             }
-            if dir == "Glacier2" && (name.starts_with("Router") || name.starts_with("Metrics")) {
-                continue;
-            }
-            files.push(p);
         }
     }
     files.sort();
@@ -54,9 +50,19 @@ fn target_dir() -> PathBuf {
         .join("codegen-outdir")
 }
 
-/// The module name `slice2rs --help` tells users to mount a file under.
-fn module_name(stem: &str) -> String {
-    slice_compiler::codegen::ident::module_name(stem).to_string()
+/// The module name `slice2rs --help` tells users to mount a file under:
+/// the path relative to the include folder, each element in snake_case,
+/// joined by `_` (spelled out here rather than taken from the generator).
+fn module_name(relative: &Path) -> String {
+    let parts: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .map(|c| {
+            slice_compiler::codegen::ident::module_name(&c.as_os_str().to_string_lossy())
+                .to_string()
+        })
+        .collect();
+    parts.join("_")
 }
 
 #[test]
@@ -64,7 +70,7 @@ fn ice_slice_files_compile_one_rust_file_each_across_includes() -> TestResult {
     let root = Path::new(ICE_SLICE);
     let files = inputs(root);
     assert!(
-        files.len() > 40,
+        files.len() > 60 && files.iter().any(|f| f.ends_with("IceGrid/Session.ice")),
         "ZeroC's Slice files are missing under {ICE_SLICE} (scripts/install-ice.sh installs them)"
     );
     let work = target_dir();
@@ -90,28 +96,31 @@ fn ice_slice_files_compile_one_rust_file_each_across_includes() -> TestResult {
     // referred to through their file modules.
     let mut mounts = String::new();
     for f in &files {
-        let stem = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let rs = gen.join(format!("{stem}.rs"));
+        let relative = f.strip_prefix(root)?;
+        let rs = gen.join(relative.with_extension("rs"));
         assert!(rs.is_file(), "{} not written", rs.display());
         mounts.push_str(&format!(
-            "/// `{stem}.ice`.\npub mod {} {{\n    include!({:?});\n}}\n",
-            module_name(&stem),
+            "/// `{}`.\npub mod {} {{\n    include!({:?});\n}}\n",
+            relative.display(),
+            module_name(relative),
             rs
         ));
     }
-    let locator = std::fs::read_to_string(gen.join("Locator.rs"))?;
+    let locator = std::fs::read_to_string(gen.join("Ice/Locator.rs"))?;
     assert!(
-        locator.contains("identity::ice::Identity"),
+        locator.contains("ice_identity::ice::Identity"),
         "Locator.rs does not refer to Identity.ice's tree"
     );
-    let session = std::fs::read_to_string(gen.join("Session.rs"))?;
+    let session = std::fs::read_to_string(gen.join("Glacier2/Session.rs"))?;
     assert!(
-        session.contains("identity::ice::Identity")
-            && session.contains("ssl_info::glacier2::SslInfo"),
+        session.contains("ice_identity::ice::Identity")
+            && session.contains("glacier2_ssl_info::glacier2::SslInfo"),
         "Glacier2's Session.rs does not refer to Identity.ice's and SSLInfo.ice's trees"
+    );
+    let grid_session = std::fs::read_to_string(gen.join("IceGrid/Session.rs"))?;
+    assert!(
+        grid_session.contains("glacier2_session::glacier2::SessionPrx"),
+        "IceGrid's Session.rs does not refer to Glacier2's Session.ice tree"
     );
 
     // The scratch crate: a lib.rs mounting every file.
@@ -250,7 +259,7 @@ fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 #[test]
-fn files_with_the_same_stem_are_refused() -> TestResult {
+fn files_with_the_same_stem_in_different_include_folders_are_apart() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out = Command::new(env!("CARGO_BIN_EXE_slice2rs"))
         .arg("-I")
@@ -260,9 +269,55 @@ fn files_with_the_same_stem_are_refused() -> TestResult {
         .arg(Path::new(ICE_SLICE).join("Glacier2/Session.ice"))
         .arg(Path::new(ICE_SLICE).join("IceGrid/Session.ice"))
         .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let glacier = std::fs::read_to_string(dir.path().join("Glacier2/Session.rs"))?;
+    let grid = std::fs::read_to_string(dir.path().join("IceGrid/Session.rs"))?;
+    assert!(glacier.contains("pub mod glacier2"), "{glacier}");
+    assert!(grid.contains("pub mod ice_grid"), "{grid}");
+    Ok(())
+}
+
+#[test]
+fn files_mounted_as_the_same_module_are_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let src = tempfile::tempdir()?;
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(src.path().join(sub))?;
+        std::fs::write(
+            src.path().join(sub).join("Same.ice"),
+            format!("module {sub} {{ struct S {{ int x; }} }}"),
+        )?;
+    }
+    // No include folder holds them: both are mounted by stem.
+    let out = Command::new(env!("CARGO_BIN_EXE_slice2rs"))
+        .arg("--output-dir")
+        .arg(dir.path())
+        .arg(src.path().join("a/Same.ice"))
+        .arg(src.path().join("b/Same.ice"))
+        .output()?;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Session.rs"), "{stderr}");
+    assert!(stderr.contains("module `same`"), "{stderr}");
     assert_eq!(std::fs::read_dir(dir.path())?.count(), 0, "nothing written");
+    // With their parent as include folder they are `a_same` and `b_same`.
+    let out = Command::new(env!("CARGO_BIN_EXE_slice2rs"))
+        .arg("-I")
+        .arg(src.path())
+        .arg("--output-dir")
+        .arg(dir.path())
+        .arg(src.path().join("a/Same.ice"))
+        .arg(src.path().join("b/Same.ice"))
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("a/Same.rs").is_file());
+    assert!(dir.path().join("b/Same.rs").is_file());
     Ok(())
 }

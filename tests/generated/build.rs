@@ -84,7 +84,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         // Without ZeroC's Slice files, empty trees keep the crate building.
         for f in ice_per_file {
-            std::fs::write(per_file.join(format!("{f}.rs")), "")?;
+            std::fs::create_dir_all(per_file.join("Ice"))?;
+            std::fs::write(per_file.join(format!("Ice/{f}.rs")), "")?;
         }
         Vec::new()
     };

@@ -5,9 +5,11 @@
 //! `file:line: error: text`. Exit status 1 on any error.
 //!
 //! With `--output-dir DIR` it writes one Rust file per Slice file,
-//! `DIR/<stem>.rs` (see [`slice_compiler::codegen::write_per_file`] and
-//! the `--help` text for how to mount them in a crate). Two input files
-//! with the same stem would write the same file: that is an error.
+//! `DIR/<path>.rs` with `<path>` the file's path relative to the include
+//! folder holding it, or its stem (see
+//! [`slice_compiler::codegen::write_per_file`] and the `--help` text for
+//! how to mount them in a crate). Two input files mounted as the same
+//! module are an error.
 
 use clap::Parser;
 use slice_compiler::preprocess::{FileCache, PreprocessOptions};
@@ -24,18 +26,24 @@ use std::process::ExitCode;
     about = "Compiles Slice (.ice) files; validates them like ZeroC's compilers.",
     long_about = "Compiles Slice (.ice) files; validates them like ZeroC's compilers.\n\n\
 Without --output-dir the files are only checked. With --output-dir DIR, each Slice \
-file X.ice given on the command line becomes DIR/X.rs (written only when its content \
-changed): the Rust module tree of the definitions of X.ice alone (Slice modules as \
-nested `pub mod`s), whose code depends on the ice-proto crate.\n\n\
-Mount each file in a module named after its file, snake_case, all side by side in \
-one parent module, e.g. for Identity.ice and Locator.ice:\n\n\
-    pub mod identity { include!(concat!(env!(\"OUT_DIR\"), \"/Identity.rs\")); }\n\
-    pub mod locator { include!(concat!(env!(\"OUT_DIR\"), \"/Locator.rs\")); }\n\n\
+file given on the command line becomes one Rust file (written only when its content \
+changed): the Rust module tree of the definitions of that file alone (Slice modules as \
+nested `pub mod`s), whose code depends on the ice-proto crate. The file is \
+DIR/<path>.rs, where <path> is the Slice file's path relative to the -I folder holding \
+it, without .ice (the nearest such folder when several do), or the file's stem when no \
+-I folder holds it: with -I /usr/share/ice/slice, IceGrid/Session.ice becomes \
+DIR/IceGrid/Session.rs.\n\n\
+Mount each file in a module named after <path>, each folder and the stem in \
+snake_case joined by `_`, all side by side in one parent module, e.g. for \
+Ice/Identity.ice, Ice/Locator.ice and IceGrid/Session.ice:\n\n\
+    pub mod ice_identity { include!(concat!(env!(\"OUT_DIR\"), \"/Ice/Identity.rs\")); }\n\
+    pub mod ice_locator { include!(concat!(env!(\"OUT_DIR\"), \"/Ice/Locator.rs\")); }\n\
+    pub mod ice_grid_session { include!(concat!(env!(\"OUT_DIR\"), \"/IceGrid/Session.rs\")); }\n\n\
 A definition used from an included file is referred to as `super::<file module>::...` \
-(Locator.rs uses `super::identity::ice::Identity`), so every included file must be \
-compiled too (in the same call or another one) and mounted beside it; each file's \
-`register_types` also registers the classes and exceptions of the files it includes. \
-File stems must therefore be unique among the files mounted together.\n\n\
+(Ice/Locator.rs uses `super::ice_identity::ice::Identity`), so every included file must \
+be compiled too (in the same call or another one, with the same -I folders) and mounted \
+beside it; each file's `register_types` also registers the classes and exceptions of \
+the files it includes. Two input files that would get the same module are refused.\n\n\
 A build script can do the same with slice_compiler::builder::Builder::per_file, or \
 generate all files as one tree with the default Builder.",
     disable_version_flag = true
@@ -115,15 +123,6 @@ fn main() -> ExitCode {
             eprintln!("slice2rs: error: argument for --output-dir does not exist or is not a directory: {}", dir.display());
             return ExitCode::from(1);
         }
-        if let Some((a, b)) = same_stem(&args.files) {
-            eprintln!(
-                "slice2rs: error: {} and {} would both be written as {}.rs (and mounted as the same module)",
-                a.display(),
-                b.display(),
-                stem_of(a)
-            );
-            return ExitCode::from(1);
-        }
     }
     let c = compile(&Options {
         files: args.files.clone(),
@@ -153,38 +152,13 @@ fn main() -> ExitCode {
         }
     }
     if let Some(dir) = &args.output_dir {
-        if let Err(e) = slice_compiler::codegen::write_per_file(&c, &args.files, dir) {
+        if let Err(e) = slice_compiler::codegen::write_per_file(&c, &args.files, &args.include, dir)
+        {
             eprintln!("slice2rs: error: {e}");
             return ExitCode::from(1);
         }
     }
     ExitCode::SUCCESS
-}
-
-/// The file stem, as `--output-dir` names the Rust file.
-fn stem_of(file: &std::path::Path) -> String {
-    file.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Two distinct input files whose Rust files would have the same name.
-fn same_stem(files: &[PathBuf]) -> Option<(&PathBuf, &PathBuf)> {
-    let mut seen: std::collections::HashMap<String, &PathBuf> = std::collections::HashMap::new();
-    for f in files {
-        let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => a == b,
-        };
-        match seen.get(&stem_of(f)) {
-            Some(&first) if !same(first, f) => return Some((first, f)),
-            Some(_) => {}
-            None => {
-                seen.insert(stem_of(f), f);
-            }
-        }
-    }
-    None
 }
 
 /// `-E` and `--depend`: run the preprocessor only.
@@ -199,13 +173,10 @@ fn preprocess_only(args: &Args, pp: &PreprocessOptions) -> ExitCode {
                 if args.preprocess_only {
                     out.push_str(&p.to_marked_text(&sources));
                 } else {
-                    let stem = f
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let rs = slice_compiler::codegen::per_file_output(f, &args.include);
                     let target = match &args.output_dir {
-                        Some(d) => d.join(format!("{stem}.rs")).display().to_string(),
-                        None => format!("{stem}.rs"),
+                        Some(d) => d.join(rs).display().to_string(),
+                        None => rs.display().to_string(),
                     };
                     out.push_str(&format!("{target}: \\\n {}", f.display()));
                     for id in p.files.iter().skip(1) {

@@ -13,12 +13,19 @@
 //! tree (compile the included files in the same call).
 //!
 //! Per-file output (`slice2rs --output-dir`, `Builder::per_file`) writes one
-//! tree per Slice file instead: a reference to a definition of an included
-//! file leaves the tree into the sibling module named after that file
-//! (`super::super::identity::ice::Identity` from module `ice` of
-//! `Locator.rs`), and the root's `register_types` registers the included
-//! trees' types too; each tree is `include!`d in a module named after its
-//! file (`mod identity`), side by side with those of its includes.
+//! tree per Slice file instead, `<path>.rs` where `<path>` is the file's
+//! path relative to the include folder holding it ([`file_relative_name`]:
+//! `IceGrid/Session.rs` with `-I /usr/share/ice/slice`; the stem alone when
+//! no include folder holds it). Each tree is `include!`d in a module named
+//! after that path ([`file_module`]: folders and stem in `snake_case`
+//! joined by `_`, `ice_grid_session`, `glacier2_session`, `ice_identity`),
+//! side by side with those of its includes, so same-named files of
+//! different folders (ZeroC's `Session.ice`, `Router.ice`, `Metrics.ice`)
+//! coexist. A reference to a definition of an included file leaves the
+//! tree into the sibling module of that file
+//! (`super::super::ice_identity::ice::Identity` from module `ice` of
+//! `Ice/Locator.rs`), and the root's `register_types` registers the
+//! included trees' types too.
 //!
 //! | Slice | Rust |
 //! |---|---|
@@ -125,28 +132,95 @@ const PRELUDE: &[&str] = &[
 /// Generates the module tree for the main files of `models` and returns it
 /// formatted, starting with the `@generated` line.
 pub fn generate(models: &[&Model], sources: &SourceMap) -> Result<String, Error> {
-    generate_tree(models, sources, false)
+    generate_tree(models, sources, None)
 }
 
 /// Generates the module tree of one Slice file for per-file output
 /// (`slice2rs --output-dir`, [`crate::builder::Builder::per_file`]): the
 /// definitions of the files it includes are referred to in their own trees,
-/// which are expected beside this one, each in a module named after its
-/// file (`Identity.ice` in `mod identity`); its `register_types` registers
-/// theirs too.
-pub fn generate_file(model: &Model, sources: &SourceMap) -> Result<String, Error> {
-    generate_tree(&[model], sources, true)
+/// which are expected beside this one, each in the module [`file_module`]
+/// names (`Ice/Identity.ice` in `mod ice_identity` with `-I` on the folder
+/// holding `Ice/`); its `register_types` registers theirs too.
+/// `include_dirs` are the include folders of the compilation.
+pub fn generate_file(
+    model: &Model,
+    sources: &SourceMap,
+    include_dirs: &[std::path::PathBuf],
+) -> Result<String, Error> {
+    generate_tree(&[model], sources, Some(include_dirs))
 }
 
-/// The Rust module holding the per-file tree of Slice file `id`.
-fn file_module(sources: &SourceMap, id: crate::diagnostics::FileId) -> proc_macro2::Ident {
-    let name = file_name(sources, id);
-    let stem = name.strip_suffix(".ice").unwrap_or(&name);
-    ident::module_name(stem)
+/// The path of a Slice file relative to the include folder holding it,
+/// without `.ice`, one element per folder (`["IceGrid", "Session"]` for
+/// `/usr/share/ice/slice/IceGrid/Session.ice` with `-I /usr/share/ice/slice`).
+/// When several include folders hold it, the nearest one (shortest relative
+/// path) wins; when none does, it is the file stem alone.
+pub fn file_relative_name(
+    file: &std::path::Path,
+    include_dirs: &[std::path::PathBuf],
+) -> Vec<String> {
+    let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let relative = include_dirs
+        .iter()
+        .filter_map(|d| {
+            let d = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+            canonical
+                .strip_prefix(&d)
+                .ok()
+                .map(std::path::Path::to_path_buf)
+        })
+        .min_by_key(|r| r.components().count());
+    let mut parts: Vec<String> = match relative {
+        Some(r) => r
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect(),
+        None => Vec::new(),
+    };
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match parts.last_mut() {
+        Some(last) => *last = stem,
+        None => parts.push(stem),
+    }
+    parts
+}
+
+/// The Rust module a per-file tree is mounted in: the elements of
+/// [`file_relative_name`] in `snake_case`, joined by `_`
+/// (`IceGrid/Session.ice` -> `ice_grid_session`, `Identity.ice` in an
+/// include folder itself -> `identity`).
+pub fn file_module(
+    file: &std::path::Path,
+    include_dirs: &[std::path::PathBuf],
+) -> proc_macro2::Ident {
+    let joined = file_relative_name(file, include_dirs)
+        .iter()
+        .map(|p| {
+            let m = ident::module_name(p).to_string();
+            m.strip_prefix("r#").unwrap_or(&m).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("_");
+    ident::module_name(&joined)
+}
+
+/// The module of Slice file `id` of the compilation (see [`file_module`]).
+fn file_module_of(
+    sources: &SourceMap,
+    id: crate::diagnostics::FileId,
+    include_dirs: &[std::path::PathBuf],
+) -> proc_macro2::Ident {
+    match sources.get(id) {
+        Some(f) => file_module(&f.canonical, include_dirs),
+        None => ident::module_name(&file_name(sources, id)),
+    }
 }
 
 /// Per-file output: the tree modules of the definitions of included files.
-fn other_files(model: &Model, sources: &SourceMap) -> PerFile {
+fn other_files(model: &Model, sources: &SourceMap, include_dirs: &[std::path::PathBuf]) -> PerFile {
     let mut other = std::collections::HashMap::new();
     let mut includes: Vec<proc_macro2::Ident> = Vec::new();
     for d in &model.ast.defs {
@@ -159,7 +233,7 @@ fn other_files(model: &Model, sources: &SourceMap) -> PerFile {
         {
             continue;
         }
-        let m = file_module(sources, d.span.file);
+        let m = file_module_of(sources, d.span.file, include_dirs);
         if !includes.contains(&m) {
             includes.push(m.clone());
         }
@@ -175,7 +249,12 @@ fn other_files(model: &Model, sources: &SourceMap) -> PerFile {
     PerFile { other, includes }
 }
 
-fn generate_tree(models: &[&Model], sources: &SourceMap, per_file: bool) -> Result<String, Error> {
+/// `per_file` holds the include folders when generating per-file output.
+fn generate_tree(
+    models: &[&Model],
+    sources: &SourceMap,
+    per_file: Option<&[std::path::PathBuf]>,
+) -> Result<String, Error> {
     let mut root = ModNode::default();
     let mut seen_files = HashSet::new();
     let mut names = Vec::new();
@@ -185,7 +264,7 @@ fn generate_tree(models: &[&Model], sources: &SourceMap, per_file: bool) -> Resu
             continue;
         }
         names.push(file_name(sources, model.main));
-        let files = per_file.then(|| other_files(model, sources));
+        let files = per_file.map(|dirs| other_files(model, sources, dirs));
         if let Some(f) = &files {
             root.includes = f.includes.clone();
         }
@@ -1508,33 +1587,77 @@ pub enum WriteError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Two input files would be mounted as the same module.
+    #[error("{first} and {second} would both be mounted as module `{module}` (give the include folder that tells them apart with -I)")]
+    SameModule {
+        /// The first file.
+        first: std::path::PathBuf,
+        /// The second file.
+        second: std::path::PathBuf,
+        /// The module name they share.
+        module: String,
+    },
 }
 
-/// `slice2rs --output-dir DIR`: writes `DIR/<stem>.rs` for each input file,
-/// holding the module tree of that file's definitions (written only when
-/// the content changed), as [`generate_file`] makes it: include each in a
-/// module named after its file (`mod identity { include!(".../Identity.rs"); }`),
-/// side by side, with the trees of the files it includes.
+/// The file [`write_per_file`] writes for Slice file `file`, relative to the
+/// output folder: [`file_relative_name`] with `.rs` (`IceGrid/Session.rs`).
+pub fn per_file_output(
+    file: &std::path::Path,
+    include_dirs: &[std::path::PathBuf],
+) -> std::path::PathBuf {
+    let mut path: std::path::PathBuf = file_relative_name(file, include_dirs).iter().collect();
+    path.set_extension("rs");
+    path
+}
+
+/// `slice2rs --output-dir DIR`: writes `DIR/<relative path>.rs` for each
+/// input file ([`per_file_output`]: the path relative to the include folder
+/// holding the file, or the stem alone), holding the module tree of that
+/// file's definitions (written only when the content changed), as
+/// [`generate_file`] makes it: include each in the module [`file_module`]
+/// names (`mod ice_grid_session { include!(".../IceGrid/Session.rs"); }`),
+/// side by side with the trees of the files it includes. Two distinct input
+/// files with the same module are refused before anything is written.
 pub fn write_per_file(
     c: &crate::Compilation,
     files: &[std::path::PathBuf],
+    include_dirs: &[std::path::PathBuf],
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>, WriteError> {
+    let mut modules: std::collections::HashMap<String, (&std::path::PathBuf, std::path::PathBuf)> =
+        std::collections::HashMap::new();
+    for f in files {
+        let module = file_module(f, include_dirs).to_string();
+        let canonical = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        match modules.get(&module) {
+            Some((first, c)) if *c != canonical => {
+                return Err(WriteError::SameModule {
+                    first: (*first).clone(),
+                    second: f.clone(),
+                    module,
+                })
+            }
+            Some(_) => {}
+            None => {
+                modules.insert(module, (f, canonical));
+            }
+        }
+    }
     let mut written = Vec::new();
     for (file, unit) in files.iter().zip(&c.units) {
         let Ok(model) = unit else { continue };
-        let code = generate_file(model, &c.sources)?;
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = dir.join(format!("{stem}.rs"));
+        let code = generate_file(model, &c.sources, include_dirs)?;
+        let path = dir.join(per_file_output(file, include_dirs));
         let unchanged = std::fs::read(&path).is_ok_and(|old| old == code.as_bytes());
         if !unchanged {
-            std::fs::write(&path, &code).map_err(|source| WriteError::Io {
+            let io = |source| WriteError::Io {
                 path: path.clone(),
                 source,
-            })?;
+            };
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            std::fs::write(&path, &code).map_err(io)?;
         }
         written.push(path);
     }

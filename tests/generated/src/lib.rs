@@ -43,23 +43,27 @@ pub mod preserve_slice {
 }
 
 /// Per-file output (`Builder::per_file`, like `slice2rs --output-dir`):
-/// each Slice file's tree in a module named after the file, side by side.
+/// each Slice file's tree in a module named after its path relative to its
+/// include folder (`Ice/Identity.ice` in `ice_identity`), side by side.
 pub mod per_file {
     /// `Ice/BuiltinSequences.ice`.
-    pub mod builtin_sequences {
-        include!(concat!(env!("OUT_DIR"), "/per_file/BuiltinSequences.rs"));
+    pub mod ice_builtin_sequences {
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/per_file/Ice/BuiltinSequences.rs"
+        ));
     }
     /// `Ice/Identity.ice`.
-    pub mod identity {
-        include!(concat!(env!("OUT_DIR"), "/per_file/Identity.rs"));
+    pub mod ice_identity {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Ice/Identity.rs"));
     }
     /// `Ice/Process.ice`.
-    pub mod process {
-        include!(concat!(env!("OUT_DIR"), "/per_file/Process.rs"));
+    pub mod ice_process {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Ice/Process.rs"));
     }
     /// `Ice/Locator.ice` (uses `Identity` and `Process*`).
-    pub mod locator {
-        include!(concat!(env!("OUT_DIR"), "/per_file/Locator.rs"));
+    pub mod ice_locator {
+        include!(concat!(env!("OUT_DIR"), "/per_file/Ice/Locator.rs"));
     }
     /// `slice/PerFileBase.ice`.
     pub mod per_file_base {
