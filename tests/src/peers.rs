@@ -17,6 +17,7 @@
 //! (threads of one test binary, or several processes) wait for one build
 //! instead of racing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -178,6 +179,13 @@ pub fn encoding_args(enc: Encoding) -> Vec<String> {
         Encoding::V1_0 => vec!["--Ice.Default.EncodingVersion=1.0".to_string()],
         Encoding::V1_1 => Vec::new(),
     }
+}
+
+/// `args` followed by the Ice arguments of encoding `enc` (see
+/// [`encoding_args`]).
+pub fn with_encoding(enc: Encoding, mut args: Vec<String>) -> Vec<String> {
+    args.extend(encoding_args(enc));
+    args
 }
 
 /// The files the C++ peers are built from, relative to the workspace root
@@ -361,6 +369,35 @@ pub fn parse_ready(line: &str) -> Option<Vec<String>> {
         return None;
     }
     Some(rest)
+}
+
+/// Whether `line` is one of the change lines the peers print
+/// (`SET <key> ...` or `REMOVED <key>`).
+pub fn is_change(line: &str) -> bool {
+    line.starts_with("SET ") || line.starts_with("REMOVED ")
+}
+
+/// The store a stream of change lines leads to, as the `ITEM` lines of a
+/// dump (in key order).
+///
+/// # Errors
+/// [`PeerError::Protocol`] for a line that is not a change line.
+pub fn replay(lines: &[String]) -> Result<Vec<String>> {
+    let mut store = BTreeMap::new();
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("SET ") {
+            let key = rest.split(' ').next().unwrap_or_default().to_string();
+            store.insert(key, format!("ITEM {rest}"));
+        } else if let Some(key) = line.strip_prefix("REMOVED ") {
+            store.remove(key);
+        } else {
+            return Err(PeerError::Protocol {
+                peer: "change lines".to_string(),
+                line: line.clone(),
+            });
+        }
+    }
+    Ok(store.into_values().collect())
 }
 
 /// A running peer process: its stdout as a stream of lines, its stdin for
@@ -563,6 +600,19 @@ impl Peer {
             &format!("{last_prefix}... after {command:?}"),
             |l| l.starts_with(last_prefix),
         )
+    }
+
+    /// Reads lines until `n` change lines (see [`is_change`]) have come,
+    /// skipping the others; `timeout` bounds each line.
+    pub fn changes(&mut self, n: usize, timeout: Duration) -> Result<Vec<String>> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let line = self.read_line_for(timeout, &format!("change line {}", got.len() + 1))?;
+            if is_change(&line) {
+                got.push(line);
+            }
+        }
+        Ok(got)
     }
 
     /// Sends `dump` and returns the dump lines (without the final `END`).
@@ -812,6 +862,24 @@ mod tests {
             fnv1a(0xcbf2_9ce4_8422_2325, b"a"),
             fnv1a(0xcbf2_9ce4_8422_2325, b"b")
         );
+    }
+
+    #[test]
+    fn change_lines_replay_into_a_dump() {
+        let lines: Vec<String> = ["SET b 2", "SET a 1", "SET b 3", "REMOVED a", "SET c 4"]
+            .iter()
+            .map(|l| (*l).to_string())
+            .collect();
+        assert!(lines.iter().all(|l| is_change(l)));
+        assert!(!is_change("DONE 5") && !is_change("SETTLED"));
+        assert_eq!(
+            replay(&lines).ok(),
+            Some(vec!["ITEM b 3".to_string(), "ITEM c 4".to_string()])
+        );
+        assert!(matches!(
+            replay(&["DONE 1".to_string()]),
+            Err(PeerError::Protocol { .. })
+        ));
     }
 
     #[test]

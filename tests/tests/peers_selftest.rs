@@ -22,17 +22,12 @@ use std::time::{Duration, Instant};
 
 use interop_tests::golden::Encoding;
 use interop_tests::peers::{
-    self, bins, channel_client, encoding_args, replica_ctl, Peer, CLIENT_NOT_ACTIVE,
-    CLIENT_NOT_FOUND, CTL_ACTIVE, CTL_ERROR, CTL_STANDBY, CTL_UNREACHABLE,
+    self, bins, channel_client, encoding_args, is_change, replica_ctl, with_encoding as with_enc,
+    Peer, CLIENT_NOT_ACTIVE, CLIENT_NOT_FOUND, CTL_ACTIVE, CTL_ERROR, CTL_STANDBY, CTL_UNREACHABLE,
 };
 use pretty_assertions::assert_eq;
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn with_enc(enc: Encoding, mut args: Vec<String>) -> Vec<String> {
-    args.extend(encoding_args(enc));
-    args
-}
 
 fn replicator(enc: Encoding) -> Peer {
     Peer::spawn("replicator", &bins().replicator, &with_enc(enc, vec![])).unwrap()
@@ -71,18 +66,7 @@ fn ctl(command: &str, proxy: &str, enc: Encoding) -> (Option<i32>, String) {
 
 /// The store a stream of SET/REMOVED lines leads to, as dump lines.
 fn replay(lines: &[String]) -> Vec<String> {
-    let mut store = BTreeMap::new();
-    for line in lines {
-        if let Some(rest) = line.strip_prefix("SET ") {
-            let key = rest.split(' ').next().unwrap_or_default().to_string();
-            store.insert(key, format!("ITEM {rest}"));
-        } else if let Some(key) = line.strip_prefix("REMOVED ") {
-            store.remove(key);
-        } else {
-            panic!("unexpected change line {line:?}");
-        }
-    }
-    store.into_values().collect()
+    peers::replay(lines).unwrap()
 }
 
 /// The last field of a SET line (`createdAt`).
@@ -90,20 +74,9 @@ fn created_at(line: &str) -> &str {
     line.rsplit(' ').next().unwrap_or_default()
 }
 
-fn is_change(line: &str) -> bool {
-    line.starts_with("SET ") || line.starts_with("REMOVED ")
-}
-
 /// Reads a listener's change lines until it has `n`.
 fn changes_from(peer: &mut Peer, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let line = peer.read_line(LONG).unwrap();
-        if is_change(&line) {
-            got.push(line);
-        }
-    }
-    got
+    peer.changes(n, LONG).unwrap()
 }
 
 fn replication_and_failover(enc: Encoding) {
