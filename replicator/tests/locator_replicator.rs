@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use interop_tests::golden::Encoding;
 use interop_tests::icegrid::Registry;
-use interop_tests::peers::{channel_client, encoding_args, Peer, CTL_ACTIVE, CTL_STANDBY};
+use interop_tests::peers::{
+    channel_client, encoding_args, with_encoding as with_enc, Peer, CTL_ACTIVE, CTL_STANDBY,
+};
 use support::grid::{admin_try, Node};
-use support::{with_enc, Scratch, COMPONENT, LOOPBACK_REPLICATOR, REPLICATOR};
+use support::{Scratch, COMPONENT, LOOPBACK_REPLICATOR, REPLICATOR};
 
 const REPLICATOR_TYPE: &str = "::AsteriskSCF::ChannelServiceX::V1::ChannelServiceXStateReplicator";
 const NAME: &str = "ChannelServiceXStateReplicator";

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use interop_tests::golden::Encoding;
 use interop_tests::peers::{
-    bins, channel_client, encoding_args, replica_ctl, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE,
-    CTL_STANDBY, CTL_UNREACHABLE,
+    self, bins, channel_client, encoding_args, is_change, replica_ctl, with_encoding as with_enc,
+    Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY, CTL_UNREACHABLE,
 };
-use support::{with_enc, COMPONENT, LOOPBACK_REPLICATOR};
+use support::{COMPONENT, LOOPBACK_REPLICATOR};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -65,10 +65,6 @@ fn client_dump(service: &str, enc: Encoding) -> Vec<String> {
     support::client_dump(service, &encoding_args(enc))
 }
 
-fn is_change(line: &str) -> bool {
-    line.starts_with("SET ") || line.starts_with("REMOVED ")
-}
-
 /// Runs `changes n` on a C++ component and returns its change lines.
 fn cpp_changes(peer: &mut Peer, n: usize) -> Vec<String> {
     let (lines, done) = peer.command(&format!("changes {n}"), "DONE", LONG).unwrap();
@@ -77,28 +73,12 @@ fn cpp_changes(peer: &mut Peer, n: usize) -> Vec<String> {
 }
 
 fn changes_from(peer: &mut Peer, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let line = peer.read_line(LONG).unwrap();
-        if is_change(&line) {
-            got.push(line);
-        }
-    }
-    got
+    peer.changes(n, LONG).unwrap()
 }
 
 /// The store a stream of SET/REMOVED lines leads to, as dump lines.
 fn replay(lines: &[String]) -> Vec<String> {
-    let mut store = BTreeMap::new();
-    for line in lines {
-        if let Some(rest) = line.strip_prefix("SET ") {
-            let key = rest.split(' ').next().unwrap_or_default().to_owned();
-            store.insert(key, format!("ITEM {rest}"));
-        } else if let Some(key) = line.strip_prefix("REMOVED ") {
-            store.remove(key);
-        }
-    }
-    store.into_values().collect()
+    peers::replay(lines).unwrap()
 }
 
 /// A C++ active component pushes through the Rust replicator to a C++

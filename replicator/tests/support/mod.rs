@@ -61,12 +61,6 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> ScriptOutput {
     interop_tests::peers::run_bounded(cmd, limit).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `args` followed by the Ice arguments of encoding `enc`.
-pub fn with_enc(enc: Encoding, mut args: Vec<String>) -> Vec<String> {
-    args.extend(encoding_args(enc));
-    args
-}
-
 /// A free TCP port on loopback (free when asked).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
