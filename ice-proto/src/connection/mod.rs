@@ -368,6 +368,23 @@ impl Connection {
         self.inner.state.lock().map(|s| *s).unwrap_or(State::Closed)
     }
 
+    /// One more request pending or in dispatch. Waiters only wait for the
+    /// count to reach zero, so this wakes no one.
+    fn busy_add(&self) {
+        self.inner.busy.send_if_modified(|n| {
+            *n += 1;
+            false
+        });
+    }
+
+    /// One request fewer; wakes the waiters when none is left.
+    fn busy_done(&self) {
+        self.inner.busy.send_if_modified(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+    }
+
     fn closed_error(&self) -> RuntimeError {
         self.inner
             .closed
@@ -498,7 +515,7 @@ impl Connection {
             pending.insert(id, tx);
             id
         };
-        self.inner.busy.send_modify(|n| *n += 1);
+        self.busy_add();
         let guard = PendingGuard { conn: self, id };
         request.header.request_id = id;
         self.send_bytes(request.to_message(compress))?;
@@ -841,11 +858,11 @@ impl Connection {
             // peer retries them after our close connection message.
             return;
         }
-        self.inner.busy.send_modify(|n| *n += 1);
+        self.busy_add();
         self.inner.dispatching.fetch_add(1, Ordering::SeqCst);
         if dispatch_tx.send(Incoming { request, compress }).is_err() {
             self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
-            self.inner.busy.send_modify(|n| *n = n.saturating_sub(1));
+            self.busy_done();
         }
     }
 
@@ -872,15 +889,12 @@ impl Connection {
     async fn dispatch_one(&self, incoming: Incoming) {
         let Incoming { request, compress } = incoming;
         let id = request.header.request_id;
-        let failed = RequestFailed {
-            identity: request.header.identity.clone(),
-            facet: request.header.facet.clone(),
-            operation: request.header.operation.clone(),
-        };
         let body = match self.handler() {
             Some(handler) => {
-                let operation = failed.operation.clone();
-                match tokio::spawn(handler.handle(request, self.clone())).await {
+                let operation = request.header.operation.clone();
+                // Polled in place (no task per request); a panic is caught
+                // as a spawned task's would be.
+                match CatchPanic(Some(handler.handle(request, self.clone()))).await {
                     Ok(body) => body,
                     Err(e) => {
                         tracing::warn!(
@@ -895,7 +909,11 @@ impl Connection {
                     }
                 }
             }
-            None => ReplyBody::ObjectNotExist(failed),
+            None => ReplyBody::ObjectNotExist(RequestFailed {
+                identity: request.header.identity,
+                facet: request.header.facet,
+                operation: request.header.operation,
+            }),
         };
         if id != 0 {
             let reply = Reply {
@@ -905,7 +923,7 @@ impl Connection {
             let _ = self.send_bytes(reply.to_message(compress));
         }
         self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
-        self.inner.busy.send_modify(|n| *n = n.saturating_sub(1));
+        self.busy_done();
     }
 
     async fn write_loop<W>(self, mut writer: W, mut rx: mpsc::UnboundedReceiver<Outgoing>)
@@ -983,6 +1001,39 @@ impl Connection {
     }
 }
 
+/// A dispatch future whose panic becomes `Err` with the panic's message,
+/// as awaiting it in a task of its own would give, without that task.
+struct CatchPanic(Option<BoxFuture<'static, ReplyBody>>);
+
+impl Future for CatchPanic {
+    type Output = std::result::Result<ReplyBody, String>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let Some(future) = self.0.as_mut() else {
+            return std::task::Poll::Ready(Err("polled after a panic".into()));
+        };
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future.as_mut().poll(cx)
+        }));
+        match polled {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => {
+                // The future panicked: it is dropped, never polled again.
+                self.0 = None;
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                std::task::Poll::Ready(Err(message))
+            }
+        }
+    }
+}
+
 /// The size a message header at the start of `buf` announces, once the
 /// whole header is buffered.
 fn announced_size(buf: &[u8]) -> Option<usize> {
@@ -1010,10 +1061,7 @@ impl Drop for PendingGuard<'_> {
         if let Ok(mut p) = self.conn.inner.pending.lock() {
             p.remove(&self.id);
         }
-        self.conn
-            .inner
-            .busy
-            .send_modify(|n| *n = n.saturating_sub(1));
+        self.conn.busy_done();
     }
 }
 
