@@ -1015,9 +1015,8 @@ impl Future for CatchPanic {
         let Some(future) = self.0.as_mut() else {
             return std::task::Poll::Ready(Err("polled after a panic".into()));
         };
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            future.as_mut().poll(cx)
-        }));
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx)));
         match polled {
             Ok(poll) => poll.map(Ok),
             Err(payload) => {
