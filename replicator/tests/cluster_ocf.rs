@@ -9,13 +9,15 @@
 
 mod support;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use interop_tests::peers::{channel_client, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY};
+use interop_tests::peers::{
+    channel_client, run_bounded_with_input, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY,
+    PYTHON,
+};
 use support::ocf::{
     agent_path, kill_pid, Agent, MemberGuard, OCF_ERR_CONFIGURED, OCF_ERR_GENERIC,
     OCF_ERR_INSTALLED, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
@@ -227,49 +229,27 @@ fn meta_data_is_valid_ocf_xml_with_a_timeout_on_every_action() {
         find_program("xmllint", &["/usr/bin/xmllint"]),
         dtd_dir.join("ra-api-1.dtd").is_file(),
     ) {
-        let mut child = Command::new(xmllint)
-            .args(["--noout", "--valid", "-"])
-            .current_dir(dtd_dir)
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(xml.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "xmllint --valid: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_bounded_with_input(
+            Command::new(xmllint)
+                .args(["--noout", "--valid", "-"])
+                .current_dir(dtd_dir),
+            Some(&xml),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(out.code, Some(0), "xmllint --valid: {}", out.stderr);
     } else {
         eprintln!("xmllint or ra-api-1.dtd missing: DTD validation left to ocf-tester");
     }
 
-    let mut child = Command::new(interop_tests::peers::PYTHON)
-        .args(["-c", META_CHECK])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(xml.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "not well-formed XML: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_bounded_with_input(
+        Command::new(PYTHON).args(["-c", META_CHECK]),
+        Some(&xml),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let report = out.stdout;
+    assert_eq!(out.code, Some(0), "not well-formed XML: {}", out.stderr);
     eprintln!("{report}");
     assert!(
         report.contains("DOCTYPE resource-agent ra-api-1.dtd"),
