@@ -21,6 +21,8 @@
 //! `Ice.Default.LocatorCacheTimeout` (seconds, -1 for ever),
 //! `Ice.Trace.Locator` (target `ice::trace::locator`),
 //! `Ice.Default.EndpointSelection` (`Random`, the default, or `Ordered`),
+//! `Ice.Default.SlicedFormat` (above 0: classes and exceptions in the sliced
+//! format where the operation's metadata does not choose),
 //! and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
@@ -69,6 +71,8 @@ struct Inner {
     locator_cache_timeout: i32,
     /// `Ice.Default.EndpointSelection` is `Random` (the default), not `Ordered`.
     random_endpoints: bool,
+    /// `Ice.Default.SlicedFormat`: sliced when above 0, else compact.
+    default_format: crate::encoding::Format,
     /// Set once the `Process` admin facet is registered with the locator.
     process_registered: tokio::sync::OnceCell<()>,
     /// One locator (and cache) per locator proxy, keyed by its text.
@@ -257,6 +261,11 @@ impl Communicator {
                     .get_property_with_default("Ice.Default.EndpointSelection", "Random")
                     .trim()
                     != "Ordered",
+                default_format: if properties.get_property_as_int("Ice.Default.SlicedFormat") > 0 {
+                    crate::encoding::Format::Sliced
+                } else {
+                    crate::encoding::Format::Compact
+                },
                 locators: Mutex::new(locators),
                 properties,
                 defaults,
@@ -287,6 +296,13 @@ impl Communicator {
     #[must_use]
     pub fn default_encoding(&self) -> EncodingVersion {
         self.inner.defaults.encoding
+    }
+
+    /// The class and exception format of operations without `["format:...]`
+    /// metadata (`Ice.Default.SlicedFormat`).
+    #[must_use]
+    pub fn default_format(&self) -> crate::encoding::Format {
+        self.inner.default_format
     }
 
     /// `Ice.Default.InvocationTimeout`, `None` for no timeout.

@@ -70,6 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("preserve.rs")
         .compile()?;
 
+    // Ice.Default.SlicedFormat against a peer that lacks the derived types.
+    slice_compiler::builder::Builder::new()
+        .file(slice_dir.join("FormatDefault.ice"))
+        .file_name("format_default.rs")
+        .compile()?;
+
     // Per-file output: one tree per Slice file, referring to the trees of
     // the files it includes (some of ZeroC's and two of ours).
     let per_file = PathBuf::from(std::env::var("OUT_DIR")?).join("per_file");

@@ -65,8 +65,9 @@ pub struct Current {
     /// The encoding of the parameters; results are written in it too.
     pub encoding: EncodingVersion,
     /// The class format of user exceptions ([`Current::user_exception`]):
-    /// compact, Ice's default, unless the operation says
-    /// `["format:sliced"]` (generated dispatchers set it).
+    /// the communicator's `Ice.Default.SlicedFormat` (compact unless set),
+    /// unless the operation's `["format:...]` metadata says otherwise
+    /// (generated dispatchers set it).
     pub format: Format,
 }
 
@@ -739,7 +740,7 @@ impl ObjectAdapter {
             context: header.context,
             request_id: header.request_id,
             encoding: params.encoding,
-            format: Format::Compact,
+            format: self.communicator().default_format(),
         };
         if !params.encoding.is_supported() {
             // The text ZeroC Ice 3.7 sends, less its source location.

@@ -17,7 +17,7 @@
 //! that the proxies they hold are bound to.
 
 use super::ident;
-use super::{doc_attrs, has_metadata, rt, Gen};
+use super::{doc_attrs, rt, Gen};
 use crate::ast::*;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -231,18 +231,28 @@ impl<'a> Gen<'a> {
         quote!(#(#supers)* ice_registry())
     }
 
-    fn is_sliced(iface: &Definition, op: &Operation) -> bool {
-        has_metadata(&op.metadata, "format:sliced")
-            || (!has_metadata(&op.metadata, "format:compact")
-                && has_metadata(&iface.metadata, "format:sliced"))
+    /// The format `["format:...]` metadata chooses (the operation's, else
+    /// the interface's), or `None` for the communicator's default
+    /// (`Ice.Default.SlicedFormat`; also for `["format:default"]`).
+    fn explicit_format(iface: &Definition, op: &Operation) -> Option<bool> {
+        let of = |md: &[Metadata]| {
+            md.iter().find_map(|m| match m.value.as_str() {
+                "format:sliced" => Some(Some(true)),
+                "format:compact" => Some(Some(false)),
+                "format:default" => Some(None),
+                _ => None,
+            })
+        };
+        of(&op.metadata).or_else(|| of(&iface.metadata)).flatten()
     }
 
+    /// The format an operation's proxy method writes its parameters in.
     fn format_of(&self, iface: &Definition, op: &Operation) -> TokenStream {
         let rt = rt();
-        if Self::is_sliced(iface, op) {
-            quote!(#rt::Format::Sliced)
-        } else {
-            quote!(#rt::Format::Compact)
+        match Self::explicit_format(iface, op) {
+            Some(true) => quote!(#rt::Format::Sliced),
+            Some(false) => quote!(#rt::Format::Compact),
+            None => quote!(self.proxy.communicator().default_format()),
         }
     }
 
@@ -667,11 +677,18 @@ impl<'a> Gen<'a> {
         let write_pending = self
             .outs_use_classes(op)
             .then(|| quote!(ice_out.write_pending_classes();));
-        let format = self.format_of(iface, op);
         let registry = Self::registry_call(path);
-        // User exceptions of a sliced-format operation are sliced too.
-        let sliced_current = Self::is_sliced(iface, op)
-            .then(|| quote!(let current = &current.clone().with_format(#format);));
+        // `current.format` is the communicator's default format; metadata
+        // overrides it for the results and user exceptions alike.
+        let sliced_current = Self::explicit_format(iface, op).map(|sliced| {
+            let rt = rt();
+            let format = if sliced {
+                quote!(#rt::Format::Sliced)
+            } else {
+                quote!(#rt::Format::Compact)
+            };
+            quote!(let current = &current.clone().with_format(#format);)
+        });
         quote! {
             #opname => {
                 #sliced_current
@@ -682,7 +699,7 @@ impl<'a> Gen<'a> {
                 #read_pending
                 ice_in.end_encapsulation()?;
                 let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await?;
-                ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, #format, |ice_out| {
+                ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, current.format, |ice_out| {
                     #write
                     #write_pending
                     let _ = ice_out;
@@ -765,5 +782,29 @@ mod tests {
         assert!(allowed("type_complexity", "two"), "{code}");
         assert_eq!(code.matches("#[allow(").count(), 4, "{code}");
         assert!(!code.contains("#![allow"), "{code}");
+    }
+
+    #[test]
+    fn format_metadata_wins_over_the_communicator_default() {
+        let code = gen("module M { class C {} [\"format:sliced\"] interface I { \
+             C dflt(); [\"format:compact\"] C compact(); [\"format:default\"] C asked(); } \
+             interface J { C plain(); } }");
+        let table = [
+            ("dflt", "_ice::Format::Sliced"),
+            ("compact", "_ice::Format::Compact"),
+            ("asked", "self.proxy.communicator().default_format()"),
+            ("plain", "self.proxy.communicator().default_format()"),
+        ];
+        for (op, want) in table {
+            assert!(
+                method(&code, op).contains(want),
+                "{op}: no `{want}` in\n{code}"
+            );
+        }
+        // Dispatch: results and user exceptions follow `current.format`,
+        // which the metadata overrides and the adapter otherwise sets from
+        // the communicator.
+        // (`dflt` and `compact` only).
+        assert_eq!(code.matches(".with_format(").count(), 2, "{code}");
     }
 }

@@ -81,9 +81,13 @@
 //!   then optional outputs by tag. In encoding 1.0, class instances are
 //!   flushed at the end of the encapsulation when a required parameter (or
 //!   result) holds classes, as ZeroC decides (1.0 sends no optional
-//!   parameters). `["format:sliced"]` on the
-//!   operation or interface selects the sliced format for classes and
-//!   exceptions in the encapsulation; every dispatch is asynchronous, so
+//!   parameters). Classes and exceptions in
+//!   the encapsulation (parameters, results and user exceptions) use the
+//!   format of `["format:sliced"]`/`["format:compact"]` on the operation,
+//!   else on the interface, else the communicator's default
+//!   (`Communicator::default_format`, sliced when `Ice.Default.SlicedFormat`
+//!   is above 0, compact otherwise; `["format:default"]` asks for it
+//!   explicitly), as ZeroC does; every dispatch is asynchronous, so
 //!   `["amd"]` changes nothing.
 //! - A proxy or servant method whose Slice signature has more than five
 //!   in-parameters, or more than one output, carries

@@ -157,7 +157,7 @@ pub mod shadow {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     ice_out.write_optional(1, o.as_ref());
                     let _ = ice_out;
@@ -282,7 +282,7 @@ pub mod shadow {
                         ::std::result::Result::Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     ice_out.write(&s);
                                     ice_out.write(&ice_ret);

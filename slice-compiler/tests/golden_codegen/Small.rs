@@ -470,7 +470,7 @@ pub mod demo {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     let _ = ice_out;
                 },
@@ -547,7 +547,7 @@ pub mod demo {
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     let _ = ice_out;
                                 },
@@ -615,7 +615,7 @@ pub mod demo {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     ice_out.write(shape);
                     ice_out.write_optional(1, tint.as_ref());
@@ -681,7 +681,7 @@ pub mod demo {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     ice_out.write(points);
                     let _ = ice_out;
@@ -729,7 +729,7 @@ pub mod demo {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     ice_out.write(context_);
                     ice_out.write(current_);
@@ -774,7 +774,7 @@ pub mod demo {
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
-                _ice::Format::Compact,
+                self.proxy.communicator().default_format(),
                 |ice_out| {
                     let _ = ice_out;
                 },
@@ -918,7 +918,7 @@ pub mod demo {
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     ice_out.write(&log);
                                     ice_out.write(&ice_ret);
@@ -944,7 +944,7 @@ pub mod demo {
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     ice_out.write(&ice_ret);
                                     ice_out.write_optional(2, count.as_ref());
@@ -972,7 +972,7 @@ pub mod demo {
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     let _ = ice_out;
                                 },
@@ -990,7 +990,7 @@ pub mod demo {
                         Ok(
                             ::ice_proto::adapter::encapsulate(
                                 current.encoding,
-                                _ice::Format::Compact,
+                                current.format,
                                 |ice_out| {
                                     let _ = ice_out;
                                 },
@@ -1063,7 +1063,7 @@ pub mod demo {
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
-                    _ice::Format::Compact,
+                    self.proxy.communicator().default_format(),
                     |ice_out| {
                         let _ = ice_out;
                     },
@@ -1109,7 +1109,7 @@ pub mod demo {
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
-                    _ice::Format::Compact,
+                    self.proxy.communicator().default_format(),
                     |ice_out| {
                         ice_out.write(shape);
                         ice_out.write_optional(1, tint.as_ref());
@@ -1178,7 +1178,7 @@ pub mod demo {
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
-                    _ice::Format::Compact,
+                    self.proxy.communicator().default_format(),
                     |ice_out| {
                         ice_out.write(points);
                         let _ = ice_out;
@@ -1226,7 +1226,7 @@ pub mod demo {
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
-                    _ice::Format::Compact,
+                    self.proxy.communicator().default_format(),
                     |ice_out| {
                         ice_out.write(context_);
                         ice_out.write(current_);
@@ -1271,7 +1271,7 @@ pub mod demo {
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
-                    _ice::Format::Compact,
+                    self.proxy.communicator().default_format(),
                     |ice_out| {
                         let _ = ice_out;
                     },
@@ -1384,7 +1384,7 @@ pub mod demo {
                             Ok(
                                 ::ice_proto::adapter::encapsulate(
                                     current.encoding,
-                                    _ice::Format::Compact,
+                                    current.format,
                                     |ice_out| {
                                         let _ = ice_out;
                                     },
@@ -1411,7 +1411,7 @@ pub mod demo {
                             Ok(
                                 ::ice_proto::adapter::encapsulate(
                                     current.encoding,
-                                    _ice::Format::Compact,
+                                    current.format,
                                     |ice_out| {
                                         ice_out.write(&log);
                                         ice_out.write(&ice_ret);
@@ -1437,7 +1437,7 @@ pub mod demo {
                             Ok(
                                 ::ice_proto::adapter::encapsulate(
                                     current.encoding,
-                                    _ice::Format::Compact,
+                                    current.format,
                                     |ice_out| {
                                         ice_out.write(&ice_ret);
                                         ice_out.write_optional(2, count.as_ref());
@@ -1465,7 +1465,7 @@ pub mod demo {
                             Ok(
                                 ::ice_proto::adapter::encapsulate(
                                     current.encoding,
-                                    _ice::Format::Compact,
+                                    current.format,
                                     |ice_out| {
                                         let _ = ice_out;
                                     },
@@ -1484,7 +1484,7 @@ pub mod demo {
                             Ok(
                                 ::ice_proto::adapter::encapsulate(
                                     current.encoding,
-                                    _ice::Format::Compact,
+                                    current.format,
                                     |ice_out| {
                                         let _ = ice_out;
                                     },

@@ -42,6 +42,11 @@ pub mod preserve_slice {
     include!(concat!(env!("OUT_DIR"), "/preserve.rs"));
 }
 
+/// The communicator's default class format (`slice/FormatDefault.ice`).
+pub mod default_format {
+    include!(concat!(env!("OUT_DIR"), "/format_default.rs"));
+}
+
 /// Per-file output (`Builder::per_file`, like `slice2rs --output-dir`):
 /// each Slice file's tree in a module named after its path relative to its
 /// include folder (`Ice/Identity.ice` in `ice_identity`), side by side.
