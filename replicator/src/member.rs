@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::{watch, Mutex as AsyncMutex};
 
 use crate::state::Keyed;
 
@@ -93,6 +93,8 @@ pub struct Member<I: Keyed, C: ReplicatorClient<I>> {
     /// Serialises role changes and the component's own changes, so a change
     /// is never half-sent while the role flips.
     transition: Arc<AsyncMutex<()>>,
+    /// Tells [`Member::role_changes`] watchers of each new role.
+    roles: Arc<watch::Sender<Role>>,
 }
 
 impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
@@ -101,6 +103,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
             store: Arc::clone(&self.store),
             client: self.client.clone(),
             transition: Arc::clone(&self.transition),
+            roles: Arc::clone(&self.roles),
         }
     }
 }
@@ -145,6 +148,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             })),
             client: Some(Arc::new(client)),
             transition: Arc::new(AsyncMutex::new(())),
+            roles: Arc::new(watch::Sender::new(Role::Standby)),
         }
     }
 
@@ -195,6 +199,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             })),
             client: None,
             transition: Arc::new(AsyncMutex::new(())),
+            roles: Arc::new(watch::Sender::new(Role::Active)),
         }
     }
 
@@ -214,6 +219,19 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
     #[must_use]
     pub fn is_active(&self) -> bool {
         self.role() == Role::Active
+    }
+
+    /// A receiver that sees the member's role now and each change of it,
+    /// for what must follow the role (say, registering the service with a
+    /// locator only while active).
+    #[must_use]
+    pub fn role_changes(&self) -> watch::Receiver<Role> {
+        self.roles.subscribe()
+    }
+
+    fn set_role(&self, role: Role) {
+        lock(&self.store).role = role;
+        self.roles.send_replace(role);
     }
 
     fn replace_all(&self, items: Vec<I>) {
@@ -246,7 +264,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             let all = c.get_all().await?;
             self.replace_all(all);
         }
-        lock(&self.store).role = Role::Active;
+        self.set_role(Role::Active);
         Ok(true)
     }
 
@@ -260,7 +278,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         if !self.is_active() {
             return Ok(false);
         }
-        lock(&self.store).role = Role::Standby;
+        self.set_role(Role::Standby);
         self.join().await?;
         Ok(true)
     }
@@ -537,6 +555,23 @@ mod tests {
         assert_eq!(a.standby().await, Ok(true));
         assert!(!a.is_active());
         assert_eq!(r.listener_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn role_changes_are_told_to_watchers() {
+        let r = StateReplicator::<Item>::default();
+        let a = member(&r, "a").await;
+        let mut roles = a.role_changes();
+        assert_eq!(*roles.borrow_and_update(), Role::Standby);
+        a.activate().await.expect("activate");
+        roles.changed().await.expect("told of activate");
+        assert_eq!(*roles.borrow_and_update(), Role::Active);
+        a.standby().await.expect("standby");
+        roles.changed().await.expect("told of standby");
+        assert_eq!(*roles.borrow_and_update(), Role::Standby);
+        // Nothing changed: nothing told.
+        assert_eq!(a.standby().await, Ok(false));
+        assert!(!roles.has_changed().expect("sender alive"));
     }
 
     #[tokio::test]

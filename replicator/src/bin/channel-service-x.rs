@@ -107,17 +107,23 @@ impl ServiceRegistration {
         // Unknown at first: a member that never was active leaves the entry
         // (another member's) alone.
         let mut registered: Option<bool> = None;
+        let mut roles = member.role_changes();
         loop {
             let active = member.is_active();
             if registered.map_or(active, |r| r != active) {
                 match self.set(active).await {
                     Ok(()) => registered = Some(active),
                     Err(e) => {
-                        tracing::warn!(error = %e, "could not update the service adapter registration; retrying")
+                        tracing::warn!(error = %e, "could not update the service adapter registration; retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
                     }
                 }
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Wait for the next role change (the member outlives this task).
+            if roles.changed().await.is_err() {
+                return;
+            }
         }
     }
 }
