@@ -76,6 +76,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("format_default.rs")
         .compile()?;
 
+    // Multiple interface inheritance.
+    slice_compiler::builder::Builder::new()
+        .file(slice_dir.join("MultiInherit.ice"))
+        .file_name("multi_inherit.rs")
+        .compile()?;
+
     // Per-file output: one tree per Slice file, referring to the trees of
     // the files it includes (some of ZeroC's and two of ours).
     let per_file = PathBuf::from(std::env::var("OUT_DIR")?).join("per_file");

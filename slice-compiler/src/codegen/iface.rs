@@ -807,4 +807,40 @@ mod tests {
         // (`dflt` and `compact` only).
         assert_eq!(code.matches(".with_format(").count(), 2, "{code}");
     }
+
+    #[test]
+    fn multiple_bases_give_upcasts_supertraits_and_one_id_each() {
+        let code = gen(
+            "module M { interface L { void opL(); } interface R { void opR(); } \
+             interface B extends L, R { void opB(); } interface S extends L { void opS(); } \
+             interface D extends B, S { void opD(); } }",
+        );
+        for base in ["BPrx", "SPrx", "LPrx", "RPrx"] {
+            assert!(
+                code.contains(&format!("impl ::std::convert::From<DPrx> for {base} {{")),
+                "no upcast to {base} in\n{code}"
+            );
+        }
+        assert!(
+            code.contains("pub trait D: B + S + Send + Sync + 'static"),
+            "{code}"
+        );
+        // The diamond's L once; the most derived first, then sorted.
+        assert!(
+            code.contains(
+                "&[\"::M::D\", \"::Ice::Object\", \"::M::B\", \"::M::L\", \"::M::R\", \"::M::S\"]"
+            ),
+            "{code}"
+        );
+        // D's proxy has every operation of the chain exactly once.
+        for op in ["op_l", "op_r", "op_b", "op_s", "op_d"] {
+            let prx = &code[code.find("impl DPrx {").unwrap_or(0)..];
+            let prx = &prx[..prx.find("\n    }\n").unwrap_or(prx.len())];
+            assert_eq!(
+                prx.matches(&format!("pub async fn {op}(")).count(),
+                1,
+                "{op}"
+            );
+        }
+    }
 }

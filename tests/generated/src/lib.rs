@@ -47,6 +47,11 @@ pub mod default_format {
     include!(concat!(env!("OUT_DIR"), "/format_default.rs"));
 }
 
+/// Multiple interface inheritance (`slice/MultiInherit.ice`).
+pub mod multi {
+    include!(concat!(env!("OUT_DIR"), "/multi_inherit.rs"));
+}
+
 /// Per-file output (`Builder::per_file`, like `slice2rs --output-dir`):
 /// each Slice file's tree in a module named after its path relative to its
 /// include folder (`Ice/Identity.ice` in `ice_identity`), side by side.
