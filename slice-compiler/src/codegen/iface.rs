@@ -558,7 +558,7 @@ impl<'a> Gen<'a> {
             };
             (quote!(#ename), Some(item), arm)
         };
-        let lints = Self::signature_lints(&ins, &outs);
+        let lints = Self::signature_lints(&mname, &ins, &outs);
         let method = quote! {
             #doc
             #lints
@@ -601,9 +601,19 @@ impl<'a> Gen<'a> {
     /// Clippy lints the Slice signature decides, allowed on that one
     /// method only: more than seven arguments (the in-parameters plus
     /// `self` and the context or current), and the tuple of several
-    /// outputs (its score depends on the Slice types, so any tuple).
-    fn signature_lints(ins: &[Arg], outs: &[Arg]) -> TokenStream {
+    /// outputs (its score depends on the Slice types, so any tuple), and a
+    /// Slice name that Rust's conventions would give another receiver
+    /// (`fromX`, `intoX`, `toXMut` taking `&self`).
+    fn signature_lints(name: &Ident, ins: &[Arg], outs: &[Arg]) -> TokenStream {
         let mut lints = Vec::new();
+        let n = name.to_string();
+        let n = n.strip_prefix("r#").unwrap_or(&n);
+        if n.starts_with("from_")
+            || n.starts_with("into_")
+            || (n.starts_with("to_") && n.ends_with("_mut"))
+        {
+            lints.push(quote!(clippy::wrong_self_convention));
+        }
         if ins.len() + 2 > 7 {
             lints.push(quote!(clippy::too_many_arguments));
         }
@@ -646,7 +656,7 @@ impl<'a> Gen<'a> {
                 op.name.name
             ),
         );
-        let lints = Self::signature_lints(&ins, &outs);
+        let lints = Self::signature_lints(&mname, &ins, &outs);
         quote! {
             #doc
             #lints
@@ -842,5 +852,22 @@ mod tests {
                 "{op}"
             );
         }
+    }
+
+    #[test]
+    fn conversion_like_names_allow_the_receiver_lint_on_the_method_only() {
+        let code = gen(
+            "module M { interface I { string fromLeft(); void intoIt(); \
+             void toItMut(); void toIt(); void asIt(); void fromage(); } }",
+        );
+        let lint = "#[allow(clippy::wrong_self_convention)]";
+        for op in ["from_left", "into_it", "to_it_mut"] {
+            assert!(
+                code.contains(&format!("{lint}\n        pub async fn {op}("))
+                    && code.contains(&format!("{lint}\n        fn {op}(")),
+                "{op}: {code}"
+            );
+        }
+        assert_eq!(code.matches(lint).count(), 6, "{code}");
     }
 }

@@ -92,7 +92,10 @@
 //! - A proxy or servant method whose Slice signature has more than five
 //!   in-parameters, or more than one output, carries
 //!   `#[allow(clippy::too_many_arguments)]` / `#[allow(clippy::type_complexity)]`
-//!   on that method alone: the Slice definition decides its shape.
+//!   on that method alone: the Slice definition decides its shape. So does
+//!   `#[allow(clippy::wrong_self_convention)]` on a method whose Slice name
+//!   Rust would read as a conversion with another receiver (`fromX`,
+//!   `intoX`, `toXMut`).
 //!
 //! Generated code reaches the runtime only through
 //! `::ice_proto::encoding::codegen`, and uses no `use` item, so no Slice
