@@ -17,8 +17,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
 
+use crate::build_cache::{self, CacheError};
 use crate::workspace_root;
 
 /// An Ice encoding version a fixture is written in.
@@ -373,104 +373,31 @@ pub fn read(case: &str, enc: Encoding) -> Vec<u8> {
     }
 }
 
-/// FNV-1a, 64 bits: a stable hash of the checker's sources for the build cache.
-fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// The files the checker is built from (a change to any of them rebuilds it).
 const SOURCES: [&str; 4] = ["golden.cpp", "Fixtures.ice", "GoldenHidden.ice", "build.sh"];
-
-fn sources_hash() -> Result<u64, GoldenError> {
-    let dir = source_dir();
-    let mut hash = 0xcbf2_9ce4_8422_2325;
-    for name in SOURCES {
-        let path = dir.join(name);
-        let content = fs::read(&path).map_err(io_err(&path))?;
-        hash = fnv1a(hash, name.as_bytes());
-        hash = fnv1a(hash, &(content.len() as u64).to_le_bytes());
-        hash = fnv1a(hash, &content);
-    }
-    Ok(hash)
-}
 
 /// Where cached builds live: `<workspace>/target/golden-encoding/`.
 pub fn build_root() -> PathBuf {
     workspace_root().join("target/golden-encoding")
 }
 
-/// How long a build lock may be held before it is presumed stale (its
-/// builder crashed).
-const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
-const POLL: Duration = Duration::from_millis(500);
-
-fn lock_is_stale(lock: &Path) -> bool {
-    fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age > STALE_LOCK)
+impl From<CacheError> for GoldenError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Io { path, source } => GoldenError::Io { path, source },
+            CacheError::Build { status, stderr } => GoldenError::Build { status, stderr },
+            CacheError::LockTimeout { path } => GoldenError::LockTimeout { path },
+        }
+    }
 }
 
 fn build_once() -> Result<PathBuf, GoldenError> {
-    let root = build_root();
-    fs::create_dir_all(&root).map_err(io_err(&root))?;
-    let key = format!("{:016x}", sources_hash()?);
-    let dir = root.join(&key);
-    let binary = dir.join("golden");
-    let lock = root.join(format!("{key}.lock"));
-    let deadline = SystemTime::now() + STALE_LOCK + Duration::from_secs(60);
-    loop {
-        if binary.is_file() {
-            return Ok(binary);
-        }
-        match fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if lock_is_stale(&lock) {
-                    // Its builder died: take over.
-                    let _ = fs::remove_dir(&lock);
-                    continue;
-                }
-                if SystemTime::now() > deadline {
-                    return Err(GoldenError::LockTimeout { path: lock });
-                }
-                std::thread::sleep(POLL);
-            }
-            Err(e) => return Err(io_err(&lock)(e)),
-        }
-    }
-    // We hold the lock: build into a scratch folder, then move it into place.
-    let result = (|| {
-        if binary.is_file() {
-            return Ok(binary.clone());
-        }
-        let scratch = root.join(format!("{key}.tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&scratch);
-        let script = source_dir().join("build.sh");
-        let out = Command::new("sh")
-            .arg(&script)
-            .arg(&scratch)
-            .output()
-            .map_err(io_err(&script))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            let _ = fs::remove_dir_all(&scratch);
-            return Err(GoldenError::Build {
-                status: out.status.code(),
-                stderr: tail.join("\n"),
-            });
-        }
-        let _ = fs::remove_dir_all(&dir);
-        fs::rename(&scratch, &dir).map_err(io_err(&dir))?;
-        Ok(binary.clone())
-    })();
-    let _ = fs::remove_dir(&lock);
-    result
+    let hash = build_cache::sources_hash(&source_dir(), SOURCES)?;
+    let dir =
+        build_cache::build_locked(&build_root(), hash, &source_dir().join("build.sh"), |dir| {
+            dir.join("golden").is_file()
+        })?;
+    Ok(dir.join("golden"))
 }
 
 /// Builds (once per source version, cached under [`build_root`]) the C++

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod build_cache;
 pub mod golden;
 pub mod icegrid;
 pub mod peers;

@@ -19,14 +19,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use crate::build_cache::{self, tail, CacheError};
 use crate::golden::Encoding;
 use crate::workspace_root;
 
@@ -202,26 +202,11 @@ pub const SOURCES: [&str; 9] = [
     "tests/src/peers.rs",
 ];
 
-/// FNV-1a, 64 bits: a stable hash of the sources for the build cache.
-fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 fn sources_hash() -> Result<u64> {
-    let root = workspace_root();
     // This file is listed for its paths only; hashing it would rebuild the
     // peers on every edit of the helpers.
-    let mut hash = 0xcbf2_9ce4_8422_2325;
-    for name in SOURCES.iter().filter(|n| !n.ends_with(".rs")) {
-        let path = root.join(name);
-        let content = fs::read(&path).map_err(io_err(path.display()))?;
-        hash = fnv1a(hash, name.as_bytes());
-        hash = fnv1a(hash, &(content.len() as u64).to_le_bytes());
-        hash = fnv1a(hash, &content);
-    }
-    Ok(hash)
+    let names = SOURCES.iter().filter(|n| !n.ends_with(".rs")).copied();
+    Ok(build_cache::sources_hash(&workspace_root(), names)?)
 }
 
 /// Where cached builds live: `<target dir>/peers/`.
@@ -264,75 +249,27 @@ impl Bins {
     }
 }
 
-/// How long a build lock may be held before it is presumed stale.
-const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
-const POLL: Duration = Duration::from_millis(500);
-
-fn lock_is_stale(lock: &Path) -> bool {
-    fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age > STALE_LOCK)
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+impl From<CacheError> for PeerError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Io { path, source } => PeerError::Io {
+                what: path.display().to_string(),
+                source,
+            },
+            CacheError::Build { status, stderr } => PeerError::Build { status, stderr },
+            CacheError::LockTimeout { path } => PeerError::LockTimeout { path },
+        }
+    }
 }
 
 fn build_once() -> Result<Bins> {
-    let root = build_root();
-    fs::create_dir_all(&root).map_err(io_err(root.display()))?;
-    let key = format!("{:016x}", sources_hash()?);
-    let dir = root.join(&key);
-    let bins = Bins::in_dir(&dir);
-    let lock = root.join(format!("{key}.lock"));
-    let deadline = SystemTime::now() + STALE_LOCK + Duration::from_secs(60);
-    loop {
-        if bins.complete() {
-            return Ok(bins);
-        }
-        match fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if lock_is_stale(&lock) {
-                    let _ = fs::remove_dir(&lock);
-                    continue;
-                }
-                if SystemTime::now() > deadline {
-                    return Err(PeerError::LockTimeout { path: lock });
-                }
-                std::thread::sleep(POLL);
-            }
-            Err(e) => return Err(io_err(lock.display())(e)),
-        }
-    }
-    let result = (|| {
-        if bins.complete() {
-            return Ok(bins.clone());
-        }
-        let scratch = root.join(format!("{key}.tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&scratch);
-        let script = peers_dir().join("build.sh");
-        let out = Command::new("sh")
-            .arg(&script)
-            .arg(&scratch)
-            .output()
-            .map_err(io_err(script.display()))?;
-        if !out.status.success() {
-            let _ = fs::remove_dir_all(&scratch);
-            return Err(PeerError::Build {
-                status: out.status.code(),
-                stderr: tail(&String::from_utf8_lossy(&out.stderr), 40),
-            });
-        }
-        let _ = fs::remove_dir_all(&dir);
-        fs::rename(&scratch, &dir).map_err(io_err(dir.display()))?;
-        Ok(bins.clone())
-    })();
-    let _ = fs::remove_dir(&lock);
-    result
+    let dir = build_cache::build_locked(
+        &build_root(),
+        sources_hash()?,
+        &peers_dir().join("build.sh"),
+        |dir| Bins::in_dir(dir).complete(),
+    )?;
+    Ok(Bins::in_dir(&dir))
 }
 
 /// Builds the C++ peers (once per source version, cached under
@@ -858,10 +795,6 @@ mod tests {
         let a = sources_hash().ok();
         assert!(a.is_some());
         assert_eq!(a, sources_hash().ok());
-        assert_ne!(
-            fnv1a(0xcbf2_9ce4_8422_2325, b"a"),
-            fnv1a(0xcbf2_9ce4_8422_2325, b"b")
-        );
     }
 
     #[test]
