@@ -69,6 +69,10 @@ struct Inner {
     /// Ice's `ice_locatorCacheTimeout` in seconds (-1: for ever, 0: never).
     locator_cache_timeout: i32,
     batch: Mutex<Vec<Request>>,
+    /// The connection a direct proxy used last, reused while it is open
+    /// (Ice's connection caching), so that an invocation does not look
+    /// the endpoints up in the communicator each time.
+    cached: Mutex<Option<Connection>>,
 }
 
 /// A proxy for an Ice object of any type.
@@ -116,6 +120,7 @@ impl ObjectPrx {
                 locator,
                 locator_cache_timeout,
                 batch: Mutex::new(Vec::new()),
+                cached: Mutex::new(None),
             }),
         }
     }
@@ -161,6 +166,7 @@ impl ObjectPrx {
             locator: self.inner.locator.clone(),
             locator_cache_timeout: self.inner.locator_cache_timeout,
             batch: Mutex::new(Vec::new()),
+            cached: Mutex::new(None),
         };
         change(&mut inner);
         Self {
@@ -321,10 +327,24 @@ impl ObjectPrx {
         match &self.inner.fixed {
             Some(c) => Ok(c.clone()),
             None if !self.inner.data.endpoints.is_empty() => {
-                self.inner
+                let cached = self
+                    .inner
+                    .cached
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.as_ref().filter(|c| !c.is_closed()).cloned());
+                if let Some(conn) = cached {
+                    return Ok(conn);
+                }
+                let conn = self
+                    .inner
                     .communicator
                     .connection_for(&self.inner.data)
-                    .await
+                    .await?;
+                if let Ok(mut c) = self.inner.cached.lock() {
+                    *c = Some(conn.clone());
+                }
+                Ok(conn)
             }
             None => self.indirect_connection().await,
         }
