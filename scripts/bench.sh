@@ -48,17 +48,23 @@ pin=()
 [ -n "$PIN" ] && pin=(taskset -c "$PIN")
 
 server_pid=
+port=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
-# start_server OUTFILE CMD... : starts a server, waits for its port.
+# start_server OUTFILE CMD... : starts a server (in this shell, so that
+# stop_server can kill it), waits for its port and sets $port.
 start_server() {
     local file=$1
     shift
+    : >"$file"
     "${pin[@]}" "$@" >"$file" 2>"$file.err" &
     server_pid=$!
-    for _ in $(seq 100); do
-        [ -s "$file" ] && { head -1 "$file"; return 0; }
+    for _ in $(seq 200); do
+        if [ -s "$file" ]; then
+            port=$(head -1 "$file")
+            return 0
+        fi
         sleep 0.05
     done
     echo "server $* printed no port" >&2
@@ -79,7 +85,7 @@ results=$out/results.txt
 : >"$results"
 # pair CLIENT SERVER ROUND
 pair() {
-    local client server port
+    local client server
     case $2 in
         cpp) server=("$out/cpp/server") ;;
         rs) server=("$rs/bench-server" --threads "$RS_THREADS") ;;
@@ -88,7 +94,7 @@ pair() {
         cpp) client=("$out/cpp/client") ;;
         rs) client=("$rs/bench-client" --threads "$RS_THREADS") ;;
     esac
-    port=$(start_server "$out/server.out" "${server[@]}")
+    start_server "$out/server.out" "${server[@]}"
     "${pin[@]}" "${client[@]}" "$port" "${args[@]}" | sed "s|^|$1/$2 $3 |" >>"$results"
     stop_server
 }
@@ -99,7 +105,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     pair rs rs "$r"
     pair cpp rs "$r"
     pair rs cpp "$r"
-    port=$(start_server "$out/server.out" "$rs/bench-raw" server)
+    start_server "$out/server.out" "$rs/bench-raw" server
     "${pin[@]}" "$rs/bench-raw" client "$port" --latency "$LATENCY" --byte-size "$BYTE_SIZE" \
         --byte-calls "$BYTE_CALLS" | sed "s|^|raw $r |" >>"$results"
     stop_server
