@@ -6,27 +6,26 @@
 
 #![allow(clippy::panic)] // test helpers: a failed check must fail the test
 
+mod support;
+
 use generated_check::codegen::codegen_test::{self as t, Base, Echo};
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{ClassRef, EncodingVersion, Identity};
+use ice_proto::encoding::{ClassRef, EncodingVersion};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use std::error::Error;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{CppPeer, Server, TestResult};
 use tokio::process::Command;
 
-type TestResult = Result<(), Box<dyn Error>>;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
+/// `interop/client.cpp`.
+static CPP_CLIENT: CppPeer = CppPeer {
+    cache: "codegen-interop-cpp",
+    slice: &["Codegen.ice"],
+    source: "client.cpp",
+    exe: "client",
+};
 
 /// The Rust implementation of `Echo`, written against the generated trait.
 struct EchoImpl;
@@ -115,80 +114,13 @@ impl Echo for EchoImpl {
 
 async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
     let communicator = Communicator::new(Properties::new());
-    let adapter = communicator
-        .create_object_adapter_with_endpoints("Echo", "tcp -h 127.0.0.1 -p 0")
-        .await?;
-    let id = Identity {
-        name: "echo".into(),
-        category: String::new(),
-    };
-    let _ = adapter.add(Arc::new(t::EchoServant(Arc::new(EchoImpl))), id);
-    adapter.activate();
-    let port = match adapter.endpoints().first() {
-        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
-        other => return Err(format!("unexpected endpoint {other:?}").into()),
-    };
+    let servant = Arc::new(t::EchoServant(Arc::new(EchoImpl)));
+    let port = support::serve(&communicator, "Echo", vec![(servant, "echo")]).await?;
     Ok((communicator, port))
 }
 
-/// Builds `interop/client.cpp` once (slice2cpp, g++ with the C++11
-/// mapping) into the target folder, keyed by a hash of its sources.
-fn cpp_client_exe() -> Result<PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_cpp_client().map_err(|e| e.to_string()))
-        .clone()
-}
-
-fn build_cpp_client() -> Result<PathBuf, Box<dyn Error>> {
-    use std::hash::{Hash, Hasher};
-    let ice = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slice/Codegen.ice");
-    let source = interop_dir().join("client.cpp");
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(&ice)?.hash(&mut hasher);
-    std::fs::read(&source)?.hash(&mut hasher);
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let dir = target
-        .join("codegen-interop-cpp")
-        .join(format!("{:016x}", hasher.finish()));
-    let exe = dir.join("client");
-    if exe.exists() {
-        return Ok(exe);
-    }
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let run = |cmd: &mut std::process::Command| -> Result<(), Box<dyn Error>> {
-        let out = cmd.output()?;
-        if !out.status.success() {
-            return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(())
-    };
-    run(std::process::Command::new("slice2cpp")
-        .arg("--output-dir")
-        .arg(&tmp)
-        .arg(&ice))?;
-    run(std::process::Command::new("g++")
-        .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I."])
-        .arg("Codegen.cpp")
-        .arg(&source)
-        .args(["-o", "client", "-lIce++11", "-lpthread"])
-        .current_dir(&tmp))?;
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another test process built it first; theirs is as good.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    Ok(exe)
-}
-
 async fn cpp_client(encoding: &str) -> TestResult {
-    let exe = tokio::task::spawn_blocking(cpp_client_exe).await??;
+    let exe = support::cpp_exe(&CPP_CLIENT).await?;
     zeroc_client(Command::new(exe), encoding).await
 }
 
@@ -203,27 +135,16 @@ async fn zeroc_cpp_client_calls_generated_servant_1_0() -> TestResult {
 }
 
 async fn python_client(encoding: &str) -> TestResult {
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(interop_dir().join("client.py"));
-    zeroc_client(cmd, encoding).await
+    zeroc_client(support::python("client.py", &[]), encoding).await
 }
 
 /// Runs a ZeroC client program against a fresh Rust server.
 async fn zeroc_client(mut cmd: Command, encoding: &str) -> TestResult {
     let (communicator, port) = rust_server().await?;
     let proxy = format!("echo:tcp -h 127.0.0.1 -p {port}");
-    let child = cmd
-        .args([proxy.as_str(), encoding])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let (status, stdout) = support::run_client(cmd.args([proxy.as_str(), encoding])).await?;
     assert!(
-        out.status.success(),
+        status.success(),
         "python client failed (encoding {encoding})"
     );
     assert!(stdout.contains("ALL OK"), "python client did not finish");
@@ -242,24 +163,10 @@ async fn zeroc_python_client_calls_generated_servant_1_0() -> TestResult {
 }
 
 async fn rust_client(encoding: EncodingVersion) -> TestResult {
-    let mut child = Command::new(PYTHON)
-        .arg(interop_dir().join("server.py"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .ok_or("server exited before printing its port")?;
-    let port: u16 = line.trim().parse()?;
-
+    let server = Server::start(&mut support::python("server.py", &[])).await?;
     let communicator = Communicator::new(Properties::new());
-    let base = communicator
-        .string_to_proxy(&format!("echo:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?
-        .ice_encoding_version(encoding);
+    let base =
+        support::loopback_proxy(&communicator, "echo", server.port)?.ice_encoding_version(encoding);
     let echo = t::EchoPrx::checked_cast(&base)
         .await?
         .ok_or("not an Echo")?;
@@ -327,7 +234,7 @@ async fn rust_client(encoding: EncodingVersion) -> TestResult {
     assert_eq!(echo.ctx(&"k".into(), None).await?, "<none>");
 
     echo.shutdown(None).await?;
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    server.exit().await;
     communicator.destroy().await;
     Ok(())
 }
