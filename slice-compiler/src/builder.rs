@@ -221,7 +221,10 @@ impl Builder {
                 println!("{line}");
             }
         }
-        let diagnostics = c.render_diagnostics();
+        let mut diagnostics = c.render_diagnostics();
+        for model in c.units.iter().flatten() {
+            diagnostics.push_str(&codegen::metadata::warnings(model).render(&c.sources));
+        }
         if c.has_errors() {
             eprint!("{diagnostics}");
             return Err(BuildError::Slice { diagnostics });

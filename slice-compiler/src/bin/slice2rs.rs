@@ -129,6 +129,10 @@ fn main() -> ExitCode {
         preprocess: pp,
     });
     eprint!("{}", c.render_diagnostics());
+    for model in c.units.iter().flatten() {
+        let unknown = slice_compiler::codegen::metadata::warnings(model);
+        eprint!("{}", unknown.render(&c.sources));
+    }
     if c.has_errors() {
         return ExitCode::from(1);
     }

@@ -48,7 +48,8 @@
 //! generated proxies and dispatchers decode with. Names follow [`ident`].
 //! Doc comments are carried over; items without one get a short generated
 //! doc, so crates with `missing_docs` stay quiet. Local definitions are not
-//! generated; metadata for other languages is ignored.
+//! generated; metadata for other languages is ignored without a warning,
+//! and unknown `["rs:..."]` metadata gets one ([`metadata`]).
 //!
 //! # Interfaces
 //!
@@ -103,6 +104,7 @@
 
 pub mod ident;
 mod iface;
+pub mod metadata;
 pub mod replication;
 
 use crate::ast::*;
