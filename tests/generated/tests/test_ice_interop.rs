@@ -17,30 +17,31 @@
 
 #![allow(clippy::panic)] // test helpers: a failed check must fail the test
 
+mod support;
+
 use generated_check::test_ice::test::{self as t, inner, inner::deep, Tester};
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{Bytes, ClassRef, EncodingVersion, Identity};
+use ice_proto::encoding::{Bytes, ClassRef, EncodingVersion};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use ice_proto::proxy::ObjectPrx;
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{identity, read_message, CppPeer, Server, TestResult, PYTHON};
 use tokio::process::Command;
 
-type TestResult = Result<(), Box<dyn Error>>;
-
-const PYTHON: &str = "/usr/bin/python3";
 const STR: &str = "h\u{e9}llo \u{2603} \u{1F600}";
 
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
+/// `interop/test_peer.cpp`.
+static CPP_PEER: CppPeer = CppPeer {
+    cache: "test-ice-cpp",
+    slice: &["Test.ice"],
+    source: "test_peer.cpp",
+    exe: "test_peer",
+};
 
 // ---- canonical values (as in test_peer.py and test_peer.cpp) ----------
 
@@ -300,13 +301,6 @@ fn is_defaults(d: &t::Defaults) -> bool {
         && d.str == "def"
         && d.size == t::Size::Medium
         && d.color == inner::Color::Blue
-}
-
-fn identity(name: &str) -> Identity {
-    Identity {
-        name: name.into(),
-        category: String::new(),
-    }
 }
 
 fn name_of<P: ice_proto::codegen::TypedProxy>(p: &Option<P>) -> Option<String> {
@@ -715,45 +709,26 @@ impl t::Pinger for PingerImpl {
 
 async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
     let communicator = Communicator::new(Properties::new());
-    let adapter = communicator
-        .create_object_adapter_with_endpoints("Test", "tcp -h 127.0.0.1 -p 0")
-        .await?;
-    let _ = adapter.add(
-        Arc::new(t::TesterServant(Arc::new(TesterImpl::default()))),
-        identity("tester"),
-    );
-    let _ = adapter.add(
-        Arc::new(t::PingerServant(Arc::new(PingerImpl))),
-        identity("pinger"),
-    );
-    adapter.activate();
-    let port = match adapter.endpoints().first() {
-        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
-        other => return Err(format!("unexpected endpoint {other:?}").into()),
-    };
+    let tester = Arc::new(t::TesterServant(Arc::new(TesterImpl::default())));
+    let pinger = Arc::new(t::PingerServant(Arc::new(PingerImpl)));
+    let servants: Vec<(Arc<dyn ice_proto::adapter::Servant>, &str)> =
+        vec![(tester, "tester"), (pinger, "pinger")];
+    let port = support::serve(&communicator, "Test", servants).await?;
     Ok((communicator, port))
 }
 
 /// Runs a ZeroC client (`cmd` plus proxies and encoding) against a fresh Rust server.
 async fn zeroc_client(mut cmd: Command, encoding: &str) -> TestResult {
     let (communicator, port) = rust_server().await?;
-    let started = std::time::Instant::now();
-    let child = cmd
-        .arg(format!("tester:tcp -h 127.0.0.1 -p {port}"))
-        .arg(format!("pinger:tcp -h 127.0.0.1 -p {port}"))
-        .arg(encoding)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    println!("client ran {:?}", started.elapsed());
+    let (status, stdout) = support::run_client(
+        cmd.arg(format!("tester:tcp -h 127.0.0.1 -p {port}"))
+            .arg(format!("pinger:tcp -h 127.0.0.1 -p {port}"))
+            .arg(encoding),
+    )
+    .await?;
     communicator.destroy().await;
     assert!(
-        out.status.success(),
+        status.success(),
         "ZeroC client failed (encoding {encoding})"
     );
     assert!(stdout.contains("ALL OK"), "ZeroC client did not finish");
@@ -761,9 +736,7 @@ async fn zeroc_client(mut cmd: Command, encoding: &str) -> TestResult {
 }
 
 async fn python_client(encoding: &str) -> TestResult {
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(interop_dir().join("test_peer.py")).arg("client");
-    zeroc_client(cmd, encoding).await
+    zeroc_client(support::python("test_peer.py", &["client"]), encoding).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1058,28 +1031,17 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
 /// Starts a ZeroC server (`cmd`), which prints its port first, and runs
 /// the Rust client against it.
 async fn zeroc_server(mut cmd: Command, encoding: EncodingVersion, cycles: bool) -> TestResult {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .ok_or("server exited before printing its port")?;
-    let port: u16 = line.trim().parse()?;
+    let server = Server::start(&mut cmd).await?;
     let started = std::time::Instant::now();
-    tokio::time::timeout(Duration::from_secs(60), rust_client(port, encoding, cycles)).await??;
+    let client = rust_client(server.port, encoding, cycles);
+    tokio::time::timeout(Duration::from_secs(60), client).await??;
     println!("client ran {:?}", started.elapsed());
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    server.exit().await;
     Ok(())
 }
 
 async fn python_server(encoding: EncodingVersion) -> TestResult {
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(interop_dir().join("test_peer.py")).arg("server");
-    zeroc_server(cmd, encoding, true).await
+    zeroc_server(support::python("test_peer.py", &["server"]), encoding, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1094,67 +1056,8 @@ async fn test_ice_rust_client_python_server_1_0() -> TestResult {
 
 // ---- the ZeroC C++ peer ------------------------------------------------
 
-/// Builds `interop/test_peer.cpp` once (slice2cpp, g++ with the C++11
-/// mapping) into the target folder, keyed by a hash of its sources.
-fn cpp_peer_exe() -> Result<PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_cpp_peer().map_err(|e| e.to_string()))
-        .clone()
-}
-
-fn build_cpp_peer() -> Result<PathBuf, Box<dyn Error>> {
-    use std::hash::{Hash, Hasher};
-    let ice = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slice/Test.ice");
-    let source = interop_dir().join("test_peer.cpp");
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(&ice)?.hash(&mut hasher);
-    std::fs::read(&source)?.hash(&mut hasher);
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let dir = target
-        .join("test-ice-cpp")
-        .join(format!("{:016x}", hasher.finish()));
-    let exe = dir.join("test_peer");
-    if exe.exists() {
-        return Ok(exe);
-    }
-    let started = std::time::Instant::now();
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let run = |cmd: &mut std::process::Command| -> Result<(), Box<dyn Error>> {
-        let out = cmd.output()?;
-        if !out.status.success() {
-            return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(())
-    };
-    run(std::process::Command::new("slice2cpp")
-        .arg("--output-dir")
-        .arg(&tmp)
-        .arg(&ice))?;
-    run(std::process::Command::new("g++")
-        .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I."])
-        .arg("Test.cpp")
-        .arg(&source)
-        .args(["-o", "test_peer", "-lIce++11", "-lpthread"])
-        .current_dir(&tmp))?;
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another test process built it first; theirs is as good.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    println!("built the C++ peer in {:?}", started.elapsed());
-    Ok(exe)
-}
-
 async fn cpp_peer() -> Result<Command, Box<dyn Error>> {
-    let exe = tokio::task::spawn_blocking(cpp_peer_exe).await??;
-    Ok(Command::new(exe))
+    Ok(Command::new(support::cpp_exe(&CPP_PEER).await?))
 }
 
 // ZeroC C++ refuses to unmarshal a class graph with a cycle ("cycle
@@ -1197,22 +1100,11 @@ async fn test_ice_rust_client_cpp_server_1_0() -> TestResult {
 
 async fn partial_client(encoding: &str) -> TestResult {
     let (communicator, port) = rust_server().await?;
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(PYTHON)
-            .arg(interop_dir().join("test_partial.py"))
-            .arg("client")
-            .arg(format!("tester:tcp -h 127.0.0.1 -p {port}"))
-            .arg(encoding)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let tester = format!("tester:tcp -h 127.0.0.1 -p {port}");
+    let mut cmd = support::python("test_partial.py", &["client", &tester, encoding]);
+    let (status, stdout) = support::run_client(&mut cmd).await?;
     communicator.destroy().await;
-    assert!(out.status.success(), "partial client failed ({encoding})");
+    assert!(status.success(), "partial client failed ({encoding})");
     assert!(stdout.contains("ALL OK"), "partial client did not finish");
     Ok(())
 }
@@ -1231,23 +1123,9 @@ async fn test_ice_format_rust_server_to_partial_python_client_1_0() -> TestResul
 /// its Middle part; sent compact (1.1) it cannot be read there.
 async fn partial_server(encoding: EncodingVersion) -> TestResult {
     let e10 = encoding == EncodingVersion::V1_0;
-    let mut child = Command::new(PYTHON)
-        .arg(interop_dir().join("test_partial.py"))
-        .arg("server")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .ok_or("server exited before printing its port")?;
-    let port: u16 = line.trim().parse()?;
+    let server = Server::start(&mut support::python("test_partial.py", &["server"])).await?;
     let communicator = Communicator::new(Properties::new());
-    let base = communicator
-        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?
+    let base = support::loopback_proxy(&communicator, "tester", server.port)?
         .ice_encoding_version(encoding);
     let tp = t::TesterPrx::unchecked_cast(base);
     let check = async {
@@ -1279,7 +1157,7 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
         Ok::<(), Box<dyn Error>>(())
     };
     tokio::time::timeout(Duration::from_secs(60), check).await??;
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    server.exit().await;
     communicator.destroy().await;
     Ok(())
 }
@@ -1305,7 +1183,7 @@ fn test_ice_constants_match_zeroc_python() -> TestResult {
                   Test.ConstFloat, Test.ConstDouble, Test.ConstString, Test.ConstSize.value,\n\
                   Test.ConstRef, Test.Inner.Answer, Test.Inner.Color.Green.value, Test.Size.Large.value]:\n\
         \x20   print(repr(v))\n";
-    let ice = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slice/Test.ice");
+    let ice = support::crate_dir().join("slice/Test.ice");
     let out = std::process::Command::new(PYTHON)
         .arg("-c")
         .arg(script)
@@ -1341,21 +1219,6 @@ fn test_ice_constants_match_zeroc_python() -> TestResult {
 
 // ---- replies, byte for byte --------------------------------------------
 
-/// Reads one Ice message (header, then the rest by its size).
-async fn read_message(s: &mut tokio::net::TcpStream) -> Result<Vec<u8>, Box<dyn Error>> {
-    use tokio::io::AsyncReadExt;
-    let mut header = [0u8; 14];
-    s.read_exact(&mut header).await?;
-    let size = usize::try_from(i32::from_le_bytes([
-        header[10], header[11], header[12], header[13],
-    ]))?;
-    let mut body = vec![0u8; size.saturating_sub(14)];
-    s.read_exact(&mut body).await?;
-    let mut msg = header.to_vec();
-    msg.extend(body);
-    Ok(msg)
-}
-
 /// The request the generated proxy sends for `call`, captured by a raw
 /// listener (`tests/test_ice_wire.rs` shows it equals ZeroC's).
 async fn captured_request<F, Fut>(
@@ -1366,22 +1229,13 @@ where
     F: FnOnce(t::TesterPrx) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let communicator = Communicator::new(Properties::new());
-    let prx = communicator
-        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?
-        .ice_encoding_version(encoding);
+    let prx =
+        support::loopback_proxy(&communicator, "tester", port)?.ice_encoding_version(encoding);
     let task = tokio::spawn(call(t::TesterPrx::unchecked_cast(prx)));
-    let capture = async {
-        let (mut s, _) = listener.accept().await?;
-        s.write_all(&[b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0])
-            .await?;
-        read_message(&mut s).await
-    };
-    let msg = tokio::time::timeout(Duration::from_secs(30), capture).await?;
+    let msg = tokio::time::timeout(Duration::from_secs(30), support::capture(&listener)).await?;
     task.abort();
     communicator.destroy().await;
     msg
@@ -1477,31 +1331,20 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
     }
 
     let (communicator, rust_port) = rust_server().await?;
-    let mut py = Command::new(PYTHON);
-    py.arg(interop_dir().join("test_peer.py")).arg("server");
+    let py = support::python("test_peer.py", &["server"]);
     let mut cpp = cpp_peer().await?;
     cpp.arg("server");
     let mut servers = Vec::new();
     for (name, mut cmd) in [("Python", py), ("C++", cpp)] {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await??
-            .ok_or("server exited before printing its port")?;
-        servers.push((name, line.trim().parse::<u16>()?, child));
+        servers.push((name, Server::start(&mut cmd).await?));
     }
 
     let e10 = encoding == EncodingVersion::V1_0;
     let mut differ = Vec::new();
     for (op, request) in &requests {
         let ours = raw_reply(rust_port, request).await?;
-        for (name, port, _) in &servers {
-            let zeroc = raw_reply(*port, request).await?;
+        for (name, server) in &servers {
+            let zeroc = raw_reply(server.port, request).await?;
             // Where ZeroC's own runtimes differ, or ZeroC's order is not
             // defined, the byte comparison does not apply:
             // - ZeroC Python marks the last slice of a user exception,
@@ -1521,8 +1364,8 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
             }
         }
     }
-    for (_, _, mut child) in servers {
-        let _ = child.kill().await;
+    for (_, mut server) in servers {
+        let _ = server.child.kill().await;
     }
     communicator.destroy().await;
     assert!(differ.is_empty(), "replies differ:\n{}", differ.join("\n"));
