@@ -19,26 +19,25 @@
 //! under `["format:sliced"]`, and fails as ZeroC does under
 //! `["format:compact"]` in 1.1.
 
+mod support;
+
 use generated_check::preserve_slice::preserve as p;
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{ClassRef, EncodingVersion, Identity};
+use ice_proto::encoding::{ClassRef, EncodingVersion};
 use ice_proto::properties::Properties;
 use std::error::Error;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use support::{CppPeer, Server, TestResult};
+use tokio::process::Command;
 
-type TestResult = Result<(), Box<dyn Error>>;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-fn peer_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop/preserve_peer.py")
-}
+/// `interop/preserve_client.cpp`.
+static CPP_CLIENT: CppPeer = CppPeer {
+    cache: "preserve-interop-cpp",
+    slice: &["Preserve.ice", "PreserveHidden.ice"],
+    source: "preserve_client.cpp",
+    exe: "preserve_client",
+};
 
 /// The Rust relay: forwards every call to the ZeroC server and returns
 /// (or raises) what it got; makes `RustItem`/`RustError` itself.
@@ -126,86 +125,9 @@ fn rust_error() -> p::RustError {
     }
 }
 
-/// Starts the ZeroC Python server; returns it (killed on drop) and its port.
-async fn python_server() -> Result<(Child, u16), Box<dyn Error>> {
-    let mut child = Command::new(PYTHON)
-        .arg(peer_script())
-        .arg("server")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .ok_or("server exited before printing its port")?;
-    Ok((child, line.trim().parse()?))
-}
-
-/// Builds `interop/preserve_client.cpp` once (slice2cpp, g++ with the
-/// C++11 mapping) into the target folder, keyed by a hash of its sources.
-fn cpp_client_exe() -> Result<PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_cpp_client().map_err(|e| e.to_string()))
-        .clone()
-}
-
-fn build_cpp_client() -> Result<PathBuf, Box<dyn Error>> {
-    use std::hash::{Hash, Hasher};
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let slice = here.join("slice");
-    let source = here.join("interop/preserve_client.cpp");
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for f in [
-        slice.join("Preserve.ice"),
-        slice.join("PreserveHidden.ice"),
-        source.clone(),
-    ] {
-        std::fs::read(&f)?.hash(&mut hasher);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| here.join("../../target"));
-    let dir = target
-        .join("preserve-interop-cpp")
-        .join(format!("{:016x}", hasher.finish()));
-    let exe = dir.join("preserve_client");
-    if exe.exists() {
-        return Ok(exe);
-    }
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let run = |cmd: &mut std::process::Command| -> Result<(), Box<dyn Error>> {
-        let out = cmd.output()?;
-        if !out.status.success() {
-            return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(())
-    };
-    run(std::process::Command::new("slice2cpp")
-        .arg("-I")
-        .arg(&slice)
-        .arg("--output-dir")
-        .arg(&tmp)
-        .arg(slice.join("Preserve.ice"))
-        .arg(slice.join("PreserveHidden.ice")))?;
-    run(std::process::Command::new("g++")
-        .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I."])
-        .args(["Preserve.cpp", "PreserveHidden.cpp"])
-        .arg(&source)
-        .args(["-o", "preserve_client", "-lIce++11", "-lpthread"])
-        .current_dir(&tmp))?;
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another test process built it first; theirs is as good.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    Ok(exe)
+/// Starts the ZeroC Python server (killed on drop).
+async fn python_server() -> Result<Server, Box<dyn Error>> {
+    Server::start(&mut support::python("preserve_peer.py", &["server"])).await
 }
 
 /// Which ZeroC client calls the Rust relay.
@@ -224,52 +146,22 @@ async fn relay_with(encoding: &str, client: Client) -> TestResult {
         "1.0" => EncodingVersion::V1_0,
         _ => EncodingVersion::V1_1,
     };
-    let (_server, server_port) = python_server().await?;
+    let zeroc_server = python_server().await?;
     let communicator = Communicator::new(Properties::new());
-    let base = communicator
-        .string_to_proxy(&format!("relay:tcp -h 127.0.0.1 -p {server_port}"))?
-        .ok_or("null proxy")?
+    let base = support::loopback_proxy(&communicator, "relay", zeroc_server.port)?
         .ice_encoding_version(enc);
     let server = p::RelayPrx::unchecked_cast(base);
-
-    let adapter = communicator
-        .create_object_adapter_with_endpoints("Relay", "tcp -h 127.0.0.1 -p 0")
-        .await?;
-    let id = Identity {
-        name: "relay".into(),
-        category: String::new(),
-    };
-    let _ = adapter.add(
-        Arc::new(p::RelayServant(Arc::new(RelayImpl { server }))),
-        id,
-    );
-    adapter.activate();
-    let port = match adapter.endpoints().first() {
-        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
-        other => return Err(format!("unexpected endpoint {other:?}").into()),
-    };
+    let relay = Arc::new(p::RelayServant(Arc::new(RelayImpl { server })));
+    let port = support::serve(&communicator, "Relay", vec![(relay, "relay")]).await?;
 
     let proxy = format!("relay:tcp -h 127.0.0.1 -p {port}");
     let mut cmd = match client {
-        Client::Python => {
-            let mut c = Command::new(PYTHON);
-            c.arg(peer_script()).arg("client");
-            c
-        }
-        Client::Cpp => Command::new(tokio::task::spawn_blocking(cpp_client_exe).await??),
+        Client::Python => support::python("preserve_peer.py", &["client"]),
+        Client::Cpp => Command::new(support::cpp_exe(&CPP_CLIENT).await?),
     };
-    let child = cmd
-        .args([proxy.as_str(), encoding])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let (status, stdout) = support::run_client(cmd.args([proxy.as_str(), encoding])).await?;
     communicator.destroy().await;
-    if !out.status.success() || !stdout.contains("ALL OK") {
+    if !status.success() || !stdout.contains("ALL OK") {
         return Err(format!("ZeroC client checks failed in encoding {encoding}").into());
     }
     Ok(())
@@ -298,11 +190,9 @@ async fn zeroc_cpp_client_gets_sliced_types_through_the_rust_relay_1_0() -> Test
 /// The Rust side of the format metadata: a generated proxy reading what a
 /// ZeroC server sends of types it does not know.
 async fn rust_client(enc: EncodingVersion) -> TestResult {
-    let (_server, port) = python_server().await?;
+    let zeroc_server = python_server().await?;
     let communicator = Communicator::new(Properties::new());
-    let base = communicator
-        .string_to_proxy(&format!("relay:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?
+    let base = support::loopback_proxy(&communicator, "relay", zeroc_server.port)?
         .ice_encoding_version(enc);
     let server = p::RelayPrx::checked_cast(&base)
         .await?
