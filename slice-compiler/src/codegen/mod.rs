@@ -1692,6 +1692,55 @@ mod tests {
     }
 
     #[test]
+    fn per_file_modules_follow_the_path_under_the_include_folder() {
+        use std::path::PathBuf;
+        let root = PathBuf::from("/nowhere/slice");
+        let table: [(&str, Vec<PathBuf>, &str, &str); 5] = [
+            (
+                "IceGrid/Session.ice",
+                vec![root.clone()],
+                "ice_grid_session",
+                "IceGrid/Session.rs",
+            ),
+            (
+                "Glacier2/Session.ice",
+                vec![root.clone()],
+                "glacier2_session",
+                "Glacier2/Session.rs",
+            ),
+            (
+                "AsteriskSCF/System/Component/ReplicaIf.ice",
+                vec![root.clone()],
+                "asterisk_scf_system_component_replica_if",
+                "AsteriskSCF/System/Component/ReplicaIf.rs",
+            ),
+            // The nearest include folder wins.
+            (
+                "IceGrid/Session.ice",
+                vec![root.clone(), root.join("IceGrid")],
+                "session",
+                "Session.rs",
+            ),
+            // No include folder holds it: the stem.
+            (
+                "Ice/Identity.ice",
+                vec![PathBuf::from("/elsewhere")],
+                "identity",
+                "Identity.rs",
+            ),
+        ];
+        for (file, dirs, module, output) in table {
+            let path = root.join(file);
+            assert_eq!(file_module(&path, &dirs).to_string(), module, "{file}");
+            assert_eq!(
+                per_file_output(&path, &dirs),
+                PathBuf::from(output),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
     fn derives_follow_the_member_types() {
         let table = [
             (
