@@ -9,26 +9,20 @@
 //!   compact, and ZeroC refuses those;
 //! - without the property everything is compact and ZeroC refuses it all.
 
+mod support;
+
 use generated_check::default_format::format_default as fd;
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{ClassRef, Identity};
+use ice_proto::encoding::ClassRef;
 use ice_proto::properties::Properties;
 use std::error::Error;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use support::{Server, TestResult};
 
-type TestResult = Result<(), Box<dyn Error>>;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-fn peer() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop/format_default.py")
-}
+/// The ZeroC Python peer without `Derived` and `DerivedError`.
+const PEER: &str = "format_default.py";
 
 fn communicator(sliced_default: bool) -> Communicator {
     let mut props = Properties::new();
@@ -91,36 +85,13 @@ impl fd::Maker for MakerImpl {
 /// client against it; returns the client's lines.
 async fn python_client(sliced_default: bool) -> Result<Vec<String>, Box<dyn Error>> {
     let communicator = communicator(sliced_default);
-    let adapter = communicator
-        .create_object_adapter_with_endpoints("Maker", "tcp -h 127.0.0.1 -p 0")
-        .await?;
-    let _ = adapter.add(
-        Arc::new(fd::MakerServant(Arc::new(MakerImpl))),
-        Identity {
-            name: "maker".into(),
-            category: String::new(),
-        },
-    );
-    adapter.activate();
-    let port = match adapter.endpoints().first() {
-        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => ip.port,
-        other => return Err(format!("unexpected endpoint {other:?}").into()),
-    };
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(PYTHON)
-            .arg(peer())
-            .arg("client")
-            .arg(format!("maker:tcp -h 127.0.0.1 -p {port}"))
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await??;
+    let maker = Arc::new(fd::MakerServant(Arc::new(MakerImpl)));
+    let port = support::serve(&communicator, "Maker", vec![(maker, "maker")]).await?;
+    let proxy = format!("maker:tcp -h 127.0.0.1 -p {port}");
+    let result = support::run_client(&mut support::python(PEER, &["client", &proxy])).await;
     communicator.destroy().await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "ZeroC client failed");
+    let (status, stdout) = result?;
+    assert!(status.success(), "ZeroC client failed");
     assert!(stdout.contains("DONE"), "ZeroC client did not finish");
     Ok(stdout.lines().map(str::to_owned).collect())
 }
@@ -166,29 +137,15 @@ async fn compact_default_rust_server_is_refused_by_zeroc() -> TestResult {
 async fn python_server(
     sliced_default: bool,
 ) -> Result<Result<Option<ClassRef>, String>, Box<dyn Error>> {
-    let mut child = Command::new(PYTHON)
-        .arg(peer())
-        .arg("server")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await??
-        .ok_or("server exited before printing its port")?;
-    let port: u16 = line.trim().parse()?;
+    let server = Server::start(&mut support::python(PEER, &["server"])).await?;
     let communicator = communicator(sliced_default);
-    let base = communicator
-        .string_to_proxy(&format!("maker:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?;
+    let base = support::loopback_proxy(&communicator, "maker", server.port)?;
     let maker = fd::MakerPrx::unchecked_cast(base);
     let echoed = tokio::time::timeout(Duration::from_secs(30), maker.echo(&derived(), None))
         .await?
         .map_err(|e| e.to_string());
     tokio::time::timeout(Duration::from_secs(30), maker.shutdown(None)).await??;
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    server.exit().await;
     communicator.destroy().await;
     Ok(echoed)
 }

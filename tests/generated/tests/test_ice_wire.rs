@@ -7,41 +7,18 @@
 //! encodings 1.1 and 1.0, and the messages must be equal byte for byte
 //! (the request id aside).
 
+mod support;
+
 use generated_check::test_ice::test::{self as t, inner};
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{ClassRef, EncodingVersion};
 use ice_proto::properties::Properties;
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{capture, TestResult, PYTHON};
 use tokio::net::TcpListener;
 use tokio::process::Command;
-
-type TestResult = Result<(), Box<dyn Error>>;
-
-const PYTHON: &str = "/usr/bin/python3";
-
-/// A validate-connection message: magic, protocol 1.0, encoding 1.0,
-/// type 3, no compression, size 14.
-const VALIDATE: [u8; 14] = [b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0];
-
-/// Accepts one connection, validates it and returns the first message.
-async fn capture(listener: &TcpListener) -> Result<Vec<u8>, Box<dyn Error>> {
-    let (mut s, _) = listener.accept().await?;
-    s.write_all(&VALIDATE).await?;
-    let mut header = [0u8; 14];
-    s.read_exact(&mut header).await?;
-    let size = usize::try_from(i32::from_le_bytes([
-        header[10], header[11], header[12], header[13],
-    ]))?;
-    let mut body = vec![0u8; size.saturating_sub(14)];
-    s.read_exact(&mut body).await?;
-    let mut msg = header.to_vec();
-    msg.extend(body);
-    Ok(msg)
-}
 
 const PY_CLIENT: &str = "import Ice, sys\n\
 Ice.loadSlice(sys.argv[1])\n\
@@ -66,7 +43,7 @@ with Ice.initialize(init) as ic:\n\
 async fn python_request(op: &str, encoding: &str) -> Result<Vec<u8>, Box<dyn Error>> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let ice = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slice/Test.ice");
+    let ice = support::crate_dir().join("slice/Test.ice");
     let mut child = Command::new(PYTHON)
         .arg("-c")
         .arg(PY_CLIENT)
@@ -87,10 +64,8 @@ async fn rust_request(op: &str, encoding: EncodingVersion) -> Result<Vec<u8>, Bo
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let communicator = Communicator::new(Properties::new());
-    let prx = communicator
-        .string_to_proxy(&format!("tester:tcp -h 127.0.0.1 -p {port}"))?
-        .ok_or("null proxy")?
-        .ice_encoding_version(encoding);
+    let prx =
+        support::loopback_proxy(&communicator, "tester", port)?.ice_encoding_version(encoding);
     let tp = t::TesterPrx::unchecked_cast(prx);
     let op = op.to_string();
     let call = tokio::spawn(async move {

@@ -95,6 +95,7 @@ pub async fn serve(
 pub async fn run_client(cmd: &mut Command) -> Result<(ExitStatus, String), Box<dyn Error>> {
     let started = Instant::now();
     let child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
