@@ -16,7 +16,6 @@
 // Test code: helpers fail the test on a peer that does not start or answer.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
