@@ -47,6 +47,23 @@ struct Config
         }
         return false;
     }
+
+    // Whether any figure of the group prefix ("bytes", ...) is wanted.
+    bool wantsGroup(const string& prefix) const
+    {
+        if(wants(prefix))
+        {
+            return true;
+        }
+        for(const auto& p : only)
+        {
+            if(p.compare(0, prefix.size(), prefix) == 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 };
 
 void print(const string& name, Clock::time_point start, long calls, long bytesPerCall)
@@ -156,7 +173,7 @@ template<typename Seq, typename Make, typename Send, typename Recv, typename Ech
 void sequenceFigures(const Config& config, const string& prefix, Make make, int size, int calls, long bytes,
                      Send send, Recv recv, Echo echo)
 {
-    if(!config.wants(prefix))
+    if(!config.wantsGroup(prefix))
     {
         return;
     }

@@ -55,6 +55,11 @@ impl Config {
     fn wants(&self, name: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|p| name.starts_with(p.as_str()))
     }
+
+    /// Whether any figure of the group `prefix` (`bytes`, ...) is wanted.
+    fn wants_group(&self, prefix: &str) -> bool {
+        self.wants(prefix) || self.only.iter().any(|p| p.starts_with(prefix))
+    }
 }
 
 /// One measured figure.
@@ -245,7 +250,7 @@ pub async fn run(prx: &ThroughputPrx, config: &Config, print: bool) -> Result<Ve
     macro_rules! sequence_figures {
         ($prefix:literal, $make:expr, $size:expr, $calls:expr, $bytes:expr,
          $send:ident, $recv:ident, $echo:ident) => {
-            if config.wants($prefix) {
+            if config.wants_group($prefix) {
                 let size = $size;
                 let calls = $calls;
                 let seq = $make(size);

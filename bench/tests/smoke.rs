@@ -37,6 +37,18 @@ async fn every_figure_round_trips() -> anyhow::Result<()> {
         assert_eq!(f.mbps.is_some(), f.name.starts_with("bytes-"), "{f}");
     }
 
+    // `only` picks single figures out of a group.
+    let only = Config {
+        only: vec!["bytes-echo".into(), "fixed-send".into()],
+        ..config.clone()
+    };
+    let picked: Vec<String> = client::run(&prx, &only, false)
+        .await?
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(picked, ["bytes-echo", "fixed-send"]);
+
     // The same values, one by one: what comes back is what was sent.
     let strings = ice_bench::string_seq(3);
     assert_eq!(strings, ["s-00000", "s-00001", "s-00002"]);
