@@ -159,6 +159,9 @@ impl<T: Encode> Encode for [T] {
     #[inline]
     fn encode(&self, out: &mut OutputStream) {
         out.write_size(self.len());
+        // Room for the elements at once: their size when fixed, else a
+        // few bytes each (a string's size byte and a short text).
+        out.reserve(self.len().saturating_mul(T::FIXED_SIZE.unwrap_or(4)));
         T::encode_slice(self, out);
     }
     fn encode_optional(&self, out: &mut OutputStream) {

@@ -146,6 +146,13 @@ impl OutputStream {
         }
     }
 
+    /// Makes room for at least `additional` more bytes, so that a large
+    /// write grows the buffer once instead of doubling it step by step
+    /// (each step a copy). A hint: writing never needs it.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Writes raw bytes with no size.
     #[inline]
     pub fn write_blob(&mut self, bytes: &[u8]) {
