@@ -17,8 +17,8 @@ pub mod communicator;
 pub mod connection;
 pub mod locator;
 pub mod proxy;
-pub mod typed_proxy;
 pub mod runtime_error;
 pub mod transport;
+pub mod typed_proxy;
 
 pub use runtime_error::RuntimeError;
