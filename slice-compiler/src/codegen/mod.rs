@@ -1175,13 +1175,10 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Member lists split as Ice writes them: required in declaration
-    /// order, then optional ones by tag.
-    fn split_members<'m>(
-        &self,
-        members: &'m [DataMember],
-    ) -> (Vec<&'m DataMember>, Vec<(i32, &'m DataMember)>) {
-        let required = members.iter().filter(|m| m.tag.is_none()).collect();
+    /// The code that writes and reads the members of one class or exception
+    /// slice: required members in order, then optional ones by tag.
+    fn slice_member_code(&self, members: &[DataMember], rename: bool) -> SliceMemberCode {
+        let required: Vec<&DataMember> = members.iter().filter(|m| m.tag.is_none()).collect();
         let mut optional: Vec<(i32, &DataMember)> = members
             .iter()
             .filter_map(|m| {
@@ -1190,7 +1187,40 @@ impl<'a> Gen<'a> {
             })
             .collect();
         optional.sort_by_key(|(t, _)| *t);
-        (required, optional)
+        let field = |m: &DataMember| member_ident(&m.name.name, rename);
+        SliceMemberCode {
+            writes: required
+                .iter()
+                .map(|m| {
+                    let f = field(m);
+                    quote!(out.write(&self.#f);)
+                })
+                .collect(),
+            opt_writes: optional
+                .iter()
+                .map(|(tag, m)| {
+                    let f = field(m);
+                    let tag = Literal::i32_unsuffixed(*tag);
+                    quote!(out.write_optional(#tag, self.#f.as_ref());)
+                })
+                .collect(),
+            reads: required
+                .iter()
+                .map(|m| {
+                    let f = field(m);
+                    quote!(let #f = input.read()?;)
+                })
+                .collect(),
+            opt_reads: optional
+                .iter()
+                .map(|(tag, m)| {
+                    let f = field(m);
+                    let tag = Literal::i32_unsuffixed(*tag);
+                    quote!(let #f = input.read_optional(#tag)?;)
+                })
+                .collect(),
+            fields: members.iter().map(field).collect(),
+        }
     }
 
     fn class(&self, id: DefId, def: &Definition, c: &ClassDef, path: &[String]) -> TokenStream {
@@ -1220,31 +1250,14 @@ impl<'a> Gen<'a> {
             }
             None => quote!(::std::option::Option::None),
         };
-        let (required, optional) = self.split_members(&c.members);
         let rename = base.is_some();
-        let writes = required.iter().map(|m| {
-            let f = member_ident(&m.name.name, rename);
-            quote!(out.write(&self.#f);)
-        });
-        let opt_writes = optional.iter().map(|(tag, m)| {
-            let f = member_ident(&m.name.name, rename);
-            let tag = Literal::i32_unsuffixed(*tag);
-            quote!(out.write_optional(#tag, self.#f.as_ref());)
-        });
-        let reads = required.iter().map(|m| {
-            let f = member_ident(&m.name.name, rename);
-            quote!(let #f = input.read()?;)
-        });
-        let opt_reads = optional.iter().map(|(tag, m)| {
-            let f = member_ident(&m.name.name, rename);
-            let tag = Literal::i32_unsuffixed(*tag);
-            quote!(let #f = input.read_optional(#tag)?;)
-        });
-        let all_fields: Vec<_> = c
-            .members
-            .iter()
-            .map(|m| member_ident(&m.name.name, rename))
-            .collect();
+        let SliceMemberCode {
+            writes,
+            opt_writes,
+            reads,
+            opt_reads,
+            fields: all_fields,
+        } = self.slice_member_code(&c.members, rename);
         let last = base.is_none();
         let base_write = base_ty
             .as_ref()
@@ -1416,30 +1429,13 @@ impl<'a> Gen<'a> {
             TokenStream::new()
         };
         let tid = &def.scoped;
-        let (required, optional) = self.split_members(&e.members);
-        let writes = required.iter().map(|m| {
-            let f = member_ident(&m.name.name, rename);
-            quote!(out.write(&self.#f);)
-        });
-        let opt_writes = optional.iter().map(|(tag, m)| {
-            let f = member_ident(&m.name.name, rename);
-            let tag = Literal::i32_unsuffixed(*tag);
-            quote!(out.write_optional(#tag, self.#f.as_ref());)
-        });
-        let reads = required.iter().map(|m| {
-            let f = member_ident(&m.name.name, rename);
-            quote!(let #f = input.read()?;)
-        });
-        let opt_reads = optional.iter().map(|(tag, m)| {
-            let f = member_ident(&m.name.name, rename);
-            let tag = Literal::i32_unsuffixed(*tag);
-            quote!(let #f = input.read_optional(#tag)?;)
-        });
-        let all_fields: Vec<_> = e
-            .members
-            .iter()
-            .map(|m| member_ident(&m.name.name, rename))
-            .collect();
+        let SliceMemberCode {
+            writes,
+            opt_writes,
+            reads,
+            opt_reads,
+            fields: all_fields,
+        } = self.slice_member_code(&e.members, rename);
         let last = base.is_none();
         let base_write = base_ty
             .as_ref()
@@ -1534,6 +1530,16 @@ impl<'a> Gen<'a> {
             }
         }
     }
+}
+
+/// The generated statements for the members of one slice, see
+/// `slice_member_code`.
+struct SliceMemberCode {
+    writes: Vec<TokenStream>,
+    opt_writes: Vec<TokenStream>,
+    reads: Vec<TokenStream>,
+    opt_reads: Vec<TokenStream>,
+    fields: Vec<proc_macro2::Ident>,
 }
 
 /// A member's field name; in a derived class or exception a member called
