@@ -21,4 +21,7 @@ pub mod runtime_error;
 pub mod transport;
 pub mod typed_proxy;
 
+#[cfg(test)]
+mod test_support;
+
 pub use runtime_error::RuntimeError;

@@ -486,49 +486,18 @@ async fn heartbeats_are_sent_during_a_long_dispatch_only() -> Result<()> {
 
 #[test]
 fn trace_protocol_logs_messages_both_ways() -> Result<()> {
-    use std::io::Write;
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RuntimeError::io("runtime", e))?;
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let config = ConnectionConfig {
-                trace_protocol: 1,
-                trace_network: 1,
-                ..ConnectionConfig::default()
-            };
-            let (client, server) = pair_with(Echo::new(), None, config).await?;
-            client.invoke(request_for("echo", &[1]), false).await?;
-            server.close().await;
-            client.wait_closed().await;
-            Ok::<_, RuntimeError>(())
-        })
+    let log = crate::test_support::captured_traces(async {
+        let config = ConnectionConfig {
+            trace_protocol: 1,
+            trace_network: 1,
+            ..ConnectionConfig::default()
+        };
+        let (client, server) = pair_with(Echo::new(), None, config).await?;
+        client.invoke(request_for("echo", &[1]), false).await?;
+        server.close().await;
+        client.wait_closed().await;
+        Ok(())
     })?;
-    let log = capture
-        .0
-        .lock()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
     for wanted in [
         "sending message connection=client message_type=Request",
         "received message connection=server message_type=Request",

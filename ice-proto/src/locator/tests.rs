@@ -395,54 +395,22 @@ fn clearing_a_well_known_entry_drops_its_adapter_too() {
 /// default subscriber level), in Ice's words.
 #[test]
 fn trace_locator_reports_lookups_and_cache_hits() -> Result<()> {
-    use std::io::Write;
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RuntimeError::io("runtime", e))?;
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let (_l, _fake, text) = locator().await?;
-            let (server, _adapter) = server(&text, "A1", "").await?;
-            let client = Communicator::new(
-                Properties::new()
-                    .with("Ice.Default.Locator", &text)
-                    .with("Ice.Trace.Locator", "2"),
-            );
-            let prx = proxy(&client, "thing@A1")?;
-            prx.ice_ping().await?;
-            prx.ice_ping().await?;
-            let _ = proxy(&client, "nobody")?.ice_ping().await;
-            client.destroy().await;
-            server.destroy().await;
-            Ok::<_, RuntimeError>(())
-        })
+    let log = crate::test_support::captured_traces(async {
+        let (_l, _fake, text) = locator().await?;
+        let (server, _adapter) = server(&text, "A1", "").await?;
+        let client = Communicator::new(
+            Properties::new()
+                .with("Ice.Default.Locator", &text)
+                .with("Ice.Trace.Locator", "2"),
+        );
+        let prx = proxy(&client, "thing@A1")?;
+        prx.ice_ping().await?;
+        prx.ice_ping().await?;
+        let _ = proxy(&client, "nobody")?.ice_ping().await;
+        client.destroy().await;
+        server.destroy().await;
+        Ok(())
     })?;
-    let log = capture
-        .0
-        .lock()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
     for wanted in [
         "searching for adapter by id\nadapter = A1",
         "retrieved endpoints for adapter from locator, adding to locator cache\nadapter = A1",
