@@ -138,6 +138,9 @@ impl Decode for String {
     fn decode(input: &mut InputStream) -> Result<Self> {
         input.read_string()
     }
+    fn decode_vec(input: &mut InputStream, count: usize) -> Result<Vec<Self>> {
+        input.read_string_vec(count)
+    }
 }
 
 /// Optional format of a sequence of `T`: `VSize` when `T` is fixed-size.

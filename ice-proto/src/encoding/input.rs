@@ -320,6 +320,59 @@ impl InputStream {
         self.read_str("string").map(str::to_owned)
     }
 
+    /// Reads the `count` elements of a `sequence<string>`.
+    ///
+    /// The leading run of strings shorter than 128 bytes (one size byte
+    /// each, below 0x80) is checked for UTF-8 in one pass: every size byte
+    /// of the run is then an ASCII character, which no multi-byte character
+    /// can contain, so the run is valid exactly when each string is. Strings
+    /// after the run, and a run that is not valid, are read one by one
+    /// (which reports the bad string).
+    pub fn read_string_vec(&mut self, count: usize) -> Result<Vec<String>> {
+        let mut items = Vec::with_capacity(count);
+        let start = self.pos;
+        let (end, short) = self.short_string_run(count);
+        if short > 0 {
+            if let Ok(run) = std::str::from_utf8(&self.buf[start..end]) {
+                let mut at = 0;
+                for _ in 0..short {
+                    let len = usize::from(run.as_bytes()[at]);
+                    // Always on character boundaries (next to ASCII bytes);
+                    // `get` keeps even a broken invariant from panicking.
+                    match run.get(at + 1..at + 1 + len) {
+                        Some(text) => items.push(text.to_owned()),
+                        None => break,
+                    }
+                    at += 1 + len;
+                }
+                self.pos = start + at;
+            }
+        }
+        while items.len() < count {
+            items.push(self.read_string()?);
+        }
+        Ok(items)
+    }
+
+    /// From the current position, the end of the run of at most `count`
+    /// strings whose size is one byte below 128 and which fit in the input,
+    /// and how many strings it holds.
+    fn short_string_run(&self, count: usize) -> (usize, usize) {
+        let limit = self.buf.len();
+        let mut at = self.pos;
+        let mut n = 0;
+        while n < count {
+            let Some(&len) = self.buf.get(at) else { break };
+            let next = at + 1 + usize::from(len);
+            if len >= 0x80 || next > limit {
+                break;
+            }
+            at = next;
+            n += 1;
+        }
+        (at, n)
+    }
+
     /// Reads an enumerator of an enum whose largest enumerator is `max_value`.
     /// The caller checks that the value names an enumerator.
     pub fn read_enum(&mut self, max_value: i32, type_name: &'static str) -> Result<i32> {
@@ -473,6 +526,47 @@ mod tests {
         assert!(matches!(i.read_string(), Err(Error::InvalidUtf8 { .. })));
         let mut i = InputStream::from_slice(&[2, 0xc3, 0xa9], EncodingVersion::V1_1);
         assert_eq!(i.read_string(), Ok("é".to_owned()));
+    }
+
+    /// Strings read as a sequence equal strings read one by one, whatever
+    /// mix of short, long and non-ASCII strings, and a bad string in the
+    /// batched run is reported as when read alone.
+    #[test]
+    fn string_sequences_read_like_single_strings() {
+        let long = "x".repeat(300);
+        let cases: Vec<Vec<String>> = vec![
+            vec![],
+            vec!["".into(), "a".into(), "s-00042".into()],
+            vec!["é".into(), "日本".into(), long.clone(), "tail".into()],
+            vec![long.clone(), "after".into()],
+            vec!["z".repeat(127), "y".repeat(128), "\u{7f}".into()],
+        ];
+        for strings in cases {
+            let mut out = crate::encoding::OutputStream::new(EncodingVersion::V1_1);
+            for s in &strings {
+                out.write_string(s);
+            }
+            out.write_u8(9);
+            let bytes = out.finish();
+            let mut i = InputStream::from_slice(&bytes, EncodingVersion::V1_1);
+            assert_eq!(i.read_string_vec(strings.len()), Ok(strings.clone()));
+            assert_eq!(i.read_u8(), Ok(9), "position after {strings:?}");
+        }
+        // A bad second string: the same error as reading it alone.
+        let bad = [1, b'a', 2, 0xc3, 0x28, 1, b'b'];
+        let mut i = InputStream::from_slice(&bad, EncodingVersion::V1_1);
+        let batched = i.read_string_vec(3);
+        let mut i = InputStream::from_slice(&bad[2..], EncodingVersion::V1_1);
+        assert_eq!(batched, Err(i.read_string().unwrap_err()));
+        // A multi-byte character cut by a size byte is refused.
+        let mut i = InputStream::from_slice(&[1, 0xc3, 1, 0xa9], EncodingVersion::V1_1);
+        assert!(matches!(
+            i.read_string_vec(2),
+            Err(Error::InvalidUtf8 { .. })
+        ));
+        // Too few bytes for the count.
+        let mut i = InputStream::from_slice(&[1, b'a', 3, b'b'], EncodingVersion::V1_1);
+        assert!(i.read_string_vec(2).is_err());
     }
 
     #[test]
