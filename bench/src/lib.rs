@@ -9,6 +9,12 @@
 //! Raw TCP limits are in [`raw`]; the replicator's load test in the
 //! `bench-replicator` binary.
 
+/// The allocator of every benchmark program (see BENCHMARKS.md): the
+/// Rust mapping allocates each decoded `String` on its own, and glibc's
+/// malloc spends most of a 50,000-string call sorting its free lists.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod client;
 pub mod raw;
 
