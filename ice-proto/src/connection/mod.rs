@@ -34,8 +34,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::protocol::{
-    decode_batch, CompressionStatus, FrameDecoder, FrameEncoder, MessageType, ProtocolError, Reply,
-    ReplyBody, Request, RequestFailed, DEFAULT_MESSAGE_SIZE_MAX,
+    decode_batch, CompressionStatus, FrameDecoder, FrameEncoder, MessageParts, MessageType,
+    ProtocolError, Reply, ReplyBody, Request, RequestFailed, DEFAULT_MESSAGE_SIZE_MAX,
 };
 use crate::runtime_error::{Result, RuntimeError};
 
@@ -117,8 +117,8 @@ enum State {
 
 /// A message for the writer task.
 enum Outgoing {
-    /// Bytes of one or more whole messages.
-    Message(Bytes),
+    /// One message (or several whole messages in its head).
+    Message(MessageParts),
     /// Send close connection, then shut the write side down.
     Close,
 }
@@ -462,9 +462,14 @@ impl Connection {
     }
 
     fn send_bytes(&self, bytes: Bytes) -> Result<()> {
+        self.send_parts(MessageParts::whole(bytes))
+    }
+
+    fn send_parts(&self, parts: MessageParts) -> Result<()> {
         self.touch();
         if self.inner.config.trace_protocol > 0 {
-            if let Some(header) = bytes
+            if let Some(header) = parts
+                .head
                 .get(..crate::protocol::HEADER_SIZE)
                 .and_then(|h| <&[u8; crate::protocol::HEADER_SIZE]>::try_from(h).ok())
                 .and_then(|h| crate::protocol::Header::parse(h, usize::MAX).ok())
@@ -481,7 +486,7 @@ impl Connection {
         }
         self.inner
             .out_tx
-            .send(Outgoing::Message(bytes))
+            .send(Outgoing::Message(parts))
             .map_err(|_| self.closed_error())
     }
 
@@ -518,7 +523,7 @@ impl Connection {
         self.busy_add();
         let guard = PendingGuard { conn: self, id };
         request.header.request_id = id;
-        self.send_bytes(request.to_message(compress))?;
+        self.send_parts(request.to_parts(compress))?;
         let reply = rx.await.unwrap_or_else(|_| Err(self.closed_error()));
         drop(guard);
         reply
@@ -549,7 +554,7 @@ impl Connection {
             return Err(self.closed_error());
         }
         request.header.request_id = 0;
-        self.send_bytes(request.to_message(compress))
+        self.send_parts(request.to_parts(compress))
     }
 
     /// Sends queued batch requests as one batch request message. Nothing is
@@ -920,7 +925,7 @@ impl Connection {
                 request_id: id,
                 body,
             };
-            let _ = self.send_bytes(reply.to_message(compress));
+            let _ = self.send_parts(reply.to_parts(compress));
         }
         self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
         self.busy_done();
@@ -944,43 +949,41 @@ impl Connection {
                     }
                     let mut msg = BytesMut::new();
                     FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
-                    Some(Outgoing::Message(msg.freeze()))
+                    Some(Outgoing::Message(MessageParts::whole(msg.freeze())))
                 }
             };
             let Some(first) = next else { break };
             let mut close = false;
             let mut item = Some(first);
-            // A message alone is written as it is; messages already queued
-            // behind it are coalesced into one write.
-            let mut single: Option<Bytes> = None;
+            // Messages already queued are coalesced into one write; a large
+            // message body ends it and goes to the socket as it is, right
+            // behind what was gathered (one vectored write, no copy).
+            let mut large: Option<Bytes> = None;
             while let Some(out) = item.take() {
                 match out {
-                    Outgoing::Message(bytes) if single.is_none() && batch.is_empty() => {
-                        single = Some(bytes);
+                    Outgoing::Message(parts) if parts.body.len() >= COPY_LIMIT => {
+                        batch.extend_from_slice(&parts.head);
+                        large = Some(parts.body);
+                        break;
                     }
-                    Outgoing::Message(bytes) => {
-                        if let Some(first) = single.take() {
-                            batch.extend_from_slice(&first);
-                        }
-                        batch.extend_from_slice(&bytes);
+                    Outgoing::Message(parts) => {
+                        batch.extend_from_slice(&parts.head);
+                        batch.extend_from_slice(&parts.body);
                     }
                     Outgoing::Close => {
                         close = true;
                         break;
                     }
                 }
-                if single.as_ref().map_or(0, Bytes::len) + batch.len() < 64 * 1024 {
+                if batch.len() < 64 * 1024 {
                     item = rx.try_recv().ok();
                 }
             }
             if close {
-                if let Some(first) = single.take() {
-                    batch.extend_from_slice(&first);
-                }
                 FrameEncoder::encode_empty(MessageType::CloseConnection, &mut batch);
             }
-            let written = match &single {
-                Some(bytes) => writer.write_all(bytes).await,
+            let written = match &large {
+                Some(body) => write_both(&mut writer, &batch, body).await,
                 None => writer.write_all(&batch).await,
             };
             if let Err(e) = written {
@@ -999,6 +1002,32 @@ impl Connection {
         }
         let _ = writer.shutdown().await;
     }
+}
+
+/// Message bodies this long or longer are not copied into the writer's
+/// buffer but written from where they are.
+const COPY_LIMIT: usize = 8 * 1024;
+
+/// Writes all of `first` and then all of `second`, with vectored writes
+/// while both remain.
+async fn write_both<W>(writer: &mut W, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    while !first.is_empty() {
+        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+        let n = writer.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        if n < first.len() {
+            first = first.get(n..).unwrap_or_default();
+        } else {
+            second = second.get(n - first.len()..).unwrap_or_default();
+            first = &[];
+        }
+    }
+    writer.write_all(second).await
 }
 
 /// A dispatch future whose panic becomes `Err` with the panic's message,

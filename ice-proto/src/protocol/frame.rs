@@ -317,6 +317,53 @@ fn decompress(mut body: Bytes, max_size: usize) -> Result<Bytes, ProtocolError> 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameEncoder;
 
+/// One message as two byte strings sent one right after the other: `head`
+/// (the message header and everything before the encapsulation body) and
+/// `body`. A large body is handed to the socket as it is, shared with the
+/// encapsulation it came from, instead of being copied behind its header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageParts {
+    /// The message header and the start of the message.
+    pub head: Bytes,
+    /// The rest of the message (may be empty).
+    pub body: Bytes,
+}
+
+impl MessageParts {
+    /// A message already whole in `bytes`.
+    #[must_use]
+    pub fn whole(bytes: Bytes) -> Self {
+        Self {
+            head: bytes,
+            body: Bytes::new(),
+        }
+    }
+
+    /// The message's length in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    /// Whether the message has no bytes at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The message as one contiguous buffer (copies a non-empty body).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        if self.body.is_empty() {
+            return self.head.clone();
+        }
+        let mut all = BytesMut::with_capacity(self.len());
+        all.put_slice(&self.head);
+        all.put_slice(&self.body);
+        all.freeze()
+    }
+}
+
 impl FrameEncoder {
     /// Appends a message with `body` to `dst`. With `compress`, a body whose
     /// message reaches [`COMPRESSION_THRESHOLD`] bytes is bzip2-compressed
@@ -379,6 +426,47 @@ impl FrameEncoder {
             slot.copy_from_slice(&header);
         }
         Bytes::from(buf)
+    }
+
+    /// A whole message as [`MessageParts`]: `write` produces everything
+    /// up to `body` (in encoding 1.0), and `body` (a request's parameters
+    /// or a reply's results) follows it without being copied. With
+    /// `compress` and a message of at least [`COMPRESSION_THRESHOLD`] bytes,
+    /// the message is built whole and compressed as by [`Self::encode`].
+    pub fn encode_parts(
+        message_type: MessageType,
+        compress: bool,
+        body: Bytes,
+        write: impl FnOnce(&mut OutputStream),
+    ) -> MessageParts {
+        let mut out = OutputStream::with_capacity(EncodingVersion::V1_0, HEADER_SIZE + 64);
+        out.write_blob(&[0; HEADER_SIZE]);
+        write(&mut out);
+        let mut head = out.into_vec();
+        let total = head.len() + body.len();
+        if compress && total >= COMPRESSION_THRESHOLD {
+            head.extend_from_slice(&body);
+            let mut dst = BytesMut::new();
+            Self::encode(message_type, &head[HEADER_SIZE..], true, &mut dst);
+            return MessageParts {
+                head: dst.freeze(),
+                body: Bytes::new(),
+            };
+        }
+        let status = if compress {
+            CompressionStatus::Accepted
+        } else {
+            CompressionStatus::NotCompressed
+        };
+        let mut header = BytesMut::with_capacity(HEADER_SIZE);
+        Header::write(message_type, status, total, &mut header);
+        if let Some(slot) = head.get_mut(..HEADER_SIZE) {
+            slot.copy_from_slice(&header);
+        }
+        MessageParts {
+            head: Bytes::from(head),
+            body,
+        }
     }
 
     /// A message with no body (validate or close connection).

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::encoding::{EncodingVersion, Identity, InputStream, OutputStream};
 
-use super::{FrameEncoder, MessageType, ProtocolError};
+use super::{FrameEncoder, MessageParts, MessageType, ProtocolError};
 
 /// A request context: string pairs sent with a request.
 pub type Context = BTreeMap<String, String>;
@@ -64,6 +64,14 @@ impl Encapsulation {
 
     fn write(&self, out: &mut OutputStream) {
         out.write_encapsulation(self.encoding, &self.body);
+    }
+
+    /// Writes the 6-byte size and version header only (the body follows
+    /// as the second of [`MessageParts`]).
+    fn write_header(&self, out: &mut OutputStream) {
+        out.write_i32(i32::try_from(self.body.len() + 6).unwrap_or(i32::MAX));
+        out.write_u8(self.encoding.major);
+        out.write_u8(self.encoding.minor);
     }
 
     fn read(input: &mut InputStream) -> Result<Self, ProtocolError> {
@@ -147,13 +155,34 @@ impl Request {
     }
 
     fn encode_without_id(&self, out: &mut OutputStream) {
+        self.encode_head_without_id(out);
+        out.write_blob(&self.params.body);
+    }
+
+    /// Everything but the parameters' body.
+    fn encode_head_without_id(&self, out: &mut OutputStream) {
         let h = &self.header;
         out.write(&h.identity);
         write_facet(out, &h.facet);
         out.write_string(&h.operation);
         out.write_u8(h.mode as u8);
         write_context(out, &h.context);
-        self.params.write(out);
+        self.params.write_header(out);
+    }
+
+    /// The whole request message as [`MessageParts`]: the parameters'
+    /// body is not copied.
+    #[must_use]
+    pub fn to_parts(&self, compress: bool) -> MessageParts {
+        FrameEncoder::encode_parts(
+            MessageType::Request,
+            compress,
+            self.params.body.clone(),
+            |out| {
+                out.write_i32(self.header.request_id);
+                self.encode_head_without_id(out);
+            },
+        )
     }
 
     /// The request body as bytes.
@@ -350,6 +379,22 @@ impl Reply {
         })
     }
 
+    /// The whole reply message as [`MessageParts`]: the results' (or user
+    /// exception's) body is not copied.
+    #[must_use]
+    pub fn to_parts(&self, compress: bool) -> MessageParts {
+        match &self.body {
+            ReplyBody::Ok(e) | ReplyBody::UserException(e) => {
+                FrameEncoder::encode_parts(MessageType::Reply, compress, e.body.clone(), |out| {
+                    out.write_i32(self.request_id);
+                    out.write_u8(self.body.status() as u8);
+                    e.write_header(out);
+                })
+            }
+            _ => MessageParts::whole(self.to_message(compress)),
+        }
+    }
+
     /// Writes the reply body (after the message header).
     pub fn encode(&self, out: &mut OutputStream) {
         out.write_i32(self.request_id);
@@ -453,6 +498,45 @@ mod tests {
         .concat();
         assert_eq!(body.to_vec(), want);
         assert_eq!(Request::decode(body), Ok(sample()));
+    }
+
+    /// A message in two parts is, byte for byte, the message written
+    /// whole, compressed or not, for a small and a large body; the large
+    /// body is shared, not copied, when uncompressed.
+    #[test]
+    fn parts_are_the_whole_message() {
+        let large: Bytes = (0..200_000u32)
+            .map(|i| (i % 7) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        for body in [Bytes::from_static(&[7]), large] {
+            for compress in [false, true] {
+                let mut request = sample();
+                request.params.body = body.clone();
+                let parts = request.to_parts(compress);
+                assert_eq!(parts.to_bytes(), request.to_message(compress));
+                let e = Encapsulation {
+                    encoding: EncodingVersion::V1_1,
+                    body: body.clone(),
+                };
+                for reply_body in [ReplyBody::Ok(e.clone()), ReplyBody::UserException(e)] {
+                    let reply = Reply {
+                        request_id: 9,
+                        body: reply_body,
+                    };
+                    let parts = reply.to_parts(compress);
+                    assert_eq!(parts.to_bytes(), reply.to_message(compress));
+                    if !compress {
+                        assert_eq!(parts.body.as_ptr(), body.as_ptr());
+                    }
+                }
+            }
+        }
+        let reply = Reply {
+            request_id: 3,
+            body: ReplyBody::UnknownException("boom".into()),
+        };
+        assert_eq!(reply.to_parts(false).to_bytes(), reply.to_message(false));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use message::{
 };
 
 pub use frame::{
-    CompressionStatus, Frame, FrameDecoder, FrameEncoder, Header, MessageType,
+    CompressionStatus, Frame, FrameDecoder, FrameEncoder, Header, MessageParts, MessageType,
     COMPRESSION_THRESHOLD, DEFAULT_MESSAGE_SIZE_MAX, HEADER_SIZE, MAGIC, PROTOCOL_ENCODING,
     PROTOCOL_VERSION,
 };
