@@ -15,6 +15,7 @@ pub mod class;
 pub mod encaps;
 pub mod error;
 pub mod exception;
+pub mod fixed;
 pub mod input;
 pub mod optional;
 pub mod output;
@@ -23,6 +24,7 @@ pub mod proxy;
 pub use class::{ClassRef, Registry, SliceInfo, SlicedData, UnknownSlicedValue, Value, ValueType};
 pub use error::{Error, Result};
 pub use exception::{UserException, UserExceptionType};
+pub use fixed::FixedWire;
 pub use input::InputStream;
 pub use optional::OptionalFormat;
 pub use output::OutputStream;
@@ -156,6 +158,7 @@ pub trait Decode: Sized {
 pub mod codegen {
     pub use super::class::{ClassRef, Registry, SlicedData, Value, ValueType};
     pub use super::exception::{UserException, UserExceptionType};
+    pub use super::fixed::{decode_fixed_vec, encode_fixed_slice, wire_at, wire_at_mut, FixedWire};
     pub use super::{
         Decode, Encode, EncodingVersion, Error, Format, InputStream, OptionalFormat, OutputStream,
         ProxyData, Result,

@@ -797,6 +797,50 @@ impl<'a> Gen<'a> {
                 }
             }
         });
+        // A fixed-size struct is also read and written as a block of bytes,
+        // which its sequences use (one bounds check per sequence).
+        let (fixed_impl, fixed_encode, fixed_decode) = match fixed {
+            Some(size) if !members.is_empty() => {
+                let size = Literal::usize_unsuffixed(size);
+                let mut offset = 0usize;
+                let mut offsets = Vec::new();
+                for m in members {
+                    offsets.push(Literal::usize_unsuffixed(offset));
+                    offset += self.fixed_size(m.ty.resolved, 0).unwrap_or(0);
+                }
+                (
+                    quote! {
+                        impl #rt::FixedWire for #name {
+                            const WIRE_SIZE: usize = #size;
+                            #[inline]
+                            fn read_wire(bytes: &[u8]) -> Self {
+                                Self {
+                                    #(#names: #rt::FixedWire::read_wire(#rt::wire_at(bytes, #offsets)),)*
+                                }
+                            }
+                            #[inline]
+                            fn write_wire(&self, bytes: &mut [u8]) {
+                                #(#rt::FixedWire::write_wire(&self.#names, #rt::wire_at_mut(bytes, #offsets));)*
+                            }
+                        }
+                    },
+                    quote! {
+                        fn encode_slice(items: &[Self], out: &mut #rt::OutputStream) {
+                            #rt::encode_fixed_slice(items, out);
+                        }
+                    },
+                    quote! {
+                        fn decode_vec(
+                            input: &mut #rt::InputStream,
+                            count: usize,
+                        ) -> #rt::Result<::std::vec::Vec<Self>> {
+                            #rt::decode_fixed_vec(input, count)
+                        }
+                    },
+                )
+            }
+            _ => (quote!(), quote!(), quote!()),
+        };
         quote! {
             #doc
             #[derive(#(#derives),*)]
@@ -816,6 +860,7 @@ impl<'a> Gen<'a> {
                 fn encode(&self, #out: &mut #rt::OutputStream) {
                     #(out.write(&self.#names);)*
                 }
+                #fixed_encode
             }
 
             impl #rt::Decode for #name {
@@ -827,7 +872,10 @@ impl<'a> Gen<'a> {
                         #(#names: input.read()?,)*
                     })
                 }
+                #fixed_decode
             }
+
+            #fixed_impl
         }
     }
 

@@ -119,6 +119,9 @@ pub mod demo {
             out.write(&self.x);
             out.write(&self.y);
         }
+        fn encode_slice(items: &[Self], out: &mut _ice::OutputStream) {
+            _ice::encode_fixed_slice(items, out);
+        }
     }
     impl _ice::Decode for Point {
         const MIN_WIRE_SIZE: usize = 8;
@@ -129,6 +132,27 @@ pub mod demo {
                 x: input.read()?,
                 y: input.read()?,
             })
+        }
+        fn decode_vec(
+            input: &mut _ice::InputStream,
+            count: usize,
+        ) -> _ice::Result<Vec<Self>> {
+            _ice::decode_fixed_vec(input, count)
+        }
+    }
+    impl _ice::FixedWire for Point {
+        const WIRE_SIZE: usize = 8;
+        #[inline]
+        fn read_wire(bytes: &[u8]) -> Self {
+            Self {
+                x: _ice::FixedWire::read_wire(_ice::wire_at(bytes, 0)),
+                y: _ice::FixedWire::read_wire(_ice::wire_at(bytes, 4)),
+            }
+        }
+        #[inline]
+        fn write_wire(&self, bytes: &mut [u8]) {
+            _ice::FixedWire::write_wire(&self.x, _ice::wire_at_mut(bytes, 0));
+            _ice::FixedWire::write_wire(&self.y, _ice::wire_at_mut(bytes, 4));
         }
     }
     /// Slice struct `::Demo::Reading`.
