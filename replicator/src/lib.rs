@@ -35,4 +35,6 @@ pub mod generated {
 }
 
 pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
-pub use state::{Config, Keyed, Listener, PushError, StateReplicator};
+pub use state::{
+    Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
+};

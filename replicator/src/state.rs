@@ -21,12 +21,60 @@
 //! - a listener whose push fails, or whose queue reaches its bound
 //!   ([`Config::queue_bound`] changes), is dropped with a log line; it can
 //!   register again and catch up with `get_all`.
+//!
+//! A change is encoded once for all the listeners that encode it alike: a
+//! listener that names its [`Form`] (for an Ice proxy: its encoding and
+//! class format) is handed the bytes the first listener of that form
+//! encoded ([`Listener::encode`], [`Listener::push_encoded`]), kept with
+//! the change while any queue holds it. A merged batch is a listener's own
+//! and goes through [`Listener::items_set`] / [`Listener::items_removed`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::mpsc;
+
+/// A change as a listener sends it (for an Ice proxy: the body of the
+/// request's parameter encapsulation), shared by every listener of one
+/// [`Form`].
+pub type Encoded = bytes::Bytes;
+
+/// How a listener encodes its pushes. Listeners whose forms are equal
+/// must encode a change into the same bytes: each change is then encoded
+/// once per form. For an Ice proxy it is made of the encoding version and
+/// the class format of the listener's operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Form(pub u64);
+
+/// The kind of a push, for [`Listener::push_encoded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    /// Items were set ([`Listener::items_set`]).
+    Set,
+    /// Items were removed ([`Listener::items_removed`]).
+    Removed,
+}
+
+/// A push to encode, for [`Listener::encode`].
+#[derive(Debug)]
+pub enum Push<'a, I: Keyed> {
+    /// These items were set.
+    Set(&'a [I]),
+    /// The items with these keys were removed.
+    Removed(&'a [I::Key]),
+}
+
+impl<I: Keyed> Push<'_, I> {
+    /// The kind of this push.
+    #[must_use]
+    pub fn kind(&self) -> PushKind {
+        match self {
+            Self::Set(_) => PushKind::Set,
+            Self::Removed(_) => PushKind::Removed,
+        }
+    }
+}
 
 /// An item that carries its own identity.
 ///
@@ -65,6 +113,36 @@ pub trait Listener<I: Keyed>: Send + Sync + 'static {
     /// A stable name for log lines and for `remove_listener` (for a proxy:
     /// its stringified identity and endpoints).
     fn describe(&self) -> String;
+
+    /// The form this listener encodes its pushes in, when it can be handed
+    /// a change another listener of the same form encoded: a change not
+    /// merged with others then goes through [`Listener::encode`] (once per
+    /// form) and [`Listener::push_encoded`]. `None` (the default): every
+    /// push goes through `items_set` / `items_removed`.
+    fn form(&self) -> Option<Form> {
+        None
+    }
+
+    /// Encodes `push` in this listener's form. Called only when
+    /// [`Listener::form`] is `Some`; the default encodes nothing.
+    fn encode(&self, push: Push<'_, I>) -> Encoded {
+        let _ = push;
+        Encoded::new()
+    }
+
+    /// Sends a push of `kind` whose parameters [`Listener::encode`] wrote,
+    /// possibly for another listener of the same form. Called only when
+    /// [`Listener::form`] is `Some`; the default fails.
+    fn push_encoded(
+        &self,
+        kind: PushKind,
+        encoded: Encoded,
+    ) -> impl Future<Output = Result<(), PushError>> + Send {
+        let _ = (kind, encoded);
+        std::future::ready(Err(PushError {
+            reason: "this listener takes no encoded pushes".into(),
+        }))
+    }
 }
 
 /// Settings of a replicator.
@@ -82,10 +160,43 @@ impl Default for Config {
     }
 }
 
+/// The contents of one change and its encodings, filled as listeners of
+/// each form first need them.
+struct Batch<T> {
+    data: Vec<T>,
+    encoded: Mutex<Vec<(Form, Encoded)>>,
+}
+
+impl<T> Batch<T> {
+    fn new(data: Vec<T>) -> Arc<Self> {
+        Arc::new(Self {
+            data,
+            encoded: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// This change in `form`, encoded by `encode` unless a listener of
+    /// that form already did. Encoding holds the lock, so a listener of
+    /// the same form waits for the bytes rather than encoding them too.
+    fn encoded(&self, form: Form, encode: impl FnOnce(&[T]) -> Encoded) -> Encoded {
+        // A panic while encoding leaves no entry behind: still usable.
+        let mut cache = self
+            .encoded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, bytes)) = cache.iter().find(|(f, _)| *f == form) {
+            return bytes.clone();
+        }
+        let bytes = encode(&self.data);
+        cache.push((form, bytes.clone()));
+        bytes
+    }
+}
+
 /// One change, shared by every listener queue it was sent to.
 enum Change<I: Keyed> {
-    Set(Arc<[I]>),
-    Removed(Arc<[I::Key]>),
+    Set(Arc<Batch<I>>),
+    Removed(Arc<Batch<I::Key>>),
 }
 
 impl<I: Keyed> Clone for Change<I> {
@@ -226,8 +337,7 @@ impl<I: Keyed> StateReplicator<I> {
                 inner.items.insert(key, (order, item.clone()));
             }
         }
-        let change = Change::Set(Arc::from(items));
-        Self::fan_out(&mut inner, change);
+        Self::fan_out(&mut inner, Change::Set(Batch::new(items)));
     }
 
     /// Removes the items with these keys and queues the change for every
@@ -240,7 +350,7 @@ impl<I: Keyed> StateReplicator<I> {
         for key in &keys {
             inner.items.remove(key);
         }
-        Self::fan_out(&mut inner, Change::Removed(Arc::from(keys)));
+        Self::fan_out(&mut inner, Change::Removed(Batch::new(keys)));
     }
 
     fn fan_out(inner: &mut Inner<I>, change: Change<I>) {
@@ -293,14 +403,14 @@ fn merge_queued<I: Keyed, T: Clone>(
     first: &[T],
     rx: &mut mpsc::Receiver<Change<I>>,
     carry: &mut Option<Change<I>>,
-    same: impl Fn(Change<I>) -> Result<Arc<[T]>, Change<I>>,
+    same: impl Fn(Change<I>) -> Result<Arc<Batch<T>>, Change<I>>,
 ) -> Option<Vec<T>> {
     let mut merged: Option<Vec<T>> = None;
     while let Ok(next) = rx.try_recv() {
         match same(next) {
             Ok(more) => merged
                 .get_or_insert_with(|| first.to_vec())
-                .extend_from_slice(&more),
+                .extend_from_slice(&more.data),
             Err(other) => {
                 *carry = Some(other);
                 break;
@@ -319,6 +429,7 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
     id: u64,
     name: String,
 ) {
+    let form = listener.form();
     let mut carry: Option<Change<I>> = None;
     loop {
         let first = match carry.take() {
@@ -328,25 +439,38 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
                 None => return,
             },
         };
-        // Merge what is already queued behind `first` while it is the same kind.
+        // Merge what is already queued behind `first` while it is the same
+        // kind; a change left alone goes out in its shared encoding.
         let result = match first {
             Change::Set(items) => {
-                let merged = merge_queued(&items, &mut rx, &mut carry, |c| match c {
+                let merged = merge_queued(&items.data, &mut rx, &mut carry, |c| match c {
                     Change::Set(more) => Ok(more),
                     other => Err(other),
                 });
-                listener
-                    .items_set(merged.as_deref().unwrap_or(&items))
-                    .await
+                match (merged, form) {
+                    (Some(all), _) => listener.items_set(&all).await,
+                    (None, Some(form)) => {
+                        let bytes = items.encoded(form, |i| listener.encode(Push::Set(i)));
+                        drop(items);
+                        listener.push_encoded(PushKind::Set, bytes).await
+                    }
+                    (None, None) => listener.items_set(&items.data).await,
+                }
             }
             Change::Removed(keys) => {
-                let merged = merge_queued(&keys, &mut rx, &mut carry, |c| match c {
+                let merged = merge_queued(&keys.data, &mut rx, &mut carry, |c| match c {
                     Change::Removed(more) => Ok(more),
                     other => Err(other),
                 });
-                listener
-                    .items_removed(merged.as_deref().unwrap_or(&keys))
-                    .await
+                match (merged, form) {
+                    (Some(all), _) => listener.items_removed(&all).await,
+                    (None, Some(form)) => {
+                        let bytes = keys.encoded(form, |k| listener.encode(Push::Removed(k)));
+                        drop(keys);
+                        listener.push_encoded(PushKind::Removed, bytes).await
+                    }
+                    (None, None) => listener.items_removed(&keys.data).await,
+                }
             }
         };
         if let Err(e) = result {
@@ -404,6 +528,12 @@ mod tests {
         seen: Arc<Mutex<Vec<Seen>>>,
         fail: bool,
         gate: Option<Arc<Notify>>,
+        /// When set, the listener takes shared encodings in this form.
+        form: Option<u64>,
+        /// Encodings made, shared by the recorders of a test.
+        encodes: Arc<std::sync::atomic::AtomicUsize>,
+        /// The encoded pushes received.
+        bytes: Arc<Mutex<Vec<(PushKind, Encoded)>>>,
     }
 
     impl Recorder {
@@ -413,7 +543,25 @@ mod tests {
                 seen: Arc::default(),
                 fail: false,
                 gate: None,
+                form: None,
+                encodes: Arc::default(),
+                bytes: Arc::default(),
             }
+        }
+        /// A recorder taking shared encodings in `form`, counting the
+        /// encodings it makes in `encodes`.
+        fn encoding(name: &str, form: u64, encodes: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+            let mut r = Self::new(name);
+            r.form = Some(form);
+            r.encodes = Arc::clone(encodes);
+            r
+        }
+        /// What this recorder's form makes of a push.
+        fn encoding_of(form: Option<u64>, push: &Push<'_, Item>) -> Encoded {
+            Encoded::from(format!("{form:?} {push:?}"))
+        }
+        fn bytes(&self) -> Vec<(PushKind, Encoded)> {
+            self.bytes.lock().map(|b| b.clone()).unwrap_or_default()
         }
         fn seen(&self) -> Vec<Seen> {
             self.seen.lock().map(|s| s.clone()).unwrap_or_default()
@@ -471,6 +619,28 @@ mod tests {
         }
         fn describe(&self) -> String {
             self.name.clone()
+        }
+        fn form(&self) -> Option<Form> {
+            self.form.map(Form)
+        }
+        fn encode(&self, push: Push<'_, Item>) -> Encoded {
+            self.encodes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Self::encoding_of(self.form, &push)
+        }
+        async fn push_encoded(&self, kind: PushKind, encoded: Encoded) -> Result<(), PushError> {
+            if let Some(g) = &self.gate {
+                g.notified().await;
+            }
+            if self.fail {
+                return Err(PushError {
+                    reason: "refused".into(),
+                });
+            }
+            if let Ok(mut b) = self.bytes.lock() {
+                b.push((kind, encoded));
+            }
+            Ok(())
         }
     }
 
@@ -604,5 +774,125 @@ mod tests {
         r.set_items(vec![item("a", 1)]);
         settle().await;
         assert!(l.seen().is_empty());
+    }
+    #[tokio::test]
+    async fn a_change_is_encoded_once_per_form_and_every_listener_gets_its_bytes() {
+        let r = StateReplicator::<Item>::default();
+        let encodes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let a: Vec<Recorder> = (0..3)
+            .map(|i| Recorder::encoding(&format!("a{i}"), 10, &encodes))
+            .collect();
+        let b: Vec<Recorder> = (0..2)
+            .map(|i| Recorder::encoding(&format!("b{i}"), 11, &encodes))
+            .collect();
+        let plain = Recorder::new("plain");
+        for l in a.iter().chain(&b).chain([&plain]) {
+            r.add_listener(l.clone());
+        }
+        // One change at a time, each delivered before the next: no merging.
+        let changes = 20;
+        for i in 0..changes {
+            r.set_items(vec![item(&format!("k{i}"), i)]);
+            settle().await;
+            if i % 4 == 0 {
+                r.remove_items(vec![format!("k{i}")]);
+                settle().await;
+            }
+        }
+        let pushes = 20 + 5;
+        // Each change encoded once for form 10 and once for form 11.
+        assert_eq!(
+            encodes.load(std::sync::atomic::Ordering::SeqCst),
+            2 * pushes
+        );
+        // Each listener got, in order, exactly what its own form makes of
+        // each change.
+        let want = |form: u64| -> Vec<(PushKind, Encoded)> {
+            let mut v = Vec::new();
+            for i in 0..changes {
+                let items = [item(&format!("k{i}"), i)];
+                let push = Push::Set(&items);
+                v.push((push.kind(), Recorder::encoding_of(Some(form), &push)));
+                if i % 4 == 0 {
+                    let keys = [format!("k{i}")];
+                    let push = Push::<Item>::Removed(&keys);
+                    v.push((push.kind(), Recorder::encoding_of(Some(form), &push)));
+                }
+            }
+            v
+        };
+        for l in &a {
+            assert_eq!(l.bytes(), want(10), "{}", l.name);
+            assert!(l.seen().is_empty());
+        }
+        for l in &b {
+            assert_eq!(l.bytes(), want(11), "{}", l.name);
+        }
+        // A listener without a form encodes its own pushes, as before.
+        assert!(plain.bytes().is_empty());
+        assert_eq!(plain.seen().len(), pushes);
+        let mut want_state: Vec<(String, i32)> =
+            r.get_all().into_iter().map(|i| (i.key, i.value)).collect();
+        want_state.sort();
+        assert_eq!(plain.state(), want_state);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_listener_with_a_form_sends_its_merged_batch_itself() {
+        let r = StateReplicator::<Item>::default();
+        let encodes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gate = Arc::new(Notify::new());
+        let mut slow = Recorder::encoding("slow", 10, &encodes);
+        slow.gate = Some(Arc::clone(&gate));
+        let fast = Recorder::encoding("fast", 10, &encodes);
+        r.add_listener(slow.clone());
+        r.add_listener(fast.clone());
+        r.set_items(vec![item("k", 0)]);
+        settle().await;
+        for i in 1..50 {
+            r.set_items(vec![item("k", i)]);
+            settle().await;
+        }
+        r.remove_items(vec!["k".into()]);
+        settle().await;
+        // The fast listener took every change in the shared encoding.
+        assert_eq!(fast.bytes().len(), 51);
+        assert_eq!(encodes.load(std::sync::atomic::Ordering::SeqCst), 51);
+        // The slow one: its first push (shared), then the 49 sets waiting
+        // merged into one `items_set`, then the removal (shared again).
+        for _ in 0..3 {
+            gate.notify_one();
+            settle().await;
+        }
+        let shared = slow.bytes();
+        assert_eq!(
+            shared.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            vec![PushKind::Set, PushKind::Removed]
+        );
+        assert_eq!(shared[0], fast.bytes()[0]);
+        assert_eq!(shared[1], fast.bytes()[50]);
+        let merged: Vec<i32> = (1..50).collect();
+        assert_eq!(
+            slow.seen(),
+            vec![Seen::Set(merged.iter().map(|i| item("k", *i)).collect())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_encoded_push_drops_the_listener() {
+        let r = StateReplicator::<Item>::default();
+        let encodes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut bad = Recorder::encoding("bad", 10, &encodes);
+        bad.fail = true;
+        let good = Recorder::encoding("good", 10, &encodes);
+        r.add_listener(bad);
+        r.add_listener(good.clone());
+        r.set_items(vec![item("a", 1)]);
+        settle().await;
+        assert_eq!(r.listener_count(), 1);
+        r.set_items(vec![item("b", 2)]);
+        settle().await;
+        assert_eq!(good.bytes().len(), 2);
+        assert_eq!(encodes.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

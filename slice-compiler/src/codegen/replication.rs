@@ -43,7 +43,10 @@
 //! For each recognised replicator `R`, a module
 //! `replication::<r_in_snake_case>` at the root of the generated tree with:
 //! `Item` (the item, `Keyed`), `ListenerProxy` (a listener proxy as the
-//! core's `Listener`), `ReplicatorServant` (`R` over the generic
+//! core's `Listener`; its form is its encoding and its operations' class
+//! formats, so the core encodes a change once for all the listeners alike,
+//! writing the parameters and sending the request exactly as the proxy
+//! methods of the listener's operations do), `ReplicatorServant` (`R` over the generic
 //! `StateReplicator`), `Client` (a member's `ReplicatorClient` over an `R`
 //! proxy), `Member`, `MemberSlot` and `MemberListener` (the `L` servant
 //! feeding a member's store). The generic core is reached through
@@ -1097,6 +1100,21 @@ fn field(name: &str, renamed: bool) -> proc_macro2::Ident {
 }
 
 /// The glue module of one pattern.
+/// The format `["format:..."]` metadata gives an operation of `iface` (the
+/// operation's, else the interface's), `None` for the communicator's
+/// default: the rule the proxy methods follow.
+fn explicit_format(iface: &Definition, op: &Operation) -> Option<bool> {
+    let of = |md: &[Metadata]| {
+        md.iter().find_map(|m| match m.value.as_str() {
+            "format:sliced" => Some(Some(true)),
+            "format:compact" => Some(Some(false)),
+            "format:default" => Some(None),
+            _ => None,
+        })
+    };
+    of(&op.metadata).or_else(|| of(&iface.metadata)).flatten()
+}
+
 fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
     let c: TokenStream = options
         .crate_path
@@ -1297,6 +1315,57 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 .await
         },
     };
+    // Pushes encoded once for every listener of one form: the listener's
+    // operations written exactly as its proxy methods write them.
+    let l_op = |name: &str| -> Option<&Operation> {
+        match &ldef.kind {
+            DefKind::Interface(iface) => iface.operations.iter().find(|o| o.name.name == name),
+            _ => None,
+        }
+    };
+    let op_format = |name: &str| {
+        let explicit = l_op(name).and_then(|op| explicit_format(ldef, op));
+        match explicit {
+            Some(true) => quote!(::ice_proto::encoding::Format::Sliced),
+            Some(false) => quote!(::ice_proto::encoding::Format::Compact),
+            None => quote!(proxy.communicator().default_format()),
+        }
+    };
+    let op_mode = |name: &str| {
+        if l_op(name).is_some_and(|op| op.idempotent) {
+            quote!(::ice_proto::protocol::OperationMode::Idempotent)
+        } else {
+            quote!(::ice_proto::protocol::OperationMode::Normal)
+        }
+    };
+    let set_format = op_format(&p.ops.items_set);
+    let set_lit = ops_lit(&p.ops.items_set);
+    let set_mode = op_mode(&p.ops.items_set);
+    let (removed_format, removed_lit, removed_mode, encode_removed) = match &p.ops.items_removed {
+        Some(op) => (
+            op_format(op),
+            ops_lit(op),
+            op_mode(op),
+            quote! {
+                ::ice_proto::adapter::encapsulate(self.encoding, self.removed_format, |ice_out| {
+                    ice_out.write(&keys.to_vec());
+                })
+                .body
+            },
+        ),
+        None => (
+            set_format.clone(),
+            set_lit.clone(),
+            set_mode.clone(),
+            quote! {
+                ::ice_proto::adapter::encapsulate(self.encoding, self.removed_format, |ice_out| {
+                    ice_out.write(&Item::to_seq(&keys.iter().cloned().map(Item::removal).collect::<::std::vec::Vec<_>>()));
+                    ice_out.write_pending_classes();
+                })
+                .body
+            },
+        ),
+    };
     let (client_remove, remove_name) = match &p.ops.remove {
         Some(op) if p.ops.remove_takes_items => {
             let lit = ops_lit(op);
@@ -1438,6 +1507,9 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             pub struct ListenerProxy {
                 prx: #l_prx,
                 name: ::std::string::String,
+                encoding: ::ice_proto::encoding::EncodingVersion,
+                set_format: ::ice_proto::encoding::Format,
+                removed_format: ::ice_proto::encoding::Format,
             }
 
             impl ListenerProxy {
@@ -1445,10 +1517,16 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 #[must_use]
                 pub fn new(proxy: ::ice_proto::proxy::ObjectPrx) -> Self {
                     let name = proxy.communicator().proxy_to_string(&proxy);
+                    let encoding = proxy.encoding();
+                    let set_format = #set_format;
+                    let removed_format = #removed_format;
                     let proxy = proxy.ice_invocation_timeout(::std::option::Option::Some(PUSH_TIMEOUT));
                     Self {
                         prx: #l_prx::unchecked_cast(proxy),
                         name,
+                        encoding,
+                        set_format,
+                        removed_format,
                     }
                 }
             }
@@ -1467,6 +1545,55 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
 
                 fn describe(&self) -> ::std::string::String {
                     self.name.clone()
+                }
+
+                /// The encoding and the formats of the two pushes: listeners alike receive the same bytes.
+                fn form(&self) -> ::std::option::Option<#c::Form> {
+                    let sliced = |f: ::ice_proto::encoding::Format| u64::from(f == ::ice_proto::encoding::Format::Sliced);
+                    ::std::option::Option::Some(#c::Form(
+                        u64::from(self.encoding.major) << 24
+                            | u64::from(self.encoding.minor) << 16
+                            | sliced(self.set_format) << 8
+                            | sliced(self.removed_format),
+                    ))
+                }
+
+                /// The parameters the proxy method of the push writes.
+                fn encode(&self, push: #c::Push<'_, Item>) -> #c::Encoded {
+                    match push {
+                        #c::Push::Set(items) => {
+                            ::ice_proto::adapter::encapsulate(self.encoding, self.set_format, |ice_out| {
+                                ice_out.write(&Item::to_seq(items));
+                                ice_out.write_pending_classes();
+                            })
+                            .body
+                        }
+                        #c::Push::Removed(keys) => #encode_removed,
+                    }
+                }
+
+                /// The request the proxy method of the push sends, with parameters already encoded.
+                async fn push_encoded(&self, kind: #c::PushKind, encoded: #c::Encoded) -> ::std::result::Result<(), #c::PushError> {
+                    let (operation, mode) = match kind {
+                        #c::PushKind::Set => (#set_lit, #set_mode),
+                        #c::PushKind::Removed => (#removed_lit, #removed_mode),
+                    };
+                    let params = ::ice_proto::protocol::Encapsulation { encoding: self.encoding, body: encoded };
+                    let proxy = self.prx.ice_object();
+                    let push = async {
+                        match proxy.ice_invoke(operation, mode, params, ::std::option::Option::None).await? {
+                            ::ice_proto::proxy::Outcome::Ok(results) => {
+                                if proxy.is_twoway() {
+                                    ::ice_proto::proxy::read_encapsulation(&results)?.end_encapsulation()?;
+                                }
+                                ::std::result::Result::Ok(())
+                            }
+                            ::ice_proto::proxy::Outcome::UserException(_) => ::std::result::Result::Err(
+                                ::ice_proto::RuntimeError::UnknownUserException(::std::string::String::from("undeclared user exception")),
+                            ),
+                        }
+                    };
+                    push.await.map_err(|e: ::ice_proto::RuntimeError| #c::PushError { reason: e.to_string() })
                 }
             }
 
@@ -1801,5 +1928,32 @@ interface R {{
             d.contains("interface `L` is named as a State Replicator"),
             "{d}"
         );
+    }
+    #[test]
+    fn the_format_of_a_push_follows_the_proxy_methods_rule() {
+        let text = "module M {
+[\"format:sliced\"] interface S { void a(); [\"format:compact\"] void b(); [\"format:default\"] void c(); };
+interface D { void a(); [\"format:sliced\"] void b(); };
+};";
+        let (_, model) = crate::compile_str("T.ice", text, &PreprocessOptions::default());
+        let Ok(model) = model else {
+            panic!("T.ice does not compile");
+        };
+        let formats = |name: &str| -> Vec<Option<bool>> {
+            let Some(id) = model.ast.find(name).next() else {
+                return Vec::new();
+            };
+            let def = model.ast.def(id);
+            match &def.kind {
+                DefKind::Interface(i) => i
+                    .operations
+                    .iter()
+                    .map(|op| explicit_format(def, op))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        assert_eq!(formats("::M::S"), vec![Some(true), Some(false), None]);
+        assert_eq!(formats("::M::D"), vec![None, Some(true)]);
     }
 }
