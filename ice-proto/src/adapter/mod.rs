@@ -122,12 +122,15 @@ pub fn encapsulate(
     format: Format,
     write: impl FnOnce(&mut OutputStream),
 ) -> Encapsulation {
-    let mut out = OutputStream::new(EncodingVersion::V1_0);
-    out.start_encapsulation(encoding, format);
+    // The body is written on its own (what an encapsulation's contents
+    // are: a fresh stream in its encoding), so no header is split off it.
+    let mut out = OutputStream::new(encoding).with_format(format);
     write(&mut out);
-    out.end_encapsulation();
-    let mut bytes = out.finish();
-    let body = bytes.split_off(6.min(bytes.len()));
+    let body = if out.is_empty() {
+        bytes::Bytes::new()
+    } else {
+        out.finish()
+    };
     Encapsulation { encoding, body }
 }
 

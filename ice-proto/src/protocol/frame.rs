@@ -166,6 +166,35 @@ impl Header {
         })
     }
 
+    /// The header of a message of `size` bytes in all, as bytes.
+    #[must_use]
+    pub fn bytes(
+        message_type: MessageType,
+        compression: CompressionStatus,
+        size: usize,
+    ) -> [u8; HEADER_SIZE] {
+        let mut h = [0u8; HEADER_SIZE];
+        let size = i32::try_from(size).unwrap_or(i32::MAX).to_le_bytes();
+        let fields = [
+            MAGIC[0],
+            MAGIC[1],
+            MAGIC[2],
+            MAGIC[3],
+            PROTOCOL_VERSION.0,
+            PROTOCOL_VERSION.1,
+            PROTOCOL_ENCODING.0,
+            PROTOCOL_ENCODING.1,
+            message_type as u8,
+            compression as u8,
+            size[0],
+            size[1],
+            size[2],
+            size[3],
+        ];
+        h.copy_from_slice(&fields);
+        h
+    }
+
     /// Writes a header for a message of `size` bytes in all.
     pub fn write(
         message_type: MessageType,
@@ -420,10 +449,8 @@ impl FrameEncoder {
         } else {
             CompressionStatus::NotCompressed
         };
-        let mut header = BytesMut::with_capacity(HEADER_SIZE);
-        Header::write(message_type, status, total, &mut header);
         if let Some(slot) = buf.get_mut(..HEADER_SIZE) {
-            slot.copy_from_slice(&header);
+            slot.copy_from_slice(&Header::bytes(message_type, status, total));
         }
         Bytes::from(buf)
     }
@@ -458,10 +485,8 @@ impl FrameEncoder {
         } else {
             CompressionStatus::NotCompressed
         };
-        let mut header = BytesMut::with_capacity(HEADER_SIZE);
-        Header::write(message_type, status, total, &mut header);
         if let Some(slot) = head.get_mut(..HEADER_SIZE) {
-            slot.copy_from_slice(&header);
+            slot.copy_from_slice(&Header::bytes(message_type, status, total));
         }
         MessageParts {
             head: Bytes::from(head),
@@ -493,6 +518,23 @@ fn compress_body(body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_bytes_are_what_write_writes() {
+        for (t, c, size) in [
+            (MessageType::Request, CompressionStatus::NotCompressed, 14),
+            (MessageType::Reply, CompressionStatus::Accepted, 500_030),
+            (
+                MessageType::CloseConnection,
+                CompressionStatus::Compressed,
+                usize::MAX,
+            ),
+        ] {
+            let mut dst = BytesMut::new();
+            Header::write(t, c, size, &mut dst);
+            assert_eq!(&Header::bytes(t, c, size)[..], &dst[..]);
+        }
+    }
 
     fn validate_bytes() -> Vec<u8> {
         vec![b'I', b'c', b'e', b'P', 1, 0, 1, 0, 3, 0, 14, 0, 0, 0]
