@@ -939,11 +939,25 @@ impl Connection {
         let always = self.inner.config.heartbeat;
         let heartbeat = always.or(self.inner.config.heartbeat_on_dispatch);
         let mut batch = BytesMut::new();
+        // One heartbeat timer for the connection's life, armed for a period
+        // after the last write: when it fires early (something was written
+        // since), it is moved on instead of a timer being made per message.
+        let period = heartbeat.unwrap_or(Duration::from_secs(3600));
+        let timer = tokio::time::sleep(period);
+        tokio::pin!(timer);
+        let mut last_write = tokio::time::Instant::now();
         loop {
             let next = tokio::select! {
                 next = rx.recv() => next,
                 _ = closed.wait_for(Option::is_some) => break,
-                _ = sleep_or_forever(heartbeat) => {
+                () = &mut timer, if heartbeat.is_some() => {
+                    let now = tokio::time::Instant::now();
+                    let due = last_write + period;
+                    if due > now {
+                        timer.as_mut().reset(due);
+                        continue;
+                    }
+                    timer.as_mut().reset(now + period);
                     if always.is_none() && self.inner.dispatching.load(Ordering::SeqCst) == 0 {
                         continue;
                     }
@@ -990,6 +1004,9 @@ impl Connection {
                 tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
                 self.terminate(RuntimeError::ConnectionLost);
                 break;
+            }
+            if heartbeat.is_some() {
+                last_write = tokio::time::Instant::now();
             }
             batch.clear();
             if close {
@@ -1068,13 +1085,6 @@ fn announced_size(buf: &[u8]) -> Option<usize> {
     let size = buf.get(10..crate::protocol::HEADER_SIZE)?;
     let size = i32::from_le_bytes(size.try_into().ok()?);
     usize::try_from(size).ok()
-}
-
-async fn sleep_or_forever(period: Option<Duration>) {
-    match period {
-        Some(p) => tokio::time::sleep(p).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Removes a pending invocation when its caller stops waiting (timeout or
