@@ -460,7 +460,7 @@ impl ObjectPrx {
         loop {
             let sent = async {
                 let conn = self.ice_get_connection().await?;
-                conn.send_oneway(request.clone(), self.inner.compress)
+                conn.send_oneway_ref(&request, self.inner.compress)
             }
             .await;
             match sent {
@@ -486,7 +486,7 @@ impl ObjectPrx {
                     continue;
                 }
             };
-            match conn.invoke(request.clone(), self.inner.compress).await {
+            match conn.invoke_ref(&request, self.inner.compress).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     let safe = match e {

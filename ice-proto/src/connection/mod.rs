@@ -500,7 +500,17 @@ impl Connection {
     /// closed gracefully before answering (not dispatched, safe to retry);
     /// [`RuntimeError::ConnectionLost`] when the connection broke after
     /// the request was sent.
-    pub async fn invoke(&self, mut request: Request, compress: bool) -> Result<Reply> {
+    pub async fn invoke(&self, request: Request, compress: bool) -> Result<Reply> {
+        self.invoke_ref(&request, compress).await
+    }
+
+    /// [`Self::invoke`] of a request the caller keeps (to retry it
+    /// elsewhere): it is sent under a fresh request id without being
+    /// copied.
+    ///
+    /// # Errors
+    /// As [`Self::invoke`].
+    pub async fn invoke_ref(&self, request: &Request, compress: bool) -> Result<Reply> {
         let (tx, rx) = oneshot::channel();
         let id = {
             let state = self
@@ -522,8 +532,7 @@ impl Connection {
         };
         self.busy_add();
         let guard = PendingGuard { conn: self, id };
-        request.header.request_id = id;
-        self.send_parts(request.to_parts(compress))?;
+        self.send_parts(request.to_parts_with_id(id, compress))?;
         let reply = rx.await.unwrap_or_else(|_| Err(self.closed_error()));
         drop(guard);
         reply
@@ -549,12 +558,19 @@ impl Connection {
     ///
     /// # Errors
     /// The close reason when the connection is not active.
-    pub fn send_oneway(&self, mut request: Request, compress: bool) -> Result<()> {
+    pub fn send_oneway(&self, request: Request, compress: bool) -> Result<()> {
+        self.send_oneway_ref(&request, compress)
+    }
+
+    /// [`Self::send_oneway`] of a request the caller keeps; it is not copied.
+    ///
+    /// # Errors
+    /// The close reason when the connection is not active.
+    pub fn send_oneway_ref(&self, request: &Request, compress: bool) -> Result<()> {
         if self.state() != State::Active {
             return Err(self.closed_error());
         }
-        request.header.request_id = 0;
-        self.send_parts(request.to_parts(compress))
+        self.send_parts(request.to_parts_with_id(0, compress))
     }
 
     /// Sends queued batch requests as one batch request message. Nothing is

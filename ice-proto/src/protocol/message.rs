@@ -174,12 +174,19 @@ impl Request {
     /// body is not copied.
     #[must_use]
     pub fn to_parts(&self, compress: bool) -> MessageParts {
+        self.to_parts_with_id(self.header.request_id, compress)
+    }
+
+    /// [`Self::to_parts`] with `request_id` in place of the header's, so a
+    /// request can be sent again under a new id without being copied.
+    #[must_use]
+    pub fn to_parts_with_id(&self, request_id: i32, compress: bool) -> MessageParts {
         FrameEncoder::encode_parts(
             MessageType::Request,
             compress,
             self.params.body.clone(),
             |out| {
-                out.write_i32(self.header.request_id);
+                out.write_i32(request_id);
                 self.encode_head_without_id(out);
             },
         )
