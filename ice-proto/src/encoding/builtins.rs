@@ -24,7 +24,7 @@ macro_rules! primitive {
             }
             #[inline]
             fn encode_slice(items: &[Self], out: &mut OutputStream) {
-                out.buf.reserve(items.len() * $size);
+                out.reserve(items.len() * $size);
                 for v in items {
                     out.buf.extend_from_slice(&v.to_le_bytes());
                 }

@@ -101,6 +101,7 @@ pub fn decode_fixed_vec<T: FixedWire>(input: &mut InputStream, count: usize) -> 
 pub fn encode_fixed_slice<T: FixedWire>(items: &[T], out: &mut OutputStream) {
     let size = T::WIRE_SIZE.max(1);
     let start = out.buf.len();
+    out.reserve(items.len() * size);
     out.buf.resize(start + items.len() * size, 0);
     if let Some(block) = out.buf.get_mut(start..) {
         for (chunk, item) in block.chunks_exact_mut(size).zip(items) {

@@ -19,6 +19,7 @@ pub mod fixed;
 pub mod input;
 pub mod optional;
 pub mod output;
+pub mod pool;
 pub mod proxy;
 
 pub use class::{ClassRef, Registry, SliceInfo, SlicedData, UnknownSlicedValue, Value, ValueType};
