@@ -202,14 +202,7 @@ impl Header {
         size: usize,
         dst: &mut BytesMut,
     ) {
-        dst.put_slice(&MAGIC);
-        dst.put_u8(PROTOCOL_VERSION.0);
-        dst.put_u8(PROTOCOL_VERSION.1);
-        dst.put_u8(PROTOCOL_ENCODING.0);
-        dst.put_u8(PROTOCOL_ENCODING.1);
-        dst.put_u8(message_type as u8);
-        dst.put_u8(compression as u8);
-        dst.put_i32_le(i32::try_from(size).unwrap_or(i32::MAX));
+        dst.put_slice(&Self::bytes(message_type, compression, size));
     }
 }
 
@@ -413,13 +406,8 @@ impl FrameEncoder {
                 }
             }
         }
-        let status = if compress {
-            CompressionStatus::Accepted
-        } else {
-            CompressionStatus::NotCompressed
-        };
         dst.reserve(total);
-        Header::write(message_type, status, total, dst);
+        Header::write(message_type, plain_status(compress), total, dst);
         dst.put_slice(body);
     }
 
@@ -434,25 +422,7 @@ impl FrameEncoder {
         capacity: usize,
         write: impl FnOnce(&mut OutputStream),
     ) -> Bytes {
-        let mut out = OutputStream::with_capacity(EncodingVersion::V1_0, HEADER_SIZE + capacity);
-        out.write_blob(&[0; HEADER_SIZE]);
-        write(&mut out);
-        let mut buf = out.into_vec();
-        let total = buf.len();
-        if compress && total >= COMPRESSION_THRESHOLD {
-            let mut dst = BytesMut::new();
-            Self::encode(message_type, &buf[HEADER_SIZE..], true, &mut dst);
-            return dst.freeze();
-        }
-        let status = if compress {
-            CompressionStatus::Accepted
-        } else {
-            CompressionStatus::NotCompressed
-        };
-        if let Some(slot) = buf.get_mut(..HEADER_SIZE) {
-            slot.copy_from_slice(&Header::bytes(message_type, status, total));
-        }
-        Bytes::from(buf)
+        Self::encode_head(message_type, compress, capacity, Bytes::new(), write).head
     }
 
     /// A whole message as [`MessageParts`]: `write` produces everything
@@ -466,7 +436,20 @@ impl FrameEncoder {
         body: Bytes,
         write: impl FnOnce(&mut OutputStream),
     ) -> MessageParts {
-        let mut out = OutputStream::with_capacity(EncodingVersion::V1_0, HEADER_SIZE + 64);
+        Self::encode_head(message_type, compress, 64, body, write)
+    }
+
+    /// The head `write` produces (room for `capacity` bytes after the
+    /// header) followed by `body`: the work of [`Self::encode_with`] (an
+    /// empty body) and [`Self::encode_parts`].
+    fn encode_head(
+        message_type: MessageType,
+        compress: bool,
+        capacity: usize,
+        body: Bytes,
+        write: impl FnOnce(&mut OutputStream),
+    ) -> MessageParts {
+        let mut out = OutputStream::with_capacity(EncodingVersion::V1_0, HEADER_SIZE + capacity);
         out.write_blob(&[0; HEADER_SIZE]);
         write(&mut out);
         let mut head = out.into_vec();
@@ -480,13 +463,8 @@ impl FrameEncoder {
                 body: Bytes::new(),
             };
         }
-        let status = if compress {
-            CompressionStatus::Accepted
-        } else {
-            CompressionStatus::NotCompressed
-        };
         if let Some(slot) = head.get_mut(..HEADER_SIZE) {
-            slot.copy_from_slice(&Header::bytes(message_type, status, total));
+            slot.copy_from_slice(&Header::bytes(message_type, plain_status(compress), total));
         }
         MessageParts {
             head: Bytes::from(head),
@@ -505,6 +483,16 @@ impl FrameEncoder {
     }
 }
 
+/// The status of a message sent uncompressed: compression accepted (1)
+/// when the sender asked for compression, else none (0).
+fn plain_status(compress: bool) -> CompressionStatus {
+    if compress {
+        CompressionStatus::Accepted
+    } else {
+        CompressionStatus::NotCompressed
+    }
+}
+
 /// bzip2 with Ice's settings (block size 100k, default work factor).
 fn compress_body(body: &[u8]) -> Option<Vec<u8>> {
     let mut enc = bzip2::write::BzEncoder::new(
@@ -520,19 +508,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_bytes_are_what_write_writes() {
-        for (t, c, size) in [
-            (MessageType::Request, CompressionStatus::NotCompressed, 14),
-            (MessageType::Reply, CompressionStatus::Accepted, 500_030),
+    fn header_bytes_are_the_wire_layout() {
+        // Header::write appends exactly these bytes (it copies them).
+        for (t, c, size, size_field) in [
+            (
+                MessageType::Request,
+                CompressionStatus::NotCompressed,
+                14,
+                14i32,
+            ),
+            (
+                MessageType::Reply,
+                CompressionStatus::Accepted,
+                500_030,
+                500_030,
+            ),
             (
                 MessageType::CloseConnection,
                 CompressionStatus::Compressed,
                 usize::MAX,
+                i32::MAX,
             ),
         ] {
+            let mut want = vec![b'I', b'c', b'e', b'P', 1, 0, 1, 0, t as u8, c as u8];
+            want.extend_from_slice(&size_field.to_le_bytes());
+            assert_eq!(&Header::bytes(t, c, size)[..], &want[..]);
             let mut dst = BytesMut::new();
             Header::write(t, c, size, &mut dst);
-            assert_eq!(&Header::bytes(t, c, size)[..], &dst[..]);
+            assert_eq!(&dst[..], &want[..]);
         }
     }
 
