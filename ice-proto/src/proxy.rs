@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::communicator::Communicator;
 use crate::connection::Connection;
 use crate::encoding::proxy::InvocationMode;
-use crate::encoding::{EncodingVersion, Format, InputStream, OutputStream, ProxyData};
+use crate::encoding::{EncodingVersion, Format, InputStream, OutputStream, ProxyData, Registry};
 use crate::locator::Locator;
 use crate::protocol::{
     Context, Encapsulation, OperationMode, Reply, ReplyBody, Request, RequestHeader,
@@ -73,6 +73,10 @@ struct Inner {
     /// (Ice's connection caching), so that an invocation does not look
     /// the endpoints up in the communicator each time.
     cached: Mutex<Option<Connection>>,
+    /// A request of a finished call, kept so that the next one reuses its
+    /// identity, facet, operation and context strings instead of copying
+    /// them again (see [`ObjectPrx::request`]).
+    spare: Mutex<Option<Box<Request>>>,
 }
 
 /// A proxy for an Ice object of any type.
@@ -121,6 +125,7 @@ impl ObjectPrx {
                 locator_cache_timeout,
                 batch: Mutex::new(Vec::new()),
                 cached: Mutex::new(None),
+                spare: Mutex::new(None),
             }),
         }
     }
@@ -167,6 +172,7 @@ impl ObjectPrx {
             locator_cache_timeout: self.inner.locator_cache_timeout,
             batch: Mutex::new(Vec::new()),
             cached: Mutex::new(None),
+            spare: Mutex::new(None),
         };
         change(&mut inner);
         Self {
@@ -314,6 +320,27 @@ impl ObjectPrx {
         self.inner.data.mode == InvocationMode::Twoway
     }
 
+    /// An input stream positioned on `results` (a reply's encapsulation),
+    /// creating classes and user exceptions from `registry` and binding the
+    /// proxies it reads to this proxy's communicator (what generated
+    /// proxies read with).
+    ///
+    /// # Errors
+    /// [`crate::encoding::Error::UnsupportedEncoding`] for an encoding
+    /// other than 1.0 or 1.1.
+    pub fn results_input(
+        &self,
+        results: &Encapsulation,
+        registry: Arc<Registry>,
+    ) -> crate::encoding::Result<InputStream> {
+        InputStream::for_encapsulation_with(
+            results.body.clone(),
+            results.encoding,
+            registry,
+            Some(self.inner.communicator.clone()),
+        )
+    }
+
     /// Encodes parameters in this proxy's encoding.
     pub fn params(&self, write: impl FnOnce(&mut OutputStream)) -> Encapsulation {
         crate::adapter::encapsulate(self.encoding(), Format::Compact, write)
@@ -386,24 +413,71 @@ impl ObjectPrx {
         }
     }
 
+    /// The request of a call: the spare request of an earlier call when
+    /// there is one with the same context (its operation name rewritten in
+    /// place), else a new one. Boxed, so that it moves as a pointer.
     fn request(
         &self,
         operation: &str,
         mode: OperationMode,
         params: Encapsulation,
         context: Option<&Context>,
-    ) -> Request {
-        Request {
+    ) -> Box<Request> {
+        let context = context.unwrap_or(&self.inner.context);
+        let spare = self.inner.spare.lock().ok().and_then(|mut s| s.take());
+        let same_context = |r: &Request| {
+            let theirs = &r.header.context;
+            (theirs.is_empty() && context.is_empty()) || theirs == context
+        };
+        if let Some(mut request) = spare.filter(|r| same_context(r)) {
+            let header = &mut request.header;
+            header.request_id = 0;
+            if header.operation != operation {
+                header.operation.clear();
+                header.operation.push_str(operation);
+            }
+            header.mode = mode;
+            request.params = params;
+            return request;
+        }
+        Box::new(Request {
             header: RequestHeader {
                 request_id: 0,
                 identity: self.inner.data.identity.clone(),
                 facet: self.inner.data.facet.clone(),
                 operation: operation.to_owned(),
                 mode,
-                context: context.unwrap_or(&self.inner.context).clone(),
+                context: context.clone(),
             },
             params,
+        })
+    }
+
+    /// Keeps `request`, whose call is over, as the spare request (its
+    /// parameters dropped), unless another call already left one.
+    fn recycle(&self, mut request: Box<Request>) {
+        request.params.body = bytes::Bytes::new();
+        if let Ok(mut spare) = self.inner.spare.lock() {
+            if spare.is_none() {
+                *spare = Some(request);
+            }
         }
+    }
+
+    /// The connection of [`Self::ice_get_connection`] when it is at hand
+    /// without waiting: the fixed one, or the cached one while open.
+    fn ready_connection(&self) -> Option<Connection> {
+        if let Some(c) = &self.inner.fixed {
+            return Some(c.clone());
+        }
+        if self.inner.data.endpoints.is_empty() {
+            return None;
+        }
+        self.inner
+            .cached
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().filter(|c| !c.is_closed()).cloned())
     }
 
     /// Invokes `operation` with an encoded parameter encapsulation. For a
@@ -426,15 +500,16 @@ impl ObjectPrx {
         match self.inner.data.mode {
             InvocationMode::Twoway => {}
             InvocationMode::Oneway | InvocationMode::Datagram => {
-                let outcome = self.send_oneway(request).await;
+                let outcome = self.send_oneway(&request).await;
+                self.recycle(request);
                 return outcome.map(|()| Outcome::Ok(Encapsulation::empty(self.encoding())));
             }
             InvocationMode::BatchOneway | InvocationMode::BatchDatagram => {
                 // A fixed proxy queues on its connection, as Ice does.
                 if let Some(conn) = &self.inner.fixed {
-                    conn.queue_batch_request(request, self.inner.compress)?;
+                    conn.queue_batch_request(*request, self.inner.compress)?;
                 } else if let Ok(mut q) = self.inner.batch.lock() {
-                    q.push(request);
+                    q.push(*request);
                 }
                 return Ok(Outcome::Ok(Encapsulation::empty(self.encoding())));
             }
@@ -443,50 +518,59 @@ impl ObjectPrx {
             .inner
             .invocation_timeout
             .unwrap_or_else(|| self.inner.communicator.invocation_timeout());
-        let call = self.invoke_with_retries(request);
+        // The call future is awaited where it is made: moving it (into a
+        // variable, then into a timeout) copies it each time.
         let reply = match timeout {
-            Some(t) => tokio::time::timeout(t, call).await.map_err(|_| {
-                RuntimeError::InvocationTimeout {
+            Some(t) => tokio::time::timeout(t, self.invoke_with_retries(&request))
+                .await
+                .map_err(|_| RuntimeError::InvocationTimeout {
                     millis: u64::try_from(t.as_millis()).unwrap_or(u64::MAX),
-                }
-            })??,
-            None => call.await?,
+                }),
+            None => Ok(self.invoke_with_retries(&request).await),
         };
-        outcome(reply)
+        self.recycle(request);
+        outcome(reply??)
     }
 
-    async fn send_oneway(&self, request: Request) -> Result<()> {
+    async fn send_oneway(&self, request: &Request) -> Result<()> {
         let mut attempt = 0;
         loop {
-            let sent = async {
-                let conn = self.ice_get_connection().await?;
-                conn.send_oneway_ref(&request, self.inner.compress)
-            }
-            .await;
+            let sent = match self.ready_connection() {
+                Some(conn) => conn.send_oneway_ref(request, self.inner.compress),
+                None => match Box::pin(self.ice_get_connection()).await {
+                    Ok(conn) => conn.send_oneway_ref(request, self.inner.compress),
+                    Err(e) => Err(e),
+                },
+            };
             match sent {
                 Ok(()) => return Ok(()),
-                Err(e) => self
-                    .before_retry(&e, true, &mut attempt)
+                Err(e) => Box::pin(self.before_retry(&e, true, &mut attempt))
                     .await
                     .map_err(|()| e)?,
             }
         }
     }
 
-    async fn invoke_with_retries(&self, request: Request) -> Result<Reply> {
+    /// Sends `request` and waits for its reply, retrying as Ice does. The
+    /// rare paths (connecting, waiting before a retry) are boxed, so that
+    /// the future of a call on an open connection stays small.
+    async fn invoke_with_retries(&self, request: &Request) -> Result<Reply> {
         let idempotent = request.header.mode != OperationMode::Normal;
         let mut attempt = 0;
         loop {
-            let conn = match self.ice_get_connection().await {
-                Ok(c) => c,
-                Err(e) => {
-                    self.before_retry(&e, true, &mut attempt)
-                        .await
-                        .map_err(|()| e)?;
-                    continue;
-                }
+            let conn = match self.ready_connection() {
+                Some(c) => c,
+                None => match Box::pin(self.ice_get_connection()).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        Box::pin(self.before_retry(&e, true, &mut attempt))
+                            .await
+                            .map_err(|()| e)?;
+                        continue;
+                    }
+                },
             };
-            match conn.invoke_ref(&request, self.inner.compress).await {
+            match conn.invoke_ref(request, self.inner.compress).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     let safe = match e {
@@ -496,7 +580,7 @@ impl ObjectPrx {
                         }
                         _ => false,
                     };
-                    self.before_retry(&e, safe, &mut attempt)
+                    Box::pin(self.before_retry(&e, safe, &mut attempt))
                         .await
                         .map_err(|()| e)?;
                 }

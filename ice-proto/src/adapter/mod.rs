@@ -31,10 +31,12 @@ use crate::communicator::Communicator;
 use crate::connection::{BoxFuture, Connection, ConnectionConfig, RequestHandler};
 use crate::encoding::{
     EncodingVersion, Endpoint, Format, Identity, InputStream, IpEndpoint, OutputStream, ProxyData,
-    UserException,
+    Registry, UserException,
 };
 use crate::locator::Locator;
-use crate::protocol::{Context, Encapsulation, OperationMode, ReplyBody, Request, RequestFailed};
+use crate::protocol::{
+    Context, Encapsulation, OperationMode, ReplyBody, Request, RequestFailed, RequestHeader,
+};
 use crate::proxy::ObjectPrx;
 use crate::runtime_error::{Result, RuntimeError};
 use crate::transport::TcpAcceptor;
@@ -83,6 +85,26 @@ impl Current {
         Ok(InputStream::for_encapsulation(
             params.body.clone(),
             params.encoding,
+        )?)
+    }
+
+    /// An input stream positioned on the parameters in `params`, creating
+    /// classes and user exceptions from `registry` and binding the proxies
+    /// it reads to the adapter's communicator (what generated dispatchers
+    /// read with).
+    ///
+    /// # Errors
+    /// As [`Current::params_stream`].
+    pub fn params_input(
+        &self,
+        params: &Encapsulation,
+        registry: Arc<Registry>,
+    ) -> std::result::Result<InputStream, DispatchError> {
+        Ok(InputStream::for_encapsulation_with(
+            params.body.clone(),
+            params.encoding,
+            registry,
+            Some(self.adapter.communicator().clone()),
         )?)
     }
 
@@ -276,8 +298,8 @@ struct AdapterHandler {
 
 impl RequestHandler for AdapterHandler {
     fn handle(&self, request: Request, connection: Connection) -> BoxFuture<'static, ReplyBody> {
-        let adapter = self.adapter.clone();
-        Box::pin(async move { adapter.dispatch(request, connection).await })
+        // The dispatch future itself is boxed, not an async block around it.
+        Box::pin(dispatch_request(self.adapter.clone(), request, connection))
     }
 }
 
@@ -742,60 +764,86 @@ impl ObjectAdapter {
     /// Dispatches one request: waits while held, finds the servant,
     /// answers the built-in operations and maps the outcome to a reply.
     pub async fn dispatch(&self, request: Request, connection: Connection) -> ReplyBody {
-        let Request { header, params } = request;
-        let failed = RequestFailed {
-            identity: header.identity.clone(),
-            facet: header.facet.clone(),
-            operation: header.operation.clone(),
-        };
+        dispatch_request(self.clone(), request, connection).await
+    }
+
+    /// Whether the adapter is active, after waiting while it is held.
+    async fn wait_until_active(&self) -> bool {
+        if *self.inner.state.borrow() == AdapterState::Active {
+            return true;
+        }
         let mut state = self.inner.state.subscribe();
         let now = state
             .wait_for(|s| *s != AdapterState::Holding)
             .await
             .map(|s| *s)
             .ok();
-        if now != Some(AdapterState::Active) {
-            return ReplyBody::ObjectNotExist(failed);
-        }
-        let servant = match self.find(&header.identity, &header.facet) {
-            Lookup::Found(s) => s,
-            Lookup::NoFacet => return ReplyBody::FacetNotExist(failed),
-            Lookup::NoObject => return ReplyBody::ObjectNotExist(failed),
-        };
-        let current = Current {
-            adapter: self.clone(),
-            connection,
-            id: header.identity,
-            facet: header.facet,
-            operation: header.operation,
-            mode: header.mode,
-            context: header.context,
-            request_id: header.request_id,
-            encoding: params.encoding,
-            format: self.communicator().default_format(),
-        };
-        if !params.encoding.is_supported() {
-            // The text ZeroC Ice 3.7 sends, less its source location.
-            return ReplyBody::UnknownLocalException(format!(
-                "::Ice::UnsupportedEncodingException:\nencoding error: unsupported encoding \
-                 version: {}\n(can only support encodings compatible with version 1.1)",
-                params.encoding
-            ));
-        }
-        let outcome = match builtin(servant.as_ref(), &current, &params) {
-            Some(outcome) => outcome,
-            None => servant.dispatch(&current, params).await,
-        };
-        match outcome {
-            Ok(results) => ReplyBody::Ok(results),
-            Err(DispatchError::UserException(e)) => ReplyBody::UserException(e),
-            Err(DispatchError::ObjectNotExist) => ReplyBody::ObjectNotExist(failed),
-            Err(DispatchError::FacetNotExist) => ReplyBody::FacetNotExist(failed),
-            Err(DispatchError::OperationNotExist) => ReplyBody::OperationNotExist(failed),
-            Err(DispatchError::UnknownLocalException(s)) => ReplyBody::UnknownLocalException(s),
-            Err(DispatchError::UnknownUserException(s)) => ReplyBody::UnknownUserException(s),
-            Err(DispatchError::UnknownException(s)) => ReplyBody::UnknownException(s),
-        }
+        now == Some(AdapterState::Active)
+    }
+}
+
+/// [`ObjectAdapter::dispatch`] on an adapter it owns, so that a
+/// connection's handler boxes this future alone. The identity, facet and
+/// operation move into the [`Current`]; a "does not exist" reply takes
+/// them back.
+async fn dispatch_request(
+    adapter: ObjectAdapter,
+    request: Request,
+    connection: Connection,
+) -> ReplyBody {
+    let Request { header, params } = request;
+    let failed = |header: RequestHeader| RequestFailed {
+        identity: header.identity,
+        facet: header.facet,
+        operation: header.operation,
+    };
+    if !adapter.wait_until_active().await {
+        return ReplyBody::ObjectNotExist(failed(header));
+    }
+    let servant = match adapter.find(&header.identity, &header.facet) {
+        Lookup::Found(s) => s,
+        Lookup::NoFacet => return ReplyBody::FacetNotExist(failed(header)),
+        Lookup::NoObject => return ReplyBody::ObjectNotExist(failed(header)),
+    };
+    if !params.encoding.is_supported() {
+        // The text ZeroC Ice 3.7 sends, less its source location.
+        return ReplyBody::UnknownLocalException(format!(
+            "::Ice::UnsupportedEncodingException:\nencoding error: unsupported encoding \
+             version: {}\n(can only support encodings compatible with version 1.1)",
+            params.encoding
+        ));
+    }
+    let format = adapter.communicator().default_format();
+    let current = Current {
+        adapter,
+        connection,
+        id: header.identity,
+        facet: header.facet,
+        operation: header.operation,
+        mode: header.mode,
+        context: header.context,
+        request_id: header.request_id,
+        encoding: params.encoding,
+        format,
+    };
+    let outcome = match builtin(servant.as_ref(), &current, &params) {
+        Some(outcome) => outcome,
+        None => servant.dispatch(&current, params).await,
+    };
+    let failed = move || RequestFailed {
+        identity: current.id,
+        facet: current.facet,
+        operation: current.operation,
+    };
+    match outcome {
+        Ok(results) => ReplyBody::Ok(results),
+        Err(DispatchError::UserException(e)) => ReplyBody::UserException(e),
+        Err(DispatchError::ObjectNotExist) => ReplyBody::ObjectNotExist(failed()),
+        Err(DispatchError::FacetNotExist) => ReplyBody::FacetNotExist(failed()),
+        Err(DispatchError::OperationNotExist) => ReplyBody::OperationNotExist(failed()),
+        Err(DispatchError::UnknownLocalException(s)) => ReplyBody::UnknownLocalException(s),
+        Err(DispatchError::UnknownUserException(s)) => ReplyBody::UnknownUserException(s),
+        Err(DispatchError::UnknownException(s)) => ReplyBody::UnknownException(s),
     }
 }
 

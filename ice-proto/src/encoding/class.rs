@@ -662,9 +662,33 @@ struct ReadFrame {
     depth: usize,
 }
 
+/// The class state of one encapsulation while reading, allocated on
+/// first use: most encapsulations hold no class, and an empty reader is a
+/// null pointer, cheap to create, move and drop (every request and reply
+/// opens at least one stream).
+#[derive(Debug, Default)]
+pub(crate) struct ClassReader(Option<Box<ClassReaderState>>);
+
+impl std::ops::Deref for ClassReader {
+    type Target = ClassReaderState;
+    fn deref(&self) -> &ClassReaderState {
+        static EMPTY: OnceLock<ClassReaderState> = OnceLock::new();
+        match &self.0 {
+            Some(state) => state,
+            None => EMPTY.get_or_init(ClassReaderState::default),
+        }
+    }
+}
+
+impl std::ops::DerefMut for ClassReader {
+    fn deref_mut(&mut self) -> &mut ClassReaderState {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// Class state of one encapsulation while reading.
 #[derive(Debug, Default)]
-pub(crate) struct ClassReader {
+pub(crate) struct ClassReaderState {
     type_ids: Vec<String>,
     /// 1.1: instances by id - 2.
     instances: Vec<ClassRef>,
@@ -819,9 +843,10 @@ impl InputStream {
         let r = ClassRef::pending();
         self.classes.instances.push(r.clone());
         self.classes.depth += 1;
+        let depth = self.classes.depth;
         self.classes
             .frames
-            .push(ReadFrame::new(SliceKind::Value, self.classes.depth));
+            .push(ReadFrame::new(SliceKind::Value, depth));
         let result = self.read_instance_slices();
         self.classes.depth -= 1;
         let frame = self.classes.frames.pop();

@@ -32,7 +32,11 @@ pub struct InputStream {
     buf: Bytes,
     pos: usize,
     encoding: EncodingVersion,
-    encaps: Vec<EncapsFrame>,
+    /// The innermost open encapsulation, kept inline: a request's or
+    /// reply's stream opens one and allocates nothing for it.
+    encaps: Option<EncapsFrame>,
+    /// The encapsulations enclosing `encaps`, innermost last.
+    outer_encaps: Vec<EncapsFrame>,
     pub(crate) classes: ClassReader,
     pub(crate) registry: Arc<Registry>,
     pub(crate) max_depth: usize,
@@ -47,7 +51,8 @@ impl InputStream {
             buf,
             pos: 0,
             encoding,
-            encaps: Vec::new(),
+            encaps: None,
+            outer_encaps: Vec::new(),
             classes: ClassReader::default(),
             registry: Registry::empty(),
             max_depth: DEFAULT_CLASS_GRAPH_DEPTH_MAX,
@@ -64,6 +69,22 @@ impl InputStream {
     /// # Errors
     /// [`Error::UnsupportedEncoding`] for an encoding other than 1.0 or 1.1.
     pub fn for_encapsulation(body: Bytes, encoding: EncodingVersion) -> Result<Self> {
+        Self::for_encapsulation_with(body, encoding, Registry::empty(), None)
+    }
+
+    /// [`Self::for_encapsulation`] with the registry of
+    /// [`Self::with_registry`] and the communicator of
+    /// [`Self::with_communicator`], set as the stream is made rather than
+    /// by moving it through those.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedEncoding`] for an encoding other than 1.0 or 1.1.
+    pub fn for_encapsulation_with(
+        body: Bytes,
+        encoding: EncodingVersion,
+        registry: Arc<Registry>,
+        communicator: Option<crate::communicator::Communicator>,
+    ) -> Result<Self> {
         if !encoding.is_supported() {
             return Err(Error::UnsupportedEncoding {
                 what: "encapsulation",
@@ -72,13 +93,21 @@ impl InputStream {
             });
         }
         let end = body.len();
-        let mut input = Self::new(body, encoding);
-        input.encaps.push(EncapsFrame {
-            end,
-            saved_encoding: EncodingVersion::V1_0,
-            saved_classes: ClassReader::default(),
-        });
-        Ok(input)
+        Ok(Self {
+            buf: body,
+            pos: 0,
+            encoding,
+            encaps: Some(EncapsFrame {
+                end,
+                saved_encoding: EncodingVersion::V1_0,
+                saved_classes: ClassReader::default(),
+            }),
+            outer_encaps: Vec::new(),
+            classes: ClassReader::default(),
+            registry,
+            max_depth: DEFAULT_CLASS_GRAPH_DEPTH_MAX,
+            communicator,
+        })
     }
 
     /// A stream over a copy of `bytes`.
@@ -138,7 +167,7 @@ impl InputStream {
 
     /// End of the innermost encapsulation (or of the buffer).
     pub(crate) fn encaps_end(&self) -> usize {
-        self.encaps.last().map_or(self.buf.len(), |f| f.end)
+        self.encaps.as_ref().map_or(self.buf.len(), |f| f.end)
     }
 
     /// Moves the read position to `pos` (never past the end).
@@ -409,11 +438,14 @@ impl InputStream {
     /// Class instance ids and type-id tables start afresh inside it.
     pub fn start_encapsulation(&mut self) -> Result<EncodingVersion> {
         let (end, encoding) = self.read_encaps_header("encapsulation")?;
-        self.encaps.push(EncapsFrame {
+        let frame = EncapsFrame {
             end,
             saved_encoding: self.encoding,
             saved_classes: std::mem::take(&mut self.classes),
-        });
+        };
+        if let Some(enclosing) = self.encaps.replace(frame) {
+            self.outer_encaps.push(enclosing);
+        }
         self.encoding = encoding;
         Ok(encoding)
     }
@@ -447,7 +479,7 @@ impl InputStream {
     /// end. In 1.1, optional values nobody asked for are skipped first; in
     /// 1.0 one trailing byte is tolerated, as Ice does.
     pub fn end_encapsulation(&mut self) -> Result<()> {
-        let end = match self.encaps.last() {
+        let end = match &self.encaps {
             Some(f) => f.end,
             None => {
                 return Err(Error::UnbalancedEncapsulation {
@@ -467,7 +499,7 @@ impl InputStream {
                 unread: end as i64 - self.pos as i64,
             });
         }
-        if let Some(frame) = self.encaps.pop() {
+        if let Some(frame) = std::mem::replace(&mut self.encaps, self.outer_encaps.pop()) {
             self.encoding = frame.saved_encoding;
             self.classes = frame.saved_classes;
         }
@@ -626,6 +658,38 @@ mod tests {
         let mut i = InputStream::from_slice(&[7, 0, 0, 0, 1, 0, 9], EncodingVersion::V1_1);
         assert!(i.start_encapsulation().is_ok());
         assert_eq!(i.end_encapsulation(), Ok(()));
+    }
+
+    /// Nested encapsulations (the innermost kept inline, the enclosing
+    /// ones on a stack) end where they should and restore the encoding of
+    /// the level they close.
+    #[test]
+    fn nested_encapsulations_restore_their_enclosing_levels() {
+        // 1.1 { 1.0 { 1.1 { 7 } 8 } 9 }
+        let bytes = [
+            21, 0, 0, 0, 1, 1, // outer: 21 bytes
+            14, 0, 0, 0, 1, 0, // middle: 14 bytes
+            7, 0, 0, 0, 1, 1, 7, // inner: 7 bytes
+            8, 9,
+        ];
+        let mut i = InputStream::from_slice(&bytes, EncodingVersion::V1_0);
+        assert_eq!(i.start_encapsulation(), Ok(EncodingVersion::V1_1));
+        assert_eq!(i.start_encapsulation(), Ok(EncodingVersion::V1_0));
+        assert_eq!(i.start_encapsulation(), Ok(EncodingVersion::V1_1));
+        assert_eq!(i.encaps_end(), 19);
+        assert_eq!(i.read_u8(), Ok(7));
+        assert_eq!(i.end_encapsulation(), Ok(()));
+        assert_eq!(i.encoding(), EncodingVersion::V1_0);
+        assert_eq!(i.encaps_end(), 20);
+        assert_eq!(i.read_u8(), Ok(8));
+        assert_eq!(i.end_encapsulation(), Ok(()));
+        assert_eq!(i.encoding(), EncodingVersion::V1_1);
+        assert_eq!(i.encaps_end(), 21);
+        assert_eq!(i.read_u8(), Ok(9));
+        assert_eq!(i.end_encapsulation(), Ok(()));
+        assert_eq!(i.encoding(), EncodingVersion::V1_0);
+        assert!(i.end_encapsulation().is_err());
+        assert!(i.is_at_end());
     }
 
     #[test]

@@ -439,6 +439,21 @@ impl FrameEncoder {
         Self::encode_head(message_type, compress, 64, body, write)
     }
 
+    /// [`Self::encode_parts`] for a `write` that produces exactly
+    /// `head_len` bytes: the head is then allocated once at its size and
+    /// handed out as [`Bytes`] without a second allocation (a buffer with
+    /// room to spare needs one to be shared). Another length is still
+    /// encoded correctly, at that extra cost.
+    pub fn encode_parts_sized(
+        message_type: MessageType,
+        compress: bool,
+        head_len: usize,
+        body: Bytes,
+        write: impl FnOnce(&mut OutputStream),
+    ) -> MessageParts {
+        Self::encode_head(message_type, compress, head_len, body, write)
+    }
+
     /// The head `write` produces (room for `capacity` bytes after the
     /// header) followed by `body`: the work of [`Self::encode_with`] (an
     /// empty body) and [`Self::encode_parts`].

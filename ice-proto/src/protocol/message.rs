@@ -62,6 +62,15 @@ impl Encapsulation {
         }
     }
 
+    /// Whether the body is empty and in an encoding this runtime reads
+    /// (1.0 or 1.1): reading it finds no value and ends at once, so code
+    /// expecting no values (an operation without parameters or results)
+    /// may skip opening a stream on it.
+    #[must_use]
+    pub fn is_empty_and_supported(&self) -> bool {
+        self.body.is_empty() && self.encoding.is_supported()
+    }
+
     fn write(&self, out: &mut OutputStream) {
         out.write_encapsulation(self.encoding, &self.body);
     }
@@ -108,6 +117,20 @@ pub struct Request {
 
 fn protocol_stream() -> OutputStream {
     OutputStream::new(EncodingVersion::V1_0)
+}
+
+/// The length of a size on the wire.
+fn size_len(n: usize) -> usize {
+    if n < 255 {
+        1
+    } else {
+        5
+    }
+}
+
+/// The length of a string on the wire.
+fn string_len(s: &str) -> usize {
+    size_len(s.len()) + s.len()
 }
 
 fn write_facet(out: &mut OutputStream, facet: &str) {
@@ -159,6 +182,29 @@ impl Request {
         out.write_blob(&self.params.body);
     }
 
+    /// The length [`Self::encode_head_without_id`] writes.
+    fn head_len_without_id(&self) -> usize {
+        let h = &self.header;
+        let facet = if h.facet.is_empty() {
+            1
+        } else {
+            1 + string_len(&h.facet)
+        };
+        let context: usize = h
+            .context
+            .iter()
+            .map(|(k, v)| string_len(k) + string_len(v))
+            .sum();
+        string_len(&h.identity.name)
+            + string_len(&h.identity.category)
+            + facet
+            + string_len(&h.operation)
+            + 1
+            + size_len(h.context.len())
+            + context
+            + 6
+    }
+
     /// Everything but the parameters' body.
     fn encode_head_without_id(&self, out: &mut OutputStream) {
         let h = &self.header;
@@ -181,9 +227,10 @@ impl Request {
     /// request can be sent again under a new id without being copied.
     #[must_use]
     pub fn to_parts_with_id(&self, request_id: i32, compress: bool) -> MessageParts {
-        FrameEncoder::encode_parts(
+        FrameEncoder::encode_parts_sized(
             MessageType::Request,
             compress,
+            4 + self.head_len_without_id(),
             self.params.body.clone(),
             |out| {
                 out.write_i32(request_id);
@@ -392,11 +439,18 @@ impl Reply {
     pub fn to_parts(&self, compress: bool) -> MessageParts {
         match &self.body {
             ReplyBody::Ok(e) | ReplyBody::UserException(e) => {
-                FrameEncoder::encode_parts(MessageType::Reply, compress, e.body.clone(), |out| {
-                    out.write_i32(self.request_id);
-                    out.write_u8(self.body.status() as u8);
-                    e.write_header(out);
-                })
+                // Request id, status and the encapsulation's header.
+                FrameEncoder::encode_parts_sized(
+                    MessageType::Reply,
+                    compress,
+                    4 + 1 + 6,
+                    e.body.clone(),
+                    |out| {
+                        out.write_i32(self.request_id);
+                        out.write_u8(self.body.status() as u8);
+                        e.write_header(out);
+                    },
+                )
             }
             _ => MessageParts::whole(self.to_message(compress)),
         }
@@ -544,6 +598,34 @@ mod tests {
             body: ReplyBody::UnknownException("boom".into()),
         };
         assert_eq!(reply.to_parts(false).to_bytes(), reply.to_message(false));
+    }
+
+    /// The head of a request is allocated at its exact length, whatever
+    /// the lengths of its strings (short and long sizes) and context.
+    #[test]
+    fn request_head_length_is_exact() {
+        let long = "x".repeat(300);
+        for (name, facet, op, pairs) in [
+            ("a", "", "op", 0),
+            ("", "f", "", 1),
+            (long.as_str(), long.as_str(), long.as_str(), 3),
+            ("hello", "", "sayHello", 300),
+        ] {
+            let mut request = sample();
+            request.header.identity.name = name.into();
+            request.header.identity.category = facet.into();
+            request.header.facet = facet.into();
+            request.header.operation = op.into();
+            request.header.context = (0..pairs)
+                .map(|i| (format!("k{i}"), long.clone()))
+                .collect();
+            let parts = request.to_parts(false);
+            assert_eq!(
+                parts.head.len(),
+                crate::protocol::HEADER_SIZE + 4 + request.head_len_without_id()
+            );
+            assert_eq!(parts.to_bytes(), request.to_message(false));
+        }
     }
 
     #[test]

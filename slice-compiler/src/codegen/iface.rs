@@ -467,6 +467,43 @@ impl<'a> Gen<'a> {
         let format = self.format_of(iface, op);
         let throws: Vec<DefId> = op.throws.iter().filter_map(|(_, d)| *d).collect();
         let doc = doc_attrs(op.doc.as_deref(), &format!("Calls `{opname}`."));
+        // No in-parameters: the empty encapsulation, without a stream.
+        let encode_params = if ins.is_empty() {
+            quote! {
+                let params = ::ice_proto::protocol::Encapsulation::empty(self.proxy.encoding());
+            }
+        } else {
+            quote! {
+                let encoding = self.proxy.encoding();
+                let params = ::ice_proto::adapter::encapsulate(encoding, #format, |ice_out| {
+                    #write
+                    #write_pending
+                    let _ = ice_out;
+                });
+            }
+        };
+        let open_results = quote! {
+            let mut ice_in = self
+                .proxy
+                .results_input(&results, #registry)
+                .map_err(::ice_proto::RuntimeError::from)?;
+        };
+        // No results: an empty encapsulation needs no stream to be checked.
+        let decode_results = if outs.is_empty() {
+            quote! {
+                if !results.is_empty_and_supported() {
+                    #open_results
+                    ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                }
+            }
+        } else {
+            quote! {
+                #open_results
+                #read
+                #read_pending
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            }
+        };
         let (err_ty, err_item, user_arm) = if throws.is_empty() {
             (
                 quote!(::ice_proto::RuntimeError),
@@ -546,9 +583,7 @@ impl<'a> Gen<'a> {
             };
             let arm = quote! {
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(#registry)
-                        .with_communicator(self.proxy.communicator().clone());
+                    let mut ice_in = self.proxy.results_input(&encaps, #registry)?;
                     let ex = ice_in.read_exception()?;
                     #(#downcasts)*
                     return ::std::result::Result::Err(#ename::Runtime(
@@ -567,12 +602,7 @@ impl<'a> Gen<'a> {
                 #(#params,)*
                 context: ::std::option::Option<&::ice_proto::protocol::Context>,
             ) -> ::std::result::Result<#out_ty, #err_ty> {
-                let encoding = self.proxy.encoding();
-                let params = ::ice_proto::adapter::encapsulate(encoding, #format, |ice_out| {
-                    #write
-                    #write_pending
-                    let _ = ice_out;
-                });
+                #encode_params
                 let outcome = self
                     .proxy
                     .ice_invoke(#opname, ::ice_proto::protocol::OperationMode::#mode, params, context)
@@ -585,13 +615,7 @@ impl<'a> Gen<'a> {
                     let _ = results;
                     return ::std::result::Result::Ok(#nothing);
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(#registry)
-                    .with_communicator(self.proxy.communicator().clone());
-                #read
-                #read_pending
-                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                #decode_results
                 ::std::result::Result::Ok(#out_val)
             }
         };
@@ -699,21 +723,51 @@ impl<'a> Gen<'a> {
             };
             quote!(let current = &current.clone().with_format(#format);)
         });
-        quote! {
-            #opname => {
-                #sliced_current
-                let mut ice_in = ::ice_proto::adapter::Current::params_stream(&params)?
-                    .with_registry(#registry)
-                    .with_communicator(current.adapter.communicator().clone());
-                #read
-                #read_pending
-                ice_in.end_encapsulation()?;
-                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await?;
+        let open_params = quote! {
+            let mut ice_in = current.params_input(&params, #registry)?;
+        };
+        // No in-parameters: an empty encapsulation needs no stream to be
+        // checked; no results: the empty encapsulation, without a stream.
+        let decode_params = if ins.is_empty() {
+            quote! {
+                if !params.is_empty_and_supported() {
+                    #open_params
+                    ice_in.end_encapsulation()?;
+                }
+            }
+        } else {
+            // In a block, so that the stream is dropped before the call
+            // and is not kept in the dispatch future across its await.
+            let names: Vec<&Ident> = ins.iter().map(|a| &a.name).collect();
+            quote! {
+                let (#(#names,)*) = {
+                    #open_params
+                    #read
+                    #read_pending
+                    ice_in.end_encapsulation()?;
+                    (#(#names,)*)
+                };
+            }
+        };
+        let encode_results = if outs.is_empty() {
+            quote! {
+                ::std::result::Result::Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
+            }
+        } else {
+            quote! {
                 ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, current.format, |ice_out| {
                     #write
                     #write_pending
                     let _ = ice_out;
                 }))
+            }
+        };
+        quote! {
+            #opname => {
+                #sliced_current
+                #decode_params
+                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await?;
+                #encode_results
             }
         }
     }
@@ -759,8 +813,8 @@ mod tests {
             "b: &Option<Option<super::PPrx>>",
             "impl ::std::convert::From<QPrx> for super::PPrx",
             "impl _ice::TypedProxy for QPrx",
-            ".with_communicator(self.proxy.communicator().clone())",
-            ".with_communicator(current.adapter.communicator().clone())",
+            ".results_input(&results, super::ice_registry())",
+            ".params_input(&params, super::super::ice_registry())",
         ] {
             assert!(code.contains(want), "missing `{want}` in\n{code}");
         }
@@ -796,9 +850,12 @@ mod tests {
 
     #[test]
     fn format_metadata_wins_over_the_communicator_default() {
+        // Each operation takes a parameter: without one, no parameters are
+        // written and no format is named.
         let code = gen("module M { class C {} [\"format:sliced\"] interface I { \
-             C dflt(); [\"format:compact\"] C compact(); [\"format:default\"] C asked(); } \
-             interface J { C plain(); } }");
+             C dflt(int x); [\"format:compact\"] C compact(int x); \
+             [\"format:default\"] C asked(int x); } \
+             interface J { C plain(int x); } }");
         let table = [
             ("dflt", "_ice::Format::Sliced"),
             ("compact", "_ice::Format::Compact"),

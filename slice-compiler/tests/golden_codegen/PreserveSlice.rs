@@ -238,13 +238,8 @@ pub mod preserve_slice {
             &self,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(), ThrowerKeepError> {
-            let encoding = self.proxy.encoding();
-            let params = ::ice_proto::adapter::encapsulate(
-                encoding,
-                _ice::Format::Sliced,
-                |ice_out| {
-                    let _ = ice_out;
-                },
+            let params = ::ice_proto::protocol::Encapsulation::empty(
+                self.proxy.encoding(),
             );
             let outcome = self
                 .proxy
@@ -258,9 +253,9 @@ pub mod preserve_slice {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(super::ice_registry())
-                        .with_communicator(self.proxy.communicator().clone());
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
                     if let Some(e) = ex.downcast_ref::<Kept>() {
                         return ::std::result::Result::Err(
@@ -285,11 +280,13 @@ pub mod preserve_slice {
                 let _ = results;
                 return Ok(());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
-            ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            if !results.is_empty_and_supported() {
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            }
             Ok(())
         }
     }
@@ -356,22 +353,13 @@ pub mod preserve_slice {
                 match current.operation.as_str() {
                     "keep" => {
                         let current = &current.clone().with_format(_ice::Format::Sliced);
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        ice_in.end_encapsulation()?;
+                        if !params.is_empty_and_supported() {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            ice_in.end_encapsulation()?;
+                        }
                         let () = <T as Thrower>::keep(&*self.0, current).await?;
-                        Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    let _ = ice_out;
-                                },
-                            ),
-                        )
+                        Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
                     }
                     _ => {
                         let _ = params;

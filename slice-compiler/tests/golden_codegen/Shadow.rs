@@ -175,9 +175,9 @@ pub mod shadow {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(super::ice_registry())
-                        .with_communicator(self.proxy.communicator().clone());
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
                     if let ::std::option::Option::Some(e) = ex.downcast_ref::<Result>() {
                         return ::std::result::Result::Err(
@@ -197,10 +197,10 @@ pub mod shadow {
                 let _ = results;
                 return ::std::result::Result::Ok(::std::default::Default::default());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
+            let mut ice_in = self
+                .proxy
+                .results_input(&results, super::ice_registry())
+                .map_err(::ice_proto::RuntimeError::from)?;
             let s: String = ice_in.read()?;
             let ice_ret: Vec = ice_in.read()?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -271,13 +271,14 @@ pub mod shadow {
             ::std::boxed::Box::pin(async move {
                 match current.operation.as_str() {
                     "take" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        let o: ::std::option::Option<Option> = ice_in.read_optional(1)?;
-                        ice_in.end_encapsulation()?;
+                        let (o,) = {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            let o: ::std::option::Option<Option> = ice_in
+                                .read_optional(1)?;
+                            ice_in.end_encapsulation()?;
+                            (o,)
+                        };
                         let (ice_ret, s) = <T as Box>::take(&*self.0, o, current).await?;
                         ::std::result::Result::Ok(
                             ::ice_proto::adapter::encapsulate(

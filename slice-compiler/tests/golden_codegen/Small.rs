@@ -491,13 +491,8 @@ pub mod demo {
             &self,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            let encoding = self.proxy.encoding();
-            let params = ::ice_proto::adapter::encapsulate(
-                encoding,
-                self.proxy.communicator().default_format(),
-                |ice_out| {
-                    let _ = ice_out;
-                },
+            let params = ::ice_proto::protocol::Encapsulation::empty(
+                self.proxy.encoding(),
             );
             let outcome = self
                 .proxy
@@ -522,11 +517,13 @@ pub mod demo {
                 let _ = results;
                 return Ok(());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
-            ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            if !results.is_empty_and_supported() {
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            }
             Ok(())
         }
     }
@@ -561,22 +558,13 @@ pub mod demo {
             ::std::boxed::Box::pin(async move {
                 match current.operation.as_str() {
                     "ping" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        ice_in.end_encapsulation()?;
+                        if !params.is_empty_and_supported() {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            ice_in.end_encapsulation()?;
+                        }
                         let () = <T as Pingable>::ping(&*self.0, current).await?;
-                        Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    let _ = ice_out;
-                                },
-                            ),
-                        )
+                        Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
                     }
                     _ => {
                         let _ = params;
@@ -659,9 +647,9 @@ pub mod demo {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                        .with_registry(super::ice_registry())
-                        .with_communicator(self.proxy.communicator().clone());
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
                     if let Some(e) = ex.downcast_ref::<BadShape>() {
                         return ::std::result::Result::Err(
@@ -686,10 +674,10 @@ pub mod demo {
                 let _ = results;
                 return Ok(Default::default());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
+            let mut ice_in = self
+                .proxy
+                .results_input(&results, super::ice_registry())
+                .map_err(::ice_proto::RuntimeError::from)?;
             let log: String = ice_in.read()?;
             let ice_ret: f64 = ice_in.read()?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -734,10 +722,10 @@ pub mod demo {
                 let _ = results;
                 return Ok(Default::default());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
+            let mut ice_in = self
+                .proxy
+                .results_input(&results, super::ice_registry())
+                .map_err(::ice_proto::RuntimeError::from)?;
             let ice_ret: Labels = ice_in.read()?;
             let count: Option<i32> = ice_in.read_optional(2)?;
             ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -783,11 +771,13 @@ pub mod demo {
                 let _ = results;
                 return Ok(());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
-            ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            if !results.is_empty_and_supported() {
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            }
             Ok(())
         }
         /// Calls `ping`.
@@ -795,13 +785,8 @@ pub mod demo {
             &self,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            let encoding = self.proxy.encoding();
-            let params = ::ice_proto::adapter::encapsulate(
-                encoding,
-                self.proxy.communicator().default_format(),
-                |ice_out| {
-                    let _ = ice_out;
-                },
+            let params = ::ice_proto::protocol::Encapsulation::empty(
+                self.proxy.encoding(),
             );
             let outcome = self
                 .proxy
@@ -826,11 +811,13 @@ pub mod demo {
                 let _ = results;
                 return Ok(());
             }
-            let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                .map_err(::ice_proto::RuntimeError::from)?
-                .with_registry(super::ice_registry())
-                .with_communicator(self.proxy.communicator().clone());
-            ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            if !results.is_empty_and_supported() {
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
+                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+            }
             Ok(())
         }
     }
@@ -923,15 +910,15 @@ pub mod demo {
             ::std::boxed::Box::pin(async move {
                 match current.operation.as_str() {
                     "draw" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        let shape: Option<_ice::ClassRef> = ice_in.read()?;
-                        let tint: Option<Color> = ice_in.read_optional(1)?;
-                        ice_in.read_pending_classes()?;
-                        ice_in.end_encapsulation()?;
+                        let (shape, tint) = {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            let shape: Option<_ice::ClassRef> = ice_in.read()?;
+                            let tint: Option<Color> = ice_in.read_optional(1)?;
+                            ice_in.read_pending_classes()?;
+                            ice_in.end_encapsulation()?;
+                            (shape, tint)
+                        };
                         let (ice_ret, log) = <T as Drawer>::draw(
                                 &*self.0,
                                 shape,
@@ -952,13 +939,13 @@ pub mod demo {
                         )
                     }
                     "labelPoints" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        let points: PointSeq = ice_in.read()?;
-                        ice_in.end_encapsulation()?;
+                        let (points,) = {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            let points: PointSeq = ice_in.read()?;
+                            ice_in.end_encapsulation()?;
+                            (points,)
+                        };
                         let (ice_ret, count) = <T as Drawer>::label_points(
                                 &*self.0,
                                 points,
@@ -978,14 +965,14 @@ pub mod demo {
                         )
                     }
                     "context" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        let context_: String = ice_in.read()?;
-                        let current_: String = ice_in.read()?;
-                        ice_in.end_encapsulation()?;
+                        let (context_, current_) = {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            let context_: String = ice_in.read()?;
+                            let current_: String = ice_in.read()?;
+                            ice_in.end_encapsulation()?;
+                            (context_, current_)
+                        };
                         let () = <T as Drawer>::context(
                                 &*self.0,
                                 context_,
@@ -993,33 +980,16 @@ pub mod demo {
                                 current,
                             )
                             .await?;
-                        Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    let _ = ice_out;
-                                },
-                            ),
-                        )
+                        Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
                     }
                     "ping" => {
-                        let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                &params,
-                            )?
-                            .with_registry(super::ice_registry())
-                            .with_communicator(current.adapter.communicator().clone());
-                        ice_in.end_encapsulation()?;
+                        if !params.is_empty_and_supported() {
+                            let mut ice_in = current
+                                .params_input(&params, super::ice_registry())?;
+                            ice_in.end_encapsulation()?;
+                        }
                         let () = <T as Pingable>::ping(&*self.0, current).await?;
-                        Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    let _ = ice_out;
-                                },
-                            ),
-                        )
+                        Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
                     }
                     _ => {
                         let _ = params;
@@ -1084,13 +1054,8 @@ pub mod demo {
                 &self,
                 context: Option<&::ice_proto::protocol::Context>,
             ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-                let encoding = self.proxy.encoding();
-                let params = ::ice_proto::adapter::encapsulate(
-                    encoding,
-                    self.proxy.communicator().default_format(),
-                    |ice_out| {
-                        let _ = ice_out;
-                    },
+                let params = ::ice_proto::protocol::Encapsulation::empty(
+                    self.proxy.encoding(),
                 );
                 let outcome = self
                     .proxy
@@ -1115,11 +1080,13 @@ pub mod demo {
                     let _ = results;
                     return Ok(());
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry())
-                    .with_communicator(self.proxy.communicator().clone());
-                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                if !results.is_empty_and_supported() {
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&results, super::super::ice_registry())
+                        .map_err(::ice_proto::RuntimeError::from)?;
+                    ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                }
                 Ok(())
             }
             /// Draws a shape; returns its area.
@@ -1153,9 +1120,9 @@ pub mod demo {
                 let results = match outcome {
                     ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                     ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                        let mut ice_in = ::ice_proto::proxy::read_encapsulation(&encaps)?
-                            .with_registry(super::super::ice_registry())
-                            .with_communicator(self.proxy.communicator().clone());
+                        let mut ice_in = self
+                            .proxy
+                            .results_input(&encaps, super::super::ice_registry())?;
                         let ex = ice_in.read_exception()?;
                         if let Some(e) = ex.downcast_ref::<super::BadShape>() {
                             return ::std::result::Result::Err(
@@ -1180,10 +1147,10 @@ pub mod demo {
                     let _ = results;
                     return Ok(Default::default());
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry())
-                    .with_communicator(self.proxy.communicator().clone());
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
                 let log: String = ice_in.read()?;
                 let ice_ret: f64 = ice_in.read()?;
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -1231,10 +1198,10 @@ pub mod demo {
                     let _ = results;
                     return Ok(Default::default());
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry())
-                    .with_communicator(self.proxy.communicator().clone());
+                let mut ice_in = self
+                    .proxy
+                    .results_input(&results, super::super::ice_registry())
+                    .map_err(::ice_proto::RuntimeError::from)?;
                 let ice_ret: super::Labels = ice_in.read()?;
                 let count: Option<i32> = ice_in.read_optional(2)?;
                 ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
@@ -1280,11 +1247,13 @@ pub mod demo {
                     let _ = results;
                     return Ok(());
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry())
-                    .with_communicator(self.proxy.communicator().clone());
-                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                if !results.is_empty_and_supported() {
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&results, super::super::ice_registry())
+                        .map_err(::ice_proto::RuntimeError::from)?;
+                    ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                }
                 Ok(())
             }
             /// Calls `ping`.
@@ -1292,13 +1261,8 @@ pub mod demo {
                 &self,
                 context: Option<&::ice_proto::protocol::Context>,
             ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-                let encoding = self.proxy.encoding();
-                let params = ::ice_proto::adapter::encapsulate(
-                    encoding,
-                    self.proxy.communicator().default_format(),
-                    |ice_out| {
-                        let _ = ice_out;
-                    },
+                let params = ::ice_proto::protocol::Encapsulation::empty(
+                    self.proxy.encoding(),
                 );
                 let outcome = self
                     .proxy
@@ -1323,11 +1287,13 @@ pub mod demo {
                     let _ = results;
                     return Ok(());
                 }
-                let mut ice_in = ::ice_proto::proxy::read_encapsulation(&results)
-                    .map_err(::ice_proto::RuntimeError::from)?
-                    .with_registry(super::super::ice_registry())
-                    .with_communicator(self.proxy.communicator().clone());
-                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                if !results.is_empty_and_supported() {
+                    let mut ice_in = self
+                        .proxy
+                        .results_input(&results, super::super::ice_registry())
+                        .map_err(::ice_proto::RuntimeError::from)?;
+                    ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+                }
                 Ok(())
             }
         }
@@ -1398,33 +1364,28 @@ pub mod demo {
                 ::std::boxed::Box::pin(async move {
                     match current.operation.as_str() {
                         "stop" => {
-                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                    &params,
-                                )?
-                                .with_registry(super::super::ice_registry())
-                                .with_communicator(current.adapter.communicator().clone());
-                            ice_in.end_encapsulation()?;
+                            if !params.is_empty_and_supported() {
+                                let mut ice_in = current
+                                    .params_input(&params, super::super::ice_registry())?;
+                                ice_in.end_encapsulation()?;
+                            }
                             let () = <T as Remote>::stop(&*self.0, current).await?;
                             Ok(
-                                ::ice_proto::adapter::encapsulate(
+                                ::ice_proto::protocol::Encapsulation::empty(
                                     current.encoding,
-                                    current.format,
-                                    |ice_out| {
-                                        let _ = ice_out;
-                                    },
                                 ),
                             )
                         }
                         "draw" => {
-                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                    &params,
-                                )?
-                                .with_registry(super::super::ice_registry())
-                                .with_communicator(current.adapter.communicator().clone());
-                            let shape: Option<_ice::ClassRef> = ice_in.read()?;
-                            let tint: Option<super::Color> = ice_in.read_optional(1)?;
-                            ice_in.read_pending_classes()?;
-                            ice_in.end_encapsulation()?;
+                            let (shape, tint) = {
+                                let mut ice_in = current
+                                    .params_input(&params, super::super::ice_registry())?;
+                                let shape: Option<_ice::ClassRef> = ice_in.read()?;
+                                let tint: Option<super::Color> = ice_in.read_optional(1)?;
+                                ice_in.read_pending_classes()?;
+                                ice_in.end_encapsulation()?;
+                                (shape, tint)
+                            };
                             let (ice_ret, log) = <T as super::Drawer>::draw(
                                     &*self.0,
                                     shape,
@@ -1445,13 +1406,13 @@ pub mod demo {
                             )
                         }
                         "labelPoints" => {
-                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                    &params,
-                                )?
-                                .with_registry(super::super::ice_registry())
-                                .with_communicator(current.adapter.communicator().clone());
-                            let points: super::PointSeq = ice_in.read()?;
-                            ice_in.end_encapsulation()?;
+                            let (points,) = {
+                                let mut ice_in = current
+                                    .params_input(&params, super::super::ice_registry())?;
+                                let points: super::PointSeq = ice_in.read()?;
+                                ice_in.end_encapsulation()?;
+                                (points,)
+                            };
                             let (ice_ret, count) = <T as super::Drawer>::label_points(
                                     &*self.0,
                                     points,
@@ -1471,14 +1432,14 @@ pub mod demo {
                             )
                         }
                         "context" => {
-                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                    &params,
-                                )?
-                                .with_registry(super::super::ice_registry())
-                                .with_communicator(current.adapter.communicator().clone());
-                            let context_: String = ice_in.read()?;
-                            let current_: String = ice_in.read()?;
-                            ice_in.end_encapsulation()?;
+                            let (context_, current_) = {
+                                let mut ice_in = current
+                                    .params_input(&params, super::super::ice_registry())?;
+                                let context_: String = ice_in.read()?;
+                                let current_: String = ice_in.read()?;
+                                ice_in.end_encapsulation()?;
+                                (context_, current_)
+                            };
                             let () = <T as super::Drawer>::context(
                                     &*self.0,
                                     context_,
@@ -1487,31 +1448,22 @@ pub mod demo {
                                 )
                                 .await?;
                             Ok(
-                                ::ice_proto::adapter::encapsulate(
+                                ::ice_proto::protocol::Encapsulation::empty(
                                     current.encoding,
-                                    current.format,
-                                    |ice_out| {
-                                        let _ = ice_out;
-                                    },
                                 ),
                             )
                         }
                         "ping" => {
-                            let mut ice_in = ::ice_proto::adapter::Current::params_stream(
-                                    &params,
-                                )?
-                                .with_registry(super::super::ice_registry())
-                                .with_communicator(current.adapter.communicator().clone());
-                            ice_in.end_encapsulation()?;
+                            if !params.is_empty_and_supported() {
+                                let mut ice_in = current
+                                    .params_input(&params, super::super::ice_registry())?;
+                                ice_in.end_encapsulation()?;
+                            }
                             let () = <T as super::Pingable>::ping(&*self.0, current)
                                 .await?;
                             Ok(
-                                ::ice_proto::adapter::encapsulate(
+                                ::ice_proto::protocol::Encapsulation::empty(
                                     current.encoding,
-                                    current.format,
-                                    |ice_out| {
-                                        let _ = ice_out;
-                                    },
                                 ),
                             )
                         }
