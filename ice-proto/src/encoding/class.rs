@@ -367,9 +367,32 @@ struct WriteFrame {
     indirection_map: HashMap<usize, usize>,
 }
 
+/// The class state of one encapsulation while writing, allocated on
+/// first use, as [`ClassReader`]'s: every output stream (a request's
+/// head, each parameter encapsulation) has one, and most write no class.
+#[derive(Debug, Default)]
+pub(crate) struct ClassWriter(Option<Box<ClassWriterState>>);
+
+impl std::ops::Deref for ClassWriter {
+    type Target = ClassWriterState;
+    fn deref(&self) -> &ClassWriterState {
+        static EMPTY: OnceLock<ClassWriterState> = OnceLock::new();
+        match &self.0 {
+            Some(state) => state,
+            None => EMPTY.get_or_init(ClassWriterState::default),
+        }
+    }
+}
+
+impl std::ops::DerefMut for ClassWriter {
+    fn deref_mut(&mut self) -> &mut ClassWriterState {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// Class state of one encapsulation while writing.
 #[derive(Debug, Default)]
-pub(crate) struct ClassWriter {
+pub(crate) struct ClassWriterState {
     type_ids: HashMap<String, usize>,
     ids: HashMap<usize, i32>,
     last_id: i32,
@@ -434,7 +457,8 @@ impl OutputStream {
             self.classes.last_id = 1;
         }
         self.classes.last_id += 1;
-        self.classes.ids.insert(key, self.classes.last_id);
+        let id = self.classes.last_id;
+        self.classes.ids.insert(key, id);
         self.write_size(1);
         self.write_instance_body(r);
     }

@@ -439,19 +439,43 @@ impl FrameEncoder {
         Self::encode_head(message_type, compress, 64, body, write)
     }
 
-    /// [`Self::encode_parts`] for a `write` that produces exactly
-    /// `head_len` bytes: the head is then allocated once at its size and
-    /// handed out as [`Bytes`] without a second allocation (a buffer with
-    /// room to spare needs one to be shared). Another length is still
-    /// encoded correctly, at that extra cost.
+    /// [`Self::encode_parts`] for a `write` that appends exactly
+    /// `head_len` bytes (in encoding 1.0) to a plain buffer, as a request's
+    /// or reply's fixed fields are: the head is allocated once at its size
+    /// and handed out as [`Bytes`] without a second allocation (a buffer
+    /// with room to spare needs one to be shared), and no stream is made
+    /// for it. Another length is still encoded correctly, at that extra
+    /// cost. Compression as for [`Self::encode_parts`].
     pub fn encode_parts_sized(
         message_type: MessageType,
         compress: bool,
         head_len: usize,
         body: Bytes,
-        write: impl FnOnce(&mut OutputStream),
+        write: impl FnOnce(&mut Vec<u8>),
     ) -> MessageParts {
-        Self::encode_head(message_type, compress, head_len, body, write)
+        let total = HEADER_SIZE + head_len + body.len();
+        if compress && total >= COMPRESSION_THRESHOLD {
+            let mut whole = Vec::with_capacity(head_len + body.len());
+            write(&mut whole);
+            whole.extend_from_slice(&body);
+            let mut dst = BytesMut::new();
+            Self::encode(message_type, &whole, true, &mut dst);
+            return MessageParts {
+                head: dst.freeze(),
+                body: Bytes::new(),
+            };
+        }
+        let mut head = Vec::with_capacity(HEADER_SIZE + head_len);
+        head.extend_from_slice(&[0; HEADER_SIZE]);
+        write(&mut head);
+        let total = head.len() + body.len();
+        if let Some(slot) = head.get_mut(..HEADER_SIZE) {
+            slot.copy_from_slice(&Header::bytes(message_type, plain_status(compress), total));
+        }
+        MessageParts {
+            head: Bytes::from(head),
+            body,
+        }
     }
 
     /// The head `write` produces (room for `capacity` bytes after the

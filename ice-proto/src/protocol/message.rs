@@ -83,6 +83,14 @@ impl Encapsulation {
         out.write_u8(self.encoding.minor);
     }
 
+    /// [`Self::write_header`] into a plain buffer.
+    fn put_header(&self, out: &mut Vec<u8>) {
+        let size = i32::try_from(self.body.len() + 6).unwrap_or(i32::MAX);
+        out.extend_from_slice(&size.to_le_bytes());
+        out.push(self.encoding.major);
+        out.push(self.encoding.minor);
+    }
+
     fn read(input: &mut InputStream) -> Result<Self, ProtocolError> {
         let (encoding, body) = input.read_encapsulation()?;
         Ok(Self { encoding, body })
@@ -126,6 +134,22 @@ fn size_len(n: usize) -> usize {
     } else {
         5
     }
+}
+
+/// Appends a size as [`OutputStream::write_size`] does.
+fn put_size(out: &mut Vec<u8>, n: usize) {
+    if n < 255 {
+        out.push(n as u8);
+    } else {
+        out.push(255);
+        out.extend_from_slice(&i32::try_from(n).unwrap_or(i32::MAX).to_le_bytes());
+    }
+}
+
+/// Appends a string as [`OutputStream::write_string`] does.
+fn put_string(out: &mut Vec<u8>, s: &str) {
+    put_size(out, s.len());
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// The length of a string on the wire.
@@ -205,6 +229,27 @@ impl Request {
             + 6
     }
 
+    /// [`Self::encode_head_without_id`] into a plain buffer.
+    fn put_head_without_id(&self, out: &mut Vec<u8>) {
+        let h = &self.header;
+        put_string(out, &h.identity.name);
+        put_string(out, &h.identity.category);
+        if h.facet.is_empty() {
+            out.push(0);
+        } else {
+            out.push(1);
+            put_string(out, &h.facet);
+        }
+        put_string(out, &h.operation);
+        out.push(h.mode as u8);
+        put_size(out, h.context.len());
+        for (k, v) in &h.context {
+            put_string(out, k);
+            put_string(out, v);
+        }
+        self.params.put_header(out);
+    }
+
     /// Everything but the parameters' body.
     fn encode_head_without_id(&self, out: &mut OutputStream) {
         let h = &self.header;
@@ -233,8 +278,8 @@ impl Request {
             4 + self.head_len_without_id(),
             self.params.body.clone(),
             |out| {
-                out.write_i32(request_id);
-                self.encode_head_without_id(out);
+                out.extend_from_slice(&request_id.to_le_bytes());
+                self.put_head_without_id(out);
             },
         )
     }
@@ -446,9 +491,9 @@ impl Reply {
                     4 + 1 + 6,
                     e.body.clone(),
                     |out| {
-                        out.write_i32(self.request_id);
-                        out.write_u8(self.body.status() as u8);
-                        e.write_header(out);
+                        out.extend_from_slice(&self.request_id.to_le_bytes());
+                        out.push(self.body.status() as u8);
+                        e.put_header(out);
                     },
                 )
             }
