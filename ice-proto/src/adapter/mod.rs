@@ -213,7 +213,44 @@ pub enum AdapterState {
     Deactivated,
 }
 
-type FacetMap = HashMap<String, Arc<dyn Servant>, KeyHash>;
+/// The servants of one identity: the default facet's in its own slot (the
+/// facet nearly every request names, found without a second lookup), the
+/// others by name.
+#[derive(Default)]
+struct FacetMap {
+    default: Option<Arc<dyn Servant>>,
+    named: HashMap<String, Arc<dyn Servant>, KeyHash>,
+}
+
+impl FacetMap {
+    fn get(&self, facet: &str) -> Option<&Arc<dyn Servant>> {
+        if facet.is_empty() {
+            self.default.as_ref()
+        } else {
+            self.named.get(facet)
+        }
+    }
+
+    fn insert(&mut self, facet: &str, servant: Arc<dyn Servant>) {
+        if facet.is_empty() {
+            self.default = Some(servant);
+        } else {
+            self.named.insert(facet.to_owned(), servant);
+        }
+    }
+
+    fn remove(&mut self, facet: &str) -> Option<Arc<dyn Servant>> {
+        if facet.is_empty() {
+            self.default.take()
+        } else {
+            self.named.remove(facet)
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.default.is_none() && self.named.is_empty()
+    }
+}
 
 /// The hasher of the servant maps: FNV-1a, several times cheaper than the
 /// default SipHash on the short identities every request looks up (about
@@ -603,7 +640,7 @@ impl ObjectAdapter {
         if let Ok(mut map) = self.inner.servants.write() {
             map.entry(identity.clone())
                 .or_default()
-                .insert(facet.to_owned(), servant);
+                .insert(facet, servant);
         }
         let prx = self.create_proxy(identity);
         if facet.is_empty() {
@@ -797,7 +834,10 @@ async fn dispatch_request(
         facet: header.facet,
         operation: header.operation,
     };
-    if !adapter.wait_until_active().await {
+    // Waiting (rare: a held adapter) is boxed, out of this future.
+    if *adapter.inner.state.borrow() != AdapterState::Active
+        && !Box::pin(adapter.wait_until_active()).await
+    {
         return ReplyBody::ObjectNotExist(failed(header));
     }
     let servant = match adapter.find(&header.identity, &header.facet) {

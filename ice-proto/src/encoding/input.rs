@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::class::{ClassReader, Registry};
 use super::error::{Error, Result};
@@ -515,6 +515,33 @@ impl InputStream {
 
     /// Reads a whole encapsulation as its encoding and body bytes.
     pub fn read_encapsulation(&mut self) -> Result<(EncodingVersion, Bytes)> {
+        let (encoding, len) = self.read_encapsulation_size()?;
+        let bytes = self.read_bytes(len, "encapsulation body")?;
+        Ok((encoding, bytes))
+    }
+
+    /// [`Self::read_encapsulation`] of the encapsulation that ends the
+    /// input, as in a request or reply: the body is the rest of the input
+    /// buffer, taken as it is (no reference count to raise, none to drop).
+    /// Also returns how many bytes follow the encapsulation, which the
+    /// caller refuses when there are any.
+    pub(crate) fn read_last_encapsulation(mut self) -> Result<(EncodingVersion, Bytes, usize)> {
+        let (encoding, len) = self.read_encapsulation_size()?;
+        let end = self.pos + len;
+        let mut body = self.buf;
+        let trailing = body.len().saturating_sub(end);
+        if trailing > 0 {
+            body.truncate(end);
+        }
+        if self.pos <= body.len() {
+            body.advance(self.pos);
+        }
+        Ok((encoding, body, trailing))
+    }
+
+    /// Reads an encapsulation's size and encoding; returns the encoding
+    /// and the length of the body, which the input is checked to hold.
+    fn read_encapsulation_size(&mut self) -> Result<(EncodingVersion, usize)> {
         let size = self.read_i32()?;
         let remaining = self.remaining();
         let body = match usize::try_from(size).ok().and_then(|s| s.checked_sub(6)) {
@@ -529,8 +556,7 @@ impl InputStream {
         };
         let major = self.read_u8()?;
         let minor = self.read_u8()?;
-        let bytes = self.read_bytes(body, "encapsulation body")?;
-        Ok((EncodingVersion { major, minor }, bytes))
+        Ok((EncodingVersion { major, minor }, body))
     }
 
     /// Reads any [`Decode`](super::Decode) value.

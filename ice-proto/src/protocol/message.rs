@@ -95,6 +95,19 @@ impl Encapsulation {
         let (encoding, body) = input.read_encapsulation()?;
         Ok(Self { encoding, body })
     }
+
+    /// Reads the encapsulation that ends the body of a `what` message,
+    /// taking the rest of the input as it is.
+    fn read_last(input: InputStream, what: &'static str) -> Result<Self, ProtocolError> {
+        let (encoding, body, trailing) = input.read_last_encapsulation()?;
+        if trailing > 0 {
+            return Err(ProtocolError::TrailingBytes {
+                what,
+                count: trailing,
+            });
+        }
+        Ok(Self { encoding, body })
+    }
 }
 
 /// Everything in a request before its parameters.
@@ -311,33 +324,34 @@ impl Request {
     pub fn decode(body: Bytes) -> Result<Self, ProtocolError> {
         let mut input = InputStream::new(body, EncodingVersion::V1_0);
         let request_id = input.read_i32()?;
-        let request = Self::decode_without_id(&mut input, request_id)?;
-        if !input.is_at_end() {
-            return Err(ProtocolError::TrailingBytes {
-                what: "request",
-                count: input.remaining(),
-            });
-        }
-        Ok(request)
+        let header = Self::decode_header(&mut input, request_id)?;
+        let params = Encapsulation::read_last(input, "request")?;
+        Ok(Self { header, params })
     }
 
     fn decode_without_id(input: &mut InputStream, request_id: i32) -> Result<Self, ProtocolError> {
+        let header = Self::decode_header(input, request_id)?;
+        let params = Encapsulation::read(input)?;
+        Ok(Self { header, params })
+    }
+
+    /// Reads everything after the request id up to the parameters.
+    fn decode_header(
+        input: &mut InputStream,
+        request_id: i32,
+    ) -> Result<RequestHeader, ProtocolError> {
         let identity: Identity = input.read()?;
         let facet = read_facet(input)?;
         let operation = input.read_string()?;
         let mode = OperationMode::from_byte(input.read_u8()?)?;
         let context = read_context(input)?;
-        let params = Encapsulation::read(input)?;
-        Ok(Self {
-            header: RequestHeader {
-                request_id,
-                identity,
-                facet,
-                operation,
-                mode,
-                context,
-            },
-            params,
+        Ok(RequestHeader {
+            request_id,
+            identity,
+            facet,
+            operation,
+            mode,
+            context,
         })
     }
 }
@@ -531,8 +545,15 @@ impl Reply {
         let request_id = input.read_i32()?;
         let status = input.read_u8()?;
         let body = match status {
-            0 => ReplyBody::Ok(Encapsulation::read(&mut input)?),
-            1 => ReplyBody::UserException(Encapsulation::read(&mut input)?),
+            0 | 1 => {
+                let e = Encapsulation::read_last(input, "reply")?;
+                let body = if status == 0 {
+                    ReplyBody::Ok(e)
+                } else {
+                    ReplyBody::UserException(e)
+                };
+                return Ok(Self { request_id, body });
+            }
             2..=4 => {
                 let identity: Identity = input.read()?;
                 let facet = read_facet(&mut input)?;
@@ -722,6 +743,38 @@ mod tests {
         for cut in 0..whole.len() {
             assert!(Request::decode(whole.slice(..cut)).is_err(), "cut {cut}");
         }
+    }
+
+    /// Bytes after the parameters of a request, or after the results of
+    /// a reply, are refused and counted.
+    #[test]
+    fn trailing_bytes_after_the_last_encapsulation_fail() {
+        let mut body = sample().to_body().to_vec();
+        body.push(0);
+        assert_eq!(
+            Request::decode(body.into()),
+            Err(ProtocolError::TrailingBytes {
+                what: "request",
+                count: 1,
+            })
+        );
+        let reply = Reply {
+            request_id: 4,
+            body: ReplyBody::UserException(Encapsulation {
+                encoding: EncodingVersion::V1_1,
+                body: Bytes::from_static(&[1, 2, 3]),
+            }),
+        };
+        let mut body = reply.to_body().to_vec();
+        assert_eq!(Reply::decode(body.clone().into()), Ok(reply));
+        body.extend_from_slice(&[9, 9]);
+        assert_eq!(
+            Reply::decode(body.into()),
+            Err(ProtocolError::TrailingBytes {
+                what: "reply",
+                count: 2,
+            })
+        );
     }
 
     #[test]
