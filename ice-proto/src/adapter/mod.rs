@@ -335,8 +335,7 @@ struct AdapterHandler {
 
 impl RequestHandler for AdapterHandler {
     fn handle(&self, request: Request, connection: Connection) -> BoxFuture<'static, ReplyBody> {
-        // The dispatch future itself is boxed, not an async block around it.
-        Box::pin(dispatch_request(self.adapter.clone(), request, connection))
+        dispatch_request(self.adapter.clone(), request, connection)
     }
 }
 
@@ -819,39 +818,61 @@ impl ObjectAdapter {
     }
 }
 
-/// [`ObjectAdapter::dispatch`] on an adapter it owns, so that a
-/// connection's handler boxes this future alone. The identity, facet and
-/// operation move into the [`Current`]; a "does not exist" reply takes
-/// them back.
-async fn dispatch_request(
+/// [`ObjectAdapter::dispatch`] on an adapter it owns, as the boxed future
+/// a connection's handler returns. An active adapter's request is looked
+/// up and checked here, before any future is made (no servant code runs
+/// here), and only what the servant's dispatch needs (servant,
+/// [`Current`], parameters) goes into the box; a held adapter's request
+/// waits in a future of its own.
+fn dispatch_request(
     adapter: ObjectAdapter,
     request: Request,
     connection: Connection,
-) -> ReplyBody {
-    let Request { header, params } = request;
-    let failed = |header: RequestHeader| RequestFailed {
+) -> BoxFuture<'static, ReplyBody> {
+    if *adapter.inner.state.borrow() == AdapterState::Active {
+        return dispatch_active(adapter, request, connection);
+    }
+    Box::pin(async move {
+        if !adapter.wait_until_active().await {
+            return ReplyBody::ObjectNotExist(failed(request.header));
+        }
+        dispatch_active(adapter, request, connection).await
+    })
+}
+
+/// What a "does not exist" reply to a request with `header` names.
+fn failed(header: RequestHeader) -> RequestFailed {
+    RequestFailed {
         identity: header.identity,
         facet: header.facet,
         operation: header.operation,
-    };
-    // Waiting (rare: a held adapter) is boxed, out of this future.
-    if *adapter.inner.state.borrow() != AdapterState::Active
-        && !Box::pin(adapter.wait_until_active()).await
-    {
-        return ReplyBody::ObjectNotExist(failed(header));
     }
+}
+
+/// Dispatches a request to an active adapter: finds the servant, answers
+/// the built-in operations and maps the outcome to a reply. The
+/// identity, facet and operation move into the [`Current`]; a "does not
+/// exist" reply takes them back.
+fn dispatch_active(
+    adapter: ObjectAdapter,
+    request: Request,
+    connection: Connection,
+) -> BoxFuture<'static, ReplyBody> {
+    let ready =
+        |body: ReplyBody| -> BoxFuture<'static, ReplyBody> { Box::pin(std::future::ready(body)) };
+    let Request { header, params } = request;
     let servant = match adapter.find(&header.identity, &header.facet) {
         Lookup::Found(s) => s,
-        Lookup::NoFacet => return ReplyBody::FacetNotExist(failed(header)),
-        Lookup::NoObject => return ReplyBody::ObjectNotExist(failed(header)),
+        Lookup::NoFacet => return ready(ReplyBody::FacetNotExist(failed(header))),
+        Lookup::NoObject => return ready(ReplyBody::ObjectNotExist(failed(header))),
     };
     if !params.encoding.is_supported() {
         // The text ZeroC Ice 3.7 sends, less its source location.
-        return ReplyBody::UnknownLocalException(format!(
+        return ready(ReplyBody::UnknownLocalException(format!(
             "::Ice::UnsupportedEncodingException:\nencoding error: unsupported encoding \
              version: {}\n(can only support encodings compatible with version 1.1)",
             params.encoding
-        ));
+        )));
     }
     let format = adapter.communicator().default_format();
     let current = Current {
@@ -866,10 +887,19 @@ async fn dispatch_request(
         encoding: params.encoding,
         format,
     };
-    let outcome = match builtin(servant.as_ref(), &current, &params) {
-        Some(outcome) => outcome,
-        None => servant.dispatch(&current, params).await,
-    };
+    // Servant code (`type_ids` included) runs only when the future is
+    // polled, where a panic is caught as the connection expects.
+    Box::pin(async move {
+        let outcome = match builtin(servant.as_ref(), &current, &params) {
+            Some(outcome) => outcome,
+            None => servant.dispatch(&current, params).await,
+        };
+        reply_body(outcome, current)
+    })
+}
+
+/// The reply to a dispatch that ended with `outcome`.
+fn reply_body(outcome: DispatchResult, current: Current) -> ReplyBody {
     let failed = move || RequestFailed {
         identity: current.id,
         facet: current.facet,

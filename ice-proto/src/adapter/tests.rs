@@ -358,3 +358,50 @@ async fn override_compress_applies_to_every_proxy() -> Result<()> {
     assert!(plain.communicator().proxy(z).is_compressed());
     Ok(())
 }
+
+/// A servant whose code panics: in `type_ids` (asked by `ice_id`) and in
+/// `dispatch`.
+struct Panicky;
+
+impl Servant for Panicky {
+    fn type_ids(&self) -> &[&str] {
+        panic!("type_ids bug")
+    }
+
+    fn dispatch<'a>(&'a self, _: &'a Current, _: Encapsulation) -> BoxFuture<'a, DispatchResult> {
+        Box::pin(async { panic!("dispatch bug") })
+    }
+}
+
+/// A panic in servant code, whether in its type ids or its dispatch,
+/// becomes an unknown exception, and the connection and the adapter's
+/// other servants go on (within a bound: a panic that escaped would
+/// leave the call unanswered).
+#[tokio::test]
+async fn servant_panics_become_unknown_exceptions() -> Result<()> {
+    let (_c, adapter) = server().await?;
+    let _ = adapter.add(Arc::new(Panicky), id("panicky"));
+    let prx = adapter.create_proxy(id("panicky"));
+    let calls = async {
+        let type_id = prx.ice_id().await;
+        let params = prx.params(|_| {});
+        let op = prx
+            .ice_invoke("op", OperationMode::Normal, params, None)
+            .await;
+        let thing = adapter.create_proxy(id("thing"));
+        (type_id, op, echo(&thing, "still here").await)
+    };
+    let (type_id, op, echoed) = tokio::time::timeout(Duration::from_secs(20), calls)
+        .await
+        .map_err(|_| RuntimeError::InvocationTimeout { millis: 20_000 })?;
+    assert!(
+        matches!(type_id, Err(RuntimeError::UnknownException(_))),
+        "{type_id:?}"
+    );
+    assert!(
+        matches!(op, Err(RuntimeError::UnknownException(_))),
+        "{op:?}"
+    );
+    assert_eq!(echoed?, "still here");
+    Ok(())
+}
