@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::encoding::{EncodingVersion, Identity, InputStream, OutputStream};
 
@@ -541,6 +541,27 @@ impl Reply {
     /// # Errors
     /// A [`ProtocolError`] when the body is malformed.
     pub fn decode(body: Bytes) -> Result<Self, ProtocolError> {
+        // Nearly every reply: status 0 or 1 and an encapsulation that ends
+        // the body exactly, read without a stream. Anything else, valid or
+        // not, goes the general way (and gets its errors from it).
+        let mut body = body;
+        if let [i0, i1, i2, i3, status @ (0 | 1), s0, s1, s2, s3, major, minor, ..] = *body {
+            let size = i32::from_le_bytes([s0, s1, s2, s3]);
+            if usize::try_from(size).is_ok_and(|size| size == body.len() - 5) {
+                let request_id = i32::from_le_bytes([i0, i1, i2, i3]);
+                body.advance(11);
+                let e = Encapsulation {
+                    encoding: EncodingVersion { major, minor },
+                    body,
+                };
+                let body = if status == 0 {
+                    ReplyBody::Ok(e)
+                } else {
+                    ReplyBody::UserException(e)
+                };
+                return Ok(Self { request_id, body });
+            }
+        }
         let mut input = InputStream::new(body, EncodingVersion::V1_0);
         let request_id = input.read_i32()?;
         let status = input.read_u8()?;
@@ -767,6 +788,10 @@ mod tests {
         };
         let mut body = reply.to_body().to_vec();
         assert_eq!(Reply::decode(body.clone().into()), Ok(reply));
+        for cut in 0..body.len() {
+            let short = Bytes::copy_from_slice(&body[..cut]);
+            assert!(Reply::decode(short).is_err(), "cut {cut}");
+        }
         body.extend_from_slice(&[9, 9]);
         assert_eq!(
             Reply::decode(body.into()),
