@@ -18,9 +18,7 @@ const ALIASING_MIN: usize = 4096;
 /// slower on x86 CPUs with `rep movsb` (measured: a 500,000-byte copy at
 /// offsets 1 to 16 takes 180 to 245 us, at 0 or 64 and beyond 15 to 20 us).
 fn write_aliases(buf: &[u8], src: &[u8]) -> bool {
-    let dst = buf.as_ptr() as usize + buf.len();
-    let distance = dst.wrapping_sub(src.as_ptr() as usize) % 4096;
-    (1..64).contains(&distance)
+    super::pool::aliases(buf.as_ptr() as usize + buf.len(), src.as_ptr() as usize)
 }
 
 /// Appends `bytes` to `buf` 64 bytes at a time (fixed-size copies the
@@ -50,7 +48,10 @@ struct EncapsFrame {
 /// Writes Ice-encoded data.
 #[derive(Debug)]
 pub struct OutputStream {
+    /// Padding (`base` bytes, in a large buffer only), then what was written.
     pub(crate) buf: Vec<u8>,
+    /// Where the written bytes start in `buf` (see [`super::pool`]).
+    base: usize,
     encoding: EncodingVersion,
     format: Format,
     encaps: Vec<EncapsFrame>,
@@ -67,6 +68,7 @@ impl OutputStream {
     pub fn with_capacity(encoding: EncodingVersion, capacity: usize) -> Self {
         Self {
             buf: Vec::with_capacity(capacity),
+            base: 0,
             encoding,
             format: Format::Compact,
             encaps: Vec::new(),
@@ -93,21 +95,22 @@ impl OutputStream {
 
     /// Bytes written so far.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.base
     }
 
     /// Whether nothing was written.
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.len() == 0
     }
 
     /// The bytes written so far.
     pub fn as_slice(&self) -> &[u8] {
-        &self.buf
+        self.buf.get(self.base..).unwrap_or_default()
     }
 
     /// Consumes the stream, returning its bytes.
-    pub fn into_vec(self) -> Vec<u8> {
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.buf.drain(..self.base);
         self.buf
     }
 
@@ -115,7 +118,7 @@ impl OutputStream {
     /// buffer returns to the [buffer pool](super::pool) when the last
     /// `Bytes` sharing it is dropped.
     pub fn finish(self) -> Bytes {
-        super::pool::into_bytes(self.buf)
+        super::pool::into_bytes(self.buf, self.base)
     }
 
     /// Writes a `byte`.
@@ -178,24 +181,37 @@ impl OutputStream {
     /// write grows the buffer once instead of doubling it step by step
     /// (each step a copy). A hint: writing never needs it.
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.buf.len().saturating_add(additional);
-        if needed > self.buf.capacity() {
-            // A large buffer comes from the pool when one is idle.
-            if let Some(mut pooled) = super::pool::POOL.take(needed) {
-                pooled.extend_from_slice(&self.buf);
-                let small = std::mem::replace(&mut self.buf, pooled);
-                super::pool::POOL.give(small);
-                return;
-            }
+        self.reserve_for(additional, None);
+    }
+
+    /// [`reserve`](Self::reserve) before writing `blob` (when large), so
+    /// that a new large buffer's start does not make its copy alias.
+    fn reserve_for(&mut self, additional: usize, blob: Option<&[u8]>) {
+        let needed = self.len().saturating_add(additional);
+        if self.buf.len().saturating_add(additional) <= self.buf.capacity() {
+            return;
         }
-        self.buf.reserve(additional);
+        if needed < super::pool::MIN_CAPACITY {
+            self.buf.reserve(additional);
+            return;
+        }
+        // A large buffer (idle in the pool, else new) whose contents start
+        // where the kernel copies them fast (see `pool`).
+        let blob = blob
+            .filter(|b| b.len() >= ALIASING_MIN)
+            .map(|b| (self.len(), b.as_ptr() as usize));
+        let (mut large, base) = super::pool::take_padded(needed, blob);
+        large.extend_from_slice(self.as_slice());
+        let old = std::mem::replace(&mut self.buf, large);
+        self.base = base;
+        super::pool::POOL.give(old);
     }
 
     /// Writes raw bytes with no size.
     #[inline]
     pub fn write_blob(&mut self, bytes: &[u8]) {
         if bytes.len() > self.buf.capacity() - self.buf.len() {
-            self.reserve(bytes.len());
+            self.reserve_for(bytes.len(), Some(bytes));
         }
         if bytes.len() >= ALIASING_MIN && write_aliases(&self.buf, bytes) {
             // A few bytes ahead of the source modulo 4 KiB, `memcpy`'s
@@ -234,6 +250,7 @@ impl OutputStream {
 
     /// Overwrites four bytes at `pos` with `v` (for sizes known later).
     pub(crate) fn rewrite_i32(&mut self, pos: usize, v: i32) {
+        let pos = self.base + pos;
         if let Some(slot) = self.buf.get_mut(pos..pos + 4) {
             slot.copy_from_slice(&v.to_le_bytes());
         }
@@ -241,7 +258,7 @@ impl OutputStream {
 
     /// Overwrites the byte at `pos`.
     pub(crate) fn rewrite_u8(&mut self, pos: usize, v: u8) {
-        if let Some(slot) = self.buf.get_mut(pos) {
+        if let Some(slot) = self.buf.get_mut(self.base + pos) {
             *slot = v;
         }
     }
@@ -250,7 +267,7 @@ impl OutputStream {
     ///
     /// Class instance ids and type-id tables start afresh inside it.
     pub fn start_encapsulation(&mut self, encoding: EncodingVersion, format: Format) {
-        let start = self.buf.len();
+        let start = self.len();
         self.encaps.push(EncapsFrame {
             start,
             saved_encoding: self.encoding,
@@ -269,7 +286,7 @@ impl OutputStream {
     /// Does nothing when no encapsulation is open.
     pub fn end_encapsulation(&mut self) {
         if let Some(frame) = self.encaps.pop() {
-            let size = self.buf.len() - frame.start;
+            let size = self.len() - frame.start;
             self.rewrite_i32(frame.start, i32::try_from(size).unwrap_or(i32::MAX));
             self.encoding = frame.saved_encoding;
             self.format = frame.saved_format;
@@ -333,6 +350,50 @@ mod tests {
             let bytes = out.finish();
             assert_eq!(&bytes[prefix..], &blob[..]);
         }
+    }
+
+    /// A stream that grows into a large buffer keeps what it wrote before,
+    /// fills in sizes recorded before the switch, and starts its contents
+    /// at `CONTENTS_OFFSET` in a page (64 bytes further when a large blob
+    /// would otherwise be copied a few bytes ahead of itself).
+    #[test]
+    fn large_buffers_start_their_contents_at_a_fixed_page_offset() {
+        use super::super::pool::{aliases, CONTENTS_OFFSET, MIN_CAPACITY};
+        let blob: Vec<u8> = (0..2 * MIN_CAPACITY).map(|i| (i % 251) as u8).collect();
+        for prefix in [0usize, 1, 5, 63, 200] {
+            let mut out = OutputStream::new(EncodingVersion::V1_1);
+            out.start_encapsulation(EncodingVersion::V1_1, Format::Compact);
+            out.write_blob(&vec![3u8; prefix]);
+            let at = out.len();
+            out.write_blob(&blob);
+            assert!(out.base > 0, "a large buffer is padded");
+            let start = out.as_slice().as_ptr() as usize % 4096;
+            assert!(
+                start == CONTENTS_OFFSET || start == CONTENTS_OFFSET + 64,
+                "contents at {start}"
+            );
+            assert!(!aliases(
+                out.as_slice().as_ptr() as usize + at,
+                blob.as_ptr() as usize
+            ));
+            out.end_encapsulation();
+            let size = 6 + prefix + blob.len();
+            let mut want = i32::try_from(size).unwrap_or(0).to_le_bytes().to_vec();
+            want.extend_from_slice(&[1, 1]);
+            want.extend_from_slice(&vec![3u8; prefix]);
+            want.extend_from_slice(&blob);
+            assert_eq!(out.len(), want.len());
+            assert_eq!(out.as_slice(), &want[..]);
+            let bytes = out.finish();
+            assert_eq!(bytes.as_ptr() as usize % 4096, start);
+            assert_eq!(&bytes[..], &want[..]);
+        }
+        // `into_vec` drops the padding.
+        let mut out = OutputStream::new(EncodingVersion::V1_1);
+        out.reserve(MIN_CAPACITY);
+        out.write_i32(7);
+        out.rewrite_u8(1, 9);
+        assert_eq!(out.into_vec(), vec![7, 9, 0, 0]);
     }
 
     #[test]
