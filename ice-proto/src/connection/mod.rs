@@ -5,24 +5,32 @@
 //!
 //! - the *reader* fills a buffer, cuts it into frames with
 //!   [`FrameDecoder`], completes waiting invocations with their replies and
-//!   queues incoming requests; it never waits for a dispatch, so a servant
-//!   that calls out (even back over this very connection) still gets its
-//!   replies read;
-//! - the *writer* sends queued messages, coalescing what is ready into one
-//!   write;
-//! - the *dispatcher* runs queued requests through the [`RequestHandler`]
-//!   (the object adapter), one at a time by default so that requests of one
-//!   connection run in arrival order, as in Ice's one-thread server pool.
-//!   [`ConnectionConfig::max_dispatches`] raises the concurrency. Each
-//!   dispatch runs in its own task, so a panicking servant becomes an
-//!   `UnknownException` reply and the connection goes on.
+//!   dispatches incoming requests. When nothing else of the connection is
+//!   being dispatched, it polls the dispatch once in place: a dispatch that
+//!   finishes at once (most do) costs no task hop, and the replies to the
+//!   requests of one read go out in one write before the next read. A
+//!   dispatch that has to wait goes on in the *dispatcher*, so the reader
+//!   never waits for one: a servant that calls out (even back over this
+//!   very connection) still gets its replies read;
+//! - the *dispatcher* runs the requests that queue behind a waiting
+//!   dispatch through the [`RequestHandler`] (the object adapter), one at a
+//!   time by default so that requests of one connection run in arrival
+//!   order, as in Ice's one-thread server pool.
+//!   [`ConnectionConfig::max_dispatches`] raises the concurrency. A
+//!   panicking servant becomes an `UnknownException` reply and the
+//!   connection goes on;
+//! - the write side has one owner at a time. A caller whose twoway request
+//!   is the only one waiting writes it itself when nothing else is being
+//!   written (no task hop); everything else (oneway floods, heartbeats,
+//!   concurrent callers, what a socket does not take at once) queues for
+//!   the *writer*, which coalesces what is queued into one write.
 //!
 //! A malformed message closes the connection it came on, with a `warn`
 //! line naming the [`ProtocolError`]; other connections are not affected.
 //! The connection never sees servant types: dispatch goes through the
 //! [`RequestHandler`] trait.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -31,7 +39,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 
 use crate::protocol::{
     decode_batch, CompressionStatus, FrameDecoder, FrameEncoder, MessageParts, MessageType,
@@ -123,26 +131,108 @@ enum Outgoing {
     Close,
 }
 
-/// An incoming request waiting for dispatch.
-struct Incoming {
-    request: Request,
+/// Work for the dispatch task.
+enum Incoming {
+    /// A request waiting for dispatch.
+    Queued { request: Request, compress: bool },
+    /// A dispatch the reader started that did not finish at once.
+    Started(Started),
+}
+
+/// A dispatch under way: its future and what its reply needs.
+struct Started {
+    future: CatchPanic,
+    request_id: i32,
+    operation: String,
     compress: bool,
 }
 
-type PendingMap = HashMap<i32, oneshot::Sender<Result<Reply>>>;
+/// Request ids are small consecutive integers: they hash to themselves.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_i32(&mut self, id: i32) {
+        // Spread consecutive ids over the table's buckets.
+        self.0 = u64::from(id.unsigned_abs()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PendingMap =
+    HashMap<i32, oneshot::Sender<Result<Reply>>, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// How a message goes to the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Written by the calling task at once when nothing else is being
+    /// written (no task hop); queued behind the write under way otherwise.
+    Direct,
+    /// Queued for the writer task, which coalesces what is queued into one
+    /// write (oneway floods, heartbeats, concurrent callers).
+    Writer,
+    /// Queued without waking anyone: the reader writes what it queued
+    /// (replies to the requests of one read) before it reads again.
+    Deferred,
+}
+
+/// The write side of a connection. Exactly one party *owns* it at a time:
+/// a task writing directly (for the length of one non-blocking write) or
+/// the writer task; everyone else queues behind the owner, which empties
+/// the queue before it lets go, so messages leave in the order queued.
+struct WriteSide {
+    state: Mutex<WriteState>,
+    stream: Mutex<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// Hands the ownership (and the queue) to the writer task.
+    wake_writer: Notify,
+}
+
+struct WriteState {
+    queue: VecDeque<Outgoing>,
+    owned: bool,
+    /// Close connection was queued or the connection is closed: nothing
+    /// more is accepted.
+    shut: bool,
+    /// When the last message was queued or written (heartbeat timing).
+    last_write: tokio::time::Instant,
+    /// The list an owner writing directly gathers its messages in, kept
+    /// for the next one (no allocation per message).
+    spare: Vec<MessageParts>,
+}
 
 struct Inner {
     id: u64,
     description: String,
     is_server: bool,
     config: ConnectionConfig,
-    out_tx: mpsc::UnboundedSender<Outgoing>,
+    /// How often the writer sends heartbeats (always or while
+    /// dispatching); `None` sends none.
+    heartbeat_period: Option<Duration>,
+    /// Whether an ACM monitor needs the time of the last activity.
+    track_activity: bool,
+    /// Replies the reader handed to callers from its last read: when more
+    /// than one, their callers are likely to call again at once, and leave
+    /// their requests to the writer task to go out in one write.
+    replies_per_read: AtomicUsize,
+    write: WriteSide,
     pending: Mutex<PendingMap>,
     next_request_id: AtomicI32,
     state: Mutex<State>,
     handler: RwLock<Option<Arc<dyn RequestHandler>>>,
     /// Outgoing twoways awaiting replies plus requests queued or in dispatch.
-    busy: watch::Sender<usize>,
+    busy: AtomicUsize,
+    /// Woken when `busy` drops to zero while `idle_waiters` is not zero.
+    idle: Notify,
+    idle_waiters: AtomicUsize,
     /// Requests queued or in dispatch.
     dispatching: AtomicUsize,
     /// When a message was last sent or received.
@@ -282,19 +372,38 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (read_half, write_half) = tokio::io::split(stream);
         let (dispatch_tx, dispatch_rx) = mpsc::unbounded_channel();
+        let heartbeat_period = config.heartbeat.or(config.heartbeat_on_dispatch);
+        let track_activity = config.idle_close.is_some()
+            || config.close_on_invocation.is_some()
+            || config.forceful_idle_close.is_some();
         let inner = Arc::new(Inner {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             description,
             is_server,
             config,
-            out_tx,
-            pending: Mutex::new(HashMap::new()),
+            heartbeat_period,
+            track_activity,
+            replies_per_read: AtomicUsize::new(0),
+            write: WriteSide {
+                state: Mutex::new(WriteState {
+                    queue: VecDeque::new(),
+                    owned: false,
+                    shut: false,
+                    last_write: tokio::time::Instant::now(),
+                    spare: Vec::new(),
+                }),
+                stream: Mutex::new(Box::pin(write_half)),
+                wake_writer: Notify::new(),
+            },
+            pending: Mutex::new(PendingMap::default()),
             next_request_id: AtomicI32::new(1),
             state: Mutex::new(State::Active),
             handler: RwLock::new(handler),
-            busy: watch::Sender::new(0),
+            busy: AtomicUsize::new(0),
+            idle: Notify::new(),
+            idle_waiters: AtomicUsize::new(0),
             dispatching: AtomicUsize::new(0),
             last_activity: Mutex::new(tokio::time::Instant::now()),
             batch: Mutex::new((Vec::new(), false)),
@@ -308,10 +417,9 @@ impl Connection {
                 "established tcp connection"
             );
         }
-        let (read_half, write_half) = tokio::io::split(stream);
         let conn = Self { inner };
         tokio::spawn(conn.clone().read_loop(read_half, buf, dispatch_tx));
-        tokio::spawn(conn.clone().write_loop(write_half, out_rx));
+        tokio::spawn(conn.clone().write_loop());
         tokio::spawn(conn.clone().dispatch_loop(dispatch_rx));
         let config = &conn.inner.config;
         if let Some(period) = [
@@ -371,18 +479,39 @@ impl Connection {
     /// One more request pending or in dispatch. Waiters only wait for the
     /// count to reach zero, so this wakes no one.
     fn busy_add(&self) {
-        self.inner.busy.send_if_modified(|n| {
-            *n += 1;
-            false
-        });
+        self.inner.busy.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// One request fewer; wakes the waiters when none is left.
+    /// One request fewer; wakes those waiting for none to be left.
     fn busy_done(&self) {
-        self.inner.busy.send_if_modified(|n| {
-            *n = n.saturating_sub(1);
-            *n == 0
-        });
+        let before = self
+            .inner
+            .busy
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if before == Ok(1) && self.inner.idle_waiters.load(Ordering::SeqCst) > 0 {
+            self.inner.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until no request is pending or in dispatch.
+    async fn wait_idle(&self) {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.inner.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.inner.idle_waiters);
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.busy.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn closed_error(&self) -> RuntimeError {
@@ -394,6 +523,9 @@ impl Connection {
     }
 
     fn touch(&self) {
+        if !self.inner.track_activity {
+            return;
+        }
         if let Ok(mut last) = self.inner.last_activity.lock() {
             *last = tokio::time::Instant::now();
         }
@@ -448,7 +580,7 @@ impl Connection {
                 return;
             }
             if reached(config.idle_close, idle_for)
-                && *self.inner.busy.borrow() == 0
+                && self.inner.busy.load(Ordering::SeqCst) == 0
                 && self.queued_batch_requests() == 0
             {
                 tracing::debug!(connection = %self.inner.description, "closing idle connection");
@@ -462,10 +594,10 @@ impl Connection {
     }
 
     fn send_bytes(&self, bytes: Bytes) -> Result<()> {
-        self.send_parts(MessageParts::whole(bytes))
+        self.send_parts(MessageParts::whole(bytes), Via::Writer)
     }
 
-    fn send_parts(&self, parts: MessageParts) -> Result<()> {
+    fn send_parts(&self, parts: MessageParts, via: Via) -> Result<()> {
         self.touch();
         if self.inner.config.trace_protocol > 0 {
             if let Some(header) = parts
@@ -484,10 +616,99 @@ impl Connection {
                 );
             }
         }
-        self.inner
-            .out_tx
-            .send(Outgoing::Message(parts))
-            .map_err(|_| self.closed_error())
+        self.send_outgoing(Outgoing::Message(parts), via)
+    }
+
+    /// Queues `out` (or, [`Via::Direct`] with nothing being written, writes
+    /// it at once).
+    fn send_outgoing(&self, out: Outgoing, via: Via) -> Result<()> {
+        let side = &self.inner.write;
+        let mut state = side.state.lock().map_err(|_| self.closed_error())?;
+        if state.shut {
+            return Err(self.closed_error());
+        }
+        if self.inner.heartbeat_period.is_some() {
+            state.last_write = tokio::time::Instant::now();
+        }
+        if matches!(out, Outgoing::Close) {
+            state.shut = true;
+        }
+        if state.owned || via == Via::Deferred {
+            state.queue.push_back(out);
+            return Ok(());
+        }
+        state.owned = true;
+        match (via, out) {
+            (Via::Direct, Outgoing::Message(parts)) => {
+                let mut batch = std::mem::take(&mut state.spare);
+                take_messages(&mut state.queue, &mut batch);
+                drop(state);
+                batch.push(parts);
+                self.write_owned(batch);
+            }
+            (_, out) => {
+                state.queue.push_back(out);
+                drop(state);
+                side.wake_writer.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the messages the reader queued ([`Via::Deferred`]), unless
+    /// the write side is owned (its owner writes them).
+    fn flush_deferred(&self) {
+        let side = &self.inner.write;
+        let Ok(mut state) = side.state.lock() else {
+            return;
+        };
+        if state.owned || state.queue.is_empty() {
+            return;
+        }
+        state.owned = true;
+        let mut batch = std::mem::take(&mut state.spare);
+        take_messages(&mut state.queue, &mut batch);
+        if batch.is_empty() {
+            // Close connection is next: the writer task sends it.
+            state.spare = batch;
+            drop(state);
+            side.wake_writer.notify_one();
+            return;
+        }
+        drop(state);
+        self.write_owned(batch);
+    }
+
+    /// Writes `batch` without waiting, as the owner of the write side;
+    /// what the socket does not take at once goes back to the front of
+    /// the queue, and the ownership goes to the writer task, as it does
+    /// when more was queued meanwhile.
+    fn write_owned(&self, mut batch: Vec<MessageParts>) {
+        let side = &self.inner.write;
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let written = match side.stream.lock() {
+            Ok(mut stream) => try_write_parts(stream.as_mut(), &mut cx, &mut batch),
+            Err(_) => Err(std::io::ErrorKind::Other.into()),
+        };
+        if let Err(e) = written {
+            tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
+            self.terminate(RuntimeError::ConnectionLost);
+            return;
+        }
+        let Ok(mut state) = side.state.lock() else {
+            return;
+        };
+        let done = batch.is_empty() && state.queue.is_empty();
+        for parts in batch.drain(..).rev() {
+            state.queue.push_front(Outgoing::Message(parts));
+        }
+        state.spare = batch;
+        if done {
+            state.owned = false;
+            return;
+        }
+        drop(state);
+        side.wake_writer.notify_one();
     }
 
     /// Sends a twoway request and waits for its reply. The request id in
@@ -512,7 +733,7 @@ impl Connection {
     /// As [`Self::invoke`].
     pub async fn invoke_ref(&self, request: &Request, compress: bool) -> Result<Reply> {
         let (tx, rx) = oneshot::channel();
-        let id = {
+        let (id, alone) = {
             let state = self
                 .inner
                 .state
@@ -527,12 +748,18 @@ impl Connection {
                 .pending
                 .lock()
                 .map_err(|_| RuntimeError::ConnectionClosed)?;
+            let alone =
+                pending.is_empty() && self.inner.replies_per_read.load(Ordering::Relaxed) <= 1;
             pending.insert(id, tx);
-            id
+            (id, alone)
         };
         self.busy_add();
         let guard = PendingGuard { conn: self, id };
-        self.send_parts(request.to_parts_with_id(id, compress))?;
+        // The only caller writes its request itself (no task hop);
+        // concurrent callers leave theirs to the writer task, which sends
+        // what they queue in one write.
+        let via = if alone { Via::Direct } else { Via::Writer };
+        self.send_parts(request.to_parts_with_id(id, compress), via)?;
         let reply = rx.await.unwrap_or_else(|_| Err(self.closed_error()));
         drop(guard);
         reply
@@ -570,7 +797,7 @@ impl Connection {
         if self.state() != State::Active {
             return Err(self.closed_error());
         }
-        self.send_parts(request.to_parts_with_id(0, compress))
+        self.send_parts(request.to_parts_with_id(0, compress), Via::Writer)
     }
 
     /// Sends queued batch requests as one batch request message. Nothing is
@@ -656,8 +883,7 @@ impl Connection {
             self.wait_closed().await;
             return;
         }
-        let mut busy = self.inner.busy.subscribe();
-        let idle = busy.wait_for(|n| *n == 0);
+        let idle = self.wait_idle();
         let _ = tokio::time::timeout(self.inner.config.close_timeout, idle).await;
         if self.inner.config.trace_protocol > 0 {
             tracing::info!(
@@ -669,7 +895,7 @@ impl Connection {
                 "sending message"
             );
         }
-        let _ = self.inner.out_tx.send(Outgoing::Close);
+        let _ = self.send_outgoing(Outgoing::Close, Via::Writer);
         let closed = self.wait_closed();
         if tokio::time::timeout(self.inner.config.close_timeout, closed)
             .await
@@ -707,6 +933,9 @@ impl Connection {
             }
             *state = State::Closed;
         }
+        if let Ok(mut write) = self.inner.write.state.lock() {
+            write.shut = true;
+        }
         let pending: Vec<_> = self
             .inner
             .pending
@@ -739,9 +968,16 @@ impl Connection {
     {
         let mut decoder = FrameDecoder::new(self.inner.config.message_size_max);
         let mut closed = self.inner.closed.subscribe();
+        // One wait for the whole loop, not one made per read.
+        let closed = closed.wait_for(Option::is_some);
+        tokio::pin!(closed);
+        let mut replies = 0;
         let reason = loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
+                    if frame.message_type == MessageType::Reply {
+                        replies += 1;
+                    }
                     if let Err(reason) = self.on_frame(frame, &dispatch_tx) {
                         break reason;
                     }
@@ -757,6 +993,15 @@ impl Connection {
                     );
                     break RuntimeError::Protocol(error);
                 }
+            }
+            // Every whole message read is handled: the replies of the
+            // dispatches that finished go out in one write.
+            self.flush_deferred();
+            if replies > 0 {
+                self.inner
+                    .replies_per_read
+                    .store(replies, Ordering::Relaxed);
+                replies = 0;
             }
             // Room for the rest of a message whose header is in, so a large
             // message is read in large reads into one allocation.
@@ -789,7 +1034,7 @@ impl Connection {
                         break RuntimeError::ConnectionLost;
                     }
                 },
-                _ = closed.wait_for(Option::is_some) => return,
+                _ = &mut closed => return,
             }
         };
         self.terminate(reason);
@@ -880,80 +1125,127 @@ impl Connection {
             return;
         }
         self.busy_add();
-        self.inner.dispatching.fetch_add(1, Ordering::SeqCst);
-        if dispatch_tx.send(Incoming { request, compress }).is_err() {
+        let before = self.inner.dispatching.fetch_add(1, Ordering::SeqCst);
+        let incoming = if before == 0 && self.inner.config.max_dispatches <= 1 {
+            // Nothing queued or running: the request is dispatched here,
+            // in the reader, without a task hop; a dispatch that has to
+            // wait goes on in the dispatch task, and what arrives in the
+            // meantime queues behind it, so the order holds.
+            let mut started = self.start_dispatch(request, compress);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match Pin::new(&mut started.future).poll(&mut cx) {
+                std::task::Poll::Ready(result) => {
+                    self.finish_dispatch(&started, result, Via::Deferred);
+                    return;
+                }
+                // The dispatch task polls it again (with its own waker)
+                // as soon as it gets it.
+                std::task::Poll::Pending => Incoming::Started(started),
+            }
+        } else {
+            Incoming::Queued { request, compress }
+        };
+        if dispatch_tx.send(incoming).is_err() {
             self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
             self.busy_done();
         }
     }
 
     async fn dispatch_loop(self, mut rx: mpsc::UnboundedReceiver<Incoming>) {
-        let permits = Arc::new(Semaphore::new(self.inner.config.max_dispatches.max(1)));
         let serial = self.inner.config.max_dispatches <= 1;
+        let permits = Arc::new(Semaphore::new(self.inner.config.max_dispatches.max(1)));
         while let Some(incoming) = rx.recv().await {
+            if serial {
+                self.dispatch_one(incoming).await;
+                continue;
+            }
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
             let conn = self.clone();
-            let job = async move {
+            tokio::spawn(async move {
                 conn.dispatch_one(incoming).await;
                 drop(permit);
-            };
-            if serial {
-                job.await;
-            } else {
-                tokio::spawn(job);
+            });
+        }
+    }
+
+    /// Starts dispatching `request`: the handler's future (or the answer
+    /// when there is no handler), not yet polled.
+    fn start_dispatch(&self, request: Request, compress: bool) -> Started {
+        let request_id = request.header.request_id;
+        match self.handler() {
+            Some(handler) => Started {
+                request_id,
+                operation: request.header.operation.clone(),
+                compress,
+                future: CatchPanic(Some(handler.handle(request, self.clone()))),
+            },
+            None => {
+                let body = ReplyBody::ObjectNotExist(RequestFailed {
+                    identity: request.header.identity,
+                    facet: request.header.facet,
+                    operation: request.header.operation,
+                });
+                Started {
+                    request_id,
+                    operation: String::new(),
+                    compress,
+                    future: CatchPanic(Some(Box::pin(std::future::ready(body)))),
+                }
             }
         }
     }
 
-    async fn dispatch_one(&self, incoming: Incoming) {
-        let Incoming { request, compress } = incoming;
-        let id = request.header.request_id;
-        let body = match self.handler() {
-            Some(handler) => {
-                let operation = request.header.operation.clone();
-                // Polled in place (no task per request); a panic is caught
-                // as a spawned task's would be.
-                match CatchPanic(Some(handler.handle(request, self.clone()))).await {
-                    Ok(body) => body,
-                    Err(e) => {
-                        tracing::warn!(
-                            connection = %self.inner.description,
-                            operation = %operation,
-                            error = %e,
-                            "dispatch panicked"
-                        );
-                        ReplyBody::UnknownException(format!(
-                            "servant panicked while dispatching `{operation}`"
-                        ))
-                    }
-                }
-            }
-            None => ReplyBody::ObjectNotExist(RequestFailed {
-                identity: request.header.identity,
-                facet: request.header.facet,
-                operation: request.header.operation,
-            }),
-        };
-        if id != 0 {
+    /// Sends the reply of a finished dispatch (none for oneway requests).
+    fn finish_dispatch(
+        &self,
+        started: &Started,
+        result: std::result::Result<ReplyBody, String>,
+        via: Via,
+    ) {
+        let body = result.unwrap_or_else(|e| {
+            let operation = &started.operation;
+            tracing::warn!(
+                connection = %self.inner.description,
+                operation = %operation,
+                error = %e,
+                "dispatch panicked"
+            );
+            ReplyBody::UnknownException(format!("servant panicked while dispatching `{operation}`"))
+        });
+        if started.request_id != 0 {
             let reply = Reply {
-                request_id: id,
+                request_id: started.request_id,
                 body,
             };
-            let _ = self.send_parts(reply.to_parts(compress));
+            let _ = self.send_parts(reply.to_parts(started.compress), via);
         }
         self.inner.dispatching.fetch_sub(1, Ordering::SeqCst);
         self.busy_done();
     }
 
-    async fn write_loop<W>(self, mut writer: W, mut rx: mpsc::UnboundedReceiver<Outgoing>)
-    where
-        W: AsyncWrite + Send + Unpin,
-    {
+    async fn dispatch_one(&self, incoming: Incoming) {
+        let mut started = match incoming {
+            Incoming::Queued { request, compress } => self.start_dispatch(request, compress),
+            Incoming::Started(started) => started,
+        };
+        // Polled in place (no task per request); a panic is caught as a
+        // spawned task's would be.
+        let result = (&mut started.future).await;
+        self.finish_dispatch(&started, result, Via::Direct);
+    }
+
+    /// The writer task: sleeps until it is handed the write side, then
+    /// writes what is queued, coalescing small messages into one write,
+    /// until the queue is empty; sends heartbeats when configured.
+    async fn write_loop(self) {
+        let side = &self.inner.write;
         let mut closed = self.inner.closed.subscribe();
+        let closed = closed.wait_for(Option::is_some);
+        tokio::pin!(closed);
         let always = self.inner.config.heartbeat;
-        let heartbeat = always.or(self.inner.config.heartbeat_on_dispatch);
+        let heartbeat = self.inner.heartbeat_period;
         let mut batch = BytesMut::new();
         // One heartbeat timer for the connection's life, armed for a period
         // after the last write: when it fires early (something was written
@@ -961,13 +1253,17 @@ impl Connection {
         let period = heartbeat.unwrap_or(Duration::from_secs(3600));
         let timer = tokio::time::sleep(period);
         tokio::pin!(timer);
-        let mut last_write = tokio::time::Instant::now();
-        loop {
-            let next = tokio::select! {
-                next = rx.recv() => next,
-                _ = closed.wait_for(Option::is_some) => break,
+        'serve: loop {
+            tokio::select! {
+                () = side.wake_writer.notified() => {}
+                _ = &mut closed => break,
                 () = &mut timer, if heartbeat.is_some() => {
                     let now = tokio::time::Instant::now();
+                    let last_write = side
+                        .state
+                        .lock()
+                        .map(|s| s.last_write)
+                        .unwrap_or(now);
                     let due = last_write + period;
                     if due > now {
                         timer.as_mut().reset(due);
@@ -979,61 +1275,113 @@ impl Connection {
                     }
                     let mut msg = BytesMut::new();
                     FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
-                    Some(Outgoing::Message(MessageParts::whole(msg.freeze())))
+                    // Queued like any message; the hand-over wakes this task.
+                    let _ = self.send_parts(MessageParts::whole(msg.freeze()), Via::Writer);
+                    continue;
                 }
-            };
-            let Some(first) = next else { break };
-            let mut close = false;
-            let mut item = Some(first);
-            // Messages already queued are coalesced into one write; a large
-            // message body ends it and goes to the socket as it is, right
-            // behind what was gathered (one vectored write, no copy).
-            let mut large: Option<Bytes> = None;
-            while let Some(out) = item.take() {
-                match out {
-                    Outgoing::Message(parts) if parts.body.len() >= COPY_LIMIT => {
-                        batch.extend_from_slice(&parts.head);
-                        large = Some(parts.body);
+            }
+            // The write side is ours until the queue is empty.
+            loop {
+                let mut close = false;
+                // Messages already queued are coalesced into one write; a
+                // large message body ends it and goes to the socket as it
+                // is, right behind what was gathered (one vectored write,
+                // no copy).
+                let mut large: Option<Bytes> = None;
+                {
+                    let Ok(mut state) = side.state.lock() else {
+                        break 'serve;
+                    };
+                    if state.queue.is_empty() {
+                        state.owned = false;
                         break;
                     }
-                    Outgoing::Message(parts) => {
-                        batch.extend_from_slice(&parts.head);
-                        batch.extend_from_slice(&parts.body);
-                    }
-                    Outgoing::Close => {
-                        close = true;
-                        break;
+                    while batch.len() < 64 * 1024 {
+                        match state.queue.pop_front() {
+                            None => break,
+                            Some(Outgoing::Message(parts)) if parts.body.len() >= COPY_LIMIT => {
+                                batch.extend_from_slice(&parts.head);
+                                large = Some(parts.body);
+                                break;
+                            }
+                            Some(Outgoing::Message(parts)) => {
+                                batch.extend_from_slice(&parts.head);
+                                batch.extend_from_slice(&parts.body);
+                            }
+                            Some(Outgoing::Close) => {
+                                close = true;
+                                break;
+                            }
+                        }
                     }
                 }
-                if batch.len() < 64 * 1024 {
-                    item = rx.try_recv().ok();
+                if close {
+                    FrameEncoder::encode_empty(MessageType::CloseConnection, &mut batch);
                 }
-            }
-            if close {
-                FrameEncoder::encode_empty(MessageType::CloseConnection, &mut batch);
-            }
-            let written = match &large {
-                Some(body) => write_both(&mut writer, &batch, body).await,
-                None => writer.write_all(&batch).await,
-            };
-            if let Err(e) = written {
-                tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
-                self.terminate(RuntimeError::ConnectionLost);
-                break;
-            }
-            if heartbeat.is_some() {
-                last_write = tokio::time::Instant::now();
-            }
-            batch.clear();
-            if close {
-                let _ = writer.flush().await;
-                let _ = writer.shutdown().await;
-                // The reader ends the connection when the peer closes its side.
-                let _ = closed.wait_for(Option::is_some).await;
-                break;
+                let written = tokio::select! {
+                    written = self.write_all_parts(&batch, large.as_deref().unwrap_or_default()) => written,
+                    _ = &mut closed => break 'serve,
+                };
+                if let Err(e) = written {
+                    tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
+                    self.terminate(RuntimeError::ConnectionLost);
+                    break 'serve;
+                }
+                batch.clear();
+                if close {
+                    let _ = self.shutdown_write().await;
+                    // The reader ends the connection when the peer closes
+                    // its side.
+                    let _ = (&mut closed).await;
+                    break 'serve;
+                }
             }
         }
-        let _ = writer.shutdown().await;
+        if let Ok(mut state) = side.state.lock() {
+            state.shut = true;
+            state.queue.clear();
+        }
+        let _ = self.shutdown_write().await;
+    }
+
+    /// Writes all of `first` and then all of `second`, with vectored
+    /// writes while both remain.
+    async fn write_all_parts(&self, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()> {
+        let stream = &self.inner.write.stream;
+        std::future::poll_fn(|cx| loop {
+            if first.is_empty() && second.is_empty() {
+                return std::task::Poll::Ready(Ok(()));
+            }
+            let Ok(mut stream) = stream.lock() else {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::Other.into()));
+            };
+            let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+            let n = match stream.as_mut().poll_write_vectored(cx, &slices) {
+                std::task::Poll::Ready(Ok(0)) => {
+                    return std::task::Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
+                }
+                std::task::Poll::Ready(Ok(n)) => n,
+                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            };
+            if n < first.len() {
+                first = first.get(n..).unwrap_or_default();
+            } else {
+                second = second.get(n - first.len()..).unwrap_or_default();
+                first = &[];
+            }
+        })
+        .await
+    }
+
+    /// Flushes and shuts the write side of the stream down.
+    async fn shutdown_write(&self) -> std::io::Result<()> {
+        let stream = &self.inner.write.stream;
+        std::future::poll_fn(|cx| match stream.lock() {
+            Ok(mut stream) => stream.as_mut().poll_shutdown(cx),
+            Err(_) => std::task::Poll::Ready(Err(std::io::ErrorKind::Other.into())),
+        })
+        .await
     }
 }
 
@@ -1041,26 +1389,71 @@ impl Connection {
 /// buffer but written from where they are.
 const COPY_LIMIT: usize = 8 * 1024;
 
-/// Writes all of `first` and then all of `second`, with vectored writes
-/// while both remain.
-async fn write_both<W>(writer: &mut W, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()>
-where
-    W: AsyncWrite + Unpin,
-{
-    while !first.is_empty() {
-        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
-        let n = writer.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        if n < first.len() {
-            first = first.get(n..).unwrap_or_default();
-        } else {
-            second = second.get(n - first.len()..).unwrap_or_default();
-            first = &[];
+/// Moves the messages at the front of `queue`, up to a close connection,
+/// into `batch`.
+fn take_messages(queue: &mut VecDeque<Outgoing>, batch: &mut Vec<MessageParts>) {
+    while matches!(queue.front(), Some(Outgoing::Message(_))) {
+        if let Some(Outgoing::Message(parts)) = queue.pop_front() {
+            batch.push(parts);
         }
     }
-    writer.write_all(second).await
+}
+
+/// Writes as much of `batch` as `stream` takes without waiting, and
+/// removes it from `batch`: a message written in part stays with what is
+/// left of it. `batch` is empty when everything was written.
+fn try_write_parts(
+    mut stream: Pin<&mut (dyn AsyncWrite + Send)>,
+    cx: &mut std::task::Context<'_>,
+    batch: &mut Vec<MessageParts>,
+) -> std::io::Result<()> {
+    use bytes::Buf;
+    use std::task::Poll;
+    let mut first = 0;
+    loop {
+        while batch.get(first).is_some_and(MessageParts::is_empty) {
+            first += 1;
+        }
+        let Some(rest) = batch.get(first..).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        let mut slices = [std::io::IoSlice::new(&[]); 16];
+        let mut count = 0;
+        for parts in rest {
+            for part in [&parts.head, &parts.body] {
+                if let (false, Some(slot)) = (part.is_empty(), slices.get_mut(count)) {
+                    *slot = std::io::IoSlice::new(part);
+                    count += 1;
+                }
+            }
+            if count + 2 > slices.len() {
+                break;
+            }
+        }
+        let used = slices.get(..count).unwrap_or_default();
+        let mut written = match stream.as_mut().poll_write_vectored(cx, used) {
+            Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => break,
+        };
+        while written > 0 {
+            let Some(parts) = batch.get_mut(first) else {
+                break;
+            };
+            let head = parts.head.len().min(written);
+            parts.head.advance(head);
+            let body = parts.body.len().min(written - head);
+            parts.body.advance(body);
+            written -= head + body;
+            if parts.is_empty() {
+                first += 1;
+            }
+        }
+    }
+    batch.drain(..first.min(batch.len()));
+    Ok(())
 }
 
 /// A dispatch future whose panic becomes `Err` with the panic's message,

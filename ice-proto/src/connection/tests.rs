@@ -669,3 +669,100 @@ async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Ve
     .await;
     out.into_iter().flatten().collect()
 }
+
+/// A writer that takes at most `limit` bytes per call, across all the
+/// slices of a vectored write, and refuses every third call.
+struct Stingy {
+    got: Vec<u8>,
+    limit: usize,
+    calls: usize,
+}
+
+impl AsyncWrite for Stingy {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.poll_write_vectored(cx, &[std::io::IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.calls += 1;
+        if self.calls % 3 == 0 {
+            return std::task::Poll::Pending;
+        }
+        let mut room = self.limit;
+        let mut taken = 0;
+        for buf in bufs {
+            let n = buf.len().min(room);
+            self.got.extend_from_slice(&buf[..n]);
+            room -= n;
+            taken += n;
+        }
+        std::task::Poll::Ready(Ok(taken))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Messages written without waiting, in as many partial writes as the
+/// stream makes them, reach it whole and in order: what a refused or short
+/// write leaves stays in the batch, cut where the stream stopped.
+#[test]
+fn partial_writes_leave_exactly_the_rest() {
+    let mut expected = Vec::new();
+    let mut batch = Vec::new();
+    // More messages than one vectored write takes, with empty heads and
+    // bodies among them.
+    for i in 0..40usize {
+        let head: Vec<u8> = (0..(i % 4) * 5).map(|j| (i + j) as u8).collect();
+        let body: Vec<u8> = (0..(i % 5) * 7).map(|j| (i * 3 + j) as u8).collect();
+        expected.extend_from_slice(&head);
+        expected.extend_from_slice(&body);
+        batch.push(MessageParts {
+            head: Bytes::from(head),
+            body: Bytes::from(body),
+        });
+    }
+    for limit in [1, 3, 16, 1000] {
+        let mut stream = Stingy {
+            got: Vec::new(),
+            limit,
+            calls: 0,
+        };
+        let mut left = batch.clone();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut rounds = 0;
+        while !left.is_empty() {
+            let pinned: Pin<&mut Stingy> = Pin::new(&mut stream);
+            try_write_parts(pinned, &mut cx, &mut left).unwrap();
+            let after: usize = left.iter().map(MessageParts::len).sum();
+            // What left the batch is exactly what the stream took.
+            assert_eq!(expected.len() - after, stream.got.len());
+            rounds += 1;
+            assert!(rounds < 100_000, "no progress");
+        }
+        assert_eq!(stream.got, expected, "limit {limit}");
+    }
+}
