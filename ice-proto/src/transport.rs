@@ -3,12 +3,101 @@
 //! This module only opens sockets; everything that happens on them (the
 //! validation handshake, framing, request ids) is the `connection` layer's
 //! job. SSL and WebSocket transports would sit beside TCP here.
+//!
+//! Socket buffer sizes are the operating system's (on Linux, tuned as the
+//! connection goes) unless `Ice.TCP.RcvSize` / `Ice.TCP.SndSize` ask for
+//! others, as in ZeroC Ice: see [`BufferSizes`], [`connect_with`] and
+//! [`TcpAcceptor::bind_with`].
 
 use std::net::SocketAddr;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::properties::Properties;
 use crate::runtime_error::{Result, RuntimeError};
+
+/// Listen queue of an acceptor bound by [`TcpAcceptor::bind_with`]
+/// (`Ice.TCP.Backlog`'s default in ZeroC's C++ on Linux: `SOMAXCONN`).
+const BACKLOG: u32 = 4096;
+
+/// TCP receive and send buffer sizes, in bytes; `None` leaves the
+/// operating system's default (and, on Linux, its automatic tuning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferSizes {
+    /// `SO_RCVBUF`, from `Ice.TCP.RcvSize`.
+    pub rcv: Option<u32>,
+    /// `SO_SNDBUF`, from `Ice.TCP.SndSize`.
+    pub snd: Option<u32>,
+}
+
+impl BufferSizes {
+    /// The sizes `Ice.TCP.RcvSize` and `Ice.TCP.SndSize` set; unset, zero,
+    /// negative or non-numeric values leave the system's default.
+    #[must_use]
+    pub fn from_properties(properties: &Properties) -> Self {
+        let size = |key: &str| u32::try_from(properties.get_property_as_int(key)).ok();
+        Self {
+            rcv: size("Ice.TCP.RcvSize").filter(|&n| n > 0),
+            snd: size("Ice.TCP.SndSize").filter(|&n| n > 0),
+        }
+    }
+
+    /// Whether both are the system's.
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        self.rcv.is_none() && self.snd.is_none()
+    }
+
+    /// Sets the sizes asked for on `socket`. The system may round them or
+    /// bound them; like ZeroC Ice, this warns when it gave less than asked
+    /// (Linux reports twice the size set, its bookkeeping included).
+    ///
+    /// # Errors
+    /// [`RuntimeError::Io`] when the socket refuses the option.
+    pub fn apply(&self, socket: &TcpSocket) -> Result<()> {
+        if let Some(rcv) = self.rcv {
+            socket
+                .set_recv_buffer_size(rcv)
+                .map_err(|e| RuntimeError::io("set SO_RCVBUF", e))?;
+            if let Ok(got) = socket.recv_buffer_size() {
+                if got < rcv {
+                    tracing::warn!(
+                        requested = rcv,
+                        adjusted = got,
+                        "TCP receive buffer size: requested size exceeds the system limit"
+                    );
+                }
+            }
+        }
+        if let Some(snd) = self.snd {
+            socket
+                .set_send_buffer_size(snd)
+                .map_err(|e| RuntimeError::io("set SO_SNDBUF", e))?;
+            if let Ok(got) = socket.send_buffer_size() {
+                if got < snd {
+                    tracing::warn!(
+                        requested = snd,
+                        adjusted = got,
+                        "TCP send buffer size: requested size exceeds the system limit"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fresh socket of `addr`'s family with `sizes` set.
+fn socket_for(addr: &SocketAddr, sizes: BufferSizes) -> Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| RuntimeError::io("socket", e))?;
+    sizes.apply(&socket)?;
+    Ok(socket)
+}
 
 /// Opens a TCP connection to `host:port`, with `TCP_NODELAY` set as Ice does.
 ///
@@ -24,6 +113,36 @@ pub async fn connect(host: &str, port: u16) -> Result<TcpStream> {
         .set_nodelay(true)
         .map_err(|e| RuntimeError::io("set TCP_NODELAY", e))?;
     Ok(stream)
+}
+
+/// [`connect`] with socket buffer sizes (set before connecting, so that
+/// the window the connection opens with accounts for them).
+///
+/// # Errors
+/// [`RuntimeError::Io`] when the name does not resolve, every address
+/// refuses the connection, or a buffer size cannot be set.
+pub async fn connect_with(host: &str, port: u16, sizes: BufferSizes) -> Result<TcpStream> {
+    if sizes.is_default() {
+        return connect(host, port).await;
+    }
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| RuntimeError::io("connect", e))?;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        let socket = socket_for(&addr, sizes)?;
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| RuntimeError::io("set TCP_NODELAY", e))?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(RuntimeError::io("connect", last))
 }
 
 /// A listening TCP socket.
@@ -44,6 +163,35 @@ impl TcpAcceptor {
             .await
             .map_err(|e| RuntimeError::io("bind", e))?;
         Ok(Self { listener })
+    }
+
+    /// [`TcpAcceptor::bind`] with socket buffer sizes, set on the listening
+    /// socket so that every accepted connection inherits them.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Io`] when the address cannot be resolved or bound,
+    /// or a buffer size cannot be set.
+    pub async fn bind_with(host: &str, port: u16, sizes: BufferSizes) -> Result<Self> {
+        if sizes.is_default() {
+            return Self::bind(host, port).await;
+        }
+        let host = if host.is_empty() { "0.0.0.0" } else { host };
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        let addrs = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| RuntimeError::io("bind", e))?;
+        for addr in addrs {
+            let socket = socket_for(&addr, sizes)?;
+            // As `TcpListener::bind` does on Unix.
+            socket
+                .set_reuseaddr(true)
+                .map_err(|e| RuntimeError::io("set SO_REUSEADDR", e))?;
+            match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+                Ok(listener) => return Ok(Self { listener }),
+                Err(e) => last = e,
+            }
+        }
+        Err(RuntimeError::io("bind", last))
     }
 
     /// The address actually bound.
@@ -97,6 +245,62 @@ mod tests {
             .map_err(|e| RuntimeError::io("read", e))?;
         assert_eq!(&buf, b"IceP");
         client.await.map_err(|_| RuntimeError::ConnectionLost)??;
+        Ok(())
+    }
+
+    /// The sizes of a stream's socket (Linux reports twice what was set).
+    fn sizes_of(stream: TcpStream) -> (u32, u32) {
+        let socket = stream
+            .into_std()
+            .map(TcpSocket::from_std_stream)
+            .expect("a std stream");
+        (
+            socket.recv_buffer_size().unwrap_or(0),
+            socket.send_buffer_size().unwrap_or(0),
+        )
+    }
+
+    #[test]
+    fn buffer_sizes_come_from_the_ice_tcp_properties() {
+        let p = Properties::new()
+            .with("Ice.TCP.RcvSize", "65536")
+            .with("Ice.TCP.SndSize", "0");
+        assert_eq!(
+            BufferSizes::from_properties(&p),
+            BufferSizes {
+                rcv: Some(65536),
+                snd: None
+            }
+        );
+        let p = Properties::new().with("Ice.TCP.SndSize", "-3");
+        assert!(BufferSizes::from_properties(&p).is_default());
+        assert!(BufferSizes::from_properties(&Properties::new()).is_default());
+    }
+
+    /// Sizes set on the acceptor reach the accepted socket, sizes set on
+    /// the connecting side reach its socket; unset ones stay the system's.
+    #[tokio::test]
+    async fn buffer_sizes_reach_both_sockets() -> Result<()> {
+        let small = BufferSizes {
+            rcv: Some(32 * 1024),
+            snd: Some(48 * 1024),
+        };
+        let acceptor = TcpAcceptor::bind_with("127.0.0.1", 0, small).await?;
+        let port = acceptor.local_addr()?.port();
+        let client = connect_with("127.0.0.1", port, small).await?;
+        let (server, _) = acceptor.accept().await?;
+        for (rcv, snd) in [sizes_of(client), sizes_of(server)] {
+            // Linux doubles the value set; other systems may round it.
+            assert!((32 * 1024..=64 * 1024).contains(&rcv), "rcv {rcv}");
+            assert!((48 * 1024..=96 * 1024).contains(&snd), "snd {snd}");
+        }
+        // Without sizes: the system's default, not what was set above.
+        let plain = TcpAcceptor::bind_with("127.0.0.1", 0, BufferSizes::default()).await?;
+        let port = plain.local_addr()?.port();
+        let client = connect_with("127.0.0.1", port, BufferSizes::default()).await?;
+        let (rcv, _) = sizes_of(client);
+        assert_ne!(rcv, 64 * 1024);
+        drop(plain.accept().await?);
         Ok(())
     }
 
