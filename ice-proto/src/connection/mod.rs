@@ -523,11 +523,17 @@ impl Connection {
     }
 
     fn touch(&self) {
+        if self.inner.track_activity {
+            self.touch_at(tokio::time::Instant::now());
+        }
+    }
+
+    fn touch_at(&self, now: tokio::time::Instant) {
         if !self.inner.track_activity {
             return;
         }
         if let Ok(mut last) = self.inner.last_activity.lock() {
-            *last = tokio::time::Instant::now();
+            *last = now;
         }
     }
 
@@ -598,7 +604,6 @@ impl Connection {
     }
 
     fn send_parts(&self, parts: MessageParts, via: Via) -> Result<()> {
-        self.touch();
         if self.inner.config.trace_protocol > 0 {
             if let Some(header) = parts
                 .head
@@ -627,8 +632,11 @@ impl Connection {
         if state.shut {
             return Err(self.closed_error());
         }
-        if self.inner.heartbeat_period.is_some() {
-            state.last_write = tokio::time::Instant::now();
+        if self.inner.heartbeat_period.is_some() || self.inner.track_activity {
+            // One clock reading for both timers.
+            let now = tokio::time::Instant::now();
+            state.last_write = now;
+            self.touch_at(now);
         }
         if matches!(out, Outgoing::Close) {
             state.shut = true;
@@ -1028,7 +1036,7 @@ impl Connection {
                             RuntimeError::ConnectionLost
                         };
                     }
-                    Ok(_) => {}
+                    Ok(_) => self.touch(),
                     Err(e) => {
                         tracing::debug!(connection = %self.inner.description, error = %e, "read failed");
                         break RuntimeError::ConnectionLost;
@@ -1047,7 +1055,6 @@ impl Connection {
         dispatch_tx: &mpsc::UnboundedSender<Incoming>,
     ) -> std::result::Result<(), RuntimeError> {
         let compress = frame.compression != CompressionStatus::NotCompressed;
-        self.touch();
         if self.inner.config.trace_protocol > 0 {
             tracing::info!(
                 target: "ice::trace::protocol",
