@@ -598,7 +598,8 @@ impl Communicator {
             }
             *slot = None;
             let attempt = async {
-                let stream = crate::transport::connect(&host, port).await?;
+                let sizes = crate::transport::BufferSizes::from_properties(&self.inner.properties);
+                let stream = crate::transport::connect_with(&host, port, sizes).await?;
                 Connection::connect(
                     stream,
                     format!("{host}:{port}"),

@@ -364,7 +364,8 @@ impl ObjectAdapter {
                 name: name.clone(),
                 reason: "port out of range",
             })?;
-            let acceptor = TcpAcceptor::bind(&ip.host, port).await?;
+            let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
+            let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes).await?;
             let addr = acceptor.local_addr()?;
             let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
                 "127.0.0.1".to_owned()
