@@ -1018,7 +1018,11 @@ impl Connection {
                     .saturating_sub(buf.len())
             });
             if buf.capacity() - buf.len() < missing.max(4096) {
-                buf.reserve(missing.max(16 * 1024));
+                if missing >= PAGE_ALIGNED_READ {
+                    buf = page_aligned_copy(&buf, missing);
+                } else {
+                    buf.reserve(missing.max(16 * 1024));
+                }
             }
             tokio::select! {
                 read = reader.read_buf(&mut buf) => match read {
@@ -1395,6 +1399,27 @@ impl Connection {
 /// Message bodies this long or longer are not copied into the writer's
 /// buffer but written from where they are.
 const COPY_LIMIT: usize = 8 * 1024;
+
+/// Messages that need this many more bytes once their header is in are
+/// read into a buffer of their own starting at a page boundary.
+const PAGE_ALIGNED_READ: usize = 64 * 1024;
+
+/// `buf` copied to the start of a 4 KiB page, with room for `more` bytes
+/// behind it. The kernel copies a large message from its socket buffer
+/// pages into ours at about a tenth of its usual speed when it stores 1
+/// to 63 bytes ahead of where it loads modulo 4 KiB, which a large block
+/// from glibc's malloc (16 bytes into its page) hits (measured on
+/// loopback: a 500 KB read 155-230 us at page offsets 8-16, 28-47 us at
+/// 0 or beyond 32).
+fn page_aligned_copy(buf: &[u8], more: usize) -> BytesMut {
+    use bytes::Buf;
+    let mut fresh = BytesMut::with_capacity(buf.len() + more + 4096);
+    let pad = (4096 - fresh.as_ptr() as usize % 4096) % 4096;
+    fresh.resize(pad, 0);
+    fresh.advance(pad);
+    fresh.extend_from_slice(buf);
+    fresh
+}
 
 /// Moves the messages at the front of `queue`, up to a close connection,
 /// into `batch`.

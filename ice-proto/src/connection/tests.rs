@@ -766,3 +766,17 @@ fn partial_writes_leave_exactly_the_rest() {
         assert_eq!(stream.got, expected, "limit {limit}");
     }
 }
+
+/// A large message's read buffer starts at a page boundary, holds what was
+/// read so far, and has room for the rest without growing.
+#[test]
+fn large_reads_go_to_a_page_aligned_buffer() {
+    for len in [0usize, 14, 5000] {
+        let head: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let more = PAGE_ALIGNED_READ + 12_345;
+        let buf = page_aligned_copy(&head, more);
+        assert_eq!(buf.as_ptr() as usize % 4096, 0, "{len} bytes read");
+        assert_eq!(&buf[..], &head[..]);
+        assert!(buf.capacity() - buf.len() >= more);
+    }
+}
