@@ -202,8 +202,10 @@ struct WriteState {
     /// Close connection was queued or the connection is closed: nothing
     /// more is accepted.
     shut: bool,
-    /// When the last message was queued or written (heartbeat timing).
-    last_write: tokio::time::Instant,
+    /// Messages queued so far (wrapping): the heartbeat and ACM timers
+    /// compare it between their ticks instead of every message reading
+    /// the clock.
+    writes: u64,
     /// The list an owner writing directly gathers its messages in, kept
     /// for the next one (no allocation per message).
     spare: Vec<MessageParts>,
@@ -217,8 +219,6 @@ struct Inner {
     /// How often the writer sends heartbeats (always or while
     /// dispatching); `None` sends none.
     heartbeat_period: Option<Duration>,
-    /// Whether an ACM monitor needs the time of the last activity.
-    track_activity: bool,
     /// Replies the reader handed to callers from its last read: when more
     /// than one, their callers are likely to call again at once, and leave
     /// their requests to the writer task to go out in one write.
@@ -235,8 +235,8 @@ struct Inner {
     idle_waiters: AtomicUsize,
     /// Requests queued or in dispatch.
     dispatching: AtomicUsize,
-    /// When a message was last sent or received.
-    last_activity: Mutex<tokio::time::Instant>,
+    /// Reads that returned data so far (wrapping); see `WriteState::writes`.
+    reads: AtomicU64,
     /// Batch requests of proxies fixed to this connection, with whether
     /// any of them asked for compression; sent by
     /// [`Connection::flush_batch_requests`].
@@ -375,23 +375,19 @@ impl Connection {
         let (read_half, write_half) = tokio::io::split(stream);
         let (dispatch_tx, dispatch_rx) = mpsc::unbounded_channel();
         let heartbeat_period = config.heartbeat.or(config.heartbeat_on_dispatch);
-        let track_activity = config.idle_close.is_some()
-            || config.close_on_invocation.is_some()
-            || config.forceful_idle_close.is_some();
         let inner = Arc::new(Inner {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             description,
             is_server,
             config,
             heartbeat_period,
-            track_activity,
             replies_per_read: AtomicUsize::new(0),
             write: WriteSide {
                 state: Mutex::new(WriteState {
                     queue: VecDeque::new(),
                     owned: false,
                     shut: false,
-                    last_write: tokio::time::Instant::now(),
+                    writes: 0,
                     spare: Vec::new(),
                 }),
                 stream: Mutex::new(Box::pin(write_half)),
@@ -405,7 +401,7 @@ impl Connection {
             idle: Notify::new(),
             idle_waiters: AtomicUsize::new(0),
             dispatching: AtomicUsize::new(0),
-            last_activity: Mutex::new(tokio::time::Instant::now()),
+            reads: AtomicU64::new(0),
             batch: Mutex::new((Vec::new(), false)),
             closed: watch::Sender::new(None),
         });
@@ -522,48 +518,46 @@ impl Connection {
             .unwrap_or(RuntimeError::ConnectionClosed)
     }
 
-    fn touch(&self) {
-        if self.inner.track_activity {
-            self.touch_at(tokio::time::Instant::now());
-        }
-    }
-
-    fn touch_at(&self, now: tokio::time::Instant) {
-        if !self.inner.track_activity {
-            return;
-        }
-        if let Ok(mut last) = self.inner.last_activity.lock() {
-            *last = now;
-        }
-    }
-
-    fn last_activity(&self) -> tokio::time::Instant {
+    /// A count that changes whenever a message is sent or data received.
+    fn activity(&self) -> u64 {
+        let writes = self.inner.write.state.lock().map_or(0, |s| s.writes);
         self.inner
-            .last_activity
-            .lock()
-            .map(|l| *l)
-            .unwrap_or_else(|_| tokio::time::Instant::now())
+            .reads
+            .load(Ordering::Relaxed)
+            .wrapping_add(writes)
     }
 
     /// ACM's close modes: once nothing was sent or received for a while,
     /// closes forcefully (`forceful_idle_close`, or `close_on_invocation`
     /// with twoway invocations waiting) or gracefully (`idle_close`, with
     /// nothing pending either way). `period` is the shortest of them.
+    ///
+    /// It looks four times a period: activity seen since the last look
+    /// counts as activity now, so a mode acts between its timeout and a
+    /// quarter period later, without messages reading the clock.
     async fn acm_monitor(self, period: Duration) {
         let mut closed = self.inner.closed.subscribe();
         let config = self.inner.config.clone();
         let reached =
             |limit: Option<Duration>, idle_for: Duration| limit.is_some_and(|l| idle_for >= l);
-        let mut not_before = tokio::time::Instant::now();
+        let tick = (period / 4).max(Duration::from_millis(1));
+        let mut seen = self.activity();
+        let mut last_active = tokio::time::Instant::now();
+        let mut not_before = last_active;
         loop {
-            let deadline = (self.last_activity() + period).max(not_before);
             tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
+                () = tokio::time::sleep(tick) => {}
                 _ = closed.wait_for(Option::is_some) => return,
             }
             let now = tokio::time::Instant::now();
-            let idle_for = now.saturating_duration_since(self.last_activity());
-            if idle_for < period {
+            let activity = self.activity();
+            if activity != seen {
+                seen = activity;
+                last_active = now;
+                continue;
+            }
+            let idle_for = now.saturating_duration_since(last_active);
+            if idle_for < period || now < not_before {
                 continue;
             }
             let waiting = self
@@ -632,12 +626,7 @@ impl Connection {
         if state.shut {
             return Err(self.closed_error());
         }
-        if self.inner.heartbeat_period.is_some() || self.inner.track_activity {
-            // One clock reading for both timers.
-            let now = tokio::time::Instant::now();
-            state.last_write = now;
-            self.touch_at(now);
-        }
+        state.writes = state.writes.wrapping_add(1);
         if matches!(out, Outgoing::Close) {
             state.shut = true;
         }
@@ -1040,7 +1029,9 @@ impl Connection {
                             RuntimeError::ConnectionLost
                         };
                     }
-                    Ok(_) => self.touch(),
+                    Ok(_) => {
+                        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(e) => {
                         tracing::debug!(connection = %self.inner.description, error = %e, "read failed");
                         break RuntimeError::ConnectionLost;
@@ -1258,29 +1249,32 @@ impl Connection {
         let always = self.inner.config.heartbeat;
         let heartbeat = self.inner.heartbeat_period;
         let mut batch = BytesMut::new();
-        // One heartbeat timer for the connection's life, armed for a period
-        // after the last write: when it fires early (something was written
-        // since), it is moved on instead of a timer being made per message.
+        // One heartbeat timer for the connection's life, looking four
+        // times a period whether anything was written since its last look;
+        // a heartbeat goes out once nothing was for a period (at most a
+        // quarter period late), without messages reading the clock.
         let period = heartbeat.unwrap_or(Duration::from_secs(3600));
-        let timer = tokio::time::sleep(period);
+        let tick = (period / 4).max(Duration::from_millis(1));
+        let timer = tokio::time::sleep(tick);
         tokio::pin!(timer);
+        let mut seen = 0u64;
+        let mut last_write = tokio::time::Instant::now();
         'serve: loop {
             tokio::select! {
                 () = side.wake_writer.notified() => {}
                 _ = &mut closed => break,
                 () = &mut timer, if heartbeat.is_some() => {
                     let now = tokio::time::Instant::now();
-                    let last_write = side
-                        .state
-                        .lock()
-                        .map(|s| s.last_write)
-                        .unwrap_or(now);
-                    let due = last_write + period;
-                    if due > now {
-                        timer.as_mut().reset(due);
+                    timer.as_mut().reset(now + tick);
+                    let writes = side.state.lock().map_or(seen, |s| s.writes);
+                    if writes != seen {
+                        seen = writes;
+                        last_write = now;
                         continue;
                     }
-                    timer.as_mut().reset(now + period);
+                    if now.saturating_duration_since(last_write) < period {
+                        continue;
+                    }
                     if always.is_none() && self.inner.dispatching.load(Ordering::SeqCst) == 0 {
                         continue;
                     }
