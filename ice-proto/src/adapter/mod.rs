@@ -156,6 +156,39 @@ pub fn encapsulate(
     Encapsulation { encoding, body }
 }
 
+/// Results encoded into a body this large are dropped only once the
+/// reply is written (see [`keep_until_sent`]).
+const KEEP_RESULTS_FROM: usize = 64 * 1024;
+
+/// `encaps`, the encoded results of a dispatch, keeping `results` (the
+/// values they were encoded from) until the reply is written when the
+/// body is large: freeing 50,000 strings then happens while the caller
+/// decodes the reply, not before it is sent. Small results are dropped
+/// at once.
+pub fn keep_until_sent<T: Send + 'static>(encaps: Encapsulation, results: T) -> Encapsulation {
+    if encaps.body.len() < KEEP_RESULTS_FROM {
+        return encaps;
+    }
+    /// A body that owns the values it was encoded from.
+    struct Keeping<T> {
+        body: bytes::Bytes,
+        _results: T,
+    }
+    impl<T> AsRef<[u8]> for Keeping<T> {
+        fn as_ref(&self) -> &[u8] {
+            &self.body
+        }
+    }
+    let Encapsulation { encoding, body } = encaps;
+    Encapsulation {
+        encoding,
+        body: bytes::Bytes::from_owner(Keeping {
+            body,
+            _results: results,
+        }),
+    }
+}
+
 /// Why a dispatch did not return results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

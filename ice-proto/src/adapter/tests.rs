@@ -405,3 +405,40 @@ async fn servant_panics_become_unknown_exceptions() -> Result<()> {
     assert_eq!(echoed?, "still here");
     Ok(())
 }
+
+/// Results encoded into a large body live until the last reference to the
+/// body (the written reply) is dropped; small results are dropped at once.
+#[test]
+fn large_results_live_until_their_reply_is_dropped() {
+    use std::sync::atomic::AtomicBool;
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let encoding = crate::encoding::EncodingVersion::V1_1;
+    let dropped = Arc::new(AtomicBool::new(false));
+    let large = Encapsulation {
+        encoding,
+        body: bytes::Bytes::from(vec![7u8; KEEP_RESULTS_FROM]),
+    };
+    let kept = keep_until_sent(large, Flag(dropped.clone()));
+    assert_eq!(kept.encoding, encoding);
+    assert_eq!(kept.body.len(), KEEP_RESULTS_FROM);
+    assert!(kept.body.iter().all(|&b| b == 7));
+    let written = kept.body.slice(10..);
+    drop(kept);
+    assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+    drop(written);
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let small = Encapsulation {
+        encoding,
+        body: bytes::Bytes::from(vec![7u8; KEEP_RESULTS_FROM - 1]),
+    };
+    let kept = keep_until_sent(small, Flag(dropped.clone()));
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(kept.body.len(), KEEP_RESULTS_FROM - 1);
+}

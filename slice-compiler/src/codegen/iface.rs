@@ -754,12 +754,15 @@ impl<'a> Gen<'a> {
                 ::std::result::Result::Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
             }
         } else {
+            // The results are dropped once a large reply is written, not
+            // before it is sent.
             quote! {
-                ::std::result::Result::Ok(::ice_proto::adapter::encapsulate(current.encoding, current.format, |ice_out| {
+                let ice_results = ::ice_proto::adapter::encapsulate(current.encoding, current.format, |ice_out| {
                     #write
                     #write_pending
                     let _ = ice_out;
-                }))
+                });
+                ::std::result::Result::Ok(::ice_proto::adapter::keep_until_sent(ice_results, #out_val))
             }
         };
         quote! {

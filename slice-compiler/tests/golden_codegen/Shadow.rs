@@ -280,15 +280,19 @@ pub mod shadow {
                             (o,)
                         };
                         let (ice_ret, s) = <T as Box>::take(&*self.0, o, current).await?;
+                        let ice_results = ::ice_proto::adapter::encapsulate(
+                            current.encoding,
+                            current.format,
+                            |ice_out| {
+                                ice_out.write(&s);
+                                ice_out.write(&ice_ret);
+                                let _ = ice_out;
+                            },
+                        );
                         ::std::result::Result::Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    ice_out.write(&s);
-                                    ice_out.write(&ice_ret);
-                                    let _ = ice_out;
-                                },
+                            ::ice_proto::adapter::keep_until_sent(
+                                ice_results,
+                                (ice_ret, s),
                             ),
                         )
                     }

@@ -926,15 +926,19 @@ pub mod demo {
                                 current,
                             )
                             .await?;
+                        let ice_results = ::ice_proto::adapter::encapsulate(
+                            current.encoding,
+                            current.format,
+                            |ice_out| {
+                                ice_out.write(&log);
+                                ice_out.write(&ice_ret);
+                                let _ = ice_out;
+                            },
+                        );
                         Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    ice_out.write(&log);
-                                    ice_out.write(&ice_ret);
-                                    let _ = ice_out;
-                                },
+                            ::ice_proto::adapter::keep_until_sent(
+                                ice_results,
+                                (ice_ret, log),
                             ),
                         )
                     }
@@ -952,15 +956,19 @@ pub mod demo {
                                 current,
                             )
                             .await?;
+                        let ice_results = ::ice_proto::adapter::encapsulate(
+                            current.encoding,
+                            current.format,
+                            |ice_out| {
+                                ice_out.write(&ice_ret);
+                                ice_out.write_optional(2, count.as_ref());
+                                let _ = ice_out;
+                            },
+                        );
                         Ok(
-                            ::ice_proto::adapter::encapsulate(
-                                current.encoding,
-                                current.format,
-                                |ice_out| {
-                                    ice_out.write(&ice_ret);
-                                    ice_out.write_optional(2, count.as_ref());
-                                    let _ = ice_out;
-                                },
+                            ::ice_proto::adapter::keep_until_sent(
+                                ice_results,
+                                (ice_ret, count),
                             ),
                         )
                     }
@@ -1393,15 +1401,19 @@ pub mod demo {
                                     current,
                                 )
                                 .await?;
+                            let ice_results = ::ice_proto::adapter::encapsulate(
+                                current.encoding,
+                                current.format,
+                                |ice_out| {
+                                    ice_out.write(&log);
+                                    ice_out.write(&ice_ret);
+                                    let _ = ice_out;
+                                },
+                            );
                             Ok(
-                                ::ice_proto::adapter::encapsulate(
-                                    current.encoding,
-                                    current.format,
-                                    |ice_out| {
-                                        ice_out.write(&log);
-                                        ice_out.write(&ice_ret);
-                                        let _ = ice_out;
-                                    },
+                                ::ice_proto::adapter::keep_until_sent(
+                                    ice_results,
+                                    (ice_ret, log),
                                 ),
                             )
                         }
@@ -1419,15 +1431,19 @@ pub mod demo {
                                     current,
                                 )
                                 .await?;
+                            let ice_results = ::ice_proto::adapter::encapsulate(
+                                current.encoding,
+                                current.format,
+                                |ice_out| {
+                                    ice_out.write(&ice_ret);
+                                    ice_out.write_optional(2, count.as_ref());
+                                    let _ = ice_out;
+                                },
+                            );
                             Ok(
-                                ::ice_proto::adapter::encapsulate(
-                                    current.encoding,
-                                    current.format,
-                                    |ice_out| {
-                                        ice_out.write(&ice_ret);
-                                        ice_out.write_optional(2, count.as_ref());
-                                        let _ = ice_out;
-                                    },
+                                ::ice_proto::adapter::keep_until_sent(
+                                    ice_results,
+                                    (ice_ret, count),
                                 ),
                             )
                         }
