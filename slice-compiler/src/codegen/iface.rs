@@ -231,25 +231,10 @@ impl<'a> Gen<'a> {
         quote!(#(#supers)* ice_registry())
     }
 
-    /// The format `["format:...]` metadata chooses (the operation's, else
-    /// the interface's), or `None` for the communicator's default
-    /// (`Ice.Default.SlicedFormat`; also for `["format:default"]`).
-    fn explicit_format(iface: &Definition, op: &Operation) -> Option<bool> {
-        let of = |md: &[Metadata]| {
-            md.iter().find_map(|m| match m.value.as_str() {
-                "format:sliced" => Some(Some(true)),
-                "format:compact" => Some(Some(false)),
-                "format:default" => Some(None),
-                _ => None,
-            })
-        };
-        of(&op.metadata).or_else(|| of(&iface.metadata)).flatten()
-    }
-
     /// The format an operation's proxy method writes its parameters in.
     fn format_of(&self, iface: &Definition, op: &Operation) -> TokenStream {
         let rt = rt();
-        match Self::explicit_format(iface, op) {
+        match explicit_format(iface, op) {
             Some(true) => quote!(#rt::Format::Sliced),
             Some(false) => quote!(#rt::Format::Compact),
             None => quote!(self.proxy.communicator().default_format()),
@@ -714,7 +699,7 @@ impl<'a> Gen<'a> {
         let registry = Self::registry_call(path);
         // `current.format` is the communicator's default format; metadata
         // overrides it for the results and user exceptions alike.
-        let sliced_current = Self::explicit_format(iface, op).map(|sliced| {
+        let sliced_current = explicit_format(iface, op).map(|sliced| {
             let rt = rt();
             let format = if sliced {
                 quote!(#rt::Format::Sliced)
@@ -774,6 +759,22 @@ impl<'a> Gen<'a> {
             }
         }
     }
+}
+
+/// The format `["format:...]` metadata chooses for an operation of
+/// `iface` (the operation's, else the interface's), or `None` for the
+/// communicator's default (`Ice.Default.SlicedFormat`; also for
+/// `["format:default"]`).
+pub(super) fn explicit_format(iface: &Definition, op: &Operation) -> Option<bool> {
+    let of = |md: &[Metadata]| {
+        md.iter().find_map(|m| match m.value.as_str() {
+            "format:sliced" => Some(Some(true)),
+            "format:compact" => Some(Some(false)),
+            "format:default" => Some(None),
+            _ => None,
+        })
+    };
+    of(&op.metadata).or_else(|| of(&iface.metadata)).flatten()
 }
 
 #[cfg(test)]

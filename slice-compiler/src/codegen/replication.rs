@@ -54,6 +54,7 @@
 
 use crate::ast::*;
 use crate::codegen::ident;
+use crate::codegen::iface::explicit_format;
 use crate::diagnostics::{Diagnostics, Span};
 use crate::Model;
 use proc_macro2::TokenStream;
@@ -1100,21 +1101,6 @@ fn field(name: &str, renamed: bool) -> proc_macro2::Ident {
 }
 
 /// The glue module of one pattern.
-/// The format `["format:..."]` metadata gives an operation of `iface` (the
-/// operation's, else the interface's), `None` for the communicator's
-/// default: the rule the proxy methods follow.
-fn explicit_format(iface: &Definition, op: &Operation) -> Option<bool> {
-    let of = |md: &[Metadata]| {
-        md.iter().find_map(|m| match m.value.as_str() {
-            "format:sliced" => Some(Some(true)),
-            "format:compact" => Some(Some(false)),
-            "format:default" => Some(None),
-            _ => None,
-        })
-    };
-    of(&op.metadata).or_else(|| of(&iface.metadata)).flatten()
-}
-
 fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
     let c: TokenStream = options
         .crate_path
