@@ -1249,6 +1249,7 @@ impl Connection {
         let always = self.inner.config.heartbeat;
         let heartbeat = self.inner.heartbeat_period;
         let mut batch = BytesMut::new();
+        let mut parts: Vec<MessageParts> = Vec::with_capacity(1);
         // One heartbeat timer for the connection's life, looking four
         // times a period whether anything was written since its last look;
         // a heartbeat goes out once nothing was for a period (at most a
@@ -1323,8 +1324,14 @@ impl Connection {
                 if close {
                     FrameEncoder::encode_empty(MessageType::CloseConnection, &mut batch);
                 }
+                // What was gathered keeps the rest of its buffer's room for
+                // the next gathering.
+                parts.push(MessageParts {
+                    head: batch.split().freeze(),
+                    body: large.unwrap_or_default(),
+                });
                 let written = tokio::select! {
-                    written = self.write_all_parts(&batch, large.as_deref().unwrap_or_default()) => written,
+                    written = self.write_all_parts(&mut parts) => written,
                     _ = &mut closed => break 'serve,
                 };
                 if let Err(e) = written {
@@ -1332,7 +1339,6 @@ impl Connection {
                     self.terminate(RuntimeError::ConnectionLost);
                     break 'serve;
                 }
-                batch.clear();
                 if close {
                     let _ = self.shutdown_write().await;
                     // The reader ends the connection when the peer closes
@@ -1349,31 +1355,20 @@ impl Connection {
         let _ = self.shutdown_write().await;
     }
 
-    /// Writes all of `first` and then all of `second`, with vectored
-    /// writes while both remain.
-    async fn write_all_parts(&self, mut first: &[u8], mut second: &[u8]) -> std::io::Result<()> {
+    /// Writes all of `parts`, waiting for the socket as needed.
+    async fn write_all_parts(&self, parts: &mut Vec<MessageParts>) -> std::io::Result<()> {
         let stream = &self.inner.write.stream;
-        std::future::poll_fn(|cx| loop {
-            if first.is_empty() && second.is_empty() {
-                return std::task::Poll::Ready(Ok(()));
-            }
+        std::future::poll_fn(|cx| {
             let Ok(mut stream) = stream.lock() else {
                 return std::task::Poll::Ready(Err(std::io::ErrorKind::Other.into()));
             };
-            let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
-            let n = match stream.as_mut().poll_write_vectored(cx, &slices) {
-                std::task::Poll::Ready(Ok(0)) => {
-                    return std::task::Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
-                }
-                std::task::Poll::Ready(Ok(n)) => n,
-                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
-                std::task::Poll::Pending => return std::task::Poll::Pending,
-            };
-            if n < first.len() {
-                first = first.get(n..).unwrap_or_default();
+            // Parts are left only when the socket took no more (and will
+            // wake this task when it can).
+            try_write_parts(stream.as_mut(), cx, parts)?;
+            if parts.is_empty() {
+                std::task::Poll::Ready(Ok(()))
             } else {
-                second = second.get(n - first.len()..).unwrap_or_default();
-                first = &[];
+                std::task::Poll::Pending
             }
         })
         .await
