@@ -75,6 +75,8 @@ struct Inner {
     default_format: crate::encoding::Format,
     /// Set once the `Process` admin facet is registered with the locator.
     process_registered: tokio::sync::OnceCell<()>,
+    /// Value factories, consulted before the generated classes.
+    value_factories: crate::encoding::ValueFactoryManager,
     /// One locator (and cache) per locator proxy, keyed by its text.
     locators: Mutex<HashMap<String, Arc<Locator>>>,
 }
@@ -257,6 +259,7 @@ impl Communicator {
                 default_locator,
                 locator_cache_timeout,
                 process_registered: tokio::sync::OnceCell::new(),
+                value_factories: crate::encoding::ValueFactoryManager::new(),
                 random_endpoints: properties
                     .get_property_with_default("Ice.Default.EndpointSelection", "Random")
                     .trim()
@@ -303,6 +306,14 @@ impl Communicator {
     #[must_use]
     pub fn default_format(&self) -> crate::encoding::Format {
         self.inner.default_format
+    }
+
+    /// The value factories (Ice's `getValueFactoryManager`): asked for an
+    /// instance of each class slice that arrives, before the generated
+    /// classes, in replies and in requests alike.
+    #[must_use]
+    pub fn value_factory_manager(&self) -> &crate::encoding::ValueFactoryManager {
+        &self.inner.value_factories
     }
 
     /// `Ice.Default.InvocationTimeout`, `None` for no timeout.

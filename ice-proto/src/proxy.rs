@@ -314,6 +314,22 @@ impl ObjectPrx {
         self.inner.compress
     }
 
+    /// Fails with [`RuntimeError::TwowayOnly`] unless invocations wait
+    /// for a reply (what generated code checks, before sending anything,
+    /// for an operation that returns data or declares exceptions).
+    ///
+    /// # Errors
+    /// [`RuntimeError::TwowayOnly`] for a oneway, batch or datagram proxy.
+    pub fn require_twoway(&self, operation: &str) -> Result<(), RuntimeError> {
+        if self.is_twoway() {
+            Ok(())
+        } else {
+            Err(RuntimeError::TwowayOnly {
+                operation: operation.to_owned(),
+            })
+        }
+    }
+
     /// Whether invocations wait for a reply.
     #[must_use]
     pub fn is_twoway(&self) -> bool {

@@ -97,8 +97,10 @@ pub enum RuntimeError {
     /// The dispatch failed some other way.
     #[error("unknown exception: {0}")]
     UnknownException(String),
-    /// A twoway-only call (for example `ice_isA`) was made on a oneway or
-    /// batch proxy.
+    /// A twoway-only call (an operation that returns data, has
+    /// out-parameters or declares exceptions, or `ice_isA`) was made on a
+    /// oneway, batch or datagram proxy (Ice's `TwowayOnlyException`);
+    /// nothing was sent.
     #[error("operation `{operation}` needs a twoway proxy")]
     TwowayOnly {
         /// The operation.

@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ice_proto::encoding::{
-    Bytes, ClassRef, Decode, Encode, EncodingVersion, Format, InputStream, OutputStream, ProxyData,
-    Registry, Result, UserException, UserExceptionType, Value, ValueType,
+    Bytes, Class, ClassRef, Decode, Encode, EncodingVersion, Format, InputStream, OutputStream,
+    ProxyData, Registry, Result, UserException, UserExceptionType, Value, ValueType,
 };
 use proptest::prelude::*;
 
 /// `class Node { int value; Node next; optional(1) string tag; }`
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Default)]
 struct Node {
     value: i32,
-    next: Option<ClassRef>,
+    next: Option<Class<Node>>,
     tag: Option<String>,
 }
 
@@ -28,31 +28,33 @@ impl Value for Node {
     fn write_slices(&self, out: &mut OutputStream) {
         out.start_slice(Self::TYPE_ID, None, true);
         out.write_i32(self.value);
-        out.write_class(self.next.as_ref());
+        out.write(&self.next);
         out.write_optional(1, self.tag.as_ref());
         out.end_slice();
     }
+    fn read_slices(&mut self, input: &mut InputStream) -> Result<()> {
+        input.start_slice()?;
+        self.value = input.read_i32()?;
+        self.next = input.read()?;
+        self.tag = input.read_optional::<String>(1)?;
+        input.end_slice()
+    }
     fn as_type(&self, t: TypeId) -> Option<&dyn Any> {
         (t == TypeId::of::<Self>()).then_some(self as &dyn Any)
+    }
+    fn as_type_mut(&mut self, t: TypeId) -> Option<&mut dyn Any> {
+        (t == TypeId::of::<Self>()).then_some(self as &mut dyn Any)
     }
 }
 
 impl ValueType for Node {
     const TYPE_ID: &'static str = "::F::Node";
-    fn read_slices(input: &mut InputStream) -> Result<Self> {
-        input.start_slice()?;
-        let value = input.read_i32()?;
-        let next = input.read_class()?;
-        let tag = input.read_optional::<String>(1)?;
-        input.end_slice()?;
-        Ok(Self { value, next, tag })
-    }
 }
 
 /// `exception Oops { Node n; string why; }`
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Oops {
-    n: Option<ClassRef>,
+    n: Option<Class<Node>>,
     why: String,
 }
 
@@ -62,7 +64,7 @@ impl UserException for Oops {
     }
     fn write_slices(&self, out: &mut OutputStream) {
         out.start_slice(Self::TYPE_ID, None, true);
-        out.write_class(self.n.as_ref());
+        out.write(&self.n);
         out.write_string(&self.why);
         out.end_slice();
     }
@@ -72,13 +74,16 @@ impl UserException for Oops {
     fn as_type(&self, t: TypeId) -> Option<&dyn Any> {
         (t == TypeId::of::<Self>()).then_some(self as &dyn Any)
     }
+    fn clone_box(&self) -> Box<dyn UserException> {
+        Box::new(self.clone())
+    }
 }
 
 impl UserExceptionType for Oops {
     const TYPE_ID: &'static str = "::F::Oops";
     fn read_slices(input: &mut InputStream) -> Result<Self> {
         input.start_slice()?;
-        let n = input.read_class()?;
+        let n = input.read()?;
         let why = input.read_string()?;
         input.end_slice()?;
         Ok(Self { n, why })
@@ -118,6 +123,7 @@ fn decode_everything(bytes: &[u8], e10: bool) {
         i.start_encapsulation()?;
         let _ = i.read_class()?;
         let _ = i.read_optional::<Option<ClassRef>>(2)?;
+        let _ = i.read_class_of::<Node>()?;
         i.read_pending_classes()?;
         i.end_encapsulation()
     })();
@@ -129,26 +135,26 @@ fn decode_everything(bytes: &[u8], e10: bool) {
     })();
 }
 
-fn node_graph(values: &[(i32, Option<String>)], cycle: bool) -> Option<ClassRef> {
-    let head = ClassRef::pending();
-    let mut next: Option<ClassRef> = if cycle { Some(head.clone()) } else { None };
+fn node_graph(values: &[(i32, Option<String>)], cycle: bool) -> Option<Class<Node>> {
+    let (v, tag) = values.first().cloned().unwrap_or((0, None));
+    let head = Class::new(Node {
+        value: v,
+        next: None,
+        tag,
+    });
+    let mut next: Option<Class<Node>> = if cycle { Some(head.clone()) } else { None };
     for (v, tag) in values.iter().skip(1).rev() {
-        next = Some(ClassRef::new(Node {
+        next = Some(Class::new(Node {
             value: *v,
             next,
             tag: tag.clone(),
         }));
     }
-    let (v, tag) = values.first().cloned().unwrap_or((0, None));
-    head.set(Node {
-        value: v,
-        next,
-        tag,
-    });
+    head.write().next = next;
     Some(head)
 }
 
-fn encode_graph(root: &Option<ClassRef>, e10: bool, sliced: bool) -> Vec<u8> {
+fn encode_graph(root: &Option<Class<Node>>, e10: bool, sliced: bool) -> Vec<u8> {
     let e = enc(e10);
     let mut out = OutputStream::new(e);
     let format = if sliced {
@@ -157,7 +163,7 @@ fn encode_graph(root: &Option<ClassRef>, e10: bool, sliced: bool) -> Vec<u8> {
         Format::Compact
     };
     out.start_encapsulation(e, format);
-    out.write_class(root.as_ref());
+    out.write(root);
     out.write_exception(&Oops {
         n: root.clone(),
         why: "w".into(),
@@ -184,7 +190,11 @@ proptest! {
         damage in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         cut in any::<usize>(),
     ) {
-        let mut bytes = encode_graph(&node_graph(&values, cycle), e10, sliced);
+        let graph = node_graph(&values, cycle);
+        let mut bytes = encode_graph(&graph, e10, sliced);
+        if let Some(g) = graph {
+            g.write().next = None;
+        }
         for (pos, x) in damage {
             let n = bytes.len();
             bytes[pos % n] ^= x;

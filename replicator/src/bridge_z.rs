@@ -114,8 +114,9 @@ impl Bridges {
             .snapshot()
             .iter()
             .filter_map(|i| {
-                let b = i.downcast_ref::<bz::BridgeServiceZBridgeStateItem>()?;
-                Some((b.base.key.clone(), Bridge::from(b)))
+                let b = i.downcast::<bz::BridgeServiceZBridgeStateItem>()?;
+                let b = b.read();
+                Some((b.base.key.clone(), Bridge::from(&*b)))
             })
             .collect()
     }

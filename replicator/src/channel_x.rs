@@ -21,7 +21,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ice_proto::adapter::{Current, DispatchError};
-use ice_proto::codegen::ClassRef;
+use ice_proto::codegen::Class;
 
 use crate::member::MemberError;
 
@@ -90,8 +90,8 @@ impl ChannelServiceServant {
         self.member
             .get(&id.to_owned())
             .and_then(|i| {
-                i.downcast_ref::<cx::ChannelServiceXChannelStateItem>()
-                    .cloned()
+                i.downcast::<cx::ChannelServiceXChannelStateItem>()
+                    .map(|c| c.read().clone())
             })
             .ok_or_else(|| not_found(current, id))
     }
@@ -153,9 +153,9 @@ impl cx::ChannelService for ChannelServiceServant {
         &self,
         channel_id: String,
         current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<cx::ChannelServiceXChannelStateItem>>, DispatchError> {
         let item = self.channel(current, &channel_id)?;
-        Ok(Some(ClassRef::new(item)))
+        Ok(Some(Class::new(item)))
     }
 
     async fn list_channels(&self, current: &Current) -> Result<cx::ChannelIdSeq, DispatchError> {
@@ -167,8 +167,8 @@ impl cx::ChannelService for ChannelServiceServant {
             .snapshot()
             .iter()
             .filter_map(|i| {
-                i.downcast_ref::<cx::ChannelServiceXChannelStateItem>()
-                    .map(|c| c.channel_id.clone())
+                i.downcast::<cx::ChannelServiceXChannelStateItem>()
+                    .map(|c| c.read().channel_id.clone())
             })
             .collect();
         ids.sort();

@@ -82,8 +82,8 @@ impl Sessions {
 
     fn item(&self, id: &str) -> Option<sy::SessionServiceYSessionStateItem> {
         self.member.get(&id.to_owned()).and_then(|i| {
-            i.downcast_ref::<sy::SessionServiceYSessionStateItem>()
-                .cloned()
+            i.downcast::<sy::SessionServiceYSessionStateItem>()
+                .map(|s| s.read().clone())
         })
     }
 
@@ -94,8 +94,9 @@ impl Sessions {
             .snapshot()
             .iter()
             .filter_map(|i| {
-                let s = i.downcast_ref::<sy::SessionServiceYSessionStateItem>()?;
-                Some((i.0.key.clone(), Session::from(s)))
+                let s = i.downcast::<sy::SessionServiceYSessionStateItem>()?;
+                let s = s.read();
+                Some((i.0.key.clone(), Session::from(&*s)))
             })
             .collect()
     }

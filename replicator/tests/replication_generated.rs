@@ -104,7 +104,7 @@ async fn presence_component_state_names() {
     eventually("the standby to catch up", || b.len() == 18).await;
     assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
     let u03 = b.get(&"u03".to_owned()).unwrap();
-    assert!(u03.downcast_ref::<p::UserPresence>().unwrap().online);
+    assert!(u03.downcast::<p::UserPresence>().unwrap().read().online);
     assert!(b.get(&"u05".to_owned()).is_none());
 
     // get and get-all through the generated proxy.
@@ -160,9 +160,9 @@ async fn telco_component_other_naming() {
     })
     .await;
     let c9 = b.get(&9).unwrap();
-    assert_eq!(c9.downcast_ref::<t::Counter>().unwrap().count, 4);
-    assert!(c9.downcast_ref::<t::Entry>().is_some());
-    assert!(b.get(&100).unwrap().downcast_ref::<t::Counter>().is_none());
+    assert_eq!(c9.downcast::<t::Counter>().unwrap().read().count, 4);
+    assert!(c9.is::<t::Entry>());
+    assert!(!b.get(&100).unwrap().is::<t::Counter>());
 
     let prx = t::JournalPrx::unchecked_cast(rprx);
     let found = g::Item::from_seq(prx.fetch(&vec![100, 4, 9], None).await.unwrap());

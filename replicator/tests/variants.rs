@@ -438,9 +438,10 @@ async fn scf_replicator_serves_the_variants() {
             .into_iter()
             .map(|i| {
                 let s = i
-                    .downcast_ref::<session_y::sy::SessionServiceYSessionStateItem>()
+                    .downcast::<session_y::sy::SessionServiceYSessionStateItem>()
                     .unwrap();
-                (i.0.key.clone(), Session::from(s))
+                let s = s.read();
+                (i.0.key.clone(), Session::from(&*s))
             })
             .collect();
     assert!(!sessions.is_empty());
@@ -453,9 +454,10 @@ async fn scf_replicator_serves_the_variants() {
             .into_iter()
             .map(|i| {
                 let b = i
-                    .downcast_ref::<bridge_z::bz::BridgeServiceZBridgeStateItem>()
+                    .downcast::<bridge_z::bz::BridgeServiceZBridgeStateItem>()
                     .unwrap();
-                (b.base.key.clone(), Bridge::from(b))
+                let b = b.read();
+                (b.base.key.clone(), Bridge::from(&*b))
             })
             .collect();
     assert!(!bridges.is_empty());

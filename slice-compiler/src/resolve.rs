@@ -254,6 +254,9 @@ impl Resolver<'_> {
                 return;
             }
             DefKind::Class(c) => {
+                if let Some(v) = &mut c.compact_id {
+                    self.const_value(ast, &scope, v);
+                }
                 if let Some((name, target)) = &mut c.base {
                     *target = self.base(ast, &scope, name, id, "class", is_class);
                 }

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
 use ice_proto::adapter::{Current, DispatchError};
-use ice_proto::codegen::ClassRef;
+use ice_proto::codegen::Class;
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::Identity;
 use replicator::channel_x::cx;
@@ -103,8 +103,8 @@ impl cx::ChannelServiceXStateReplicatorListener for Recorder {
         let mut n = 0;
         if let Ok(mut delays) = self.delays.lock() {
             for item in items.iter().flatten() {
-                if let Some(c) = item.downcast_ref::<cx::ChannelServiceXChannelStateItem>() {
-                    delays.push(now - c.created_at);
+                if let Some(c) = item.downcast::<cx::ChannelServiceXChannelStateItem>() {
+                    delays.push(now - c.read().created_at);
                     n += 1;
                 }
             }
@@ -214,15 +214,18 @@ async fn failover(replicator: &str, member: &str, channels: usize) -> Result<f64
     Ok(ms)
 }
 
-fn item(i: usize) -> Option<ClassRef> {
+fn item(i: usize) -> Option<Class<cx::ChannelServiceXStateItem>> {
     let key = format!("k{}", i % 1000);
-    Some(ClassRef::new(cx::ChannelServiceXChannelStateItem {
-        base: cx::ChannelServiceXStateItem { key: key.clone() },
-        channel_id: key,
-        endpoint: "sip:bench@127.0.0.1".into(),
-        state: cx::ChannelState::Up,
-        created_at: now_nanos(),
-    }))
+    Some(
+        Class::new(cx::ChannelServiceXChannelStateItem {
+            base: cx::ChannelServiceXStateItem { key: key.clone() },
+            channel_id: key,
+            endpoint: "sip:bench@127.0.0.1".into(),
+            state: cx::ChannelState::Up,
+            created_at: now_nanos(),
+        })
+        .upcast(),
+    )
 }
 
 /// Waits until every recorder received `n` items.

@@ -31,7 +31,7 @@ use crate::communicator::Communicator;
 use crate::connection::{BoxFuture, Connection, ConnectionConfig, RequestHandler};
 use crate::encoding::{
     EncodingVersion, Endpoint, Format, Identity, InputStream, IpEndpoint, OutputStream, ProxyData,
-    Registry, UserException,
+    Registry, Thrown, UserException,
 };
 use crate::locator::Locator;
 use crate::protocol::{
@@ -123,7 +123,7 @@ impl Current {
     /// A user-exception outcome holding `ex`, in the request's encoding and
     /// the operation's format ([`Current::format`]).
     pub fn user_exception(&self, ex: &dyn UserException) -> DispatchError {
-        DispatchError::UserException(encapsulate(self.encoding, self.format, |out| {
+        DispatchError::EncodedUserException(encapsulate(self.encoding, self.format, |out| {
             out.write_exception(ex);
         }))
     }
@@ -190,28 +190,80 @@ pub fn keep_until_sent<T: Send + 'static>(encaps: Encapsulation, results: T) -> 
 }
 
 /// Why a dispatch did not return results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A servant returns a user exception with `Err(e.into())` or `?` (any
+/// generated exception, or a [`Thrown`] exception received from another
+/// call, which goes back out unchanged); a failed nested call's
+/// [`RuntimeError`] becomes an unknown local exception with `?`.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
-    /// A user exception, encoded in the request's encoding.
-    UserException(Encapsulation),
+    /// A user exception, written in the request's encoding and the
+    /// operation's format.
+    #[error("user exception {0}")]
+    UserException(Box<dyn UserException>),
+    /// A user exception already encoded in the request's encoding.
+    #[error("user exception (encoded)")]
+    EncodedUserException(Encapsulation),
     /// Answer "object does not exist".
+    #[error("object does not exist")]
     ObjectNotExist,
     /// Answer "facet does not exist".
+    #[error("facet does not exist")]
     FacetNotExist,
     /// Answer "operation does not exist".
+    #[error("operation does not exist")]
     OperationNotExist,
     /// An Ice local exception (for example bad parameters), described.
+    #[error("unknown local exception: {0}")]
     UnknownLocalException(String),
     /// An undeclared user exception, described.
+    #[error("unknown user exception: {0}")]
     UnknownUserException(String),
     /// Any other failure, described.
+    #[error("unknown exception: {0}")]
     UnknownException(String),
+}
+
+impl DispatchError {
+    /// A user exception already written for `current`'s encoding and
+    /// format (what a dispatcher whose operation chooses a format does).
+    #[must_use]
+    pub fn encoded_for(self, current: &Current) -> Self {
+        match self {
+            Self::UserException(ex) => current.user_exception(ex.as_ref()),
+            other => other,
+        }
+    }
 }
 
 impl From<crate::encoding::Error> for DispatchError {
     fn from(e: crate::encoding::Error) -> Self {
         Self::UnknownLocalException(format!("Ice::MarshalException: {e}"))
+    }
+}
+
+impl From<RuntimeError> for DispatchError {
+    fn from(e: RuntimeError) -> Self {
+        Self::UnknownLocalException(e.to_string())
+    }
+}
+
+impl<E: UserException> From<E> for DispatchError {
+    fn from(e: E) -> Self {
+        Self::UserException(Box::new(e))
+    }
+}
+
+impl<T: UserException> From<Thrown<T>> for DispatchError {
+    fn from(e: Thrown<T>) -> Self {
+        Self::UserException(e.into_inner())
+    }
+}
+
+impl From<Box<dyn UserException>> for DispatchError {
+    fn from(e: Box<dyn UserException>) -> Self {
+        Self::UserException(e)
     }
 }
 
@@ -941,7 +993,12 @@ fn reply_body(outcome: DispatchResult, current: Current) -> ReplyBody {
     };
     match outcome {
         Ok(results) => ReplyBody::Ok(results),
-        Err(DispatchError::UserException(e)) => ReplyBody::UserException(e),
+        Err(DispatchError::UserException(ex)) => {
+            ReplyBody::UserException(encapsulate(current.encoding, current.format, |out| {
+                out.write_exception(ex.as_ref());
+            }))
+        }
+        Err(DispatchError::EncodedUserException(e)) => ReplyBody::UserException(e),
         Err(DispatchError::ObjectNotExist) => ReplyBody::ObjectNotExist(failed()),
         Err(DispatchError::FacetNotExist) => ReplyBody::FacetNotExist(failed()),
         Err(DispatchError::OperationNotExist) => ReplyBody::OperationNotExist(failed()),

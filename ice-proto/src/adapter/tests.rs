@@ -49,7 +49,7 @@ impl Servant for Thing {
                         .map_err(|e| DispatchError::UnknownException(e.to_string()))?;
                     Ok(current.results(|out| out.write_string(&answer)))
                 }
-                "boom" => Err(DispatchError::UserException(
+                "boom" => Err(DispatchError::EncodedUserException(
                     current.results(|out| out.write_string("not really an exception")),
                 )),
                 _ => Err(DispatchError::OperationNotExist),

@@ -1,47 +1,71 @@
 //! Class instances in encodings 1.0 and 1.1.
 //!
-//! # The mapping: one generic handle, [`ClassRef`]
+//! # The mapping: one shared handle, typed by the class: [`Class<T>`]
 //!
 //! A Slice class maps to a plain Rust struct that holds its base class as a
 //! field named `base` (composition, not a flat copy of inherited members)
-//! and implements [`Value`] and [`ValueType`]. Any class-typed field,
-//! sequence element or parameter is an `Option<ClassRef>` (`None` is Slice's
-//! null). `ClassRef` is an `Arc` around a [`OnceLock`] slot holding the
-//! boxed value, and answers "is this a `Derived`?" with
-//! [`ClassRef::downcast_ref`], which walks the `base` chain through
-//! [`Value::as_type`], so a `MoreDerived` borrows as a `Derived` too.
+//! and implements [`Value`] and [`ValueType`]. A member, element or
+//! parameter of class `Shape` is an `Option<Class<Shape>>` (`None` is
+//! Slice's null), and a `Class<Shape>` may hold a `Shape` or any class
+//! derived from it, as `shared_ptr<Shape>` does in ZeroC's C++11 mapping:
 //!
-//! Why this shape:
-//! - `Send + Sync`: `Arc` + `OnceLock` + `Box<dyn Value + Send + Sync>`.
-//! - Shared instances: two references to one instance are two clones of one
-//!   `Arc` ([`ClassRef::ptr_eq`]).
-//! - Cycles: the decoder creates the handle (empty) as soon as an instance id
-//!   is known and hands clones of it to whoever references the id, then
-//!   fills the slot once the instance's members are read. The slot is the
-//!   only interior mutability, written once. No patch lists are needed: in
-//!   1.1 the indirection table of a sliced-format slice is read before the
-//!   slice's body (the slice size says where it is, and a sliced-format body
-//!   never holds inline instances, so instance ids come out in the same
-//!   order as ZeroC's reader assigns them). Cycles made of `Arc`s are never
-//!   freed, like `shared_ptr` cycles in ZeroC's C++11 mapping.
-//! - Slicing: the [`Registry`] maps type ids (and compact ids) to factories;
-//!   unknown slices are skipped until a known type is found, and kept in
-//!   [`SlicedData`] when the value asks for it ([`Value::preserves_slices`],
-//!   Slice's `["preserve-slice"]`). A value none of whose slices is known
-//!   becomes an [`UnknownSlicedValue`] (1.1 sliced format only, as in Ice).
-//! - Bounded: nested instances count against a depth limit
-//!   ([`InputStream::with_max_depth`]), so input cannot exhaust the stack.
+//! - Typed access: [`Class::read`] borrows the instance as a `Shape`
+//!   (whatever its most-derived class), [`Class::write`] borrows it
+//!   mutably; [`Class::downcast`] gives a `Class<Circle>` sharing the same
+//!   instance when it is one, and [`Class::upcast`] goes the other way.
+//! - Shared and mutable: a `Class<T>` is an `Arc` around a lock
+//!   ([`parking_lot::RwLock`]) holding the boxed value. Clones share the
+//!   instance ([`Class::ptr_eq`]): two members pointing at one instance are
+//!   written as one instance and decode as one. Any task can set members
+//!   through [`Class::write`]; `Send + Sync` hold throughout.
+//! - An instance never changes class: to put a subclass in a member, assign
+//!   the member a new handle (`node.write().next = Some(c.upcast())`).
+//! - Cycles: the decoder makes the handle (empty) as soon as an instance id
+//!   is known, hands clones of it to whoever references the id, and fills
+//!   it once the instance's members are read. A cycle of handles is a cycle
+//!   of `Arc`s and is never freed on its own, like a `shared_ptr` cycle:
+//!   break it by setting one member of the cycle to `None` when the graph
+//!   is no longer needed.
+//! - Untyped: Slice's `Value` (and `Object` used by value) maps to
+//!   [`ClassRef`], the same handle without a type; [`ClassRef::downcast`]
+//!   makes it typed.
+//! - Checked: a decoded instance that is not of the declared class fails
+//!   the decoding ([`Error::UnexpectedObject`], Ice's
+//!   `UnexpectedObjectException`), so a `Class<T>` always holds a `T`.
 //!
-//! A handle left empty (built with [`ClassRef::pending`] and never set) is
-//! written as null.
+//! Do not hold a guard from [`Class::write`] across a call that sends the
+//! instance: writing the instance takes a read lock on it.
+//!
+//! # Decoding: value factories, then generated types, then slicing
+//!
+//! For each slice of an instance, most derived first, the decoder asks the
+//! communicator's [`ValueFactoryManager`] for the slice's type id (then its
+//! default factory, registered for `""`), then the [`Registry`] of
+//! generated types; the first value made reads the slices it knows into
+//! itself ([`Value::read_slices`]). Unknown slices are skipped, and kept in
+//! [`SlicedData`] when the value asks for it ([`Value::preserves_slices`],
+//! Slice's `["preserve-slice"]`). A value none of whose slices is known
+//! becomes an [`UnknownSlicedValue`] (1.1 sliced format only, as in Ice).
+//! Nested instances count against a depth limit
+//! ([`InputStream::with_max_depth`]), so input cannot exhaust the stack.
+//!
+//! [`Value::ice_pre_marshal`] runs before an instance is written and
+//! [`Value::ice_post_unmarshal`] once an instance and everything it
+//! references are read, for values that ask for them
+//! ([`Value::has_marshal_hooks`]).
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use parking_lot::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use super::error::{Error, Result};
 use super::exception::UserException;
@@ -62,13 +86,22 @@ pub(crate) const FLAG_HAS_SLICE_SIZE: u8 = 16;
 /// Slice flag: this is the last (least derived) slice.
 pub(crate) const FLAG_IS_LAST_SLICE: u8 = 32;
 
-/// Whether compact type ids are written (ZeroC's C++ 3.7 never writes them).
+/// Whether compact type ids of known classes are written (ZeroC's C++ 3.7
+/// never writes them). Preserved slices that arrived with a compact id go
+/// back out with it.
 const WRITE_COMPACT_IDS: bool = false;
 
 /// The type id ending every instance in encoding 1.0.
 pub const OBJECT_TYPE_ID: &str = "::Ice::Object";
 
-/// A class instance: what generated class structs implement.
+/// A class instance: what generated class structs implement, and what a
+/// value factory makes.
+///
+/// A type of the application's that extends a generated class (to add
+/// state or the marshal hooks) holds the generated class as a field,
+/// forwards the slice methods to it, answers [`Value::as_type`] for itself
+/// and then for that field, and is made by a value factory registered for
+/// the class's type id.
 pub trait Value: Any + Send + Sync + fmt::Debug {
     /// The most-derived Slice type id, e.g. `::Golden::Derived`.
     fn ice_id(&self) -> &str;
@@ -78,9 +111,21 @@ pub trait Value: Any + Send + Sync + fmt::Debug {
     /// members by tag, [`OutputStream::end_slice`].
     fn write_slices(&self, out: &mut OutputStream);
 
+    /// Reads the slices of the value's class and its bases into `self`,
+    /// each between [`InputStream::start_slice`] and
+    /// [`InputStream::end_slice`].
+    ///
+    /// # Errors
+    /// Malformed or truncated input.
+    fn read_slices(&mut self, input: &mut InputStream) -> Result<()>;
+
     /// Borrows the value as the type `target` if it is that type or one of
     /// its bases (walks the `base` fields).
     fn as_type(&self, target: TypeId) -> Option<&dyn Any>;
+
+    /// Mutably borrows the value as the type `target` if it is that type or
+    /// one of its bases.
+    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any>;
 
     /// Whether unknown derived slices are kept and written back
     /// (`["preserve-slice"]` on the class or a base).
@@ -93,6 +138,20 @@ pub trait Value: Any + Send + Sync + fmt::Debug {
         let _ = other;
         false
     }
+
+    /// Whether [`Value::ice_pre_marshal`] and [`Value::ice_post_unmarshal`]
+    /// do something (the runtime locks the instance for writing to call
+    /// them only then).
+    fn has_marshal_hooks(&self) -> bool {
+        false
+    }
+
+    /// Called before the instance is written (Ice's `ice_preMarshal`).
+    fn ice_pre_marshal(&mut self) {}
+
+    /// Called once the instance and the instances it references are read
+    /// (Ice's `ice_postUnmarshal`).
+    fn ice_post_unmarshal(&mut self) {}
 }
 
 impl dyn Value {
@@ -100,19 +159,29 @@ impl dyn Value {
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
         self.as_type(TypeId::of::<T>())?.downcast_ref::<T>()
     }
+
+    /// Mutably borrows the value as `T` (its own type or a base class).
+    pub fn downcast_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.as_type_mut(TypeId::of::<T>())?.downcast_mut::<T>()
+    }
+
+    /// Whether the value is a `T` or derives from it.
+    pub fn is<T: Any>(&self) -> bool {
+        self.as_type(TypeId::of::<T>()).is_some()
+    }
 }
 
-/// A class type that can be created from the wire.
-pub trait ValueType: Value + Sized {
+/// A class type that can be created from the wire: generated classes.
+pub trait ValueType: Value + Default + Sized {
     /// The Slice type id.
     const TYPE_ID: &'static str;
     /// The compact id (`class K(7)`), if any.
     const COMPACT_ID: Option<i32> = None;
-
-    /// Reads the slices of this class and its bases, starting each with
-    /// [`InputStream::start_slice`] and ending with [`InputStream::end_slice`].
-    fn read_slices(input: &mut InputStream) -> Result<Self>;
 }
+
+/// `Self` is class `B` or derives from it: what [`Class::upcast`] needs.
+/// Generated code implements it for a class and each of its bases.
+pub trait IsA<B: ?Sized>: Value {}
 
 /// One slice the receiver did not know, kept for writing back.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,7 +208,7 @@ pub struct SlicedData {
 }
 
 /// A value of a type none of whose slices the receiver knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnknownSlicedValue {
     /// The most-derived type id on the wire.
     pub type_id: String,
@@ -150,8 +219,14 @@ impl Value for UnknownSlicedValue {
         &self.type_id
     }
     fn write_slices(&self, _out: &mut OutputStream) {}
+    fn read_slices(&mut self, _input: &mut InputStream) -> Result<()> {
+        Ok(())
+    }
     fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
         (target == TypeId::of::<Self>()).then_some(self as &dyn Any)
+    }
+    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
+        (target == TypeId::of::<Self>()).then_some(self as &mut dyn Any)
     }
     fn preserves_slices(&self) -> bool {
         true
@@ -166,60 +241,82 @@ struct Instance {
     sliced: Option<SlicedData>,
 }
 
-/// A shared, possibly cyclic reference to a class instance.
+type Slot = RwLock<Option<Instance>>;
+
+/// A shared, mutable, possibly cyclic reference to a class instance of any
+/// class: Slice's `Value`. [`Class<T>`] is the same handle typed by a class.
 #[derive(Clone)]
-pub struct ClassRef(Arc<OnceLock<Instance>>);
+pub struct ClassRef(Arc<Slot>);
 
 impl ClassRef {
     /// A reference to a new instance holding `value`.
     pub fn new<V: Value>(value: V) -> Self {
-        Self::from_box(Box::new(value), None)
+        Self::from_box(Box::new(value))
     }
 
-    fn from_box(value: Box<dyn Value>, sliced: Option<SlicedData>) -> Self {
-        let cell = OnceLock::new();
-        let _ = cell.set(Instance { value, sliced });
-        Self(Arc::new(cell))
+    /// A reference to a new instance holding the boxed `value`.
+    pub fn from_box(value: Box<dyn Value>) -> Self {
+        Self(Arc::new(RwLock::new(Some(Instance {
+            value,
+            sliced: None,
+        }))))
     }
 
-    /// A reference whose value is set later with [`ClassRef::set`] (to
-    /// build cycles).
-    pub fn pending() -> Self {
-        Self(Arc::new(OnceLock::new()))
-    }
-
-    /// Sets the value of a pending reference; false if it was already set.
-    pub fn set<V: Value>(&self, value: V) -> bool {
-        self.fill(Box::new(value), None)
+    /// A reference the decoder fills later (instance ids seen before their
+    /// instance).
+    pub(crate) fn pending() -> Self {
+        Self(Arc::new(RwLock::new(None)))
     }
 
     fn fill(&self, value: Box<dyn Value>, sliced: Option<SlicedData>) -> bool {
-        self.0.set(Instance { value, sliced }).is_ok()
+        let mut slot = self.0.write();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(Instance { value, sliced });
+        true
     }
 
-    /// The value, unless the reference is still pending.
-    pub fn get(&self) -> Option<&dyn Value> {
-        self.0.get().map(|i| i.value.as_ref())
+    fn is_filled(&self) -> bool {
+        self.0.read_recursive().is_some()
     }
 
-    /// Borrows the value as `T` (its own class or any base).
-    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        self.get()?.downcast_ref::<T>()
+    /// Borrows the value; `None` only while the decoder has not filled it.
+    pub fn read(&self) -> Option<MappedRwLockReadGuard<'_, dyn Value>> {
+        RwLockReadGuard::try_map(self.0.read_recursive(), |i| {
+            i.as_ref().map(|i| i.value.as_ref())
+        })
+        .ok()
+    }
+
+    /// Mutably borrows the value; `None` only while the decoder has not
+    /// filled it.
+    pub fn write(&self) -> Option<MappedRwLockWriteGuard<'_, dyn Value>> {
+        RwLockWriteGuard::try_map(self.0.write(), |i| i.as_mut().map(|i| i.value.as_mut())).ok()
+    }
+
+    /// The same instance typed as class `T`, if it is a `T` (or derives
+    /// from it).
+    pub fn downcast<T: Value>(&self) -> Option<Class<T>> {
+        self.is::<T>().then(|| Class::from_ref(self.clone()))
     }
 
     /// Whether the value is a `T` (or derives from `T`).
     pub fn is<T: Any>(&self) -> bool {
-        self.downcast_ref::<T>().is_some()
+        self.read().is_some_and(|v| v.is::<T>())
     }
 
     /// The most-derived type id of the value.
-    pub fn ice_id(&self) -> Option<&str> {
-        self.get().map(|v| v.ice_id())
+    pub fn ice_id(&self) -> Option<String> {
+        self.read().map(|v| v.ice_id().to_owned())
     }
 
     /// The unknown slices kept when the value was decoded.
-    pub fn sliced_data(&self) -> Option<&SlicedData> {
-        self.0.get().and_then(|i| i.sliced.as_ref())
+    pub fn sliced_data(&self) -> Option<SlicedData> {
+        self.0
+            .read_recursive()
+            .as_ref()
+            .and_then(|i| i.sliced.clone())
     }
 
     /// Whether two references designate the same instance.
@@ -229,6 +326,149 @@ impl ClassRef {
 
     fn key(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
+    }
+}
+
+/// A shared, mutable reference to an instance of class `T` or of a class
+/// derived from it (`Option<Class<T>>` is a member, element or parameter of
+/// class `T`). See the [module documentation](self) for the model.
+pub struct Class<T: ?Sized> {
+    inner: ClassRef,
+    _class: PhantomData<fn() -> Box<T>>,
+}
+
+impl<T: ?Sized> Clone for Class<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _class: PhantomData,
+        }
+    }
+}
+
+impl<T: Value> Class<T> {
+    /// A new instance holding `value`.
+    pub fn new(value: T) -> Self {
+        Self::from_ref(ClassRef::new(value))
+    }
+
+    /// A new instance holding `value`, of class `T` or one derived from it,
+    /// typed as `T` (`Some(Class::from_value(circle))` for a `Shape`
+    /// member).
+    pub fn from_value<V: IsA<T>>(value: V) -> Self {
+        Self::from_ref(ClassRef::new(value))
+    }
+
+    /// Types `inner` as `T`; callers have checked that it is one (or, for
+    /// an unfilled reference, will check before handing it out).
+    fn from_ref(inner: ClassRef) -> Self {
+        Self {
+            inner,
+            _class: PhantomData,
+        }
+    }
+
+    /// Borrows the instance as a `T`, whatever its most-derived class.
+    ///
+    /// # Panics
+    /// Only for a handle taken from a stream that was not finished: a
+    /// stream reading classes ends with [`InputStream::read_pending_classes`],
+    /// which generated code always calls.
+    #[allow(clippy::expect_used)] // invariant: a finished decode checked the class
+    pub fn read(&self) -> MappedRwLockReadGuard<'_, T> {
+        self.try_read()
+            .expect("class instance read before its stream was finished")
+    }
+
+    /// Borrows the instance as a `T`; `None` only for a handle taken from an
+    /// unfinished stream.
+    pub fn try_read(&self) -> Option<MappedRwLockReadGuard<'_, T>> {
+        RwLockReadGuard::try_map(self.inner.0.read_recursive(), |i| {
+            i.as_ref()?.value.downcast_ref::<T>()
+        })
+        .ok()
+    }
+
+    /// Mutably borrows the instance as a `T`.
+    ///
+    /// # Panics
+    /// As [`Class::read`].
+    #[allow(clippy::expect_used)] // invariant: a finished decode checked the class
+    pub fn write(&self) -> MappedRwLockWriteGuard<'_, T> {
+        self.try_write()
+            .expect("class instance written before its stream was finished")
+    }
+
+    /// Mutably borrows the instance as a `T`; `None` only for a handle
+    /// taken from an unfinished stream.
+    pub fn try_write(&self) -> Option<MappedRwLockWriteGuard<'_, T>> {
+        RwLockWriteGuard::try_map(self.inner.0.write(), |i| {
+            i.as_mut()?.value.downcast_mut::<T>()
+        })
+        .ok()
+    }
+
+    /// The same instance typed as `U` if it is a `U` (a derived class, or
+    /// any class the instance derives from).
+    pub fn downcast<U: Value>(&self) -> Option<Class<U>> {
+        self.inner.downcast::<U>()
+    }
+
+    /// Whether the instance is a `U` or derives from it.
+    pub fn is<U: Any>(&self) -> bool {
+        self.inner.is::<U>()
+    }
+
+    /// The same instance typed as its base class `B`.
+    pub fn upcast<B: Value>(self) -> Class<B>
+    where
+        T: IsA<B>,
+    {
+        Class::from_ref(self.inner)
+    }
+
+    /// The most-derived type id of the instance.
+    pub fn ice_id(&self) -> String {
+        self.inner.ice_id().unwrap_or_default()
+    }
+
+    /// The unknown slices kept when the instance was decoded.
+    pub fn sliced_data(&self) -> Option<SlicedData> {
+        self.inner.sliced_data()
+    }
+
+    /// The untyped handle to the same instance.
+    pub fn as_class_ref(&self) -> &ClassRef {
+        &self.inner
+    }
+
+    /// Whether two handles designate the same instance.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        ClassRef::ptr_eq(&a.inner, &b.inner)
+    }
+}
+
+impl<T: Value> AsRef<ClassRef> for Class<T> {
+    fn as_ref(&self) -> &ClassRef {
+        &self.inner
+    }
+}
+
+impl<T: Value> From<Class<T>> for ClassRef {
+    fn from(c: Class<T>) -> Self {
+        c.inner
+    }
+}
+
+impl<T: Value> PartialEq for Class<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl<T: Value> fmt::Debug for Class<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
     }
 }
 
@@ -256,8 +496,8 @@ impl PartialEq for ClassRef {
         if Self::ptr_eq(self, other) {
             return true;
         }
-        match (self.get(), other.get()) {
-            (Some(a), Some(b)) => guarded(self.key(), other.key(), true, || a.eq_value(b)),
+        match (self.read(), other.read()) {
+            (Some(a), Some(b)) => guarded(self.key(), other.key(), true, || a.eq_value(&*b)),
             (None, None) => true,
             _ => false,
         }
@@ -269,26 +509,30 @@ impl fmt::Debug for ClassRef {
         let k = self.key();
         let mut result = Ok(());
         let entered = guarded(k, 0, false, || {
-            result = match self.get() {
+            result = match self.read() {
                 Some(v) => v.fmt(f),
                 None => f.write_str("<pending>"),
             };
             true
         });
         if !entered {
-            return write!(f, "<cycle to {}>", self.ice_id().unwrap_or("?"));
+            return write!(
+                f,
+                "<cycle to {}>",
+                self.ice_id().unwrap_or_else(|| "?".to_owned())
+            );
         }
         result
     }
 }
 
-/// A function reading one class's slices into a boxed value.
-pub type ValueFactory = fn(&mut InputStream) -> Result<Box<dyn Value>>;
+/// A function making an empty instance of a generated class.
+pub type ValueMaker = fn() -> Box<dyn Value>;
 /// A function reading one exception's slices into a boxed exception.
 pub type ExceptionFactory = fn(&mut InputStream) -> Result<Box<dyn UserException>>;
 
-fn value_factory<T: ValueType>(input: &mut InputStream) -> Result<Box<dyn Value>> {
-    Ok(Box::new(T::read_slices(input)?))
+fn make_value<T: ValueType>() -> Box<dyn Value> {
+    Box::new(T::default())
 }
 
 fn exception_factory<T: super::UserExceptionType>(
@@ -297,10 +541,11 @@ fn exception_factory<T: super::UserExceptionType>(
     Ok(Box::new(T::read_slices(input)?))
 }
 
-/// The classes and exceptions a stream can create, by type id and compact id.
+/// The generated classes and exceptions a stream can create, by type id
+/// and compact id.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
-    values: HashMap<String, ValueFactory>,
+    values: HashMap<String, ValueMaker>,
     compact: HashMap<i32, &'static str>,
     exceptions: HashMap<String, ExceptionFactory>,
 }
@@ -320,7 +565,7 @@ impl Registry {
     /// Registers class `T`.
     pub fn add_value<T: ValueType>(&mut self) -> &mut Self {
         self.values
-            .insert(T::TYPE_ID.to_owned(), value_factory::<T> as ValueFactory);
+            .insert(T::TYPE_ID.to_owned(), make_value::<T> as ValueMaker);
         if let Some(c) = T::COMPACT_ID {
             self.compact.insert(c, T::TYPE_ID);
         }
@@ -336,7 +581,7 @@ impl Registry {
         self
     }
 
-    fn value(&self, type_id: &str) -> Option<ValueFactory> {
+    fn value(&self, type_id: &str) -> Option<ValueMaker> {
         self.values.get(type_id).copied()
     }
 
@@ -346,6 +591,88 @@ impl Registry {
 
     pub(crate) fn exception(&self, type_id: &str) -> Option<ExceptionFactory> {
         self.exceptions.get(type_id).copied()
+    }
+}
+
+/// A value factory: given a type id, an empty instance to read into, or
+/// `None` to let the next factory (then the generated type) make it.
+pub type ValueFactory = Arc<dyn Fn(&str) -> Option<Box<dyn Value>> + Send + Sync>;
+
+/// The value factories of a communicator, by type id (Ice's
+/// `ValueFactoryManager`); the factory registered for `""` is the default
+/// factory, asked for every type id its own factory did not make.
+#[derive(Default)]
+pub struct ValueFactoryManager {
+    factories: RwLock<HashMap<String, ValueFactory>>,
+    any: AtomicBool,
+}
+
+impl fmt::Debug for ValueFactoryManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<String> = self.factories.read().keys().cloned().collect();
+        ids.sort();
+        f.debug_struct("ValueFactoryManager")
+            .field("type_ids", &ids)
+            .finish()
+    }
+}
+
+impl ValueFactoryManager {
+    /// A manager with no factory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `factory` for `type_id` (`""`: the default factory).
+    ///
+    /// # Errors
+    /// [`Error::AlreadyRegistered`] when `type_id` has a factory already
+    /// (Ice's `AlreadyRegisteredException`).
+    pub fn add(
+        &self,
+        factory: impl Fn(&str) -> Option<Box<dyn Value>> + Send + Sync + 'static,
+        type_id: &str,
+    ) -> Result<()> {
+        let mut map = self.factories.write();
+        if map.contains_key(type_id) {
+            return Err(Error::AlreadyRegistered {
+                kind: "value factory",
+                id: type_id.to_owned(),
+            });
+        }
+        map.insert(type_id.to_owned(), Arc::new(factory));
+        self.any.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The factory registered for `type_id`.
+    pub fn find(&self, type_id: &str) -> Option<ValueFactory> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        self.factories.read().get(type_id).cloned()
+    }
+
+    /// Removes the factory of `type_id`; false if there was none.
+    pub fn remove(&self, type_id: &str) -> bool {
+        let mut map = self.factories.write();
+        let removed = map.remove(type_id).is_some();
+        self.any.store(!map.is_empty(), Ordering::Release);
+        removed
+    }
+
+    /// An empty instance for `type_id` from its factory or the default one.
+    pub(crate) fn create(&self, type_id: &str) -> Option<Box<dyn Value>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        if let Some(v) = self.find(type_id).and_then(|f| f(type_id)) {
+            return Some(v);
+        }
+        if type_id.is_empty() {
+            return None;
+        }
+        self.find("").and_then(|f| f(type_id))
     }
 }
 
@@ -407,7 +734,7 @@ impl OutputStream {
     /// instance waits for [`OutputStream::write_pending_classes`].
     pub fn write_class(&mut self, v: Option<&ClassRef>) {
         let r = match v {
-            Some(r) if r.get().is_some() => r,
+            Some(r) if r.is_filled() => r,
             _ => {
                 if self.encoding().is_1_0() {
                     self.write_i32(0);
@@ -466,7 +793,13 @@ impl OutputStream {
     /// Writes an instance's slices (preserved ones first), and in 1.0 the
     /// trailing `::Ice::Object` slice.
     fn write_instance_body(&mut self, r: &ClassRef) {
-        let Some(inst) = r.0.get() else { return };
+        if r.read().is_some_and(|v| v.has_marshal_hooks()) {
+            if let Some(mut v) = r.write() {
+                v.ice_pre_marshal();
+            }
+        }
+        let slot = r.0.read_recursive();
+        let Some(inst) = slot.as_ref() else { return };
         self.push_frame(SliceKind::Value);
         if let Some(sliced) = &inst.sliced {
             self.write_preserved_slices(sliced);
@@ -591,7 +924,7 @@ impl OutputStream {
                 // ZeroC's C++ 3.7 runtime never puts compact ids on the wire
                 // (observed: `class K(7)` is sent with its type-id string in
                 // both formats); we do the same and only read them.
-                if let (Some(c), true) = (compact_id, WRITE_COMPACT_IDS) {
+                if let (Some(c), true) = (compact_id, WRITE_COMPACT_IDS || type_id.is_empty()) {
                     flags |= FLAG_HAS_TYPE_ID_COMPACT;
                     self.write_size(usize::try_from(c).unwrap_or(0));
                 } else {
@@ -720,6 +1053,22 @@ pub(crate) struct ClassReaderState {
     refs: HashMap<i32, (ClassRef, usize)>,
     frames: Vec<ReadFrame>,
     depth: usize,
+    /// Typed references read before their instance: checked once filled.
+    checks: Vec<PendingCheck>,
+    /// Instances read whose `ice_post_unmarshal` is still to run.
+    unmarshaled: Vec<ClassRef>,
+}
+
+/// A typed reference whose instance was not read yet: the class it must be.
+#[derive(Debug)]
+struct PendingCheck {
+    r: ClassRef,
+    is_expected: fn(&dyn Value) -> bool,
+    expected: &'static str,
+}
+
+fn is_a<T: Any>(v: &dyn Value) -> bool {
+    v.is::<T>()
 }
 
 impl ReadFrame {
@@ -881,8 +1230,84 @@ impl InputStream {
             }
             _ => None,
         };
+        if value.has_marshal_hooks() {
+            self.classes.unmarshaled.push(r.clone());
+        }
         r.fill(value, sliced);
+        if self.classes.depth == 0 {
+            self.run_post_unmarshal();
+        }
         Ok(r)
+    }
+
+    /// Calls `ice_post_unmarshal` on the instances read so far that want it.
+    fn run_post_unmarshal(&mut self) {
+        if self.classes.unmarshaled.is_empty() {
+            return;
+        }
+        for r in std::mem::take(&mut self.classes.unmarshaled) {
+            if let Some(mut v) = r.write() {
+                v.ice_post_unmarshal();
+            }
+        }
+    }
+
+    /// An empty instance of `type_id`: from the communicator's value
+    /// factories, then the generated types.
+    fn new_instance(&self, type_id: &str) -> Option<Box<dyn Value>> {
+        if let Some(v) = self
+            .communicator()
+            .and_then(|c| c.value_factory_manager().create(type_id))
+        {
+            return Some(v);
+        }
+        self.registry.value(type_id).map(|make| make())
+    }
+
+    /// Reads a reference to an instance of class `T` (or a derived class).
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedObject`] when the instance is of another class
+    /// (for an instance that arrives later, reported by
+    /// [`InputStream::read_pending_classes`]).
+    pub fn read_class_of<T: ValueType>(&mut self) -> Result<Option<Class<T>>> {
+        let Some(r) = self.read_class()? else {
+            return Ok(None);
+        };
+        match r.read() {
+            Some(v) if !v.is::<T>() => {
+                return Err(Error::UnexpectedObject {
+                    expected: T::TYPE_ID,
+                    received: v.ice_id().to_owned(),
+                })
+            }
+            Some(_) => {}
+            None => self.classes.checks.push(PendingCheck {
+                r: r.clone(),
+                is_expected: is_a::<T>,
+                expected: T::TYPE_ID,
+            }),
+        }
+        Ok(Some(Class::from_ref(r)))
+    }
+
+    /// Checks the typed references read before their instances.
+    fn check_pending_types(&mut self) -> Result<()> {
+        for c in std::mem::take(&mut self.classes.checks) {
+            match c.r.read() {
+                Some(v) if (c.is_expected)(&*v) => {}
+                Some(v) => {
+                    return Err(Error::UnexpectedObject {
+                        expected: c.expected,
+                        received: v.ice_id().to_owned(),
+                    })
+                }
+                None => {
+                    return Err(Error::MissingInstance { id: 0 });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// 1.1: finds the most-derived known slice of the instance on top and
@@ -892,17 +1317,18 @@ impl InputStream {
         let most_derived = self.current_type_name();
         loop {
             let frame = self.classes.frames.last().ok_or_else(missing_frame)?;
-            let mut type_id = frame.type_id.as_str();
-            if let Some(c) = frame.compact_id {
-                type_id = self.registry.compact(c).unwrap_or("");
-            }
-            if let Some(factory) = self.registry.value(type_id) {
+            let last = frame.flags & FLAG_IS_LAST_SLICE != 0;
+            let type_id = match frame.compact_id {
+                Some(c) => self.registry.compact(c).unwrap_or(""),
+                None => frame.type_id.as_str(),
+            };
+            if let Some(mut value) = self.new_instance(type_id) {
                 if let Some(f) = self.classes.frames.last_mut() {
                     f.skip_first = true;
                 }
-                return factory(self);
+                value.read_slices(self)?;
+                return Ok(value);
             }
-            let last = frame.flags & FLAG_IS_LAST_SLICE != 0;
             self.skip_slice(&most_derived)?;
             if last {
                 return Ok(Box::new(UnknownSlicedValue {
@@ -1136,7 +1562,7 @@ impl InputStream {
     /// No-op in 1.1.
     pub fn read_pending_classes(&mut self) -> Result<()> {
         if !self.encoding().is_1_0() {
-            return Ok(());
+            return self.check_pending_types();
         }
         loop {
             let n = self.read_count("pending class instances", 6)?;
@@ -1147,14 +1573,11 @@ impl InputStream {
                 self.read_instance_1_0()?;
             }
         }
-        if let Some((&id, _)) = self
-            .classes
-            .refs
-            .iter()
-            .find(|(_, (r, _))| r.get().is_none())
-        {
+        if let Some((&id, _)) = self.classes.refs.iter().find(|(_, (r, _))| !r.is_filled()) {
             return Err(Error::MissingInstance { id: i64::from(id) });
         }
+        self.check_pending_types()?;
+        self.run_post_unmarshal();
         Ok(())
     }
 
@@ -1172,7 +1595,7 @@ impl InputStream {
             .entry(id)
             .or_insert_with(|| (ClassRef::pending(), 0))
             .clone();
-        if r.get().is_some() {
+        if r.is_filled() {
             return Err(Error::InvalidInstanceId {
                 what: "duplicate instance id",
                 id: i64::from(id),
@@ -1189,7 +1612,11 @@ impl InputStream {
             .push(ReadFrame::new(SliceKind::Value, depth));
         let result = self.read_instance_body_1_0();
         self.classes.frames.pop();
-        r.fill(result?, None);
+        let value = result?;
+        if value.has_marshal_hooks() {
+            self.classes.unmarshaled.push(r.clone());
+        }
+        r.fill(value, None);
         Ok(())
     }
 
@@ -1204,11 +1631,12 @@ impl InputStream {
                     reason: "no known slice",
                 });
             }
-            if let Some(factory) = self.registry.value(&frame.type_id) {
+            if let Some(mut value) = self.new_instance(&frame.type_id) {
                 if let Some(f) = self.classes.frames.last_mut() {
                     f.skip_first = true;
                 }
-                break factory(self)?;
+                value.read_slices(self)?;
+                break value;
             }
             self.skip_slice(&most_derived)?;
             self.read_slice_header()?;
@@ -1239,6 +1667,23 @@ impl Decode for Option<ClassRef> {
     }
 }
 
+/// A nullable reference to an instance of class `T` as a field, element
+/// or parameter.
+impl<T: ValueType> Encode for Option<Class<T>> {
+    const OPTIONAL_FORMAT: OptionalFormat = OptionalFormat::Class;
+    fn encode(&self, out: &mut OutputStream) {
+        out.write_class(self.as_ref().map(Class::as_class_ref));
+    }
+}
+
+impl<T: ValueType> Decode for Option<Class<T>> {
+    const MIN_WIRE_SIZE: usize = 1;
+    const OPTIONAL_FORMAT: OptionalFormat = OptionalFormat::Class;
+    fn decode(input: &mut InputStream) -> Result<Self> {
+        input.read_class_of::<T>()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::EncodingVersion;
@@ -1246,10 +1691,10 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     /// `class Node { int value; Node next; }`
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, PartialEq, Default)]
     struct Node {
         value: i32,
-        next: Option<ClassRef>,
+        next: Option<Class<Node>>,
     }
 
     impl Value for Node {
@@ -1259,11 +1704,20 @@ mod tests {
         fn write_slices(&self, out: &mut OutputStream) {
             out.start_slice(Self::TYPE_ID, None, true);
             out.write_i32(self.value);
-            out.write_class(self.next.as_ref());
+            out.write(&self.next);
             out.end_slice();
+        }
+        fn read_slices(&mut self, input: &mut InputStream) -> Result<()> {
+            input.start_slice()?;
+            self.value = input.read_i32()?;
+            self.next = input.read()?;
+            input.end_slice()
         }
         fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
             (target == TypeId::of::<Self>()).then_some(self as &dyn Any)
+        }
+        fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
+            (target == TypeId::of::<Self>()).then_some(self as &mut dyn Any)
         }
         fn eq_value(&self, other: &dyn Value) -> bool {
             other.downcast_ref::<Self>() == Some(self)
@@ -1272,18 +1726,57 @@ mod tests {
 
     impl ValueType for Node {
         const TYPE_ID: &'static str = "::T::Node";
-        fn read_slices(input: &mut InputStream) -> Result<Self> {
-            input.start_slice()?;
-            let value = input.read_i32()?;
-            let next = input.read_class()?;
-            input.end_slice()?;
-            Ok(Self { value, next })
+    }
+
+    /// `class Leaf(3) { string s; }`, unrelated to `Node`, with hooks.
+    #[derive(Debug, PartialEq, Default)]
+    struct Leaf {
+        s: String,
+        pre: bool,
+        post: bool,
+    }
+
+    impl Value for Leaf {
+        fn ice_id(&self) -> &str {
+            Self::TYPE_ID
         }
+        fn write_slices(&self, out: &mut OutputStream) {
+            out.start_slice(Self::TYPE_ID, Self::COMPACT_ID, true);
+            out.write_string(&self.s);
+            out.write_bool(self.pre);
+            out.end_slice();
+        }
+        fn read_slices(&mut self, input: &mut InputStream) -> Result<()> {
+            input.start_slice()?;
+            self.s = input.read()?;
+            self.pre = input.read()?;
+            input.end_slice()
+        }
+        fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
+            (target == TypeId::of::<Self>()).then_some(self as &dyn Any)
+        }
+        fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
+            (target == TypeId::of::<Self>()).then_some(self as &mut dyn Any)
+        }
+        fn has_marshal_hooks(&self) -> bool {
+            true
+        }
+        fn ice_pre_marshal(&mut self) {
+            self.pre = true;
+        }
+        fn ice_post_unmarshal(&mut self) {
+            self.post = true;
+        }
+    }
+
+    impl ValueType for Leaf {
+        const TYPE_ID: &'static str = "::T::Leaf";
+        const COMPACT_ID: Option<i32> = Some(3);
     }
 
     fn registry() -> Arc<Registry> {
         let mut r = Registry::new();
-        r.add_value::<Node>();
+        r.add_value::<Node>().add_value::<Leaf>();
         Arc::new(r)
     }
 
@@ -1296,57 +1789,89 @@ mod tests {
         out.into_vec()
     }
 
-    fn decode(bytes: &[u8], max_depth: usize) -> Result<Option<ClassRef>> {
+    fn decode_with<T>(
+        bytes: &[u8],
+        max_depth: usize,
+        read: impl FnOnce(&mut InputStream) -> Result<T>,
+    ) -> Result<T> {
         let mut input = InputStream::from_slice(bytes, EncodingVersion::V1_1)
             .with_registry(registry())
             .with_max_depth(max_depth);
         input.start_encapsulation()?;
-        let v = input.read_class()?;
+        let v = read(&mut input)?;
         input.read_pending_classes()?;
         input.end_encapsulation()?;
         Ok(v)
     }
 
-    fn cycle() -> ClassRef {
-        let a = ClassRef::pending();
-        let b = ClassRef::new(Node {
+    fn decode(bytes: &[u8], max_depth: usize) -> Result<Option<Class<Node>>> {
+        decode_with(bytes, max_depth, InputStream::read_class_of::<Node>)
+    }
+
+    /// Two nodes pointing at each other, built the way an application
+    /// would: make both, then close the cycle through `write`.
+    fn cycle() -> Class<Node> {
+        let a = Class::new(Node {
+            value: 1,
+            next: None,
+        });
+        let b = Class::new(Node {
             value: 2,
             next: Some(a.clone()),
         });
-        a.set(Node {
-            value: 1,
-            next: Some(b),
-        });
+        a.write().next = Some(b);
         a
     }
 
-    fn unreachable_in_test(enc: EncodingVersion, format: Format) {
-        assert_eq!(Some((enc, format)), None, "no value decoded");
-    }
+    const FORMATS: [(EncodingVersion, Format); 3] = [
+        (EncodingVersion::V1_0, Format::Compact),
+        (EncodingVersion::V1_1, Format::Compact),
+        (EncodingVersion::V1_1, Format::Sliced),
+    ];
 
     #[test]
     fn cycles_decode_to_shared_instances_in_every_format() {
-        for (enc, format) in [
-            (EncodingVersion::V1_0, Format::Compact),
-            (EncodingVersion::V1_1, Format::Compact),
-            (EncodingVersion::V1_1, Format::Sliced),
-        ] {
-            let bytes = encode(&cycle(), enc, format);
-            let a = decode(&bytes, 100).ok().flatten();
-            let a = a
-                .as_ref()
-                .and_then(|a| Some((a.clone(), a.downcast_ref::<Node>()?)));
-            let Some((a, na)) = a else {
-                unreachable_in_test(enc, format);
-                continue;
+        for (enc, format) in FORMATS {
+            let original = cycle();
+            let bytes = encode(original.as_class_ref(), enc, format);
+            let a = decode(&bytes, 100);
+            let Ok(Some(a)) = a else {
+                panic!("{enc:?} {format:?}: {a:?}");
             };
-            assert_eq!(na.value, 1);
-            let b = na.next.clone();
-            let nb = b.as_ref().and_then(|b| b.downcast_ref::<Node>());
-            assert_eq!(nb.map(|n| n.value), Some(2));
-            let back = nb.and_then(|n| n.next.clone());
-            assert!(back.is_some_and(|x| ClassRef::ptr_eq(&x, &a)));
+            assert_eq!(a.read().value, 1);
+            let b = a.read().next.clone();
+            let b = b.as_ref().map(|b| (b.read().value, b.read().next.clone()));
+            assert_eq!(b.as_ref().map(|b| b.0), Some(2));
+            let back = b.and_then(|b| b.1);
+            assert!(back.is_some_and(|x| Class::ptr_eq(&x, &a)));
+            assert_eq!(a, original);
+            // Break the cycles so both graphs are freed.
+            a.write().next = None;
+            original.write().next = None;
         }
+    }
+
+    #[test]
+    fn decoded_instances_can_be_changed_and_sent_again() {
+        let n = Class::new(Node {
+            value: 5,
+            next: None,
+        });
+        let bytes = encode(n.as_class_ref(), EncodingVersion::V1_1, Format::Compact);
+        let Ok(Some(d)) = decode(&bytes, 100) else {
+            panic!("not decoded");
+        };
+        d.write().value = 6;
+        d.write().next = Some(Class::new(Node {
+            value: 7,
+            next: None,
+        }));
+        let again = encode(d.as_class_ref(), EncodingVersion::V1_1, Format::Compact);
+        let Ok(Some(e)) = decode(&again, 100) else {
+            panic!("not decoded");
+        };
+        assert_eq!(e.read().value, 6);
+        assert_eq!(e.read().next.as_ref().map(|n| n.read().value), Some(7));
     }
 
     #[test]
@@ -1364,21 +1889,56 @@ mod tests {
 
     #[test]
     fn depth_limit_guards_the_stack() {
-        let mut head: Option<ClassRef> = None;
+        let mut head: Option<Class<Node>> = None;
         for i in 0..50 {
-            head = Some(ClassRef::new(Node {
+            head = Some(Class::new(Node {
                 value: i,
                 next: head,
             }));
         }
         let Some(head) = head else { return };
         for enc in [EncodingVersion::V1_0, EncodingVersion::V1_1] {
-            let bytes = encode(&head, enc, Format::Compact);
+            let bytes = encode(head.as_class_ref(), enc, Format::Compact);
             assert!(decode(&bytes, 100).is_ok());
             assert!(matches!(
                 decode(&bytes, 10),
                 Err(Error::ClassGraphTooDeep { max: 10 })
             ));
+        }
+    }
+
+    #[test]
+    fn an_instance_of_another_class_is_refused() {
+        for (enc, format) in FORMATS {
+            let leaf = ClassRef::new(Leaf::default());
+            let bytes = encode(&leaf, enc, format);
+            let r = decode(&bytes, 100);
+            assert!(
+                matches!(
+                    &r,
+                    Err(Error::UnexpectedObject { expected: "::T::Node", received })
+                        if received == "::T::Leaf"
+                ),
+                "{enc:?} {format:?}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hooks_run_on_both_sides() {
+        for (enc, format) in FORMATS {
+            let leaf = Class::new(Leaf {
+                s: "x".into(),
+                ..Leaf::default()
+            });
+            let bytes = encode(leaf.as_class_ref(), enc, format);
+            assert!(leaf.read().pre, "ice_pre_marshal ran on the sender");
+            let r = decode_with(&bytes, 100, InputStream::read_class_of::<Leaf>);
+            let Ok(Some(d)) = r else {
+                panic!("{enc:?} {format:?}: {r:?}");
+            };
+            assert!(d.read().pre, "the flag set by ice_pre_marshal arrived");
+            assert!(d.read().post, "ice_post_unmarshal ran on the receiver");
         }
     }
 
@@ -1400,9 +1960,47 @@ mod tests {
         let mut input = InputStream::from_slice(&bytes, EncodingVersion::V1_1);
         assert!(input.start_encapsulation().is_ok());
         let v = input.read_class().ok().flatten();
-        assert_eq!(v.as_ref().and_then(|v| v.ice_id()), Some("::T::Node"));
+        assert_eq!(
+            v.as_ref().and_then(|v| v.ice_id()).as_deref(),
+            Some("::T::Node")
+        );
         if let Some(v) = v {
             assert_eq!(encode(&v, EncodingVersion::V1_1, Format::Sliced), bytes);
         }
+    }
+
+    /// `Leaf` arrives by compact id (as a writer that sends them would
+    /// send it); a receiver that does not know it keeps the slice and sends
+    /// it back with the compact id, so the original sender can read it.
+    #[test]
+    fn preserved_slices_keep_their_compact_id() {
+        let mut out = OutputStream::new(EncodingVersion::V1_1);
+        out.start_encapsulation(EncodingVersion::V1_1, Format::Sliced);
+        out.write_size(1);
+        out.push_frame(SliceKind::Value);
+        out.write_u8(FLAG_HAS_TYPE_ID_COMPACT | FLAG_HAS_SLICE_SIZE | FLAG_IS_LAST_SLICE);
+        out.write_size(3);
+        out.write_i32(4 + 4);
+        out.write_string("hi");
+        out.write_bool(false);
+        out.pop_frame();
+        out.end_encapsulation();
+        let sent = out.into_vec();
+        // A receiver without `Leaf`.
+        let mut input = InputStream::from_slice(&sent, EncodingVersion::V1_1);
+        assert!(input.start_encapsulation().is_ok());
+        let v = input.read_class().ok().flatten();
+        let Some(v) = v else { panic!("not decoded") };
+        assert_eq!(
+            v.sliced_data().map(|d| d.slices[0].compact_id),
+            Some(Some(3))
+        );
+        let back = encode(&v, EncodingVersion::V1_1, Format::Sliced);
+        assert_eq!(back, sent);
+        let d = decode_with(&back, 100, InputStream::read_class_of::<Leaf>);
+        assert_eq!(
+            d.ok().flatten().map(|l| l.read().s.clone()),
+            Some("hi".into())
+        );
     }
 }

@@ -136,6 +136,23 @@ pub enum Error {
         /// The most-derived type id on the wire.
         type_id: String,
     },
+    /// A factory is registered for this id already.
+    #[error("{kind} already registered for `{id}`")]
+    AlreadyRegistered {
+        /// What was registered.
+        kind: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// A class instance is not of the class its member, element or
+    /// parameter declares (Ice's `UnexpectedObjectException`).
+    #[error("unexpected class instance: expected {expected}, received {received}")]
+    UnexpectedObject {
+        /// The declared class.
+        expected: &'static str,
+        /// The most-derived type id received.
+        received: String,
+    },
     /// A class reference was never matched by an instance.
     #[error("class instance {id} referenced but never sent")]
     MissingInstance {

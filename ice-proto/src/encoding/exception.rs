@@ -17,6 +17,7 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
+use std::marker::PhantomData;
 
 use super::class::{SliceKind, SlicedData};
 use super::error::{Error, Result};
@@ -55,6 +56,125 @@ pub trait UserException: Any + Send + Sync + fmt::Debug {
     /// (called by the decoder when [`UserException::preserves_slices`]).
     fn set_sliced_data(&mut self, data: SlicedData) {
         let _ = data;
+    }
+
+    /// A boxed copy of the exception, as its most-derived type.
+    fn clone_box(&self) -> Box<dyn UserException>;
+}
+
+impl Clone for Box<dyn UserException> {
+    fn clone(&self) -> Self {
+        self.as_ref().clone_box()
+    }
+}
+
+impl fmt::Display for dyn UserException {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ice_id())
+    }
+}
+
+/// A user exception received (or to be thrown) as a `T`: the exception
+/// itself keeps its most-derived type, its members and any preserved
+/// slices, so it can be matched as any subtype known here
+/// ([`Thrown::downcast_ref`]) and thrown on unchanged
+/// ([`Thrown::into_inner`], or `Err(thrown.into())` in a servant).
+///
+/// It dereferences to the `T` part of the exception.
+pub struct Thrown<T: ?Sized> {
+    ex: Box<dyn UserException>,
+    _type: PhantomData<fn() -> Box<T>>,
+}
+
+impl<T: UserException> Thrown<T> {
+    /// Wraps an exception of type `T` exactly.
+    pub fn new(ex: T) -> Self {
+        Self {
+            ex: Box::new(ex),
+            _type: PhantomData,
+        }
+    }
+
+    /// Wraps `ex` if it is a `T` or derives from it; gives it back if not.
+    ///
+    /// # Errors
+    /// `ex` itself when it is not a `T`.
+    pub fn try_from_box(
+        ex: Box<dyn UserException>,
+    ) -> std::result::Result<Self, Box<dyn UserException>> {
+        if ex.as_type(TypeId::of::<T>()).is_some() {
+            Ok(Self {
+                ex,
+                _type: PhantomData,
+            })
+        } else {
+            Err(ex)
+        }
+    }
+
+    /// Borrows the exception as `U`, if it is a `U` or derives from it.
+    pub fn downcast_ref<U: Any>(&self) -> Option<&U> {
+        self.ex.downcast_ref::<U>()
+    }
+
+    /// Whether the exception is a `U` or derives from it.
+    pub fn is<U: Any>(&self) -> bool {
+        self.downcast_ref::<U>().is_some()
+    }
+
+    /// The most-derived type id received.
+    pub fn ice_id(&self) -> &str {
+        self.ex.ice_id()
+    }
+
+    /// The exception as its most-derived type.
+    pub fn as_user_exception(&self) -> &dyn UserException {
+        self.ex.as_ref()
+    }
+
+    /// The boxed exception, as its most-derived type.
+    pub fn into_inner(self) -> Box<dyn UserException> {
+        self.ex
+    }
+}
+
+impl<T: UserException> std::ops::Deref for Thrown<T> {
+    type Target = T;
+    #[allow(clippy::expect_used)] // invariant: only made from a `T` or a subtype
+    fn deref(&self) -> &T {
+        self.ex
+            .downcast_ref::<T>()
+            .expect("a Thrown<T> holds a T or a subtype")
+    }
+}
+
+impl<T: ?Sized> Clone for Thrown<T> {
+    fn clone(&self) -> Self {
+        Self {
+            ex: self.ex.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Thrown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.ex, f)
+    }
+}
+
+impl<T: ?Sized> fmt::Display for Thrown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ex.ice_id())
+    }
+}
+
+impl<T: ?Sized> std::error::Error for Thrown<T> {}
+
+/// Compares the exceptions received, most-derived type and members.
+impl<T: UserException + PartialEq> PartialEq<T> for Thrown<T> {
+    fn eq(&self, other: &T) -> bool {
+        self.ex.ice_id() == other.ice_id() && self.ex.downcast_ref::<T>() == Some(other)
     }
 }
 
@@ -157,17 +277,20 @@ mod tests {
     use pretty_assertions::assert_eq;
     use std::sync::Arc;
 
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, PartialEq, Clone)]
     struct BaseError {
         code: i32,
     }
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, PartialEq, Clone)]
     struct DerivedError {
         base: BaseError,
         reason: String,
     }
 
     impl UserException for BaseError {
+        fn clone_box(&self) -> Box<dyn UserException> {
+            Box::new(self.clone())
+        }
         fn ice_id(&self) -> &str {
             Self::TYPE_ID
         }
@@ -190,6 +313,9 @@ mod tests {
         }
     }
     impl UserException for DerivedError {
+        fn clone_box(&self) -> Box<dyn UserException> {
+            Box::new(self.clone())
+        }
         fn ice_id(&self) -> &str {
             "::T::DerivedError"
         }
@@ -248,6 +374,9 @@ mod tests {
         sliced: Option<SlicedData>,
     }
     impl UserException for PreservedBase {
+        fn clone_box(&self) -> Box<dyn UserException> {
+            Box::new(self.clone())
+        }
         fn ice_id(&self) -> &str {
             BaseError::TYPE_ID
         }

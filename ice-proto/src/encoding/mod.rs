@@ -22,9 +22,12 @@ pub mod output;
 pub mod pool;
 pub mod proxy;
 
-pub use class::{ClassRef, Registry, SliceInfo, SlicedData, UnknownSlicedValue, Value, ValueType};
+pub use class::{
+    Class, ClassRef, IsA, Registry, SliceInfo, SlicedData, UnknownSlicedValue, Value, ValueFactory,
+    ValueFactoryManager, ValueType,
+};
 pub use error::{Error, Result};
-pub use exception::{UserException, UserExceptionType};
+pub use exception::{Thrown, UserException, UserExceptionType};
 pub use fixed::FixedWire;
 pub use input::InputStream;
 pub use optional::OptionalFormat;
@@ -157,8 +160,8 @@ pub trait Decode: Sized {
 /// The items generated code uses, re-exported through one stable path.
 #[doc(hidden)]
 pub mod codegen {
-    pub use super::class::{ClassRef, Registry, SlicedData, Value, ValueType};
-    pub use super::exception::{UserException, UserExceptionType};
+    pub use super::class::{Class, ClassRef, IsA, Registry, SlicedData, Value, ValueType};
+    pub use super::exception::{Thrown, UserException, UserExceptionType};
     pub use super::fixed::{decode_fixed_vec, encode_fixed_slice, wire_at, wire_at_mut, FixedWire};
     pub use super::{
         Decode, Encode, EncodingVersion, Error, Format, InputStream, OptionalFormat, OutputStream,

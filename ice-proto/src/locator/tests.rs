@@ -27,6 +27,9 @@ impl UserException for Empty {
     fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
         (target == TypeId::of::<Self>()).then_some(self as &dyn Any)
     }
+    fn clone_box(&self) -> Box<dyn UserException> {
+        Box::new(Empty(self.0))
+    }
 }
 
 /// A locator and locator registry in one servant: adapters and

@@ -433,11 +433,17 @@ impl<'a> Gen<'a> {
         let read = self.read_args(&out_refs, &format_ident!("ice_in"), path);
         let out_ty = self.outputs_type(&outs, path);
         let out_val = Self::outputs_value(&outs);
-        let nothing = if outs.is_empty() {
-            quote!(())
-        } else {
-            quote!(::std::default::Default::default())
-        };
+        // Ice's TwowayOnlyException: checked before anything is sent.
+        let twoway_only = !outs.is_empty() || !op.throws.is_empty();
+        let require_twoway = twoway_only.then(|| quote!(self.proxy.require_twoway(#opname)?;));
+        let oneway_return = (!twoway_only).then(|| {
+            quote! {
+                if !self.proxy.is_twoway() {
+                    let _ = results;
+                    return ::std::result::Result::Ok(());
+                }
+            }
+        });
         let write_pending = self
             .ins_use_classes(op)
             .then(|| quote!(ice_out.write_pending_classes();));
@@ -518,17 +524,22 @@ impl<'a> Gen<'a> {
                 })
                 .collect();
             let decls = variants.iter().map(|(v, p, s)| {
-                let doc = format!(" The declared exception `{s}`.");
-                quote!(#[doc = #doc] #v(#p),)
+                let doc =
+                    format!(" The declared exception `{s}`, or one derived from it, as received.");
+                quote!(#[doc = #doc] #v(#rt::Thrown<#p>),)
             });
             let displays = variants
                 .iter()
                 .map(|(v, _, _)| quote!(Self::#v(e) => ::std::fmt::Display::fmt(e, f),));
+            let to_dispatch = variants
+                .iter()
+                .map(|(v, _, _)| quote!(#ename::#v(e) => Self::from(e),));
             let downcasts = variants.iter().map(|(v, p, _)| {
                 quote! {
-                    if let ::std::option::Option::Some(e) = ex.downcast_ref::<#p>() {
-                        return ::std::result::Result::Err(#ename::#v(e.clone()));
-                    }
+                    let ex = match #rt::Thrown::<#p>::try_from_box(ex) {
+                        ::std::result::Result::Ok(e) => return ::std::result::Result::Err(#ename::#v(e)),
+                        ::std::result::Result::Err(ex) => ex,
+                    };
                 }
             });
             let edoc =
@@ -565,6 +576,18 @@ impl<'a> Gen<'a> {
                         Self::Runtime(::ice_proto::RuntimeError::from(e))
                     }
                 }
+
+                /// A servant re-throws what the call received: the user
+                /// exception unchanged, a runtime error as an unknown local
+                /// exception.
+                impl ::std::convert::From<#ename> for ::ice_proto::adapter::DispatchError {
+                    fn from(e: #ename) -> Self {
+                        match e {
+                            #ename::Runtime(e) => Self::from(e),
+                            #(#to_dispatch)*
+                        }
+                    }
+                }
             };
             let arm = quote! {
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
@@ -587,6 +610,7 @@ impl<'a> Gen<'a> {
                 #(#params,)*
                 context: ::std::option::Option<&::ice_proto::protocol::Context>,
             ) -> ::std::result::Result<#out_ty, #err_ty> {
+                #require_twoway
                 #encode_params
                 let outcome = self
                     .proxy
@@ -596,10 +620,7 @@ impl<'a> Gen<'a> {
                     ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                     #user_arm
                 };
-                if !self.proxy.is_twoway() {
-                    let _ = results;
-                    return ::std::result::Result::Ok(#nothing);
-                }
+                #oneway_return
                 #decode_results
                 ::std::result::Result::Ok(#out_val)
             }
@@ -708,6 +729,10 @@ impl<'a> Gen<'a> {
             };
             quote!(let current = &current.clone().with_format(#format);)
         });
+        // A user exception goes out in the operation's format.
+        let encoded_for = sliced_current
+            .is_some()
+            .then(|| quote!(.map_err(|e| e.encoded_for(current))));
         let open_params = quote! {
             let mut ice_in = current.params_input(&params, #registry)?;
         };
@@ -754,7 +779,7 @@ impl<'a> Gen<'a> {
             #opname => {
                 #sliced_current
                 #decode_params
-                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await?;
+                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await #encoded_for?;
                 #encode_results
             }
         }

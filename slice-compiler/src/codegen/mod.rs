@@ -35,7 +35,7 @@
 //! | `sequence<T> S` | `pub type S = Vec<T>`; `sequence<byte>` is `ice_proto::encoding::Bytes` (decoding borrows the input) |
 //! | `dictionary<K, V> D` | `pub type D = BTreeMap<K, V>`: Slice keys (integers, `bool`, `string`, enums, structs and sequences of those) are always `Ord`, and ordered maps make encoding deterministic |
 //! | `const T C = v` | `pub const C: T = v` (`&str` for strings) |
-//! | class `C` | `pub struct C` with a `base` field holding its base class, `Value` + `ValueType`; class-typed fields are `Option<ClassRef>` |
+//! | class `C` | `pub struct C` with a `base` field holding its base class, `Value` + `ValueType` + `IsA<C>` and `IsA<B>` for each base `B`; class-typed fields are `Option<Class<C>>` (`Value` and interfaces by value: `Option<ClassRef>`) |
 //! | exception `E` | `pub struct E` with a `base` field, `UserException` + `UserExceptionType`, `Display` and `std::error::Error`; with `["preserve-slice"]` (on it or a base) it has `ice_sliced_data: Option<SlicedData>`, the unknown derived slices kept on decoding (in the most-derived known type, so a copy of a base part has none) and sent again (1.1, sliced format) |
 //! | `I*` proxy (as a data member, element or parameter) | `Option<IPrx>`, the generated proxy type; `Object*` is `Option<ObjectPrx>` |
 //! | optional member or parameter `optional(N) T m` | `Option<T>` |
@@ -617,10 +617,13 @@ impl<'a> Gen<'a> {
                 quote!(::std::option::Option<#prx>)
             }
             Some(Type::Def(id)) => match &self.ast.def(id).kind {
-                DefKind::Class(_)
-                | DefKind::ClassForward
-                | DefKind::Interface(_)
-                | DefKind::InterfaceForward => quote!(::std::option::Option<#rt::ClassRef>),
+                DefKind::Class(_) | DefKind::ClassForward => {
+                    let class = self.def_path(from, id);
+                    quote!(::std::option::Option<#rt::Class<#class>>)
+                }
+                DefKind::Interface(_) | DefKind::InterfaceForward => {
+                    quote!(::std::option::Option<#rt::ClassRef>)
+                }
                 _ => self.def_path(from, id),
             },
         }
@@ -1312,11 +1315,28 @@ impl<'a> Gen<'a> {
             .map(|b| quote!(<#b as #rt::Value>::write_slices(&self.base, out);));
         let base_read = base_ty
             .as_ref()
-            .map(|b| quote!(base: <#b as #rt::ValueType>::read_slices(input)?,));
+            .map(|b| quote!(<#b as #rt::Value>::read_slices(&mut self.base, input)?;));
         let as_type = match &base_ty {
             Some(b) => quote!(<#b as #rt::Value>::as_type(&self.base, target)),
             None => quote!(::std::option::Option::None),
         };
+        let as_type_mut = match &base_ty {
+            Some(b) => quote!(<#b as #rt::Value>::as_type_mut(&mut self.base, target)),
+            None => quote!(::std::option::Option::None),
+        };
+        // `Class<Derived>` converts to `Class<Base>` for every base.
+        let mut is_a = vec![quote!(impl #rt::IsA<#name> for #name {})];
+        let mut cur = base;
+        let mut guard = 0;
+        while let (Some(b), true) = (cur, guard < 64) {
+            guard += 1;
+            let Some((bid, bc)) = self.class_def(b) else {
+                break;
+            };
+            let bp = self.def_path(path, bid);
+            is_a.push(quote!(impl #rt::IsA<#bp> for #name {}));
+            cur = self.base_of(&bc.base);
+        }
         let preserve = self.class_preserves(id, 0);
         let default_impl = has_defaults.then(|| {
             let base_init = base_ty
@@ -1361,11 +1381,26 @@ impl<'a> Gen<'a> {
                     out.end_slice();
                     #base_write
                 }
+                fn read_slices(&mut self, input: &mut #rt::InputStream) -> #rt::Result<()> {
+                    input.start_slice()?;
+                    #(#reads)*
+                    #(#opt_reads)*
+                    input.end_slice()?;
+                    #(self.#all_fields = #all_fields;)*
+                    #base_read
+                    ::std::result::Result::Ok(())
+                }
                 fn as_type(&self, target: ::std::any::TypeId) -> ::std::option::Option<&dyn ::std::any::Any> {
                     if target == ::std::any::TypeId::of::<Self>() {
                         return ::std::option::Option::Some(self);
                     }
                     #as_type
+                }
+                fn as_type_mut(&mut self, target: ::std::any::TypeId) -> ::std::option::Option<&mut dyn ::std::any::Any> {
+                    if target == ::std::any::TypeId::of::<Self>() {
+                        return ::std::option::Option::Some(self);
+                    }
+                    #as_type_mut
                 }
                 fn preserves_slices(&self) -> bool {
                     #preserve
@@ -1378,17 +1413,9 @@ impl<'a> Gen<'a> {
             impl #rt::ValueType for #name {
                 const TYPE_ID: &'static str = #tid;
                 const COMPACT_ID: ::std::option::Option<i32> = #compact;
-                fn read_slices(input: &mut #rt::InputStream) -> #rt::Result<Self> {
-                    input.start_slice()?;
-                    #(#reads)*
-                    #(#opt_reads)*
-                    input.end_slice()?;
-                    ::std::result::Result::Ok(Self {
-                        #base_read
-                        #(#all_fields,)*
-                    })
-                }
             }
+
+            #(#is_a)*
         }
     }
 
@@ -1542,6 +1569,9 @@ impl<'a> Gen<'a> {
             impl #rt::UserException for #name {
                 fn ice_id(&self) -> &str {
                     Self::ICE_ID
+                }
+                fn clone_box(&self) -> ::std::boxed::Box<dyn #rt::UserException> {
+                    ::std::boxed::Box::new(::std::clone::Clone::clone(self))
                 }
                 fn write_slices(&self, out: &mut #rt::OutputStream) {
                     out.start_slice(Self::ICE_ID, ::std::option::Option::None, #last);

@@ -1154,18 +1154,24 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 quote! {
                     #[doc = #doc]
                     #[derive(Debug, Clone, PartialEq)]
-                    pub struct Item(pub #rt::ClassRef);
+                    pub struct Item(pub #rt::Class<#base>);
                 },
                 quote! {
-                    /// Wraps a class value.
-                    pub fn new<V: #rt::Value>(value: V) -> Self {
-                        Self(#rt::ClassRef::new(value))
+                    /// Wraps a class value: an instance of the item class or a subclass.
+                    pub fn new<V: #rt::IsA<#base>>(value: V) -> Self {
+                        Self(#rt::Class::new(value).upcast())
                     }
 
-                    /// The item as a `T` (its class or one of its bases), if it is one.
+                    /// The item as a `T` (its class, a subclass or a base), if it is one.
                     #[must_use]
-                    pub fn downcast_ref<T: ::std::any::Any>(&self) -> ::std::option::Option<&T> {
-                        self.0.downcast_ref::<T>()
+                    pub fn downcast<T: #rt::Value>(&self) -> ::std::option::Option<#rt::Class<T>> {
+                        self.0.downcast::<T>()
+                    }
+
+                    /// Whether the item is a `T` or derives from it.
+                    #[must_use]
+                    pub fn is<T: ::std::any::Any>(&self) -> bool {
+                        self.0.is::<T>()
                     }
 
                     /// The items of a Slice sequence (null elements are skipped).
@@ -1182,15 +1188,12 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 },
                 quote! {
                     fn key(&self) -> #key_ty {
-                        self.0
-                            .downcast_ref::<#base>()
-                            .map(|i| i.#(#fields).*.clone())
-                            .unwrap_or_default()
+                        self.0.read().#(#fields).*.clone()
                     }
                 },
                 p.removal.map(|r| {
                     let r = path(ast, r);
-                    quote!(self.0.downcast_ref::<#r>().is_some())
+                    quote!(self.0.is::<#r>())
                 }),
             )
         }
@@ -1214,17 +1217,23 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 },
                 quote! {
                     /// An entry holding `value` under `key`.
-                    pub fn new<V: #rt::Value>(key: #key_ty, value: V) -> Self {
+                    pub fn new<V: #rt::IsA<#base>>(key: #key_ty, value: V) -> Self {
                         let mut e = <#entry_ty as ::std::default::Default>::default();
                         e.#kf = key;
-                        e.#itf = ::std::option::Option::Some(#rt::ClassRef::new(value));
+                        e.#itf = ::std::option::Option::Some(#rt::Class::new(value).upcast());
                         Self(e)
                     }
 
-                    /// The item as a `T` (its class or one of its bases), if it is one.
+                    /// The entry's item as a `T` (its class, a subclass or a base), if it is one.
                     #[must_use]
-                    pub fn downcast_ref<T: ::std::any::Any>(&self) -> ::std::option::Option<&T> {
-                        self.0.#itf.as_ref().and_then(|c| c.downcast_ref::<T>())
+                    pub fn downcast<T: #rt::Value>(&self) -> ::std::option::Option<#rt::Class<T>> {
+                        self.0.#itf.as_ref().and_then(|c| c.downcast::<T>())
+                    }
+
+                    /// Whether the entry's item is a `T` or derives from it.
+                    #[must_use]
+                    pub fn is<T: ::std::any::Any>(&self) -> bool {
+                        self.0.#itf.as_ref().is_some_and(|c| c.is::<T>())
                     }
 
                     /// The entries of a Slice sequence.
@@ -1246,7 +1255,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 },
                 p.removal.map(|r| {
                     let r = path(ast, r);
-                    quote!(self.downcast_ref::<#r>().is_some())
+                    quote!(self.is::<#r>())
                 }),
             )
         }

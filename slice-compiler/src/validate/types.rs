@@ -5,6 +5,23 @@
 use crate::ast::*;
 use crate::diagnostics::Diagnostics;
 
+/// The integer a compact id stands for: a literal, or a constant (through
+/// any chain of constants) of an integer type.
+fn compact_value(ast: &Ast, v: &ConstValue) -> Option<i128> {
+    let mut cur = v;
+    for _ in 0..64 {
+        match (&cur.expr, cur.target) {
+            (ConstExpr::Int(n), _) => return Some(*n),
+            (_, Some(ConstTarget::Const(k))) => match &ast.def(k).kind {
+                DefKind::Const { value, .. } => cur = value,
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Checks compact ids, self-containing structs and `throws` clauses.
 pub fn check(ast: &Ast, diags: &mut Diagnostics) {
     let mut compact_ids: Vec<(i128, DefId)> = Vec::new();
@@ -13,21 +30,7 @@ pub fn check(ast: &Ast, diags: &mut Diagnostics) {
         match &def.kind {
             DefKind::Class(c) => {
                 if let Some(v) = &c.compact_id {
-                    let n = match (&v.expr, v.target) {
-                        (ConstExpr::Int(n), _) => Some(*n),
-                        (_, Some(ConstTarget::Const(k))) => match &ast.def(k).kind {
-                            DefKind::Const {
-                                value:
-                                    ConstValue {
-                                        expr: ConstExpr::Int(n),
-                                        ..
-                                    },
-                                ..
-                            } => Some(*n),
-                            _ => None,
-                        },
-                        _ => None,
-                    };
+                    let n = compact_value(ast, v);
                     match n {
                         None => diags.error(
                             "compact-id",

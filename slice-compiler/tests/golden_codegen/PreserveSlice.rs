@@ -50,6 +50,9 @@ pub mod preserve_slice {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
         }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
+        }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, None, true);
             out.write(&self.what);
@@ -113,6 +116,9 @@ pub mod preserve_slice {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
         }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
+        }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, None, false);
             out.write(&self.code);
@@ -173,6 +179,9 @@ pub mod preserve_slice {
     impl _ice::UserException for Plain {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
+        }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
         }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, None, true);
@@ -238,6 +247,7 @@ pub mod preserve_slice {
             &self,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(), ThrowerKeepError> {
+            self.proxy.require_twoway("keep")?;
             let params = ::ice_proto::protocol::Encapsulation::empty(
                 self.proxy.encoding(),
             );
@@ -257,16 +267,20 @@ pub mod preserve_slice {
                         .proxy
                         .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
-                    if let Some(e) = ex.downcast_ref::<Kept>() {
-                        return ::std::result::Result::Err(
-                            ThrowerKeepError::Kept(e.clone()),
-                        );
-                    }
-                    if let Some(e) = ex.downcast_ref::<Plain>() {
-                        return ::std::result::Result::Err(
-                            ThrowerKeepError::Plain(e.clone()),
-                        );
-                    }
+                    let ex = match _ice::Thrown::<Kept>::try_from_box(ex) {
+                        Ok(e) => {
+                            return ::std::result::Result::Err(ThrowerKeepError::Kept(e));
+                        }
+                        ::std::result::Result::Err(ex) => ex,
+                    };
+                    let ex = match _ice::Thrown::<Plain>::try_from_box(ex) {
+                        Ok(e) => {
+                            return ::std::result::Result::Err(
+                                ThrowerKeepError::Plain(e),
+                            );
+                        }
+                        ::std::result::Result::Err(ex) => ex,
+                    };
                     return ::std::result::Result::Err(
                         ThrowerKeepError::Runtime(
                             ::ice_proto::RuntimeError::UnknownUserException(
@@ -276,10 +290,6 @@ pub mod preserve_slice {
                     );
                 }
             };
-            if !self.proxy.is_twoway() {
-                let _ = results;
-                return Ok(());
-            }
             if !results.is_empty_and_supported() {
                 let mut ice_in = self
                     .proxy
@@ -296,10 +306,10 @@ pub mod preserve_slice {
     pub enum ThrowerKeepError {
         /// The invocation failed in the Ice runtime.
         Runtime(::ice_proto::RuntimeError),
-        /// The declared exception `::PreserveSlice::Kept`.
-        Kept(Kept),
-        /// The declared exception `::PreserveSlice::Plain`.
-        Plain(Plain),
+        /// The declared exception `::PreserveSlice::Kept`, or one derived from it, as received.
+        Kept(_ice::Thrown<Kept>),
+        /// The declared exception `::PreserveSlice::Plain`, or one derived from it, as received.
+        Plain(_ice::Thrown<Plain>),
     }
     impl ::std::fmt::Display for ThrowerKeepError {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -319,6 +329,18 @@ pub mod preserve_slice {
     impl ::std::convert::From<_ice::Error> for ThrowerKeepError {
         fn from(e: _ice::Error) -> Self {
             Self::Runtime(::ice_proto::RuntimeError::from(e))
+        }
+    }
+    /// A servant re-throws what the call received: the user
+    /// exception unchanged, a runtime error as an unknown local
+    /// exception.
+    impl ::std::convert::From<ThrowerKeepError> for ::ice_proto::adapter::DispatchError {
+        fn from(e: ThrowerKeepError) -> Self {
+            match e {
+                ThrowerKeepError::Runtime(e) => Self::from(e),
+                ThrowerKeepError::Kept(e) => Self::from(e),
+                ThrowerKeepError::Plain(e) => Self::from(e),
+            }
         }
     }
     /// Slice interface `::PreserveSlice::Thrower`: the servant side.
@@ -358,7 +380,9 @@ pub mod preserve_slice {
                                 .params_input(&params, super::ice_registry())?;
                             ice_in.end_encapsulation()?;
                         }
-                        let () = <T as Thrower>::keep(&*self.0, current).await?;
+                        let () = <T as Thrower>::keep(&*self.0, current)
+                            .await
+                            .map_err(|e| e.encoded_for(current))?;
                         Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
                     }
                     _ => {

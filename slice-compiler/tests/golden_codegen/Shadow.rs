@@ -80,6 +80,9 @@ pub mod shadow {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
         }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
+        }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, ::std::option::Option::None, true);
             out.write_optional(1, self.ok.as_ref());
@@ -154,6 +157,7 @@ pub mod shadow {
             o: &::std::option::Option<Option>,
             context: ::std::option::Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(Vec, String), BoxTakeError> {
+            self.proxy.require_twoway("take")?;
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
@@ -179,11 +183,12 @@ pub mod shadow {
                         .proxy
                         .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
-                    if let ::std::option::Option::Some(e) = ex.downcast_ref::<Result>() {
-                        return ::std::result::Result::Err(
-                            BoxTakeError::Result(e.clone()),
-                        );
-                    }
+                    let ex = match _ice::Thrown::<Result>::try_from_box(ex) {
+                        ::std::result::Result::Ok(e) => {
+                            return ::std::result::Result::Err(BoxTakeError::Result(e));
+                        }
+                        ::std::result::Result::Err(ex) => ex,
+                    };
                     return ::std::result::Result::Err(
                         BoxTakeError::Runtime(
                             ::ice_proto::RuntimeError::UnknownUserException(
@@ -193,10 +198,6 @@ pub mod shadow {
                     );
                 }
             };
-            if !self.proxy.is_twoway() {
-                let _ = results;
-                return ::std::result::Result::Ok(::std::default::Default::default());
-            }
             let mut ice_in = self
                 .proxy
                 .results_input(&results, super::ice_registry())
@@ -213,8 +214,8 @@ pub mod shadow {
     pub enum BoxTakeError {
         /// The invocation failed in the Ice runtime.
         Runtime(::ice_proto::RuntimeError),
-        /// The declared exception `::Shadow::Result`.
-        Result(Result),
+        /// The declared exception `::Shadow::Result`, or one derived from it, as received.
+        Result(_ice::Thrown<Result>),
     }
     impl ::std::fmt::Display for BoxTakeError {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -233,6 +234,17 @@ pub mod shadow {
     impl ::std::convert::From<_ice::Error> for BoxTakeError {
         fn from(e: _ice::Error) -> Self {
             Self::Runtime(::ice_proto::RuntimeError::from(e))
+        }
+    }
+    /// A servant re-throws what the call received: the user
+    /// exception unchanged, a runtime error as an unknown local
+    /// exception.
+    impl ::std::convert::From<BoxTakeError> for ::ice_proto::adapter::DispatchError {
+        fn from(e: BoxTakeError) -> Self {
+            match e {
+                BoxTakeError::Runtime(e) => Self::from(e),
+                BoxTakeError::Result(e) => Self::from(e),
+            }
         }
     }
     /// Slice interface `::Shadow::Box`: the servant side.

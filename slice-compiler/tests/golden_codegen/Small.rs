@@ -232,7 +232,27 @@ pub mod demo {
             out.write_optional(2, self.sides.as_ref());
             out.end_slice();
         }
+        fn read_slices(&mut self, input: &mut _ice::InputStream) -> _ice::Result<()> {
+            input.start_slice()?;
+            let name = input.read()?;
+            let origin = input.read_optional(1)?;
+            let sides = input.read_optional(2)?;
+            input.end_slice()?;
+            self.name = name;
+            self.sides = sides;
+            self.origin = origin;
+            Ok(())
+        }
         fn as_type(&self, target: ::std::any::TypeId) -> Option<&dyn ::std::any::Any> {
+            if target == ::std::any::TypeId::of::<Self>() {
+                return Some(self);
+            }
+            None
+        }
+        fn as_type_mut(
+            &mut self,
+            target: ::std::any::TypeId,
+        ) -> Option<&mut dyn ::std::any::Any> {
             if target == ::std::any::TypeId::of::<Self>() {
                 return Some(self);
             }
@@ -248,15 +268,8 @@ pub mod demo {
     impl _ice::ValueType for Shape {
         const TYPE_ID: &'static str = "::Demo::Shape";
         const COMPACT_ID: Option<i32> = None;
-        fn read_slices(input: &mut _ice::InputStream) -> _ice::Result<Self> {
-            input.start_slice()?;
-            let name = input.read()?;
-            let origin = input.read_optional(1)?;
-            let sides = input.read_optional(2)?;
-            input.end_slice()?;
-            Ok(Self { name, sides, origin })
-        }
     }
+    impl _ice::IsA<Shape> for Shape {}
     /// Slice class `::Demo::Circle`.
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct Circle {
@@ -265,7 +278,7 @@ pub mod demo {
         /// Slice member `radius`.
         pub radius: f64,
         /// Slice member `next`.
-        pub next: Option<_ice::ClassRef>,
+        pub next: Option<_ice::Class<Shape>>,
     }
     impl Circle {
         /// The Slice type id.
@@ -282,11 +295,30 @@ pub mod demo {
             out.end_slice();
             <Shape as _ice::Value>::write_slices(&self.base, out);
         }
+        fn read_slices(&mut self, input: &mut _ice::InputStream) -> _ice::Result<()> {
+            input.start_slice()?;
+            let radius = input.read()?;
+            let next = input.read()?;
+            input.end_slice()?;
+            self.radius = radius;
+            self.next = next;
+            <Shape as _ice::Value>::read_slices(&mut self.base, input)?;
+            Ok(())
+        }
         fn as_type(&self, target: ::std::any::TypeId) -> Option<&dyn ::std::any::Any> {
             if target == ::std::any::TypeId::of::<Self>() {
                 return Some(self);
             }
             <Shape as _ice::Value>::as_type(&self.base, target)
+        }
+        fn as_type_mut(
+            &mut self,
+            target: ::std::any::TypeId,
+        ) -> Option<&mut dyn ::std::any::Any> {
+            if target == ::std::any::TypeId::of::<Self>() {
+                return Some(self);
+            }
+            <Shape as _ice::Value>::as_type_mut(&mut self.base, target)
         }
         fn preserves_slices(&self) -> bool {
             false
@@ -298,18 +330,9 @@ pub mod demo {
     impl _ice::ValueType for Circle {
         const TYPE_ID: &'static str = "::Demo::Circle";
         const COMPACT_ID: Option<i32> = None;
-        fn read_slices(input: &mut _ice::InputStream) -> _ice::Result<Self> {
-            input.start_slice()?;
-            let radius = input.read()?;
-            let next = input.read()?;
-            input.end_slice()?;
-            Ok(Self {
-                base: <Shape as _ice::ValueType>::read_slices(input)?,
-                radius,
-                next,
-            })
-        }
     }
+    impl _ice::IsA<Circle> for Circle {}
+    impl _ice::IsA<Shape> for Circle {}
     /// Slice class `::Demo::Kept`.
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct Kept {
@@ -329,7 +352,23 @@ pub mod demo {
             out.write(&self.self_);
             out.end_slice();
         }
+        fn read_slices(&mut self, input: &mut _ice::InputStream) -> _ice::Result<()> {
+            input.start_slice()?;
+            let self_ = input.read()?;
+            input.end_slice()?;
+            self.self_ = self_;
+            Ok(())
+        }
         fn as_type(&self, target: ::std::any::TypeId) -> Option<&dyn ::std::any::Any> {
+            if target == ::std::any::TypeId::of::<Self>() {
+                return Some(self);
+            }
+            None
+        }
+        fn as_type_mut(
+            &mut self,
+            target: ::std::any::TypeId,
+        ) -> Option<&mut dyn ::std::any::Any> {
             if target == ::std::any::TypeId::of::<Self>() {
                 return Some(self);
             }
@@ -345,13 +384,8 @@ pub mod demo {
     impl _ice::ValueType for Kept {
         const TYPE_ID: &'static str = "::Demo::Kept";
         const COMPACT_ID: Option<i32> = Some(9);
-        fn read_slices(input: &mut _ice::InputStream) -> _ice::Result<Self> {
-            input.start_slice()?;
-            let self_ = input.read()?;
-            input.end_slice()?;
-            Ok(Self { self_ })
-        }
     }
+    impl _ice::IsA<Kept> for Kept {}
     /// Slice exception `::Demo::Failure`.
     #[derive(Debug, Clone, PartialEq, Default)]
     pub struct Failure {
@@ -371,6 +405,9 @@ pub mod demo {
     impl _ice::UserException for Failure {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
+        }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
         }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, None, true);
@@ -402,7 +439,7 @@ pub mod demo {
         /// The members of the base exception.
         pub base: Failure,
         /// Slice member `shape`.
-        pub shape: Option<_ice::ClassRef>,
+        pub shape: Option<_ice::Class<Shape>>,
         /// Slice member `code`.
         pub code: Option<i32>,
     }
@@ -419,6 +456,9 @@ pub mod demo {
     impl _ice::UserException for BadShape {
         fn ice_id(&self) -> &str {
             Self::ICE_ID
+        }
+        fn clone_box(&self) -> ::std::boxed::Box<dyn _ice::UserException> {
+            ::std::boxed::Box::new(::std::clone::Clone::clone(self))
         }
         fn write_slices(&self, out: &mut _ice::OutputStream) {
             out.start_slice(Self::ICE_ID, None, false);
@@ -620,10 +660,11 @@ pub mod demo {
         #[allow(clippy::type_complexity)]
         pub async fn draw(
             &self,
-            shape: &Option<_ice::ClassRef>,
+            shape: &Option<_ice::Class<Shape>>,
             tint: &Option<Color>,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(f64, String), DrawerDrawError> {
+            self.proxy.require_twoway("draw")?;
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
@@ -651,16 +692,22 @@ pub mod demo {
                         .proxy
                         .results_input(&encaps, super::ice_registry())?;
                     let ex = ice_in.read_exception()?;
-                    if let Some(e) = ex.downcast_ref::<BadShape>() {
-                        return ::std::result::Result::Err(
-                            DrawerDrawError::BadShape(e.clone()),
-                        );
-                    }
-                    if let Some(e) = ex.downcast_ref::<Failure>() {
-                        return ::std::result::Result::Err(
-                            DrawerDrawError::Failure(e.clone()),
-                        );
-                    }
+                    let ex = match _ice::Thrown::<BadShape>::try_from_box(ex) {
+                        Ok(e) => {
+                            return ::std::result::Result::Err(
+                                DrawerDrawError::BadShape(e),
+                            );
+                        }
+                        ::std::result::Result::Err(ex) => ex,
+                    };
+                    let ex = match _ice::Thrown::<Failure>::try_from_box(ex) {
+                        Ok(e) => {
+                            return ::std::result::Result::Err(
+                                DrawerDrawError::Failure(e),
+                            );
+                        }
+                        ::std::result::Result::Err(ex) => ex,
+                    };
                     return ::std::result::Result::Err(
                         DrawerDrawError::Runtime(
                             ::ice_proto::RuntimeError::UnknownUserException(
@@ -670,10 +717,6 @@ pub mod demo {
                     );
                 }
             };
-            if !self.proxy.is_twoway() {
-                let _ = results;
-                return Ok(Default::default());
-            }
             let mut ice_in = self
                 .proxy
                 .results_input(&results, super::ice_registry())
@@ -690,6 +733,7 @@ pub mod demo {
             points: &PointSeq,
             context: Option<&::ice_proto::protocol::Context>,
         ) -> ::std::result::Result<(Labels, Option<i32>), ::ice_proto::RuntimeError> {
+            self.proxy.require_twoway("labelPoints")?;
             let encoding = self.proxy.encoding();
             let params = ::ice_proto::adapter::encapsulate(
                 encoding,
@@ -718,10 +762,6 @@ pub mod demo {
                     );
                 }
             };
-            if !self.proxy.is_twoway() {
-                let _ = results;
-                return Ok(Default::default());
-            }
             let mut ice_in = self
                 .proxy
                 .results_input(&results, super::ice_registry())
@@ -827,10 +867,10 @@ pub mod demo {
     pub enum DrawerDrawError {
         /// The invocation failed in the Ice runtime.
         Runtime(::ice_proto::RuntimeError),
-        /// The declared exception `::Demo::BadShape`.
-        BadShape(BadShape),
-        /// The declared exception `::Demo::Failure`.
-        Failure(Failure),
+        /// The declared exception `::Demo::BadShape`, or one derived from it, as received.
+        BadShape(_ice::Thrown<BadShape>),
+        /// The declared exception `::Demo::Failure`, or one derived from it, as received.
+        Failure(_ice::Thrown<Failure>),
     }
     impl ::std::fmt::Display for DrawerDrawError {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -852,13 +892,25 @@ pub mod demo {
             Self::Runtime(::ice_proto::RuntimeError::from(e))
         }
     }
+    /// A servant re-throws what the call received: the user
+    /// exception unchanged, a runtime error as an unknown local
+    /// exception.
+    impl ::std::convert::From<DrawerDrawError> for ::ice_proto::adapter::DispatchError {
+        fn from(e: DrawerDrawError) -> Self {
+            match e {
+                DrawerDrawError::Runtime(e) => Self::from(e),
+                DrawerDrawError::BadShape(e) => Self::from(e),
+                DrawerDrawError::Failure(e) => Self::from(e),
+            }
+        }
+    }
     /// Slice interface `::Demo::Drawer`: the servant side.
     pub trait Drawer: Pingable + Send + Sync + 'static {
         /// Draws a shape; returns its area.
         #[allow(clippy::type_complexity)]
         fn draw(
             &self,
-            shape: Option<_ice::ClassRef>,
+            shape: Option<_ice::Class<Shape>>,
             tint: Option<Color>,
             current: &::ice_proto::adapter::Current,
         ) -> impl ::std::future::Future<
@@ -913,7 +965,7 @@ pub mod demo {
                         let (shape, tint) = {
                             let mut ice_in = current
                                 .params_input(&params, super::ice_registry())?;
-                            let shape: Option<_ice::ClassRef> = ice_in.read()?;
+                            let shape: Option<_ice::Class<Shape>> = ice_in.read()?;
                             let tint: Option<Color> = ice_in.read_optional(1)?;
                             ice_in.read_pending_classes()?;
                             ice_in.end_encapsulation()?;
@@ -1101,10 +1153,11 @@ pub mod demo {
             #[allow(clippy::type_complexity)]
             pub async fn draw(
                 &self,
-                shape: &Option<_ice::ClassRef>,
+                shape: &Option<_ice::Class<super::Shape>>,
                 tint: &Option<super::Color>,
                 context: Option<&::ice_proto::protocol::Context>,
             ) -> ::std::result::Result<(f64, String), RemoteDrawError> {
+                self.proxy.require_twoway("draw")?;
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
@@ -1132,16 +1185,24 @@ pub mod demo {
                             .proxy
                             .results_input(&encaps, super::super::ice_registry())?;
                         let ex = ice_in.read_exception()?;
-                        if let Some(e) = ex.downcast_ref::<super::BadShape>() {
-                            return ::std::result::Result::Err(
-                                RemoteDrawError::BadShape(e.clone()),
-                            );
-                        }
-                        if let Some(e) = ex.downcast_ref::<super::Failure>() {
-                            return ::std::result::Result::Err(
-                                RemoteDrawError::Failure(e.clone()),
-                            );
-                        }
+                        let ex = match _ice::Thrown::<
+                            super::BadShape,
+                        >::try_from_box(ex) {
+                            Ok(e) => {
+                                return ::std::result::Result::Err(
+                                    RemoteDrawError::BadShape(e),
+                                );
+                            }
+                            ::std::result::Result::Err(ex) => ex,
+                        };
+                        let ex = match _ice::Thrown::<super::Failure>::try_from_box(ex) {
+                            Ok(e) => {
+                                return ::std::result::Result::Err(
+                                    RemoteDrawError::Failure(e),
+                                );
+                            }
+                            ::std::result::Result::Err(ex) => ex,
+                        };
                         return ::std::result::Result::Err(
                             RemoteDrawError::Runtime(
                                 ::ice_proto::RuntimeError::UnknownUserException(
@@ -1151,10 +1212,6 @@ pub mod demo {
                         );
                     }
                 };
-                if !self.proxy.is_twoway() {
-                    let _ = results;
-                    return Ok(Default::default());
-                }
                 let mut ice_in = self
                     .proxy
                     .results_input(&results, super::super::ice_registry())
@@ -1174,6 +1231,7 @@ pub mod demo {
                 (super::Labels, Option<i32>),
                 ::ice_proto::RuntimeError,
             > {
+                self.proxy.require_twoway("labelPoints")?;
                 let encoding = self.proxy.encoding();
                 let params = ::ice_proto::adapter::encapsulate(
                     encoding,
@@ -1202,10 +1260,6 @@ pub mod demo {
                         );
                     }
                 };
-                if !self.proxy.is_twoway() {
-                    let _ = results;
-                    return Ok(Default::default());
-                }
                 let mut ice_in = self
                     .proxy
                     .results_input(&results, super::super::ice_registry())
@@ -1311,10 +1365,10 @@ pub mod demo {
         pub enum RemoteDrawError {
             /// The invocation failed in the Ice runtime.
             Runtime(::ice_proto::RuntimeError),
-            /// The declared exception `::Demo::BadShape`.
-            BadShape(super::BadShape),
-            /// The declared exception `::Demo::Failure`.
-            Failure(super::Failure),
+            /// The declared exception `::Demo::BadShape`, or one derived from it, as received.
+            BadShape(_ice::Thrown<super::BadShape>),
+            /// The declared exception `::Demo::Failure`, or one derived from it, as received.
+            Failure(_ice::Thrown<super::Failure>),
         }
         impl ::std::fmt::Display for RemoteDrawError {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1334,6 +1388,19 @@ pub mod demo {
         impl ::std::convert::From<_ice::Error> for RemoteDrawError {
             fn from(e: _ice::Error) -> Self {
                 Self::Runtime(::ice_proto::RuntimeError::from(e))
+            }
+        }
+        /// A servant re-throws what the call received: the user
+        /// exception unchanged, a runtime error as an unknown local
+        /// exception.
+        impl ::std::convert::From<RemoteDrawError>
+        for ::ice_proto::adapter::DispatchError {
+            fn from(e: RemoteDrawError) -> Self {
+                match e {
+                    RemoteDrawError::Runtime(e) => Self::from(e),
+                    RemoteDrawError::BadShape(e) => Self::from(e),
+                    RemoteDrawError::Failure(e) => Self::from(e),
+                }
             }
         }
         /// Extends an interface of the enclosing module.
@@ -1388,7 +1455,8 @@ pub mod demo {
                             let (shape, tint) = {
                                 let mut ice_in = current
                                     .params_input(&params, super::super::ice_registry())?;
-                                let shape: Option<_ice::ClassRef> = ice_in.read()?;
+                                let shape: Option<_ice::Class<super::Shape>> = ice_in
+                                    .read()?;
                                 let tint: Option<super::Color> = ice_in.read_optional(1)?;
                                 ice_in.read_pending_classes()?;
                                 ice_in.end_encapsulation()?;

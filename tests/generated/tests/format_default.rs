@@ -14,7 +14,7 @@ mod support;
 use generated_check::default_format::format_default as fd;
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::ClassRef;
+use ice_proto::encoding::Class;
 use ice_proto::properties::Properties;
 use std::error::Error;
 use std::sync::Arc;
@@ -32,8 +32,8 @@ fn communicator(sliced_default: bool) -> Communicator {
     Communicator::new(props)
 }
 
-fn derived() -> Option<ClassRef> {
-    Some(ClassRef::new(fd::Derived {
+fn derived() -> Option<Class<fd::Base>> {
+    Some(Class::from_value(fd::Derived {
         base: fd::Base { name: "d1".into() },
         extra: 7,
     }))
@@ -54,17 +54,20 @@ struct MakerImpl;
 impl fd::Maker for MakerImpl {
     async fn echo(
         &self,
-        b: Option<ClassRef>,
+        b: Option<Class<fd::Base>>,
         _current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<fd::Base>>, DispatchError> {
         Ok(b)
     }
 
-    async fn make(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+    async fn make(&self, _current: &Current) -> Result<Option<Class<fd::Base>>, DispatchError> {
         Ok(derived())
     }
 
-    async fn make_compact(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+    async fn make_compact(
+        &self,
+        _current: &Current,
+    ) -> Result<Option<Class<fd::Base>>, DispatchError> {
         Ok(derived())
     }
 
@@ -136,7 +139,7 @@ async fn compact_default_rust_server_is_refused_by_zeroc() -> TestResult {
 /// Rust proxy; returns the echoed value or the error's text.
 async fn python_server(
     sliced_default: bool,
-) -> Result<Result<Option<ClassRef>, String>, Box<dyn Error>> {
+) -> Result<Result<Option<Class<fd::Base>>, String>, Box<dyn Error>> {
     let server = Server::start(&mut support::python(PEER, &["server"])).await?;
     let communicator = communicator(sliced_default);
     let base = support::loopback_proxy(&communicator, "maker", server.port)?;
@@ -156,9 +159,8 @@ async fn sliced_default_rust_client_lets_zeroc_slice_parameters() -> TestResult 
     println!("{echoed:?}");
     let b = echoed?.ok_or("null echoed")?;
     // ZeroC read the Derived as its Base part and sent that back.
-    assert_eq!(b.ice_id(), Some(fd::Base::ICE_ID), "{b:?}");
-    let base = b.downcast_ref::<fd::Base>().ok_or("not a Base")?;
-    assert_eq!(base.name, "d1");
+    assert_eq!(b.ice_id(), fd::Base::ICE_ID, "{b:?}");
+    assert_eq!(b.read().name, "d1");
     Ok(())
 }
 

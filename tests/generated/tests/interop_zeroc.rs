@@ -11,7 +11,7 @@ mod support;
 use generated_check::codegen::codegen_test::{self as t, Base, Echo};
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{ClassRef, EncodingVersion};
+use ice_proto::encoding::{Class, EncodingVersion};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use std::error::Error;
@@ -65,9 +65,9 @@ impl Echo for EchoImpl {
 
     async fn echo_shape(
         &self,
-        s: Option<ClassRef>,
+        s: Option<Class<t::Shape>>,
         _current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<t::Shape>>, DispatchError> {
         // The Python client sends a self-referencing Circle and checks the
         // cycle comes back; the C++ client sends a chain (ZeroC C++ refuses
         // cycles). Either way it is echoed as decoded.
@@ -186,26 +186,31 @@ async fn rust_client(encoding: EncodingVersion) -> TestResult {
     assert_eq!(d.get("-3,4"), Some(&t::Point { x: -3, y: 4 }));
     assert_eq!(d.len(), 2);
 
-    let circle = ClassRef::pending();
-    circle.set(t::Circle {
+    let circle = Class::new(t::Circle {
         base: t::Shape {
             name: "c".into(),
             sides: Some(1),
         },
         radius: 2.5,
-        next: Some(circle.clone()),
+        next: None,
     });
+    circle.write().next = Some(circle.clone().upcast());
     let got = echo
-        .echo_shape(&Some(circle), None)
+        .echo_shape(&Some(circle.clone().upcast()), None)
         .await?
         .ok_or("null shape")?;
-    let c = got.downcast_ref::<t::Circle>().ok_or("not a Circle")?;
+    circle.write().next = None;
+    let c = got.downcast::<t::Circle>().ok_or("not a Circle")?;
+    let c = c.read().clone();
     assert_eq!(c.radius, 2.5);
     assert_eq!(c.base.sides, if e10 { None } else { Some(1) });
     assert!(
-        c.next.as_ref().is_some_and(|n| ClassRef::ptr_eq(n, &got)),
+        c.next.as_ref().is_some_and(|n| Class::ptr_eq(n, &got)),
         "cycle kept"
     );
+    if let Some(c) = got.downcast::<t::Circle>() {
+        c.write().next = None;
+    }
 
     let (ret, flag) = echo.opt(&Some("abcd".into()), None).await?;
     assert_eq!(

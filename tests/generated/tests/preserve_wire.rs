@@ -19,7 +19,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// An exception derived from `RustError` that generated code does not
 /// know (written by hand, as another program's generated code would be).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Leaf {
     base: p::RustError,
     depth: i32,
@@ -40,6 +40,9 @@ impl UserException for Leaf {
             return Some(self);
         }
         self.base.as_type(target)
+    }
+    fn clone_box(&self) -> Box<dyn UserException> {
+        Box::new(self.clone())
     }
 }
 
@@ -161,7 +164,7 @@ fn plain_exceptions_and_encoding_1_0_keep_nothing() -> TestResult {
     assert_eq!(got.ice_id(), p::RustError::ICE_ID);
     assert!(got.sliced_data().is_none());
     // A PlainError (no preserve-slice) under an unknown derived slice.
-    #[derive(Debug)]
+    #[derive(Debug, Clone)]
     struct Hidden(p::PlainError);
     impl UserException for Hidden {
         fn ice_id(&self) -> &str {
@@ -175,6 +178,9 @@ fn plain_exceptions_and_encoding_1_0_keep_nothing() -> TestResult {
         }
         fn as_type(&self, _: TypeId) -> Option<&dyn Any> {
             None
+        }
+        fn clone_box(&self) -> Box<dyn UserException> {
+            Box::new(self.clone())
         }
     }
     let enc = EncodingVersion::V1_1;

@@ -22,7 +22,7 @@ mod support;
 use generated_check::test_ice::test::{self as t, inner, inner::deep, Tester};
 use ice_proto::adapter::{Current, DispatchError};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{Bytes, ClassRef, EncodingVersion};
+use ice_proto::encoding::{Bytes, Class, ClassRef, EncodingVersion, Value};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use ice_proto::proxy::ObjectPrx;
@@ -113,19 +113,24 @@ fn dict_d() -> t::PointKeyDict {
     BTreeMap::from([(pt(1, 2), "p".into()), (pt(3, 4), "q".into())])
 }
 
-fn node(value: i32, next: Option<ClassRef>) -> Option<ClassRef> {
-    Some(ClassRef::new(t::Node { value, next }))
+fn node(value: i32, next: Option<Class<t::Node>>) -> Option<Class<t::Node>> {
+    Some(Class::new(t::Node { value, next }))
 }
 
-fn chain() -> Option<ClassRef> {
+fn chain() -> Option<Class<t::Node>> {
     node(1, node(2, node(3, None)))
 }
 
-fn node_of(n: &Option<ClassRef>) -> Option<&t::Node> {
-    n.as_ref()?.downcast_ref::<t::Node>()
+/// A copy of the `T` part of the instance `c` refers to, if it is a `T`.
+fn get<T: Value + Clone>(c: Option<&impl AsRef<ClassRef>>) -> Option<T> {
+    c?.as_ref().downcast::<T>().map(|c| c.read().clone())
 }
 
-fn is_chain(n: &Option<ClassRef>) -> bool {
+fn node_of(n: &Option<Class<t::Node>>) -> Option<t::Node> {
+    get(n.as_ref())
+}
+
+fn is_chain(n: &Option<Class<t::Node>>) -> bool {
     let Some(a) = node_of(n) else { return false };
     let Some(b) = node_of(&a.next) else {
         return false;
@@ -136,8 +141,8 @@ fn is_chain(n: &Option<ClassRef>) -> bool {
     a.value == 1 && b.value == 2 && c.value == 3 && c.next.is_none()
 }
 
-fn leaf() -> Option<ClassRef> {
-    Some(ClassRef::new(t::Leaf {
+fn leaf() -> Option<Class<t::Base>> {
+    Some(Class::from_value(t::Leaf {
         base: t::Middle {
             base: t::Base {
                 name: "leaf".into(),
@@ -147,7 +152,7 @@ fn leaf() -> Option<ClassRef> {
             note: Some("n".into()),
         },
         p: pt(7, 8),
-        other: Some(ClassRef::new(t::Middle {
+        other: Some(Class::from_value(t::Middle {
             base: t::Base {
                 name: "mid".into(),
                 opt: None,
@@ -159,20 +164,20 @@ fn leaf() -> Option<ClassRef> {
 }
 
 /// `b` is exactly a `Leaf` equal to [`leaf`] (optional members dropped in 1.0).
-fn is_leaf(b: &Option<ClassRef>, e10: bool) -> bool {
+fn is_leaf(b: &Option<Class<t::Base>>, e10: bool) -> bool {
     let Some(r) = b else { return false };
-    let Some(l) = r.downcast_ref::<t::Leaf>() else {
+    let Some(l) = get::<t::Leaf>(Some(r)) else {
         return false;
     };
     let Some(other) = &l.other else { return false };
-    let mid = other.downcast_ref::<t::Middle>();
-    r.ice_id() == Some(t::Leaf::ICE_ID)
+    let mid = get::<t::Middle>(Some(other));
+    r.ice_id() == t::Leaf::ICE_ID
         && l.base.base.name == "leaf"
         && l.base.base.opt == (!e10).then_some(5)
         && l.base.weight == 2.5
         && l.base.note == (!e10).then(|| "n".to_string())
         && l.p == pt(7, 8)
-        && other.ice_id() == Some(t::Middle::ICE_ID)
+        && other.ice_id() == t::Middle::ICE_ID
         && mid.is_some_and(|m| {
             m.base.name == "mid" && m.base.opt.is_none() && m.weight == 1.0 && m.note.is_none()
         })
@@ -180,11 +185,11 @@ fn is_leaf(b: &Option<ClassRef>, e10: bool) -> bool {
 
 fn base_seq() -> t::BaseSeq {
     vec![
-        Some(ClassRef::new(t::Base {
+        Some(Class::new(t::Base {
             name: "base".into(),
             opt: Some(1),
         })),
-        Some(ClassRef::new(t::Middle {
+        Some(Class::from_value(t::Middle {
             base: t::Base {
                 name: "mid2".into(),
                 opt: None,
@@ -192,7 +197,7 @@ fn base_seq() -> t::BaseSeq {
             weight: 0.5,
             note: Some("x".into()),
         })),
-        Some(ClassRef::new(t::Leaf {
+        Some(Class::from_value(t::Leaf {
             base: t::Middle {
                 base: t::Base {
                     name: "leaf2".into(),
@@ -209,28 +214,23 @@ fn base_seq() -> t::BaseSeq {
 }
 
 fn is_base_seq(s: &t::BaseSeq, e10: bool) -> bool {
-    let id = |i: usize| s.get(i).and_then(|b| b.as_ref()).and_then(|b| b.ice_id());
-    let get = |i: usize| s.get(i).and_then(|b| b.as_ref());
+    let id = |i: usize| s.get(i).and_then(|b| b.as_ref()).map(|b| b.ice_id());
+    let at = |i: usize| s.get(i).and_then(|b| b.as_ref());
     s.len() == 4
-        && id(0) == Some(t::Base::ICE_ID)
-        && get(0)
-            .and_then(|b| b.downcast_ref::<t::Base>())
-            .is_some_and(|b| b.name == "base" && b.opt == (!e10).then_some(1))
-        && id(1) == Some(t::Middle::ICE_ID)
-        && get(1)
-            .and_then(|b| b.downcast_ref::<t::Middle>())
-            .is_some_and(|m| {
-                m.base.name == "mid2" && m.weight == 0.5 && m.note == (!e10).then(|| "x".into())
-            })
-        && id(2) == Some(t::Leaf::ICE_ID)
-        && get(2)
-            .and_then(|b| b.downcast_ref::<t::Leaf>())
+        && id(0).as_deref() == Some(t::Base::ICE_ID)
+        && get::<t::Base>(at(0)).is_some_and(|b| b.name == "base" && b.opt == (!e10).then_some(1))
+        && id(1).as_deref() == Some(t::Middle::ICE_ID)
+        && get::<t::Middle>(at(1)).is_some_and(|m| {
+            m.base.name == "mid2" && m.weight == 0.5 && m.note == (!e10).then(|| "x".into())
+        })
+        && id(2).as_deref() == Some(t::Leaf::ICE_ID)
+        && get::<t::Leaf>(at(2))
             .is_some_and(|l| l.base.base.name == "leaf2" && l.p == pt(0, 0) && l.other.is_none())
         && s[3].is_none()
 }
 
-fn opts_full(pinger: Option<t::PingerPrx>) -> Option<ClassRef> {
-    Some(ClassRef::new(t::Opts {
+fn opts_full(pinger: Option<t::PingerPrx>) -> Option<Class<t::Opts>> {
+    Some(Class::from_value(t::Opts {
         y: Some(1),
         b: Some(true),
         s: Some(2),
@@ -250,19 +250,19 @@ fn opts_full(pinger: Option<t::PingerPrx>) -> Option<ClassRef> {
     }))
 }
 
-fn opts_of(o: &Option<ClassRef>) -> Option<&t::Opts> {
+fn opts_of(o: &Option<Class<t::Opts>>) -> Option<t::Opts> {
     let r = o.as_ref()?;
-    (r.ice_id() == Some(t::Opts::ICE_ID))
-        .then(|| r.downcast_ref::<t::Opts>())
+    (r.ice_id() == t::Opts::ICE_ID)
+        .then(|| get::<t::Opts>(Some(r)))
         .flatten()
 }
 
-fn is_opts_empty(o: &Option<ClassRef>) -> bool {
-    opts_of(o).is_some_and(|o| *o == t::Opts::default())
+fn is_opts_empty(o: &Option<Class<t::Opts>>) -> bool {
+    opts_of(o).is_some_and(|o| o == t::Opts::default())
 }
 
 /// Every member as [`opts_full`] sets it (none in 1.0, which has no optionals).
-fn is_opts_full(o: &Option<ClassRef>, e10: bool) -> bool {
+fn is_opts_full(o: &Option<Class<t::Opts>>, e10: bool) -> bool {
     if e10 {
         return is_opts_empty(o);
     }
@@ -280,10 +280,7 @@ fn is_opts_full(o: &Option<ClassRef>, e10: bool) -> bool {
             && o.color == Some(inner::Color::Blue)
             && o.dict == Some(BTreeMap::from([("d".into(), pt(12, 13))]))
             && o.prx.as_ref().and_then(name_of).as_deref() == Some("pinger")
-            && o.node
-                .as_ref()
-                .and_then(node_of)
-                .is_some_and(|n| n.value == 14 && n.next.is_none())
+            && node_of(&o.node.clone().flatten()).is_some_and(|n| n.value == 14 && n.next.is_none())
             && o.builtins == Some(builtins())
             && o.big == Some(40)
     })
@@ -485,12 +482,12 @@ impl Tester for TesterImpl {
 
     async fn op_nodes(
         &self,
-        n: Option<ClassRef>,
+        n: Option<Class<t::Node>>,
         s: t::NodeSeq,
         _current: &Current,
     ) -> Result<t::NodeSeq, DispatchError> {
         let shared = match (&n, s.get(2).and_then(|x| x.as_ref())) {
-            (Some(n), Some(s2)) => ClassRef::ptr_eq(n, s2),
+            (Some(n), Some(s2)) => Class::ptr_eq(n, s2),
             _ => false,
         };
         let ok = is_chain(&n)
@@ -504,13 +501,12 @@ impl Tester for TesterImpl {
 
     async fn op_self_cycle(
         &self,
-        n: Option<ClassRef>,
+        n: Option<Class<t::Node>>,
         _current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<t::Node>>, DispatchError> {
         let ok = n.as_ref().is_some_and(|r| {
-            r.downcast_ref::<t::Node>().is_some_and(|x| {
-                x.value == 1 && x.next.as_ref().is_some_and(|m| ClassRef::ptr_eq(m, r))
-            })
+            let x = r.read();
+            x.value == 1 && x.next.as_ref().is_some_and(|m| Class::ptr_eq(m, r))
         });
         self.expect("opSelfCycle", ok, String::new);
         Ok(n)
@@ -518,19 +514,19 @@ impl Tester for TesterImpl {
 
     async fn op_two_cycle(
         &self,
-        a: Option<ClassRef>,
+        a: Option<Class<t::A>>,
         _current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<t::A>>, DispatchError> {
         self.expect("opTwoCycle", is_two_cycle(&a), String::new);
         Ok(a)
     }
 
     async fn op_base(
         &self,
-        b: Option<ClassRef>,
+        b: Option<Class<t::Base>>,
         s: t::BaseSeq,
         current: &Current,
-    ) -> Result<(Option<ClassRef>, t::BaseSeq), DispatchError> {
+    ) -> Result<(Option<Class<t::Base>>, t::BaseSeq), DispatchError> {
         let e10 = e10(current);
         self.expect("opBase", is_leaf(&b, e10) && is_base_seq(&s, e10), || {
             format!("{b:?} {s:?}")
@@ -540,18 +536,24 @@ impl Tester for TesterImpl {
 
     async fn op_sliced(
         &self,
-        b: Option<ClassRef>,
+        b: Option<Class<t::Base>>,
         current: &Current,
-    ) -> Result<Option<ClassRef>, DispatchError> {
+    ) -> Result<Option<Class<t::Base>>, DispatchError> {
         self.expect("opSliced", is_leaf(&b, e10(current)), || format!("{b:?}"));
         Ok(b)
     }
 
-    async fn get_sliced(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+    async fn get_sliced(
+        &self,
+        _current: &Current,
+    ) -> Result<Option<Class<t::Base>>, DispatchError> {
         Ok(leaf())
     }
 
-    async fn get_compact(&self, _current: &Current) -> Result<Option<ClassRef>, DispatchError> {
+    async fn get_compact(
+        &self,
+        _current: &Current,
+    ) -> Result<Option<Class<t::Base>>, DispatchError> {
         Ok(leaf())
     }
 
@@ -578,9 +580,9 @@ impl Tester for TesterImpl {
     async fn op_optional_refs(
         &self,
         p: Option<Option<t::PingerPrx>>,
-        c: Option<Option<ClassRef>>,
+        c: Option<Option<Class<t::Node>>>,
         _current: &Current,
-    ) -> Result<(Option<Option<t::PingerPrx>>, Option<Option<ClassRef>>), DispatchError> {
+    ) -> Result<(Option<Option<t::PingerPrx>>, Option<Option<Class<t::Node>>>), DispatchError> {
         let ok = match &p {
             Some(prx) => {
                 name_of(prx).as_deref() == Some("pinger")
@@ -596,10 +598,10 @@ impl Tester for TesterImpl {
 
     async fn op_opts(
         &self,
-        full: Option<ClassRef>,
-        empty: Option<ClassRef>,
+        full: Option<Class<t::Opts>>,
+        empty: Option<Class<t::Opts>>,
         current: &Current,
-    ) -> Result<(Option<ClassRef>, Option<ClassRef>), DispatchError> {
+    ) -> Result<(Option<Class<t::Opts>>, Option<Class<t::Opts>>), DispatchError> {
         let ok = is_opts_full(&full, e10(current)) && is_opts_empty(&empty);
         self.expect("opOpts", ok, || format!("{full:?} {empty:?}"));
         Ok((full, empty))
@@ -687,16 +689,12 @@ impl Tester for TesterImpl {
     }
 }
 
-fn is_two_cycle(a: &Option<ClassRef>) -> bool {
+fn is_two_cycle(a: &Option<Class<t::A>>) -> bool {
     let Some(ar) = a else { return false };
-    let Some(av) = ar.downcast_ref::<t::A>() else {
-        return false;
-    };
+    let av = ar.read().clone();
     let Some(br) = &av.b else { return false };
-    let Some(bv) = br.downcast_ref::<t::B>() else {
-        return false;
-    };
-    av.name == "a" && bv.id == 2 && bv.a.as_ref().is_some_and(|x| ClassRef::ptr_eq(x, ar))
+    let bv = br.read().clone();
+    av.name == "a" && bv.id == 2 && bv.a.as_ref().is_some_and(|x| Class::ptr_eq(x, ar))
 }
 
 struct PingerImpl;
@@ -870,28 +868,37 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         || format!("{s:?}"),
     )?;
     if cycles {
-        let n = ClassRef::pending();
-        n.set(t::Node {
+        let n = Class::new(t::Node {
             value: 1,
-            next: Some(n.clone()),
+            next: None,
         });
-        let r = tp.op_self_cycle(&Some(n), None).await?.ok_or("null")?;
-        let v = r.downcast_ref::<t::Node>().ok_or("not a Node")?;
+        n.write().next = Some(n.clone());
+        let r = tp
+            .op_self_cycle(&Some(n.clone()), None)
+            .await?
+            .ok_or("null")?;
+        n.write().next = None;
+        let v = r.read().clone();
         ensure(
             "opSelfCycle",
-            v.value == 1 && v.next.as_ref().is_some_and(|m| ClassRef::ptr_eq(m, &r)),
+            v.value == 1 && v.next.as_ref().is_some_and(|m| Class::ptr_eq(m, &r)),
             String::new,
         )?;
-        let a = ClassRef::pending();
-        a.set(t::A {
+        r.write().next = None;
+        let a = Class::new(t::A {
             name: "a".into(),
-            b: Some(ClassRef::new(t::B {
-                id: 2,
-                a: Some(a.clone()),
-            })),
+            b: None,
         });
-        let r = tp.op_two_cycle(&Some(a), None).await?;
+        a.write().b = Some(Class::new(t::B {
+            id: 2,
+            a: Some(a.clone()),
+        }));
+        let r = tp.op_two_cycle(&Some(a.clone()), None).await?;
+        a.write().b = None;
         ensure("opTwoCycle", is_two_cycle(&r), String::new)?;
+        if let Some(r) = r {
+            r.write().b = None;
+        }
     }
 
     let (b, s) = tp.op_base(&leaf(), &base_seq(), None).await?;
@@ -926,7 +933,7 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
     let (full, empty) = tp
         .op_opts(
             &opts_full(Some(pinger.clone())),
-            &Some(ClassRef::new(t::Opts::default())),
+            &Some(Class::new(t::Opts::default())),
             None,
         )
         .await?;
@@ -1131,10 +1138,10 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
     let check = async {
         let b = tp.op_sliced(&leaf(), None).await?;
         let r = b.as_ref().ok_or("null")?;
-        let m = r.downcast_ref::<t::Middle>().ok_or("not a Middle")?;
+        let m = get::<t::Middle>(Some(r)).ok_or("not a Middle")?;
         ensure(
             "opSliced",
-            r.ice_id() == Some(t::Middle::ICE_ID)
+            r.ice_id() == t::Middle::ICE_ID
                 && m.base.name == "leaf"
                 && m.weight == 2.5
                 && m.note == (!e10).then(|| "n".to_string()),
@@ -1145,7 +1152,7 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
             let (b, _) = r?;
             ensure(
                 "opBase",
-                b.as_ref().and_then(|b| b.ice_id()) == Some(t::Middle::ICE_ID),
+                b.as_ref().map(|b| b.ice_id()).as_deref() == Some(t::Middle::ICE_ID),
                 || format!("{b:?}"),
             )?;
         } else {

@@ -7,7 +7,7 @@
 
 use generated_check::per_file::{per_file_base, per_file_use};
 use ice_proto::encoding::{
-    ClassRef, Decode, Encode, EncodingVersion, Format, InputStream, OutputStream,
+    Class, Decode, Encode, EncodingVersion, Format, InputStream, OutputStream,
 };
 use per_file_base::per_file as base;
 use per_file_use::per_file as used;
@@ -18,8 +18,8 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 fn a_file_tree_uses_and_registers_the_types_of_its_includes() -> TestResult {
     let bag = used::Bag {
         shapes: vec![
-            Some(ClassRef::new(base::Shape { name: "s".into() })),
-            Some(ClassRef::new(used::Circle {
+            Some(Class::from_value(base::Shape { name: "s".into() })),
+            Some(Class::from_value(used::Circle {
                 base: base::Shape { name: "c".into() },
                 center: base::Pos { x: 1, y: 2 },
                 owner: None,
@@ -42,7 +42,7 @@ fn a_file_tree_uses_and_registers_the_types_of_its_includes() -> TestResult {
         let ids: Vec<_> = got
             .shapes
             .iter()
-            .map(|s| s.as_ref().and_then(|s| s.ice_id()).map(str::to_owned))
+            .map(|s| s.as_ref().map(|s| s.ice_id()))
             .collect();
         assert_eq!(
             ids,
@@ -54,9 +54,9 @@ fn a_file_tree_uses_and_registers_the_types_of_its_includes() -> TestResult {
         );
         let circle = got.shapes[1]
             .as_ref()
-            .and_then(|c| c.downcast_ref::<used::Circle>())
+            .and_then(|c| c.downcast::<used::Circle>())
             .ok_or("not a Circle")?;
-        assert_eq!(circle.center, base::Pos { x: 1, y: 2 });
+        assert_eq!(circle.read().center, base::Pos { x: 1, y: 2 });
         assert_eq!(got.at, bag.at);
     }
     Ok(())

@@ -11,7 +11,7 @@ mod support;
 
 use generated_check::test_ice::test::{self as t, inner};
 use ice_proto::communicator::Communicator;
-use ice_proto::encoding::{ClassRef, EncodingVersion};
+use ice_proto::encoding::{Class, EncodingVersion};
 use ice_proto::properties::Properties;
 use std::error::Error;
 use std::process::Stdio;
@@ -77,9 +77,9 @@ async fn rust_request(op: &str, encoding: EncodingVersion) -> Result<Vec<u8>, Bo
                 .op_wrapper(
                     &t::Wrapper {
                         name: "w".into(),
-                        node: Some(ClassRef::new(t::Node {
+                        node: Some(Class::from_value(t::Node {
                             value: 7,
-                            next: Some(ClassRef::new(t::Node {
+                            next: Some(Class::from_value(t::Node {
                                 value: 8,
                                 next: None,
                             })),
@@ -115,8 +115,8 @@ async fn rust_request(op: &str, encoding: EncodingVersion) -> Result<Vec<u8>, Bo
     Ok(msg)
 }
 
-fn leaf() -> Option<ClassRef> {
-    Some(ClassRef::new(t::Leaf {
+fn leaf() -> Option<Class<t::Base>> {
+    Some(Class::from_value(t::Leaf {
         base: t::Middle {
             base: t::Base {
                 name: "leaf".into(),
@@ -126,7 +126,7 @@ fn leaf() -> Option<ClassRef> {
             note: Some("n".into()),
         },
         p: inner::Point { x: 7, y: 8 },
-        other: Some(ClassRef::new(t::Middle {
+        other: Some(Class::from_value(t::Middle {
             base: t::Base {
                 name: "mid".into(),
                 opt: None,

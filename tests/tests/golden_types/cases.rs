@@ -9,9 +9,9 @@ use super::show::{ExcShow, Printer, Show};
 use super::*;
 use ice_proto::encoding::proxy::InvocationMode;
 use ice_proto::encoding::{
-    ClassRef, Decode, Encode, EncodingVersion, Endpoint, Error, Format, Identity, InputStream,
-    IpEndpoint, OpaqueEndpoint, OutputStream, ProxyData, Result, UdpEndpoint, UserException,
-    WsEndpoint,
+    Class, ClassRef, Decode, Encode, EncodingVersion, Endpoint, Error, Format, Identity,
+    InputStream, IpEndpoint, OpaqueEndpoint, OutputStream, ProxyData, Result, UdpEndpoint,
+    UserException, WsEndpoint,
 };
 use interop_tests::golden::Encoding;
 
@@ -316,8 +316,8 @@ fn fixed(flag: bool, b: u8, s: i16, i: i32, l: i64, f: f32, d: f64) -> Fixed {
     }
 }
 
-fn node(value: i32, next: Option<ClassRef>) -> ClassRef {
-    ClassRef::new(Node { value, next })
+fn node(value: i32, next: Option<Class<Node>>) -> Class<Node> {
+    Class::new(Node { value, next })
 }
 
 fn int_string(entries: &[(i32, &str)]) -> BTreeMap<i32, String> {
@@ -848,7 +848,7 @@ pub fn cases() -> BTreeMap<String, Spec> {
     );
     let derived_error = || DerivedError {
         base: base_error(2, "derived"),
-        obj: cref(derived(3, "member", 1.0, &[1])),
+        obj: tcref(derived(3, "member", 1.0, &[1])),
         amount: 9.5,
     };
     exception(
@@ -890,6 +890,7 @@ pub fn cases() -> BTreeMap<String, Spec> {
     );
     // classes
     let b = |id, n: &str| cref(base(id, n));
+    let tb = |id, n: &str| tcref(base(id, n));
     both_formats(&mut c, "class_null", || vec![v(None::<ClassRef>)]);
     both_formats(&mut c, "class_base", || vec![v(b(1, "base"))]);
     both_formats(&mut c, "class_derived", || {
@@ -900,7 +901,7 @@ pub fn cases() -> BTreeMap<String, Spec> {
     });
     both_formats(&mut c, "class_empty", || vec![v(cref(Empty {}))]);
     both_formats(&mut c, "class_pair_shared", || {
-        let shared = b(10, "shared");
+        let shared = tb(10, "shared");
         vec![v(cref(Pair {
             first: shared.clone(),
             second: shared,
@@ -909,8 +910,8 @@ pub fn cases() -> BTreeMap<String, Spec> {
     });
     both_formats(&mut c, "class_pair_distinct", || {
         vec![v(cref(Pair {
-            first: b(11, "first"),
-            second: cref(derived(12, "second", 0.5, &[9])),
+            first: tb(11, "first"),
+            second: tcref(derived(12, "second", 0.5, &[9])),
             tag: s("two"),
         }))]
     });
@@ -962,20 +963,14 @@ pub fn cases() -> BTreeMap<String, Spec> {
         );
     }
     both_formats(&mut c, "class_node_cycle", || {
-        let a = ClassRef::pending();
+        let a = node(1, None);
         let bb = node(2, Some(a.clone()));
-        a.set(Node {
-            value: 1,
-            next: Some(bb),
-        });
+        a.write().next = Some(bb);
         vec![v(Some(a))]
     });
     both_formats(&mut c, "class_node_self", || {
-        let a = ClassRef::pending();
-        a.set(Node {
-            value: 7,
-            next: Some(a.clone()),
-        });
+        let a = node(7, None);
+        a.write().next = Some(a.clone());
         vec![v(Some(a))]
     });
     both_formats(&mut c, "class_seq", || {
@@ -1003,7 +998,7 @@ pub fn cases() -> BTreeMap<String, Spec> {
     });
     both_formats(&mut c, "class_in_struct", || {
         vec![v(BaseBox {
-            item: b(20, "twice"),
+            item: tb(20, "twice"),
             n: 5,
         })]
     });
@@ -1025,7 +1020,7 @@ pub fn cases() -> BTreeMap<String, Spec> {
             osmall: Some(small("s", 11.5)),
             ostrs: Some(vec![s("p"), s("q")]),
             odict: Some(int_string(&[(1, "i"), (2, "ii")])),
-            ocls: Some(b(12, "optional class")),
+            ocls: Some(tb(12, "optional class")),
             ofar: Some(300),
         }))]
     });

@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use ice_proto::communicator::Communicator;
 pub use ice_proto::encoding::Bytes;
-use ice_proto::encoding::{ClassRef, ProxyData, Registry, Value};
+use ice_proto::encoding::{Class, ClassRef, IsA, ProxyData, Registry, Value};
 use ice_proto::properties::Properties;
 use ice_proto::proxy::ObjectPrx;
 
@@ -187,6 +187,11 @@ impl FromProxyData for ObjectPrx {
 /// Wraps a class value into a non-null reference.
 pub fn cref<V: Value>(v: V) -> Option<ClassRef> {
     Some(ClassRef::new(v))
+}
+
+/// A new class instance typed as its class or a base (a typed member).
+pub fn tcref<T: Value, V: IsA<T>>(v: V) -> Option<Class<T>> {
+    Some(Class::from_value(v))
 }
 
 /// `Base{id, name}`.

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use ice_proto::encoding::proxy::InvocationMode;
-use ice_proto::encoding::{Bytes, ClassRef, EncodingVersion, Endpoint, ProxyData, UserException};
+use ice_proto::encoding::{
+    Bytes, Class, ClassRef, EncodingVersion, Endpoint, ProxyData, UserException, Value,
+};
 
 /// Accumulates the printed text of one case.
 pub struct Printer {
@@ -203,7 +205,7 @@ impl<T: Show> Show for Option<T> {
 }
 
 /// A class reference (not an optional): `null`, `@n` or `#n ::Type{..}`.
-pub struct ClassShow<'a>(pub &'a Option<ClassRef>);
+pub struct ClassShow<'a>(pub Option<&'a ClassRef>);
 
 impl Show for ClassShow<'_> {
     fn show(&self, p: &mut Printer) {
@@ -218,13 +220,16 @@ impl Show for ClassShow<'_> {
         }
         let n = p.seen.len() + 1;
         p.seen.push((r.clone(), n));
-        p.raw(&format!("#{n} {}", r.ice_id().unwrap_or("<pending>")));
+        p.raw(&format!(
+            "#{n} {}",
+            r.ice_id().unwrap_or_else(|| "<pending>".into())
+        ));
         p.open();
         use super::*;
         macro_rules! try_class {
             ($($t:ty),*) => {
-                $(if let Some(v) = r.downcast_ref::<$t>() {
-                    v.show_fields(p);
+                $(if let Some(v) = r.downcast::<$t>() {
+                    v.read().show_fields(p);
                 } else)* {
                     p.close();
                     p.raw("?");
@@ -252,7 +257,13 @@ impl Show for ClassShow<'_> {
 
 impl Show for Option<ClassRef> {
     fn show(&self, p: &mut Printer) {
-        ClassShow(self).show(p);
+        ClassShow(self.as_ref()).show(p);
+    }
+}
+
+impl<T: Value> Show for Option<Class<T>> {
+    fn show(&self, p: &mut Printer) {
+        ClassShow(self.as_ref().map(Class::as_class_ref)).show(p);
     }
 }
 
