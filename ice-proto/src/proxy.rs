@@ -314,6 +314,29 @@ impl ObjectPrx {
         self.inner.compress
     }
 
+    /// Reads the user exception of a user-exception reply (what generated
+    /// proxies do): the most-derived type `registry` knows, whole.
+    ///
+    /// # Errors
+    /// [`RuntimeError::UnknownUserException`] with the type id when no
+    /// slice of the exception is known (or, in the compact format, the
+    /// most-derived one is not), as Ice raises `UnknownUserException`;
+    /// other decoding failures as [`RuntimeError::Encoding`].
+    pub fn read_user_exception(
+        &self,
+        encaps: &Encapsulation,
+        registry: Arc<Registry>,
+    ) -> Result<Box<dyn crate::encoding::UserException>, RuntimeError> {
+        let mut input = self.results_input(encaps, registry)?;
+        match input.read_exception() {
+            Ok(ex) => Ok(ex),
+            Err(crate::encoding::Error::UnknownUserException { type_id }) => {
+                Err(RuntimeError::UnknownUserException(type_id))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Fails with [`RuntimeError::TwowayOnly`] unless invocations wait
     /// for a reply (what generated code checks, before sending anything,
     /// for an operation that returns data or declares exceptions).

@@ -137,6 +137,11 @@ impl Diagnostics {
         });
     }
 
+    /// Keeps only the diagnostics `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&Diagnostic) -> bool) {
+        self.items.retain(keep);
+    }
+
     /// Pushes any diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);

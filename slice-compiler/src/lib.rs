@@ -158,12 +158,36 @@ pub fn compile_unit(
     if diags.has_errors() {
         return Err(finish(diags));
     }
+    suppress_warnings(&ast, &mut diags);
     Ok(Model {
         main: pp.main,
         ast,
         files: pp.files,
         warnings: finish(diags),
     })
+}
+
+/// Drops the warnings a file's `[["suppress-warning"]]` (every warning) or
+/// `[["suppress-warning:CATEGORY,..."]]` metadata silences, as ZeroC's
+/// compilers do (`all`, `deprecated`, `invalid-metadata`,
+/// `reserved-identifier`).
+fn suppress_warnings(ast: &ast::Ast, diags: &mut Diagnostics) {
+    diags.retain(|d| {
+        let (Some(span), diagnostics::Severity::Warning) = (d.span, d.severity) else {
+            return true;
+        };
+        !ast.file_metadata(span.file).iter().any(|m| {
+            let v = m.value.trim();
+            if v == "suppress-warning" {
+                return true;
+            }
+            v.strip_prefix("suppress-warning:").is_some_and(|cats| {
+                cats.split(',')
+                    .map(str::trim)
+                    .any(|c| c == "all" || c == d.code)
+            })
+        })
+    });
 }
 
 fn finish(mut d: Diagnostics) -> Diagnostics {

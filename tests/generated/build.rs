@@ -76,6 +76,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("format_default.rs")
         .compile()?;
 
+    // Classes and exceptions with full Ice fidelity, and the same
+    // component as an older program knows it.
+    slice_compiler::builder::Builder::new()
+        .file(slice_dir.join("Fidelity.ice"))
+        .file_name("fidelity.rs")
+        .compile()?;
+    slice_compiler::builder::Builder::new()
+        .file(slice_dir.join("FidelityOld.ice"))
+        .file_name("fidelity_old.rs")
+        .compile()?;
+
     // Multiple interface inheritance.
     slice_compiler::builder::Builder::new()
         .file(slice_dir.join("MultiInherit.ice"))

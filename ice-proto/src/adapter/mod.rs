@@ -243,9 +243,17 @@ impl From<crate::encoding::Error> for DispatchError {
     }
 }
 
+/// A failed nested call: its unknown exceptions pass on as they came
+/// (as Ice re-sends an `UnknownUserException` a servant lets through);
+/// anything else is an unknown local exception describing it.
 impl From<RuntimeError> for DispatchError {
     fn from(e: RuntimeError) -> Self {
-        Self::UnknownLocalException(e.to_string())
+        match e {
+            RuntimeError::UnknownUserException(s) => Self::UnknownUserException(s),
+            RuntimeError::UnknownLocalException(s) => Self::UnknownLocalException(s),
+            RuntimeError::UnknownException(s) => Self::UnknownException(s),
+            e => Self::UnknownLocalException(e.to_string()),
+        }
     }
 }
 

@@ -22,6 +22,14 @@ use crate::ast::*;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
+/// An interface or a class with operations, as the proxy and servant
+/// generator sees it.
+struct Service<'a> {
+    id: DefId,
+    bases: Vec<DefId>,
+    operations: &'a [Operation],
+}
+
 /// One parameter or return value, as the generator sees it.
 struct Arg<'o> {
     name: Ident,
@@ -31,12 +39,13 @@ struct Arg<'o> {
 }
 
 impl<'a> Gen<'a> {
-    /// The interface and its bases, most derived first, each once.
+    /// The interface (or class with operations) and its bases, most
+    /// derived first, each once.
     fn interface_chain(&self, id: DefId) -> Vec<DefId> {
         let mut out: Vec<DefId> = Vec::new();
         let mut stack = vec![id];
         while let Some(i) = stack.pop() {
-            let i = self.interface_def(i).map(|(d, _)| d).unwrap_or(i);
+            let i = self.service(i).map(|s| s.id).unwrap_or(i);
             if out
                 .iter()
                 .any(|o| self.ast.def(*o).scoped == self.ast.def(i).scoped)
@@ -44,11 +53,9 @@ impl<'a> Gen<'a> {
                 continue;
             }
             out.push(i);
-            if let Some((_, def)) = self.interface_def(i) {
-                for (_, b) in def.bases.iter().rev() {
-                    if let Some(b) = b {
-                        stack.push(*b);
-                    }
+            if let Some(s) = self.service(i) {
+                for b in s.bases.iter().rev() {
+                    stack.push(*b);
                 }
             }
             if out.len() > 256 {
@@ -56,6 +63,52 @@ impl<'a> Gen<'a> {
             }
         }
         out
+    }
+
+    /// What has operations: an interface, or a class (with its base class
+    /// and the interfaces it implements as bases).
+    fn service(&self, id: DefId) -> Option<Service<'a>> {
+        if let Some((id, i)) = self.interface_def(id) {
+            return Some(Service {
+                id,
+                bases: i.bases.iter().filter_map(|(_, b)| *b).collect(),
+                operations: &i.operations,
+            });
+        }
+        let (id, c) = self.class_def(id)?;
+        let mut bases: Vec<DefId> = self.base_of(&c.base).into_iter().collect();
+        bases.extend(c.implements.iter().filter_map(|(_, b)| *b));
+        Some(Service {
+            id,
+            bases,
+            operations: &c.operations,
+        })
+    }
+
+    /// Whether `id` gets a proxy and a servant trait: an interface, or a
+    /// class that has operations, implements an interface, or derives
+    /// from such a class (Ice 3.4-era Slice).
+    pub(super) fn has_service(&self, id: DefId) -> bool {
+        if self.interface_def(id).is_some() {
+            return true;
+        }
+        self.interface_chain(id).iter().any(|i| {
+            self.interface_def(*i).is_some()
+                || self
+                    .class_def(*i)
+                    .is_some_and(|(_, c)| !c.operations.is_empty())
+        })
+    }
+
+    /// The servant trait of an interface (`Hello`) or of a class with
+    /// operations (`ShapeOperations`: the class's own name is its value
+    /// type).
+    fn trait_ident(def: &Definition) -> Ident {
+        let name = ident::type_name(&def.name.name);
+        match def.kind {
+            DefKind::Class(_) | DefKind::ClassForward => format_ident!("{}Operations", name),
+            _ => name,
+        }
     }
 
     /// The interface definition of `id`, following a forward declaration.
@@ -245,6 +298,7 @@ impl<'a> Gen<'a> {
         let name = ident::type_name(&def.name.name);
         let prx = format_ident!("{}Prx", name);
         let servant = format_ident!("{}Servant", name);
+        let trait_name = Self::trait_ident(def);
         let tid = &def.scoped;
         let chain = self.interface_chain(id);
         let mut type_ids: Vec<String> = chain
@@ -259,6 +313,7 @@ impl<'a> Gen<'a> {
         let upcasts: Vec<TokenStream> = chain
             .iter()
             .skip(1)
+            .filter(|b| self.has_service(**b))
             .map(|b| {
                 let bd = self.ast.def(*b);
                 let base_prx = self.path_to(
@@ -281,33 +336,33 @@ impl<'a> Gen<'a> {
         let mut arms = Vec::new();
         for iid in &chain {
             let idef = self.ast.def(*iid);
-            let Some((_, idata)) = self.interface_def(*iid) else {
+            let Some(idata) = self.service(*iid) else {
                 continue;
             };
-            for op in &idata.operations {
+            for op in idata.operations {
                 let (m, e) = self.proxy_method(idef, op, &name, path, &registry);
                 prx_methods.push(m);
                 errors.extend(e);
                 arms.push(self.dispatch_arm(idef, op, path));
             }
         }
-        let own_ops: Vec<TokenStream> = match self.interface_def(id) {
-            Some((_, d)) => d
+        let own_ops: Vec<TokenStream> = match self.service(id) {
+            Some(d) => d
                 .operations
                 .iter()
                 .map(|op| self.servant_method(op, path))
                 .collect(),
             None => Vec::new(),
         };
-        let supertraits: Vec<TokenStream> = match self.interface_def(id) {
-            Some((_, d)) => d
+        let supertraits: Vec<TokenStream> = match self.service(id) {
+            Some(d) => d
                 .bases
                 .iter()
-                .filter_map(|(_, b)| *b)
+                .filter(|b| self.has_service(**b))
                 .map(|b| {
-                    let b = self.interface_def(b).map(|x| x.0).unwrap_or(b);
+                    let b = self.service(*b).map(|x| x.id).unwrap_or(*b);
                     let bd = self.ast.def(b);
-                    self.path_to(path, &bd.scoped, ident::type_name(&bd.name.name))
+                    self.path_to(path, &bd.scoped, Self::trait_ident(bd))
                 })
                 .collect(),
             None => Vec::new(),
@@ -317,14 +372,19 @@ impl<'a> Gen<'a> {
         } else {
             quote!(#(#supertraits)+* + Send + Sync + 'static)
         };
+        let kind = if matches!(def.kind, DefKind::Class(_)) {
+            "class"
+        } else {
+            "interface"
+        };
         let doc = doc_attrs(
             def.doc.as_deref(),
-            &format!("Slice interface `{}`: the servant side.", def.scoped),
+            &format!("Slice {kind} `{}`: the servant side.", def.scoped),
         );
-        let prx_doc = format!(" A proxy for Slice interface `{}`.", def.scoped);
+        let prx_doc = format!(" A proxy for Slice {kind} `{}`.", def.scoped);
         let servant_doc = format!(
             " Dispatches requests for `{}` to an implementation of [`{}`]; add it to an object adapter.",
-            def.scoped, name
+            def.scoped, trait_name
         );
         quote! {
             #[doc = #prx_doc]
@@ -378,7 +438,7 @@ impl<'a> Gen<'a> {
             #(#errors)*
 
             #doc
-            pub trait #name: #bounds {
+            pub trait #trait_name: #bounds {
                 #(#own_ops)*
             }
 
@@ -386,7 +446,7 @@ impl<'a> Gen<'a> {
             #[derive(Debug)]
             pub struct #servant<T>(pub ::std::sync::Arc<T>);
 
-            impl<T: #name> ::ice_proto::adapter::Servant for #servant<T> {
+            impl<T: #trait_name> ::ice_proto::adapter::Servant for #servant<T> {
                 fn type_ids(&self) -> &[&str] {
                     &[#(#type_ids),*]
                 }
@@ -591,8 +651,7 @@ impl<'a> Gen<'a> {
             };
             let arm = quote! {
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = self.proxy.results_input(&encaps, #registry)?;
-                    let ex = ice_in.read_exception()?;
+                    let ex = self.proxy.read_user_exception(&encaps, #registry)?;
                     #(#downcasts)*
                     return ::std::result::Result::Err(#ename::Runtime(
                         ::ice_proto::RuntimeError::UnknownUserException(::std::string::String::from(ex.ice_id())),
@@ -682,7 +741,7 @@ impl<'a> Gen<'a> {
         let doc = doc_attrs(
             op.doc.as_deref(),
             &format!(
-                "Implements `{}`; a user exception is returned with `current.user_exception(&e)`.",
+                "Implements `{}`; a user exception is returned with `Err(e.into())` or `?`.",
                 op.name.name
             ),
         );
@@ -701,7 +760,7 @@ impl<'a> Gen<'a> {
     fn dispatch_arm(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
         // Called through the declaring trait's path: a base interface's
         // trait may live in another module, not in scope here.
-        let trait_path = self.path_to(path, &iface.scoped, ident::type_name(&iface.name.name));
+        let trait_path = self.path_to(path, &iface.scoped, Self::trait_ident(iface));
         let mname = ident::field_name(&op.name.name);
         let opname = &op.name.name;
         let (ins, outs) = self.op_args(op);

@@ -66,12 +66,22 @@
 //!   `idempotent` operation is sent with mode `Idempotent`. Operations
 //!   without `throws` fail with `ice_proto::RuntimeError`; others with a
 //!   generated `IOpError` enum: `Runtime(RuntimeError)` plus one variant
-//!   per declared exception, filled with the most derived declared type the
-//!   received exception is (or derives from).
+//!   per declared exception, holding a `Thrown<Declared>`: the exception
+//!   received, whole (most-derived type, members, preserved slices), in
+//!   the variant of the most derived declared type it is (or derives
+//!   from). `IOpError` converts into `DispatchError`, so a servant re-throws
+//!   what a call received with `?`. An operation that returns data or
+//!   declares exceptions fails with `RuntimeError::TwowayOnly` on a oneway,
+//!   batch or datagram proxy, before anything is sent.
 //! - The servant trait `I` (extending the traits of `I`'s bases) has one
 //!   method per operation returning `impl Future<Output = Result<Outputs,
 //!   DispatchError>> + Send`, so it is implemented with `async fn`; a user
-//!   exception is returned as `Err(current.user_exception(&e))`.
+//!   exception is returned as `Err(e.into())` or with `?`.
+//! - A class with operations, or implementing interfaces (Ice 3.4-era
+//!   Slice, deprecated by Ice 3.7), is also an object: besides its value
+//!   struct `C` it gets the proxy `CPrx`, the servant trait `COperations`
+//!   (extending the traits of its base class and interfaces) and
+//!   `CServant<T>`, as an interface does; `C*` is `Option<CPrx>`.
 //! - `IServant<T>(Arc<T>)` implements `ice_proto::adapter::Servant`: it
 //!   decodes the parameters, calls the trait method and encodes the
 //!   results, for the operations of `I` and all its bases; its type ids are
@@ -539,6 +549,11 @@ impl<'a> Gen<'a> {
                 parent
                     .registered
                     .push((false, ident::type_name(&def.name.name)));
+                // Ice 3.4-era classes with operations are also objects:
+                // a proxy `CPrx` and a servant trait `COperations`.
+                if !def.local && self.has_service(id) {
+                    parent.items.push(self.interface(id, def, path));
+                }
             }
             DefKind::Exception(e) => {
                 parent.items.push(self.exception(id, def, e, path));

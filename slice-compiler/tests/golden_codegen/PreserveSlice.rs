@@ -263,10 +263,9 @@ pub mod preserve_slice {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = self
+                    let ex = self
                         .proxy
-                        .results_input(&encaps, super::ice_registry())?;
-                    let ex = ice_in.read_exception()?;
+                        .read_user_exception(&encaps, super::ice_registry())?;
                     let ex = match _ice::Thrown::<Kept>::try_from_box(ex) {
                         Ok(e) => {
                             return ::std::result::Result::Err(ThrowerKeepError::Kept(e));

@@ -179,10 +179,9 @@ pub mod shadow {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = self
+                    let ex = self
                         .proxy
-                        .results_input(&encaps, super::ice_registry())?;
-                    let ex = ice_in.read_exception()?;
+                        .read_user_exception(&encaps, super::ice_registry())?;
                     let ex = match _ice::Thrown::<Result>::try_from_box(ex) {
                         ::std::result::Result::Ok(e) => {
                             return ::std::result::Result::Err(BoxTakeError::Result(e));
@@ -249,7 +248,7 @@ pub mod shadow {
     }
     /// Slice interface `::Shadow::Box`: the servant side.
     pub trait Box: Send + Sync + 'static {
-        /// Implements `take`; a user exception is returned with `current.user_exception(&e)`.
+        /// Implements `take`; a user exception is returned with `Err(e.into())` or `?`.
         #[allow(clippy::type_complexity)]
         fn take(
             &self,

@@ -569,7 +569,7 @@ pub mod demo {
     }
     /// Something that can be pinged.
     pub trait Pingable: Send + Sync + 'static {
-        /// Implements `ping`; a user exception is returned with `current.user_exception(&e)`.
+        /// Implements `ping`; a user exception is returned with `Err(e.into())` or `?`.
         fn ping(
             &self,
             current: &::ice_proto::adapter::Current,
@@ -688,10 +688,9 @@ pub mod demo {
             let results = match outcome {
                 ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                 ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let mut ice_in = self
+                    let ex = self
                         .proxy
-                        .results_input(&encaps, super::ice_registry())?;
-                    let ex = ice_in.read_exception()?;
+                        .read_user_exception(&encaps, super::ice_registry())?;
                     let ex = match _ice::Thrown::<BadShape>::try_from_box(ex) {
                         Ok(e) => {
                             return ::std::result::Result::Err(
@@ -919,7 +918,7 @@ pub mod demo {
                 ::ice_proto::adapter::DispatchError,
             >,
         > + Send;
-        /// Implements `labelPoints`; a user exception is returned with `current.user_exception(&e)`.
+        /// Implements `labelPoints`; a user exception is returned with `Err(e.into())` or `?`.
         #[allow(clippy::type_complexity)]
         fn label_points(
             &self,
@@ -931,7 +930,7 @@ pub mod demo {
                 ::ice_proto::adapter::DispatchError,
             >,
         > + Send;
-        /// Implements `context`; a user exception is returned with `current.user_exception(&e)`.
+        /// Implements `context`; a user exception is returned with `Err(e.into())` or `?`.
         fn context(
             &self,
             context_: String,
@@ -1181,10 +1180,9 @@ pub mod demo {
                 let results = match outcome {
                     ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
                     ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                        let mut ice_in = self
+                        let ex = self
                             .proxy
-                            .results_input(&encaps, super::super::ice_registry())?;
-                        let ex = ice_in.read_exception()?;
+                            .read_user_exception(&encaps, super::super::ice_registry())?;
                         let ex = match _ice::Thrown::<
                             super::BadShape,
                         >::try_from_box(ex) {
@@ -1405,7 +1403,7 @@ pub mod demo {
         }
         /// Extends an interface of the enclosing module.
         pub trait Remote: super::Drawer + Send + Sync + 'static {
-            /// Implements `stop`; a user exception is returned with `current.user_exception(&e)`.
+            /// Implements `stop`; a user exception is returned with `Err(e.into())` or `?`.
             fn stop(
                 &self,
                 current: &::ice_proto::adapter::Current,

@@ -47,6 +47,16 @@ pub mod default_format {
     include!(concat!(env!("OUT_DIR"), "/format_default.rs"));
 }
 
+/// Classes and exceptions with full Ice fidelity (`slice/Fidelity.ice`).
+pub mod fidelity_full {
+    include!(concat!(env!("OUT_DIR"), "/fidelity.rs"));
+}
+
+/// `slice/Fidelity.ice` as an older program knows it (`slice/FidelityOld.ice`).
+pub mod fidelity_old {
+    include!(concat!(env!("OUT_DIR"), "/fidelity_old.rs"));
+}
+
 /// Multiple interface inheritance (`slice/MultiInherit.ice`).
 pub mod multi {
     include!(concat!(env!("OUT_DIR"), "/multi_inherit.rs"));
