@@ -1,5 +1,6 @@
-//! Classes and exceptions with full Ice fidelity against ZeroC Python
-//! (`slice/Fidelity.ice`, `interop/fidelity_peer.py`), both encodings,
+//! Classes and exceptions with full Ice fidelity against ZeroC Python and
+//! C++ (`slice/Fidelity.ice`, `interop/fidelity_peer.py` and
+//! `interop/fidelity_peer.cpp`), both encodings,
 //! both class formats (the operations' `["format:...]` metadata):
 //!
 //! - a ZeroC client calls a Rust server, and a Rust client calls a ZeroC
@@ -34,9 +35,41 @@ use ice_proto::encoding::{
 };
 use ice_proto::properties::Properties;
 use ice_proto::RuntimeError;
-use support::{Server, TestResult};
+use support::{CppPeer, Server, TestResult};
+use tokio::process::Command;
 
 const PEER: &str = "fidelity_peer.py";
+
+/// `interop/fidelity_peer.cpp`.
+static CPP: CppPeer = CppPeer {
+    cache: "fidelity-interop-cpp",
+    slice: &["Fidelity.ice"],
+    source: "fidelity_peer.cpp",
+    exe: "fidelity_peer",
+};
+
+/// Which ZeroC program is on the other side.
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    Python,
+    Cpp,
+}
+
+impl Peer {
+    /// The peer's command for `args`.
+    async fn command(self, args: &[&str]) -> Result<Command, Box<dyn std::error::Error>> {
+        Ok(match self {
+            Peer::Python => support::python(PEER, args),
+            Peer::Cpp => {
+                let mut cmd = Command::new(support::cpp_exe(&CPP).await?);
+                cmd.args(args);
+                // ZeroC C++ refuses class graphs with cycles unless asked.
+                cmd.arg("--Ice.AcceptClassCycles=1");
+                cmd
+            }
+        })
+    }
+}
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `Hooked` as an application extends it: `ice_pre_marshal` sets the
@@ -295,27 +328,37 @@ async fn rust_server(communicator: &Communicator) -> Result<u16, Box<dyn std::er
     .await
 }
 
-async fn zeroc_client_against_rust_server(enc: &str) -> TestResult {
+async fn zeroc_client_against_rust_server(peer: Peer, enc: &str) -> TestResult {
     let communicator = communicator()?;
     let port = rust_server(&communicator).await?;
     let proxy = format!("directory:tcp -h 127.0.0.1 -p {port}");
-    let (status, stdout) =
-        support::run_client(&mut support::python(PEER, &["client", &proxy, enc])).await?;
+    let mut client = peer.command(&["client", &proxy, enc]).await?;
+    let (status, stdout) = support::run_client(&mut client).await?;
     communicator.destroy().await;
     if !status.success() || !stdout.contains("ALL OK") {
-        return Err(format!("ZeroC client checks failed in encoding {enc}").into());
+        return Err(format!("ZeroC {peer:?} client checks failed in encoding {enc}").into());
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeroc_python_client_against_rust_server_1_1() -> TestResult {
-    zeroc_client_against_rust_server("1.1").await
+    zeroc_client_against_rust_server(Peer::Python, "1.1").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeroc_python_client_against_rust_server_1_0() -> TestResult {
-    zeroc_client_against_rust_server("1.0").await
+    zeroc_client_against_rust_server(Peer::Python, "1.0").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_cpp_client_against_rust_server_1_1() -> TestResult {
+    zeroc_client_against_rust_server(Peer::Cpp, "1.1").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeroc_cpp_client_against_rust_server_1_0() -> TestResult {
+    zeroc_client_against_rust_server(Peer::Cpp, "1.0").await
 }
 
 fn ensure(name: &str, ok: bool, detail: impl FnOnce() -> String) -> TestResult {
@@ -422,9 +465,9 @@ fn is_sip(e: &Option<Class<f::Entity>>, name: &str, port: i32, e10: bool) -> boo
         && optionals
 }
 
-async fn rust_client_against_zeroc_server(enc: EncodingVersion) -> TestResult {
+async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> TestResult {
     let e10 = enc == EncodingVersion::V1_0;
-    let server = Server::start(&mut support::python(PEER, &["server"])).await?;
+    let server = Server::start(&mut peer.command(&["server"]).await?).await?;
     let communicator = communicator()?;
     let base =
         support::loopback_proxy(&communicator, "directory", server.port)?.ice_encoding_version(enc);
@@ -638,12 +681,22 @@ async fn rust_client_against_zeroc_server(enc: EncodingVersion) -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_client_against_zeroc_python_server_1_1() -> TestResult {
-    rust_client_against_zeroc_server(EncodingVersion::V1_1).await
+    rust_client_against_zeroc_server(Peer::Python, EncodingVersion::V1_1).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_client_against_zeroc_python_server_1_0() -> TestResult {
-    rust_client_against_zeroc_server(EncodingVersion::V1_0).await
+    rust_client_against_zeroc_server(Peer::Python, EncodingVersion::V1_0).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_against_zeroc_cpp_server_1_1() -> TestResult {
+    rust_client_against_zeroc_server(Peer::Cpp, EncodingVersion::V1_1).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_against_zeroc_cpp_server_1_0() -> TestResult {
+    rust_client_against_zeroc_server(Peer::Cpp, EncodingVersion::V1_0).await
 }
 
 /// An older program's Directory (`FidelityOld.ice`) that forwards every
