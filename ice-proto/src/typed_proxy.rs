@@ -15,11 +15,126 @@ use crate::encoding::{
 use crate::proxy::ObjectPrx;
 
 /// A proxy type: an [`ObjectPrx`] seen as a Slice interface.
+///
+/// Its `ice_*` factory methods return a copy of the same type, as ZeroC's
+/// C++11 `prx->ice_oneway()` keeps the proxy's type (`ice_facet` returns
+/// an untyped proxy, as Ice's does): `hello.ice_oneway()` is a `HelloPrx`.
+/// Generated modules bring the trait into scope for `use module::*`.
 pub trait TypedProxy: Sized {
     /// Uses `proxy` as this type without asking the object.
     fn from_object_prx(proxy: ObjectPrx) -> Self;
     /// The untyped proxy.
     fn object_prx(&self) -> &ObjectPrx;
+
+    /// A copy with `f` applied to the untyped proxy, of the same type.
+    #[must_use]
+    fn map_object_prx(&self, f: impl FnOnce(ObjectPrx) -> ObjectPrx) -> Self {
+        Self::from_object_prx(f(self.object_prx().clone()))
+    }
+
+    /// A twoway copy (Ice's `ice_twoway`).
+    #[must_use]
+    fn ice_twoway(&self) -> Self {
+        self.map_object_prx(ObjectPrx::ice_twoway)
+    }
+
+    /// A oneway copy (Ice's `ice_oneway`).
+    #[must_use]
+    fn ice_oneway(&self) -> Self {
+        self.map_object_prx(ObjectPrx::ice_oneway)
+    }
+
+    /// A batch-oneway copy with its own batch queue (Ice's
+    /// `ice_batchOneway`).
+    #[must_use]
+    fn ice_batch_oneway(&self) -> Self {
+        self.map_object_prx(ObjectPrx::ice_batch_oneway)
+    }
+
+    /// A copy with `context` as its per-proxy context (Ice's `ice_context`).
+    #[must_use]
+    fn ice_context(&self, context: crate::protocol::Context) -> Self {
+        self.map_object_prx(|p| p.ice_context(context))
+    }
+
+    /// An untyped copy targeting `facet` (Ice's `ice_facet`).
+    #[must_use]
+    fn ice_facet(&self, facet: &str) -> ObjectPrx {
+        self.object_prx().clone().ice_facet(facet)
+    }
+
+    /// A copy for another identity (Ice's `ice_identity`).
+    #[must_use]
+    fn ice_identity(&self, identity: Identity) -> Self {
+        self.map_object_prx(|p| p.ice_identity(identity))
+    }
+
+    /// A copy that encodes in `encoding` (Ice's `ice_encodingVersion`).
+    #[must_use]
+    fn ice_encoding_version(&self, encoding: crate::encoding::EncodingVersion) -> Self {
+        self.map_object_prx(|p| p.ice_encoding_version(encoding))
+    }
+
+    /// A copy with its own invocation timeout, `None` for none (Ice's
+    /// `ice_invocationTimeout`).
+    #[must_use]
+    fn ice_invocation_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        self.map_object_prx(|p| p.ice_invocation_timeout(timeout))
+    }
+
+    /// A copy that compresses requests (Ice's `ice_compress`).
+    #[must_use]
+    fn ice_compress(&self, compress: bool) -> Self {
+        self.map_object_prx(|p| p.ice_compress(compress))
+    }
+
+    /// A copy bound to `connection` (Ice's `ice_fixed`).
+    #[must_use]
+    fn ice_fixed(&self, connection: crate::connection::Connection) -> Self {
+        self.map_object_prx(|p| p.ice_fixed(connection))
+    }
+
+    /// A copy resolved through `locator` (Ice's `ice_locator`).
+    #[must_use]
+    fn ice_locator(&self, locator: Option<&ObjectPrx>) -> Self {
+        self.map_object_prx(|p| p.ice_locator(locator))
+    }
+
+    /// A copy whose locator cache answers last `seconds` (Ice's
+    /// `ice_locatorCacheTimeout`).
+    #[must_use]
+    fn ice_locator_cache_timeout(&self, seconds: i32) -> Self {
+        self.map_object_prx(|p| p.ice_locator_cache_timeout(seconds))
+    }
+
+    /// An indirect copy for adapter `id` (Ice's `ice_adapterId`).
+    #[must_use]
+    fn ice_adapter_id(&self, id: &str) -> Self {
+        self.map_object_prx(|p| p.ice_adapter_id(id))
+    }
+
+    /// A direct copy with `endpoints` (Ice's `ice_endpoints`).
+    #[must_use]
+    fn ice_endpoints(&self, endpoints: Vec<crate::encoding::Endpoint>) -> Self {
+        self.map_object_prx(|p| p.ice_endpoints(endpoints))
+    }
+
+    /// Whether invocations wait for a reply (Ice's `ice_isTwoway`).
+    fn ice_is_twoway(&self) -> bool {
+        self.object_prx().is_twoway()
+    }
+
+    /// The encoding parameters are written in (Ice's
+    /// `ice_getEncodingVersion`).
+    fn ice_get_encoding_version(&self) -> crate::encoding::EncodingVersion {
+        self.object_prx().encoding()
+    }
+
+    /// The same object as a base type `B` (an upcast: no round trip).
+    #[must_use]
+    fn upcast<B: TypedProxy + From<Self>>(self) -> B {
+        B::from(self)
+    }
 }
 
 impl TypedProxy for ObjectPrx {

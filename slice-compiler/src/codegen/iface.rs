@@ -932,7 +932,7 @@ mod tests {
         };
         assert!(allowed("too_many_arguments", "many"), "{code}");
         assert!(allowed("type_complexity", "two"), "{code}");
-        assert_eq!(code.matches("#[allow(").count(), 4, "{code}");
+        assert_eq!(code.matches("#[allow(clippy::").count(), 4, "{code}");
         assert!(!code.contains("#![allow"), "{code}");
     }
 

@@ -451,8 +451,22 @@ impl ModNode {
             body.extend(item);
         }
         if !root && body.to_string().contains("_ice ::") {
+            // A module with proxies brings their `ice_*` methods (the
+            // `TypedProxy` trait) into scope for `use module::*`; in a
+            // crate that never glob-imports the module the re-export is
+            // unused, which is no fault of the generated code.
+            let typed_proxy = body
+                .to_string()
+                .contains("_ice :: TypedProxy for")
+                .then(|| {
+                    quote!(
+                        #[allow(unused_imports)]
+                        pub use _ice::TypedProxy as _;
+                    )
+                });
             body = quote! {
                 use ::ice_proto::encoding::codegen as _ice;
+                #typed_proxy
                 #body
             };
         }

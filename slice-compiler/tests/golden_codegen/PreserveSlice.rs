@@ -21,6 +21,8 @@ pub fn ice_registry() -> ::std::sync::Arc<::ice_proto::encoding::codegen::Regist
 /// Slice module `PreserveSlice`.
 pub mod preserve_slice {
     use ::ice_proto::encoding::codegen as _ice;
+    #[allow(unused_imports)]
+    pub use _ice::TypedProxy as _;
     /// Adds the factories of the classes and exceptions of this module and its submodules to `registry`.
     pub fn register_types(registry: &mut _ice::Registry) {
         registry.add_exception::<Kept>();

@@ -21,6 +21,8 @@ pub fn ice_registry() -> ::std::sync::Arc<::ice_proto::encoding::codegen::Regist
 /// The demo module.
 pub mod demo {
     use ::ice_proto::encoding::codegen as _ice;
+    #[allow(unused_imports)]
+    pub use _ice::TypedProxy as _;
     /// Adds the factories of the classes and exceptions of this module and its submodules to `registry`.
     pub fn register_types(registry: &mut _ice::Registry) {
         registry.add_value::<Shape>();
@@ -1063,6 +1065,8 @@ pub mod demo {
     /// Slice module `Inner`.
     pub mod inner {
         use ::ice_proto::encoding::codegen as _ice;
+        #[allow(unused_imports)]
+        pub use _ice::TypedProxy as _;
         /// A proxy for Slice interface `::Demo::Inner::Remote`.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct RemotePrx {

@@ -29,6 +29,7 @@ use std::time::Duration;
 use generated_check::fidelity_full::fidelity as f;
 use generated_check::fidelity_old::fidelity as old;
 use ice_proto::adapter::{Current, DispatchError, Servant};
+use ice_proto::codegen::TypedProxy;
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{
     Class, EncodingVersion, InputStream, IsA, OutputStream, Result as EncodingResult, Value,
@@ -648,7 +649,7 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
         // A oneway call to an operation that returns data: refused before
         // anything is sent.
         let n0 = d.calls(None).await?;
-        let oneway = f::DirectoryPrx::unchecked_cast(d.ice_object().clone().ice_oneway());
+        let oneway: f::DirectoryPrx = d.ice_oneway();
         let r = oneway.echo(&None, None).await;
         ensure(
             "oneway echo is TwowayOnly",
