@@ -89,6 +89,7 @@ pub struct Builder {
     file_name: String,
     cargo_directives: bool,
     per_file: bool,
+    with_includes: bool,
     replication: codegen::replication::Options,
 }
 
@@ -109,6 +110,7 @@ impl Builder {
             file_name: "slice.rs".to_string(),
             cargo_directives: true,
             per_file: false,
+            with_includes: false,
             replication: codegen::replication::Options::default(),
         }
     }
@@ -166,6 +168,14 @@ impl Builder {
         self
     }
 
+    /// With [`Builder::per_file`], also compiles every file the given files
+    /// include (default false), so that no file module the output refers
+    /// to is missing, as `slice2rs --with-includes`.
+    pub fn with_includes(mut self, on: bool) -> Self {
+        self.with_includes = on;
+        self
+    }
+
     /// Whether to print `cargo:` directives (default true; turn off when
     /// not running inside a build script).
     pub fn cargo_directives(mut self, on: bool) -> Self {
@@ -212,12 +222,23 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or(BuildError::NoOutDir)?,
         };
-        let c = compile_slice(&Options {
-            files: self.files.clone(),
+        let mut files = self.files.clone();
+        let mut c = compile_slice(&Options {
+            files: files.clone(),
             preprocess: self.preprocess.clone(),
         });
+        if self.per_file && self.with_includes && !c.has_errors() {
+            let all = crate::with_included_files(&c, &files);
+            if all.len() > files.len() {
+                files = all;
+                c = compile_slice(&Options {
+                    files: files.clone(),
+                    preprocess: self.preprocess.clone(),
+                });
+            }
+        }
         if self.cargo_directives {
-            for line in rerun_lines(&self.files, &c) {
+            for line in rerun_lines(&files, &c) {
                 println!("{line}");
             }
         }
@@ -235,8 +256,8 @@ impl Builder {
             }
         }
         if self.per_file {
-            codegen::write_per_file(&c, &self.files, &self.preprocess.include_dirs, &out_dir)
-                .map_err(|e| match e {
+            codegen::write_per_file(&c, &files, &self.preprocess.include_dirs, &out_dir).map_err(
+                |e| match e {
                     codegen::WriteError::Io { path, source } => BuildError::Io { path, source },
                     codegen::WriteError::Codegen(e) => BuildError::Codegen(e),
                     codegen::WriteError::SameModule {
@@ -248,7 +269,8 @@ impl Builder {
                         second,
                         module,
                     },
-                })?;
+                },
+            )?;
             return Ok(out_dir);
         }
         let models: Vec<_> = c.units.iter().filter_map(|u| u.as_ref().ok()).collect();

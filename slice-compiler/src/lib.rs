@@ -167,6 +167,28 @@ pub fn compile_unit(
     })
 }
 
+/// `files` followed by every file their units include that is not among
+/// them (each once, by canonical path, in the order first included): what
+/// `slice2rs --with-includes` and `Builder::with_includes` compile so that
+/// per-file output refers to no missing file module.
+pub fn with_included_files(c: &Compilation, files: &[PathBuf]) -> Vec<PathBuf> {
+    let canonical = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let mut seen: Vec<PathBuf> = files.iter().map(canonical).collect();
+    let mut out = files.to_vec();
+    for model in c.units.iter().flatten() {
+        for id in model.files.iter().skip(1) {
+            let Some(f) = c.sources.get(*id) else {
+                continue;
+            };
+            if !seen.contains(&f.canonical) {
+                seen.push(f.canonical.clone());
+                out.push(PathBuf::from(&f.display));
+            }
+        }
+    }
+    out
+}
+
 /// Drops the warnings a file's `[["suppress-warning"]]` (every warning) or
 /// `[["suppress-warning:CATEGORY,..."]]` metadata silences, as ZeroC's
 /// compilers do (`all`, `deprecated`, `invalid-metadata`,

@@ -321,3 +321,88 @@ fn files_mounted_as_the_same_module_are_refused() -> TestResult {
     assert!(dir.path().join("b/Same.rs").is_file());
     Ok(())
 }
+
+/// `a.ice` includes `b.ice` and uses its struct: compiled alone, the
+/// output refers to `b`'s module, so slice2rs names the file to add;
+/// with `--with-includes` it writes `b.rs` too and says nothing.
+#[test]
+fn included_files_are_named_or_compiled_with_with_includes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src)?;
+    std::fs::write(
+        src.join("b.ice"),
+        "#pragma once\nmodule B { struct P { int x; } }\n",
+    )?;
+    std::fs::write(
+        src.join("a.ice"),
+        "#pragma once\n#include <b.ice>\nmodule A { struct Q { B::P p; } }\n",
+    )?;
+    let run = |out: &Path, with: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slice2rs"));
+        cmd.arg("-I").arg(&src).arg("--output-dir").arg(out);
+        if with {
+            cmd.arg("--with-includes");
+        }
+        cmd.arg(src.join("a.ice")).output()
+    };
+    let alone = dir.path().join("alone");
+    std::fs::create_dir_all(&alone)?;
+    let out = run(&alone, false)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("b.ice is included but not compiled") && stderr.contains("--with-includes"),
+        "{stderr}"
+    );
+    assert!(!alone.join("b.rs").exists());
+    let with = dir.path().join("with");
+    std::fs::create_dir_all(&with)?;
+    let out = run(&with, true)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(with.join("a.rs").is_file() && with.join("b.rs").is_file());
+    // A second run into the same folder finds b.rs there: no warning.
+    let out = run(&with, false)?;
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Classes with operations warn as slice2cpp does, unless the file's
+/// metadata suppresses the warning (all, or the `deprecated` category).
+#[test]
+fn suppress_warning_file_metadata_silences_deprecation_warnings() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let body = "module M { class C { int x; void op(); } }\n";
+    for (name, head, warned) in [
+        ("plain.ice", "", true),
+        ("all.ice", "[[\"suppress-warning\"]]\n", false),
+        ("dep.ice", "[[\"suppress-warning:deprecated\"]]\n", false),
+        (
+            "other.ice",
+            "[[\"suppress-warning:invalid-metadata\"]]\n",
+            true,
+        ),
+    ] {
+        let ice = dir.path().join(name);
+        std::fs::write(&ice, format!("{head}{body}"))?;
+        let out = Command::new(env!("CARGO_BIN_EXE_slice2rs"))
+            .arg("--output-dir")
+            .arg(dir.path())
+            .arg(&ice)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert_eq!(
+            stderr.contains("warning: classes with operations are deprecated"),
+            warned,
+            "{name}: {stderr}"
+        );
+    }
+    Ok(())
+}

@@ -64,6 +64,10 @@ struct Args {
     /// Create files in the directory DIR.
     #[arg(long = "output-dir", value_name = "DIR")]
     output_dir: Option<PathBuf>,
+    /// With --output-dir, also compile every file the input files include,
+    /// so that no file module the output refers to is missing.
+    #[arg(long = "with-includes")]
+    with_includes: bool,
     /// Generate Makefile dependencies.
     #[arg(long)]
     depend: bool,
@@ -124,10 +128,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let c = compile(&Options {
-        files: args.files.clone(),
-        preprocess: pp,
+    let mut files = args.files.clone();
+    let mut c = compile(&Options {
+        files: files.clone(),
+        preprocess: pp.clone(),
     });
+    if args.with_includes && !c.has_errors() {
+        let all = slice_compiler::with_included_files(&c, &files);
+        if all.len() > files.len() {
+            files = all;
+            c = compile(&Options {
+                files: files.clone(),
+                preprocess: pp,
+            });
+        }
+    }
     eprint!("{}", c.render_diagnostics());
     for model in c.units.iter().flatten() {
         let unknown = slice_compiler::codegen::metadata::warnings(model);
@@ -156,13 +171,37 @@ fn main() -> ExitCode {
         }
     }
     if let Some(dir) = &args.output_dir {
-        if let Err(e) = slice_compiler::codegen::write_per_file(&c, &args.files, &args.include, dir)
-        {
+        if let Err(e) = slice_compiler::codegen::write_per_file(&c, &files, &args.include, dir) {
             eprintln!("slice2rs: error: {e}");
             return ExitCode::from(1);
         }
+        warn_missing_includes(&c, &files, &args.include, dir);
     }
     ExitCode::SUCCESS
+}
+
+/// Warns, naming the file to add, about every included file whose output
+/// is neither written by this run nor in `dir` from an earlier one: the
+/// generated code refers to its module, which rustc would report missing.
+fn warn_missing_includes(
+    c: &slice_compiler::Compilation,
+    files: &[PathBuf],
+    include: &[PathBuf],
+    dir: &std::path::Path,
+) {
+    for extra in slice_compiler::with_included_files(c, files)
+        .iter()
+        .skip(files.len())
+    {
+        let out = dir.join(slice_compiler::codegen::per_file_output(extra, include));
+        if !out.exists() {
+            eprintln!(
+                "slice2rs: warning: {} is included but not compiled: the generated code refers to \
+                 its module; compile it too (or pass --with-includes)",
+                extra.display()
+            );
+        }
+    }
 }
 
 /// `-E` and `--depend`: run the preprocessor only.
