@@ -3,6 +3,9 @@
 //!
 //! - [`state`]: the generic replicator core (store and ordered fan-out),
 //!   independent of Ice;
+//! - [`codec`]: how Ice items are stored (their encoded bytes);
+//! - [`durable`]: a replicator's items kept in an embedded database, and
+//!   the sync policies under which a change is acknowledged;
 //! - [`member`]: a replica-group member's store and its standby/active
 //!   lifecycle;
 //! - [`replica`]: the `Replica` servant over any member;
@@ -21,6 +24,8 @@ mod component;
 pub mod bridge_z;
 pub mod channel_x;
 pub mod cli;
+pub mod codec;
+pub mod durable;
 pub mod member;
 pub mod replica;
 pub mod session_y;
@@ -36,5 +41,5 @@ pub mod generated {
 
 pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
 pub use state::{
-    Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
+    Commit, Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
 };

@@ -462,12 +462,12 @@ mod tests {
     impl ReplicatorClient<Item> for Direct {
         async fn set_items(&self, items: Vec<Item>) -> Result<(), ReplicatorError> {
             self.check("set")?;
-            self.replicator.set_items(items);
+            self.replicator.set_items(items).await.expect("stored");
             Ok(())
         }
         async fn remove_items(&self, keys: Vec<String>) -> Result<(), ReplicatorError> {
             self.check("remove")?;
-            self.replicator.remove_items(keys);
+            self.replicator.remove_items(keys).await.expect("stored");
             Ok(())
         }
         async fn get_all(&self) -> Result<Vec<Item>, ReplicatorError> {
