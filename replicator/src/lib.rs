@@ -7,7 +7,9 @@
 //! - [`durable`]: a replicator's items kept in an embedded database, and
 //!   the sync policies under which a change is acknowledged;
 //! - [`member`]: a replica-group member's store and its standby/active
-//!   lifecycle;
+//!   lifecycle, and how it behaves when its replicator is lost;
+//! - [`link`]: a member's link to its replicator over Ice, watched so that
+//!   a restarted replicator is restored;
 //! - [`replica`]: the `Replica` servant over any member;
 //! - [`generated`]: the Slice mapping and the State Replicator glue slice2rs
 //!   generates from each component's file;
@@ -26,6 +28,7 @@ pub mod channel_x;
 pub mod cli;
 pub mod codec;
 pub mod durable;
+pub mod link;
 pub mod member;
 pub mod replica;
 pub mod session_y;
@@ -39,7 +42,7 @@ pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/scf.rs"));
 }
 
-pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
+pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, ReplicatorLink, Role};
 pub use state::{
     Commit, Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
 };

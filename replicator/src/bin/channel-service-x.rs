@@ -26,6 +26,13 @@
 //! replica group, so they share one adapter id and the registry entry
 //! follows the active member as the shared address does.
 //!
+//! When the replicator cannot be reached, the active member refuses
+//! changes (the caller gets an `Ice::UnknownException` saying so, and the
+//! change is not applied); the loss and the recovery are logged. A member
+//! watches its connection to the replicator: after a replicator restart,
+//! the active member re-pushes its state and a standby registers again and
+//! catches up, with no operator (see `replicator::member`).
+//!
 //! Prints `READY <service proxy> <management proxy>` (tab-separated) and
 //! runs until SIGINT/SIGTERM.
 
@@ -204,7 +211,8 @@ async fn run() -> Result<(), String> {
             identity("ChannelServiceXListener"),
         );
         listener_adapter.activate();
-        let member = Member::new_standby(IceReplicatorClient::new(replicator, &listener_prx));
+        let member =
+            Member::new_standby(IceReplicatorClient::new(replicator.clone(), &listener_prx));
         if let Ok(mut s) = slot.lock() {
             *s = Some(member.clone());
         }
@@ -225,6 +233,9 @@ async fn run() -> Result<(), String> {
             items = member.len(),
             "on standby, listening to the replicator"
         );
+        // Restores a restarted replicator (active) or re-registers with it
+        // (standby); see `replicator::member`.
+        member.supervise(replicator);
         member
     };
 
