@@ -10,6 +10,8 @@
 //!   lifecycle, and how it behaves when its replicator is lost;
 //! - [`link`]: a member's link to its replicator over Ice, watched so that
 //!   a restarted replicator is restored;
+//! - [`paged`]: catch-up in bounded pages beside `getAll...`, for states
+//!   larger than `Ice.MessageSizeMax`;
 //! - [`replica`]: the `Replica` servant over any member;
 //! - [`generated`]: the Slice mapping and the State Replicator glue slice2rs
 //!   generates from each component's file;
@@ -30,6 +32,7 @@ pub mod codec;
 pub mod durable;
 pub mod link;
 pub mod member;
+pub mod paged;
 pub mod replica;
 pub mod session_y;
 pub mod state;

@@ -103,6 +103,16 @@ pub trait ReplicatorLink: Send + Sync + 'static {
     fn lost(session: Self::Session) -> impl Future<Output = String> + Send;
 }
 
+/// Reads the replicator's whole state another way than `get_all` (in
+/// pages, see [`crate::paged`]); `Ok(None)` when the replicator does not
+/// offer it, and `get_all` is used.
+pub type FetchAll<I> = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn Future<Output = Result<Option<Vec<I>>, ReplicatorError>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 /// The most items the active member sends in one `set` call when it
 /// re-pushes its state to a restarted replicator.
 pub const REPUSH_BATCH: usize = 1000;
@@ -160,6 +170,8 @@ pub struct Member<I: Keyed, C: ReplicatorClient<I>> {
     /// Whether the last call to the replicator failed (for the log lines
     /// of loss and recovery).
     unreachable: Arc<AtomicBool>,
+    /// How the whole state is read, when not with `get_all`.
+    fetch: Arc<Mutex<Option<FetchAll<I>>>>,
 }
 
 impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
@@ -170,6 +182,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
             transition: Arc::clone(&self.transition),
             roles: Arc::clone(&self.roles),
             unreachable: Arc::clone(&self.unreachable),
+            fetch: Arc::clone(&self.fetch),
         }
     }
 }
@@ -216,7 +229,34 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             transition: Arc::new(AsyncMutex::new(())),
             roles: Arc::new(watch::Sender::new(Role::Standby)),
             unreachable: Arc::default(),
+            fetch: Arc::default(),
         }
+    }
+
+    /// Reads the whole state with `fetch` from now on (in pages, say)
+    /// instead of `get_all`, which stays the fallback when `fetch` answers
+    /// `Ok(None)`. Used to catch up, to activate and to restore.
+    pub fn set_fetch_all(&self, fetch: FetchAll<I>) {
+        *self
+            .fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fetch);
+    }
+
+    /// The replicator's whole state, through the fetch of
+    /// [`Member::set_fetch_all`] if any, else `get_all`.
+    async fn fetch_all(&self, c: &C) -> Result<Vec<I>, ReplicatorError> {
+        let fetch = self
+            .fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(f) = fetch {
+            if let Some(all) = f().await? {
+                return Ok(all);
+            }
+        }
+        c.get_all().await
     }
 
     /// Registers the listener and catches up (pushes that arrive meanwhile
@@ -231,7 +271,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         lock(&self.store).buffer = Some(Vec::new());
         let result = async {
             c.add_listener().await?;
-            c.get_all().await
+            self.fetch_all(c).await
         }
         .await;
         let mut s = lock(&self.store);
@@ -268,6 +308,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             transition: Arc::new(AsyncMutex::new(())),
             roles: Arc::new(watch::Sender::new(Role::Active)),
             unreachable: Arc::default(),
+            fetch: Arc::default(),
         }
     }
 
@@ -329,7 +370,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             if let Err(e) = c.remove_listener().await {
                 tracing::warn!(error = %e, "could not unregister from the state replicator; going on");
             }
-            let all = c.get_all().await?;
+            let all = self.fetch_all(c).await?;
             self.replace_all(all);
         }
         self.set_role(Role::Active);
@@ -488,8 +529,8 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         }
         let ours: Vec<I> = lock(&self.store).items.values().cloned().collect();
         let held: HashSet<I::Key> = ours.iter().map(Keyed::key).collect();
-        let extra: Vec<I::Key> = c
-            .get_all()
+        let extra: Vec<I::Key> = self
+            .fetch_all(c)
             .await?
             .iter()
             .map(Keyed::key)

@@ -43,7 +43,7 @@
 //! the change while any queue holds it. A merged batch is a listener's own
 //! and goes through [`Listener::items_set`] / [`Listener::items_removed`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -236,9 +236,19 @@ struct Inner<I: Keyed> {
     /// Items by key, plus each key's position so `get_all` keeps the
     /// order items were first set in.
     items: HashMap<I::Key, (u64, I)>,
+    /// The keys by position, for [`StateReplicator::page`].
+    by_order: BTreeMap<u64, I::Key>,
     next_order: u64,
     listeners: Vec<ListenerEntry<I>>,
     next_listener: u64,
+}
+
+impl<I: Keyed> Inner<I> {
+    fn remove(&mut self, key: &I::Key) {
+        if let Some((order, _)) = self.items.remove(key) {
+            self.by_order.remove(&order);
+        }
+    }
 }
 
 /// The generic State Replicator. Cheap to clone; clones share state.
@@ -324,6 +334,7 @@ impl<I: Keyed> StateReplicator<I> {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 items: HashMap::new(),
+                by_order: BTreeMap::new(),
                 next_order: 0,
                 listeners: Vec::new(),
                 next_listener: 0,
@@ -340,6 +351,7 @@ impl<I: Keyed> StateReplicator<I> {
     pub fn with_store(config: Config, durable: Durable<I>) -> Self {
         let loaded = durable.take_loaded();
         let next_order = loaded.iter().map(|(o, _)| o + 1).max().unwrap_or(0);
+        let by_order = loaded.iter().map(|(o, i)| (*o, i.key())).collect();
         let items = loaded
             .into_iter()
             .map(|(order, item)| (item.key(), (order, item)))
@@ -347,6 +359,7 @@ impl<I: Keyed> StateReplicator<I> {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 items,
+                by_order,
                 next_order,
                 listeners: Vec::new(),
                 next_listener: 0,
@@ -463,12 +476,13 @@ impl<I: Keyed> StateReplicator<I> {
         for item in &items {
             let key = item.key();
             if item.is_removal() {
-                inner.items.remove(&key);
+                inner.remove(&key);
             } else if let Some(slot) = inner.items.get_mut(&key) {
                 slot.1 = item.clone();
             } else {
                 let order = inner.next_order;
                 inner.next_order += 1;
+                inner.by_order.insert(order, key.clone());
                 inner.items.insert(key, (order, item.clone()));
             }
         }
@@ -493,7 +507,7 @@ impl<I: Keyed> StateReplicator<I> {
             Err(e) => return Commit::done(Err(e)),
         };
         for key in &keys {
-            inner.items.remove(key);
+            inner.remove(key);
         }
         Self::fan_out(&mut inner, Change::Removed(Batch::new(keys)));
         commit
@@ -528,6 +542,31 @@ impl<I: Keyed> StateReplicator<I> {
         all.into_iter().map(|(_, i)| i.clone()).collect()
     }
 
+    /// At most `max` items (at least one) in the order items were first
+    /// set, starting after position `after` (`None`: from the first), with
+    /// the position to continue after when more follow. Reading a whole
+    /// store page by page while it changes gives every item that was
+    /// there throughout, each with its value at some time during the read;
+    /// a reader that also receives the pushes of the changes made
+    /// meanwhile (a joining listener) ends up with the current state.
+    #[must_use]
+    pub fn page(&self, after: Option<u64>, max: usize) -> (Vec<I>, Option<u64>) {
+        use std::ops::Bound;
+        let inner = lock(&self.inner);
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut orders = inner.by_order.range((start, Bound::Unbounded));
+        let mut page = Vec::new();
+        let mut last = None;
+        for (order, key) in orders.by_ref().take(max.max(1)) {
+            if let Some((_, item)) = inner.items.get(key) {
+                page.push(item.clone());
+            }
+            last = Some(*order);
+        }
+        let next = if orders.next().is_some() { last } else { None };
+        (page, next)
+    }
+
     /// The number of items stored.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -545,6 +584,10 @@ impl<I: Keyed> StateReplicator<I> {
 /// `rx` (`same` gives back a change's contents, or the change itself when
 /// it is of the other kind, which is left in `carry`). `None` when nothing
 /// was waiting, so a lone change is sent without a copy.
+/// The most items (or keys) one merged push holds, so that a lagging
+/// listener's pushes stay well below `Ice.MessageSizeMax`.
+pub const MERGE_MAX: usize = 1000;
+
 fn merge_queued<I: Keyed, T: Clone>(
     first: &[T],
     rx: &mut mpsc::Receiver<Change<I>>,
@@ -552,7 +595,10 @@ fn merge_queued<I: Keyed, T: Clone>(
     same: impl Fn(Change<I>) -> Result<Arc<Batch<T>>, Change<I>>,
 ) -> Option<Vec<T>> {
     let mut merged: Option<Vec<T>> = None;
-    while let Ok(next) = rx.try_recv() {
+    while merged.as_ref().map_or(first.len(), Vec::len) < MERGE_MAX {
+        let Ok(next) = rx.try_recv() else {
+            break;
+        };
         match same(next) {
             Ok(more) => merged
                 .get_or_insert_with(|| first.to_vec())
@@ -822,6 +868,40 @@ mod tests {
         .await
         .expect("stored");
         assert_eq!(r.get_all(), vec![item("c", 4)]);
+    }
+
+    #[tokio::test]
+    async fn pages_cover_the_store_in_first_set_order() {
+        let r = StateReplicator::<Item>::default();
+        for i in 0..10 {
+            r.set_items(vec![item(&format!("k{i}"), i)])
+                .await
+                .expect("stored");
+        }
+        r.remove_items(vec!["k3".into()]).await.expect("stored");
+        let (p1, next) = r.page(None, 4);
+        assert_eq!(
+            p1.iter().map(|i| i.value).collect::<Vec<_>>(),
+            vec![0, 1, 2, 4]
+        );
+        // A change between two pages: an update keeps its position, a new
+        // key comes last.
+        r.set_items(vec![item("k0", 100), item("new", 11)])
+            .await
+            .expect("stored");
+        let (p2, next) = r.page(next, 4);
+        assert_eq!(
+            p2.iter().map(|i| i.value).collect::<Vec<_>>(),
+            vec![5, 6, 7, 8]
+        );
+        let (p3, next) = r.page(next, 4);
+        assert_eq!(p3.iter().map(|i| i.value).collect::<Vec<_>>(), vec![9, 11]);
+        assert_eq!(next, None);
+        assert_eq!(r.page(None, 0).0.len(), 1, "a page holds at least one item");
+        assert_eq!(
+            StateReplicator::<Item>::default().page(None, 5),
+            (vec![], None)
+        );
     }
 
     #[tokio::test]

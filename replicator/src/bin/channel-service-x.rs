@@ -45,11 +45,11 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{Endpoint, Identity, ProxyData};
 use ice_proto::locator::{register_adapter, Locator};
 use replicator::channel_x::{
-    component, cx, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
+    component, cx, glue, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
     ReplicaServant,
 };
 use replicator::cli;
-use replicator::Member;
+use replicator::{paged, Member};
 
 /// The ChannelServiceX component, a replica-group member.
 #[derive(Parser, Debug)]
@@ -216,7 +216,25 @@ async fn run() -> Result<(), String> {
         if let Ok(mut s) = slot.lock() {
             *s = Some(member.clone());
         }
-        match tokio::time::timeout(Duration::from_secs(8), member.join()).await {
+        // Catch up in pages where the replicator serves them: a state
+        // larger than Ice.MessageSizeMax still fits.
+        member.set_fetch_all(paged::fetcher(
+            replicator.clone(),
+            glue::Item::from_seq,
+            replicator::generated::ice_registry(),
+        ));
+        // Unreachable fails fast; a large state may take its time (each
+        // call has its own invocation timeout).
+        let reachable = tokio::time::timeout(Duration::from_secs(8), replicator.ice_ping()).await;
+        let joined = match reachable {
+            Ok(Ok(())) => Ok(member.join().await),
+            Ok(Err(e)) => Ok(Err(replicator::ReplicatorError {
+                operation: "ice_ping",
+                reason: e.to_string(),
+            })),
+            Err(elapsed) => Err(elapsed),
+        };
+        match joined {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 return Err(format!(

@@ -35,7 +35,7 @@ use replicator::channel_x::{cx, ReplicatorServant};
 use replicator::cli;
 use replicator::codec::IceCodec;
 use replicator::durable::{DataDir, StoreError, SyncPolicy};
-use replicator::{bridge_z, session_y, Config, Keyed, StateReplicator};
+use replicator::{bridge_z, channel_x, paged, session_y, Config, Keyed, StateReplicator};
 
 /// The ChannelServiceX State Replicator server.
 #[derive(Parser, Debug)]
@@ -146,8 +146,8 @@ async fn main() -> ExitCode {
         Ok::<_, StoreError>((
             storage.replicator(
                 "ChannelServiceX",
-                replicator::channel_x::glue::Item::to_seq,
-                replicator::channel_x::glue::Item::from_seq,
+                channel_x::glue::Item::to_seq,
+                channel_x::glue::Item::from_seq,
             )?,
             storage.replicator(
                 "SessionServiceY",
@@ -179,22 +179,40 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Each replicator also serves its state in pages, on facet `paged`
+    // of its identity (see `replicator::paged`).
+    let channel_id = Identity {
+        name: identity,
+        category: String::new(),
+    };
+    adapter.add_facet(
+        paged::servant(channel_core.clone(), channel_x::glue::Item::to_seq),
+        channel_id.clone(),
+        paged::FACET,
+    );
     let servant = ReplicatorServant::new(channel_core, communicator.clone());
     let proxy = adapter.add(
         Arc::new(cx::ChannelServiceXStateReplicatorServant(Arc::new(servant))),
-        Identity {
-            name: identity,
-            category: String::new(),
-        },
+        channel_id,
     );
     let identity = |name: &str| Identity {
         name: name.to_owned(),
         category: String::new(),
     };
+    adapter.add_facet(
+        paged::servant(session_core.clone(), session_y::glue::Item::to_seq),
+        identity("SessionServiceYStateReplicator"),
+        paged::FACET,
+    );
     adapter.add(
         session_y::glue::ReplicatorServant::new(session_core, communicator.clone())
             .into_dispatcher(),
         identity("SessionServiceYStateReplicator"),
+    );
+    adapter.add_facet(
+        paged::servant(bridge_core.clone(), bridge_z::glue::Item::to_seq),
+        identity("BridgeServiceZStateReplicator"),
+        paged::FACET,
     );
     adapter.add(
         bridge_z::glue::ReplicatorServant::new(bridge_core, communicator.clone()).into_dispatcher(),
