@@ -6,7 +6,9 @@
 //! what it serves then is every acknowledged change and nothing else but
 //! the calls in flight at the kill (their callers saw a failure, so their
 //! outcome was unknown to them). A `channel-service-x` standby registered
-//! before the kill re-registers on its own and converges. And the data
+//! before the kill re-registers on its own and converges. The same with a
+//! ZeroC C++ active component making up to 10,000 changes, the restarted
+//! replicator's state read by a ZeroC C++ listener. And the data
 //! directory's failures: missing, a file, a corrupt database, a bad sync
 //! policy, each a clear error at start-up.
 
@@ -236,4 +238,77 @@ fn unusable_data_directories_fail_start_up_with_the_reason() {
         "--ChannelServiceXReplicator.Sync=sometimes".to_owned(),
     ]);
     assert!(e.contains("ChannelServiceXReplicator.Sync"), "{e}");
+}
+
+/// The number of changes the ZeroC C++ component is asked to make (one at
+/// a time, each synced before the next: a few hundred a second here); the
+/// replicator is killed between 10% and 90% of them.
+fn cpp_changes() -> usize {
+    std::env::var("DURABLE_CPP_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+#[test]
+fn a_zeroc_cpp_components_acknowledged_changes_survive_a_sigkill() {
+    use interop_tests::peers::{bins, is_change, replay, Peer};
+    let changes = cpp_changes();
+    let dir = Scratch::new("durable-cpp");
+    let mut replicator = spawn_replicator(&replicator_args(&dir, 0, "group"));
+    let proxy = replicator.proxy(0).to_owned();
+    let port = port_of(&proxy);
+    let mut component = Peer::spawn(
+        "cpp-active",
+        &bins().component,
+        &[format!("--ChannelServiceX.StateReplicatorName={proxy}")],
+    )
+    .unwrap();
+    assert_eq!(ctl("activate", component.proxy(1), &[]), Some(CTL_ACTIVE));
+
+    // Every change line is printed once the replicator acknowledged it.
+    let kill_at = random_in(changes / 10, changes * 9 / 10);
+    component.send(&format!("changes {changes}")).unwrap();
+    let mut acked = Vec::new();
+    let mut killed = false;
+    let last = loop {
+        let line = component.read_line(Duration::from_secs(30)).unwrap();
+        if is_change(&line) {
+            acked.push(line);
+            if !killed && acked.len() >= kill_at {
+                replicator.kill();
+                killed = true;
+            }
+        } else if line.starts_with("DONE") || line.starts_with("ERROR") {
+            break line;
+        }
+    };
+    assert!(killed && last.starts_with("ERROR"), "{last}");
+    eprintln!(
+        "replicator killed after {} acknowledged change lines",
+        acked.len()
+    );
+    // ZeroC's component applies a change before sending it: its store may
+    // hold the one change in flight at the kill.
+    let with_in_flight = component.dump().unwrap();
+    let acknowledged = replay(&acked).unwrap();
+
+    let _replicator = spawn_replicator(&replicator_args(&dir, port, "group"));
+    let mut listener = Peer::spawn(
+        "cpp-listener",
+        &bins().listener,
+        &[
+            format!("--Listener.StateReplicatorName={proxy}"),
+            "--Listener.CatchUp=1".to_owned(),
+        ],
+    )
+    .unwrap();
+    let served = listener.dump().unwrap();
+    assert!(
+        served == acknowledged || served == with_in_flight,
+        "the restarted replicator serves neither the acknowledged state nor it with the \
+         change in flight: {} items served, {} acknowledged",
+        served.len(),
+        acknowledged.len()
+    );
 }

@@ -11,14 +11,15 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ice_proto::communicator::Communicator;
 use ice_proto::properties::Properties;
-use interop_tests::peers::{channel_client, CTL_ACTIVE};
+use interop_tests::peers::{channel_client, Peer, CTL_ACTIVE};
 use replicator::channel_x::{cx, glue, StateItem};
-use support::{run_bounded, spawn_component, spawn_replicator, CTL, LOOPBACK_REPLICATOR};
+use support::{run_bounded, spawn_replicator, COMPONENT, CTL, LOOPBACK_REPLICATOR};
 
 /// Items per `setStateItems` call while filling.
 const BATCH: usize = 2000;
@@ -64,7 +65,17 @@ async fn a_standby_joins_and_takes_over_a_state_larger_than_message_size_max() {
     }
 
     let joining = Instant::now();
-    let member = tokio::task::block_in_place(|| spawn_component("rust-late", &proxy, &[]));
+    // A million channels take a while to catch up in a debug build: wait
+    // for READY longer than the usual 20 s.
+    let member = tokio::task::block_in_place(|| {
+        Peer::spawn_with_timeout(
+            "rust-late",
+            Path::new(COMPONENT),
+            &[format!("--ChannelServiceX.StateReplicatorName={proxy}")],
+            Duration::from_secs(300),
+        )
+        .unwrap()
+    });
     let catch_up = joining.elapsed();
     let activating = Instant::now();
     let out = tokio::task::block_in_place(|| {
@@ -85,7 +96,10 @@ async fn a_standby_joins_and_takes_over_a_state_larger_than_message_size_max() {
             channel_client(member.proxy(0), &["get", &id], &[]).unwrap()
         });
         assert_eq!(out.code, Some(0), "{id}: {out:?}");
-        assert!(out.stdout.contains(&format!("sip:{id}@example.org")), "{out:?}");
+        assert!(
+            out.stdout.contains(&format!("sip:{id}@example.org")),
+            "{out:?}"
+        );
     }
     drop(comm);
 }
