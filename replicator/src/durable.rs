@@ -23,10 +23,13 @@
 //! integrity check, are errors when the replicator opens its store (the
 //! program says which and exits). A transaction that cannot be committed
 //! (disk full, I/O error) fails every change it held, and the journal then
-//! refuses every later change with the same error: the replicator goes on
-//! answering reads, but nothing more is acknowledged until it is restarted
-//! (its members then restore it, see [`crate::member`]). Nothing in this
-//! module panics on the contents of the file.
+//! refuses every later change with the same error; [`DataDir::failure`]
+//! tells the program, which stops (`scf-replicator` exits with status 1
+//! and the reason): the replicator's memory may already hold the changes
+//! that failed, so it must not go on serving them. Restarted, it serves
+//! what is stored, and its members restore the rest (see
+//! [`crate::member`]). Nothing in this module panics on the contents of
+//! the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -175,6 +178,8 @@ type Record = (Vec<u8>, Vec<u8>);
 pub struct DataDir {
     path: PathBuf,
     db: Arc<Database>,
+    /// The first failure of any journal of this directory.
+    failure: Arc<tokio::sync::watch::Sender<Option<StoreError>>>,
 }
 
 impl std::fmt::Debug for DataDir {
@@ -220,7 +225,25 @@ impl DataDir {
         Ok(Self {
             path,
             db: Arc::new(db),
+            failure: Arc::new(tokio::sync::watch::Sender::new(None)),
         })
+    }
+
+    /// Resolves with the first error a journal of this directory met
+    /// committing changes (the store refuses changes from then on; the
+    /// program should stop, see the module docs).
+    pub async fn failure(&self) -> StoreError {
+        let mut rx = self.failure.subscribe();
+        let failed = rx
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|e| e.clone());
+        match failed {
+            Some(e) => e,
+            // The sender lives as long as `self`: not reached.
+            None => std::future::pending().await,
+        }
     }
 
     /// The database file.
@@ -418,6 +441,13 @@ fn write_loop(dir: &DataDir, table: &str, policy: SyncPolicy, rx: &std_mpsc::Rec
                 if let Err(e) = &r {
                     tracing::error!(table, error = %e, "the replicator's store failed: changes are refused until it is restarted");
                     failed = Some(e.clone());
+                    dir.failure.send_if_modified(|f| {
+                        let first = f.is_none();
+                        if first {
+                            *f = Some(e.clone());
+                        }
+                        first
+                    });
                 } else if sync_now {
                     last_sync = Instant::now();
                     unsynced = false;

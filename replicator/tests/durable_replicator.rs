@@ -17,17 +17,20 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ice_proto::communicator::Communicator;
 use ice_proto::properties::Properties;
-use interop_tests::peers::CTL_ACTIVE;
+use interop_tests::peers::{Peer, CTL_ACTIVE};
 use replicator::channel_x::{cx, glue, StateItem};
 use replicator::Keyed;
 use support::client::listed_numbers;
-use support::{ctl, run_bounded, spawn_component, spawn_replicator, Scratch, REPLICATOR};
+use support::{
+    ctl, run_bounded, spawn_component, spawn_replicator, Scratch, LOOPBACK_REPLICATOR, REPLICATOR,
+};
 
 const CHANGES: usize = 10_000;
 const WRITERS: usize = 8;
@@ -74,14 +77,18 @@ fn replicator_proxy(proxy: &str) -> cx::ChannelServiceXStateReplicatorPrx {
     cx::ChannelServiceXStateReplicatorPrx::unchecked_cast(prx)
 }
 
-/// The channel numbers the replicator at `proxy` holds.
+/// The channel numbers the replicator at `proxy` holds (read in pages).
 async fn replicator_numbers(proxy: &str) -> BTreeSet<u64> {
     let prx = replicator_proxy(proxy);
-    let all = prx.get_all_state_items(None).await.unwrap();
-    glue::Item::from_seq(all)
-        .iter()
-        .map(|i| i.key()[1..].parse().unwrap())
-        .collect()
+    let all = replicator::paged::fetch_all(
+        prx.ice_object(),
+        glue::Item::from_seq,
+        replicator::generated::ice_registry(),
+    )
+    .await
+    .unwrap()
+    .expect("the replicator serves pages");
+    all.iter().map(|i| i.key()[1..].parse().unwrap()).collect()
 }
 
 /// A number in `lo..hi` that differs from run to run.
@@ -252,7 +259,7 @@ fn cpp_changes() -> usize {
 
 #[test]
 fn a_zeroc_cpp_components_acknowledged_changes_survive_a_sigkill() {
-    use interop_tests::peers::{bins, is_change, replay, Peer};
+    use interop_tests::peers::{bins, is_change, replay};
     let changes = cpp_changes();
     let dir = Scratch::new("durable-cpp");
     let mut replicator = spawn_replicator(&replicator_args(&dir, 0, "group"));
@@ -311,4 +318,105 @@ fn a_zeroc_cpp_components_acknowledged_changes_survive_a_sigkill() {
         served.len(),
         acknowledged.len()
     );
+}
+
+/// A tmpfs of `size` mounted on a new directory under `dir` (`ro` when
+/// asked), unmounted on drop; `None` where mounting is not allowed.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn new(dir: &Scratch, name: &str, options: &str) -> Option<Mount> {
+        let path = dir.path.join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        let out = run_bounded(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+                .arg(&path),
+            Duration::from_secs(10),
+        );
+        (out.code == Some(0)).then_some(Mount(path))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_or_full_data_directory_is_an_error_never_a_silent_loss() {
+    let dir = Scratch::new("durable-mounts");
+    let Some(ro) = Mount::new(&dir, "ro", "ro,size=1m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here");
+        return;
+    };
+    let e = tokio::task::block_in_place(|| {
+        start_up_error(&[format!(
+            "--ChannelServiceXReplicator.DataDir={}",
+            ro.0.display()
+        )])
+    });
+    assert!(e.contains("not writable"), "{e}");
+
+    // Room for the database and a few large items, then no more.
+    let full = Mount::new(&dir, "full", "size=3m").unwrap();
+    let mut replicator = tokio::task::block_in_place(|| {
+        spawn_replicator(&[
+            LOOPBACK_REPLICATOR.to_owned(),
+            format!("--ChannelServiceXReplicator.DataDir={}", full.0.display()),
+        ])
+    });
+    let prx = replicator_proxy(replicator.proxy(0));
+    let big = "x".repeat(100 * 1024);
+    let mut acked = 0;
+    let failure = loop {
+        assert!(acked < 200, "3 MB took {acked} items of 100 KB");
+        let acked_n = u64::try_from(acked).unwrap();
+        let id = format!("c{acked_n}");
+        let item = StateItem::new(cx::ChannelServiceXChannelStateItem {
+            base: cx::ChannelServiceXStateItem { key: id.clone() },
+            channel_id: id,
+            endpoint: big.clone(),
+            state: cx::ChannelState::Up,
+            created_at: 0,
+        });
+        match prx
+            .set_state_items(&glue::Item::to_seq(&[item]), None)
+            .await
+        {
+            Ok(()) => acked += 1,
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(failure.contains("change not stored"), "{failure}");
+    // The replicator stops rather than serving a change it did not store.
+    let code = tokio::task::block_in_place(|| replicator.wait_exit(Duration::from_secs(20)));
+    assert_eq!(code.ok().flatten(), Some(1), "{}", replicator.stderr());
+    assert!(
+        replicator.stderr().contains("the state store failed"),
+        "{}",
+        replicator.stderr()
+    );
+    eprintln!("{acked} items stored before the disk was full: {failure}");
+    // Started again on the full disk: it serves exactly what it stored
+    // (or, if it cannot open its database there, says so and exits).
+    let args = vec![
+        LOOPBACK_REPLICATOR.to_owned(),
+        format!("--ChannelServiceXReplicator.DataDir={}", full.0.display()),
+    ];
+    let again = tokio::task::block_in_place(|| {
+        Peer::spawn("rust-replicator", Path::new(REPLICATOR), &args)
+    });
+    match again {
+        Ok(r) => {
+            let held = replicator_numbers(r.proxy(0)).await;
+            let want: BTreeSet<u64> = (0..u64::try_from(acked).unwrap()).collect();
+            assert_eq!(
+                held, want,
+                "the restarted replicator serves what it acknowledged"
+            );
+        }
+        Err(e) => assert!(e.to_string().contains("database"), "{e}"),
+    }
 }

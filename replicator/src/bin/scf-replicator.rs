@@ -23,7 +23,8 @@
 //! its own) or `none` (written without a sync; a crash may lose up to a
 //! second of changes). A directory or database that cannot be used fails
 //! start-up with the reason (exit 1); a change that cannot be stored fails
-//! its call, and the store then refuses changes until restarted.
+//! its call, and the process then stops (exit 1) with the reason, so that
+//! a restart serves only what is stored.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -226,10 +227,24 @@ async fn main() -> ExitCode {
     }
     println!("READY\t{}", communicator.proxy_to_string(&proxy));
     tracing::info!(proxy = %communicator.proxy_to_string(&proxy), "serving");
+    let store_failed = async {
+        match &storage.dir {
+            Some(d) => d.failure().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut status = ExitCode::SUCCESS;
     tokio::select! {
         () = cli::shutdown_signal() => tracing::info!("signal received, shutting down"),
         () = communicator.wait_for_shutdown() => {}
+        e = store_failed => {
+            // What is in memory may no longer match the store: stop, so that
+            // a restart serves what is stored and the members restore the rest.
+            tracing::error!(error = %e, "the state store failed; stopping");
+            eprintln!("scf-replicator: the state store failed: {e}");
+            status = ExitCode::from(1);
+        }
     }
     communicator.destroy().await;
-    ExitCode::SUCCESS
+    status
 }
