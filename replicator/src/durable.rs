@@ -12,7 +12,7 @@
 //!
 //! A record is the item's key (as its [`ItemCodec`] encodes it) mapped to
 //! the item's position in first-set order (8 bytes, big-endian) followed
-//! by the encoded item. The core writes records through a [`Journal`]: one
+//! by the encoded item. The core writes records through a journal: one
 //! writer thread per replicator takes every change in the order the core
 //! applied them, commits them in transactions as [`SyncPolicy`] says, and
 //! answers each change once its transaction committed. The core
