@@ -8,6 +8,12 @@
 # request). Prints medians over the rounds and the issue's goals.
 # The listeners run in bench-replicator, each on its own adapter and port.
 #
+# Then durable state: the same load through the Rust replicator in memory
+# and with a data directory under each sync policy (group, call, none),
+# DURABLE_ROUNDS rounds of DURABLE_CHANGES changes, printing changes/s and
+# the ratio to in-memory (DURABLE=0 skips it; DURABLE_DIR chooses the file
+# system, default a directory under the target dir).
+#
 #   scripts/bench-replicator.sh          ROUNDS=3 CHANGES=5000 PROBES=500
 #   ROUNDS=5 CHANGES=20000 scripts/bench-replicator.sh
 set -euo pipefail
@@ -76,3 +82,57 @@ END {
         printf "  %-48s %6.0fus  %s\n", "p99 propagation at 1 listener < 1 ms", x, (x < 1000) ? "met" : "NOT met"
     }
 }' "$out/replicator.txt"
+
+[ "${DURABLE:-1}" = 1 ] || exit 0
+DURABLE_ROUNDS=${DURABLE_ROUNDS:-1}
+DURABLE_CHANGES=${DURABLE_CHANGES:-2000}
+durable_dir=${DURABLE_DIR:-$out/durable}
+rm -rf "$durable_dir"; mkdir -p "$durable_dir"
+durable_dir=$(cd "$durable_dir" && pwd)
+echo "durable state: $DURABLE_ROUNDS rounds, listeners $LISTENERS, $DURABLE_CHANGES changes one call after another, data in $durable_dir" >&2
+: >"$out/durable.txt"
+for policy in memory group call none; do
+    bin=$rs/scf-replicator
+    if [ "$policy" != memory ]; then
+        # Every replicator the bench starts gets a fresh data directory.
+        bin=$out/scf-replicator-$policy
+        cat >"$bin" <<WRAP
+#!/bin/sh
+d=\$(mktemp -d -p "$durable_dir")
+exec "$(cd "$rs" && pwd)/scf-replicator" --ChannelServiceXReplicator.DataDir="\$d" --ChannelServiceXReplicator.Sync=$policy "\$@"
+WRAP
+        chmod +x "$bin"
+    fi
+    "$rs/bench-replicator" --rust "$bin" --listeners "$LISTENERS" --changes "$DURABLE_CHANGES" \
+        --probes 50 --rounds "$DURABLE_ROUNDS" | sed "s/^replicator rs /replicator $policy /" >>"$out/durable.txt"
+    rm -rf "${durable_dir:?}"/*
+done
+echo
+echo "durable state (medians over $DURABLE_ROUNDS rounds; one setStateItems call after another, as an active member sends them)"
+awk '
+function med(list,   a, n, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$1 == "replicator" {
+    k = $2 SUBSEP $3
+    if (!($3 in seen)) { seen[$3] = 1; counts[++nc] = $3 }
+    rate[k] = rate[k] " " $4
+}
+END {
+    printf "%-10s %-8s %12s %12s\n", "listeners", "policy", "changes/s", "/memory"
+    split("memory group call none", pol, " ")
+    for (i = 1; i <= nc; i++) {
+        n = counts[i]
+        for (j = 1; j <= 4; j++) {
+            k = pol[j] SUBSEP n
+            if (!(k in rate)) continue
+            printf "%-10s %-8s %12.0f %11.2fx\n", (j == 1 ? n : ""), pol[j], med(rate[k]), med(rate[k]) / med(rate["memory" SUBSEP n])
+        }
+    }
+    if ((("group" SUBSEP 16) in rate) && (("memory" SUBSEP 16) in rate)) {
+        x = med(rate["group" SUBSEP 16]) / med(rate["memory" SUBSEP 16])
+        printf "  %-48s %6.2fx  %s\n", "group-committed durable >= 50% of memory at 16", x, (x >= 0.5) ? "met" : "NOT met"
+    }
+}' "$out/durable.txt"

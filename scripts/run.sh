@@ -4,6 +4,11 @@
 # members (standby), activates the first with replica-ctl, creates channels
 # through the first one's ChannelService (ZeroC Python client), kills it with
 # SIGKILL, activates the second with replica-ctl, and compares the state.
+# Then kills the replicator (SIGKILL), restarts it on the same port with the
+# same data directory, creates a channel through the active member once it
+# accepts changes again, starts a third member that catches up from the
+# restarted replicator alone, activates it and compares its state with the
+# active member's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-ice.sh
@@ -15,8 +20,10 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 ready() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no READY in $1" >&2; exit 1; }
 
-"$bin/scf-replicator" --ChannelServiceXReplicator.Endpoints="tcp -h 127.0.0.1 -p 0" >"$tmp/r" 2>"$tmp/r.log" &
-pids+=($!); ready "$tmp/r"
+mkdir "$tmp/data"
+"$bin/scf-replicator" --ChannelServiceXReplicator.Endpoints="tcp -h 127.0.0.1 -p 0" \
+  --ChannelServiceXReplicator.DataDir="$tmp/data" >"$tmp/r" 2>"$tmp/r.log" &
+pids+=($!); pid_r=$!; ready "$tmp/r"
 rep=$(head -1 "$tmp/r" | cut -f2)
 echo "replicator: $rep"
 for m in a b; do
@@ -41,4 +48,31 @@ if diff "$tmp/before" "$tmp/after"; then
   echo "state after failover: $(grep -c ^ITEM "$tmp/after") channels, identical to the killed active's"
 else
   echo "state differs after failover" >&2; exit 1
+fi
+
+kill -9 "$pid_r"
+echo "replicator killed (SIGKILL)"
+port=$(echo "$rep" | sed -E 's/.*-p ([0-9]+).*/\1/')
+start=$(date +%s%N)
+"$bin/scf-replicator" --ChannelServiceXReplicator.Endpoints="tcp -h 127.0.0.1 -p $port" \
+  --ChannelServiceXReplicator.DataDir="$tmp/data" >"$tmp/r2" 2>"$tmp/r2.log" &
+pids+=($!); ready "$tmp/r2"
+ok=
+for _ in $(seq 100); do
+  if /usr/bin/python3 $client "$b_svc" create after-restart "sip:after-restart@example" >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+[ -n "$ok" ] || { echo "the active member accepts no change after the replicator restart" >&2; exit 1; }
+echo "replicator restarted; changes accepted again after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+"$bin/channel-service-x" "--ChannelServiceX.StateReplicatorName=$rep" >"$tmp/c" 2>"$tmp/c.log" &
+pids+=($!); ready "$tmp/c"
+c_svc=$(head -1 "$tmp/c" | cut -f2); c_rep=$(head -1 "$tmp/c" | cut -f3)
+/usr/bin/python3 $client "$b_svc" dump >"$tmp/active"
+"$bin/replica-ctl" standby "$b_rep"
+"$bin/replica-ctl" activate "$c_rep"
+/usr/bin/python3 $client "$c_svc" dump >"$tmp/restored"
+if diff "$tmp/active" "$tmp/restored"; then
+  echo "state served by the restarted replicator: $(grep -c ^ITEM "$tmp/restored") channels, identical to the active member's"
+else
+  echo "state differs after the replicator restart" >&2; exit 1
 fi

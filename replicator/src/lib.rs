@@ -3,8 +3,15 @@
 //!
 //! - [`state`]: the generic replicator core (store and ordered fan-out),
 //!   independent of Ice;
+//! - [`codec`]: how Ice items are stored (their encoded bytes);
+//! - [`durable`]: a replicator's items kept in an embedded database, and
+//!   the sync policies under which a change is acknowledged;
 //! - [`member`]: a replica-group member's store and its standby/active
-//!   lifecycle;
+//!   lifecycle, and how it behaves when its replicator is lost;
+//! - [`link`]: a member's link to its replicator over Ice, watched so that
+//!   a restarted replicator is restored;
+//! - [`paged`]: catch-up in bounded pages beside `getAll...`, for states
+//!   larger than `Ice.MessageSizeMax`;
 //! - [`replica`]: the `Replica` servant over any member;
 //! - [`generated`]: the Slice mapping and the State Replicator glue slice2rs
 //!   generates from each component's file;
@@ -21,7 +28,11 @@ mod component;
 pub mod bridge_z;
 pub mod channel_x;
 pub mod cli;
+pub mod codec;
+pub mod durable;
+pub mod link;
 pub mod member;
+pub mod paged;
 pub mod replica;
 pub mod session_y;
 pub mod state;
@@ -34,7 +45,7 @@ pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/scf.rs"));
 }
 
-pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, Role};
+pub use member::{Member, MemberError, ReplicatorClient, ReplicatorError, ReplicatorLink, Role};
 pub use state::{
-    Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
+    Commit, Config, Encoded, Form, Keyed, Listener, Push, PushError, PushKind, StateReplicator,
 };

@@ -13,10 +13,48 @@
 //! (in a deployment: the generated proxy of `<Type>StateReplicator` plus
 //! this member's listener proxy); the Ice servants for `Replica` and the
 //! listener interface call into [`Member`].
+//!
+//! # When the replicator cannot be reached
+//!
+//! A change of the active member ([`Member::set`], [`Member::remove`]) is
+//! sent to the replicator first and applied to the member's own store only
+//! once the replicator acknowledged it. When the call fails (replicator
+//! down, restarting, unreachable, or refusing to store the change), the
+//! change is *refused and not applied*: the caller gets
+//! [`MemberError::Replicator`] and the member's state is as if the call
+//! had never been made. So the active member never holds a change whose
+//! caller was told it failed, and a failover never loses a change whose
+//! caller was told it succeeded. The first failure is logged at warning
+//! level, the first success after failures at info level.
+//!
+//! A call whose reply is lost may still have reached the replicator (and
+//! its listeners) although its caller saw a failure; the restore below
+//! puts the replicator and the standby members back in line with the
+//! active member.
+//!
+//! # After a replicator restart
+//!
+//! [`Member::supervise`] watches the member's link to its replicator (for
+//! Ice: the connection, see [`crate::link`]). When the link is lost it logs
+//! a warning and reconnects with a bounded back-off; once the replicator
+//! answers again it logs at info level and restores what the new
+//! replicator instance may lack, with no operator:
+//! - the active member reads the replicator's keys, removes those it does
+//!   not hold, and re-pushes its whole state in batches of
+//!   [`REPUSH_BATCH`] items, holding its changes meanwhile so none is
+//!   re-ordered;
+//! - a standby member registers its listener again and catches up with
+//!   `get_all` (pushes that arrive meanwhile are replayed over it).
+//!
+//! Until the active member has re-pushed, a standby that re-registered to
+//! an empty (memory-only) replicator holds less than the active member;
+//! the re-push then reaches it as ordinary pushes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::{watch, Mutex as AsyncMutex};
 
@@ -48,6 +86,40 @@ pub trait ReplicatorClient<I: Keyed>: Send + Sync + 'static {
     /// Unregisters this member's listener.
     fn remove_listener(&self) -> impl Future<Output = Result<(), ReplicatorError>> + Send;
 }
+
+/// A member's view of the connection to its replicator, for
+/// [`Member::supervise`]: a session is one connection; when it is lost, a
+/// replicator instance that answers on a new one may have lost the
+/// registrations and (unless durable) the state the old one had.
+pub trait ReplicatorLink: Send + Sync + 'static {
+    /// One connection to the replicator.
+    type Session: Send + 'static;
+
+    /// Reaches the replicator (connecting if needed) and returns the
+    /// connection in use.
+    fn connect(&self) -> impl Future<Output = Result<Self::Session, ReplicatorError>> + Send;
+
+    /// Resolves, with the reason, once `session` is closed or lost.
+    fn lost(session: Self::Session) -> impl Future<Output = String> + Send;
+}
+
+/// Reads the replicator's whole state another way than `get_all` (in
+/// pages, see [`crate::paged`]); `Ok(None)` when the replicator does not
+/// offer it, and `get_all` is used.
+pub type FetchAll<I> = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn Future<Output = Result<Option<Vec<I>>, ReplicatorError>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// The most items the active member sends in one `set` call when it
+/// re-pushes its state to a restarted replicator.
+pub const REPUSH_BATCH: usize = 1000;
+
+/// The longest pause between two reconnection attempts of
+/// [`Member::supervise`] (the first comes after 50 ms, then doubling).
+pub const RECONNECT_MAX_PAUSE: Duration = Duration::from_millis(500);
 
 /// The role of a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +167,11 @@ pub struct Member<I: Keyed, C: ReplicatorClient<I>> {
     transition: Arc<AsyncMutex<()>>,
     /// Tells [`Member::role_changes`] watchers of each new role.
     roles: Arc<watch::Sender<Role>>,
+    /// Whether the last call to the replicator failed (for the log lines
+    /// of loss and recovery).
+    unreachable: Arc<AtomicBool>,
+    /// How the whole state is read, when not with `get_all`.
+    fetch: Arc<Mutex<Option<FetchAll<I>>>>,
 }
 
 impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
@@ -104,6 +181,8 @@ impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
             client: self.client.clone(),
             transition: Arc::clone(&self.transition),
             roles: Arc::clone(&self.roles),
+            unreachable: Arc::clone(&self.unreachable),
+            fetch: Arc::clone(&self.fetch),
         }
     }
 }
@@ -149,7 +228,35 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             client: Some(Arc::new(client)),
             transition: Arc::new(AsyncMutex::new(())),
             roles: Arc::new(watch::Sender::new(Role::Standby)),
+            unreachable: Arc::default(),
+            fetch: Arc::default(),
         }
+    }
+
+    /// Reads the whole state with `fetch` from now on (in pages, say)
+    /// instead of `get_all`, which stays the fallback when `fetch` answers
+    /// `Ok(None)`. Used to catch up, to activate and to restore.
+    pub fn set_fetch_all(&self, fetch: FetchAll<I>) {
+        *self
+            .fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fetch);
+    }
+
+    /// The replicator's whole state, through the fetch of
+    /// [`Member::set_fetch_all`] if any, else `get_all`.
+    async fn fetch_all(&self, c: &C) -> Result<Vec<I>, ReplicatorError> {
+        let fetch = self
+            .fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(f) = fetch {
+            if let Some(all) = f().await? {
+                return Ok(all);
+            }
+        }
+        c.get_all().await
     }
 
     /// Registers the listener and catches up (pushes that arrive meanwhile
@@ -164,7 +271,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         lock(&self.store).buffer = Some(Vec::new());
         let result = async {
             c.add_listener().await?;
-            c.get_all().await
+            self.fetch_all(c).await
         }
         .await;
         let mut s = lock(&self.store);
@@ -200,6 +307,8 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             client: None,
             transition: Arc::new(AsyncMutex::new(())),
             roles: Arc::new(watch::Sender::new(Role::Active)),
+            unreachable: Arc::default(),
+            fetch: Arc::default(),
         }
     }
 
@@ -261,7 +370,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             if let Err(e) = c.remove_listener().await {
                 tracing::warn!(error = %e, "could not unregister from the state replicator; going on");
             }
-            let all = c.get_all().await?;
+            let all = self.fetch_all(c).await?;
             self.replace_all(all);
         }
         self.set_role(Role::Active);
@@ -283,53 +392,161 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
         Ok(true)
     }
 
-    /// A change made by the active component: applied locally and sent to
-    /// the replicator before returning.
+    /// A change made by the active component: sent to the replicator and,
+    /// once it acknowledged, applied locally (see the module docs).
     ///
     /// # Errors
     /// [`MemberError::NotActive`] on standby; the replicator's error if it
-    /// could not be told (the local store keeps the change).
+    /// could not be told, the change then not applied.
     pub async fn set(&self, items: Vec<I>) -> Result<(), MemberError> {
         let _guard = self.transition.lock().await;
-        {
-            let mut s = lock(&self.store);
-            if s.role != Role::Active {
-                return Err(MemberError::NotActive);
-            }
-            for i in &items {
-                if i.is_removal() {
-                    s.items.remove(&i.key());
-                } else {
-                    s.items.insert(i.key(), i.clone());
-                }
-            }
+        if self.role() != Role::Active {
+            return Err(MemberError::NotActive);
         }
         if let Some(c) = &self.client {
-            c.set_items(items).await?;
+            let sent = c.set_items(items.clone()).await;
+            self.note_call(&sent);
+            sent?;
         }
+        let mut s = lock(&self.store);
+        apply_set(&mut s.items, &items);
         Ok(())
     }
 
-    /// A removal made by the active component: applied locally and sent
-    /// to the replicator before returning.
+    /// A removal made by the active component: sent to the replicator
+    /// and, once it acknowledged, applied locally.
     ///
     /// # Errors
     /// As [`Member::set`].
     pub async fn remove(&self, keys: Vec<I::Key>) -> Result<(), MemberError> {
         let _guard = self.transition.lock().await;
-        {
-            let mut s = lock(&self.store);
-            if s.role != Role::Active {
-                return Err(MemberError::NotActive);
-            }
-            for k in &keys {
-                s.items.remove(k);
-            }
+        if self.role() != Role::Active {
+            return Err(MemberError::NotActive);
         }
         if let Some(c) = &self.client {
-            c.remove_items(keys).await?;
+            let sent = c.remove_items(keys.clone()).await;
+            self.note_call(&sent);
+            sent?;
+        }
+        let mut s = lock(&self.store);
+        for k in &keys {
+            s.items.remove(k);
         }
         Ok(())
+    }
+
+    /// Logs the first failed call to the replicator (warning) and the first
+    /// success after failures (info).
+    fn note_call<T>(&self, result: &Result<T, ReplicatorError>) {
+        match result {
+            Err(e) => {
+                if !self.unreachable.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(error = %e, "state replicator unreachable: changes are refused (not applied) until it answers again");
+                }
+            }
+            Ok(_) => {
+                if self.unreachable.swap(false, Ordering::SeqCst) {
+                    tracing::info!("state replicator reachable again: changes are accepted");
+                }
+            }
+        }
+    }
+
+    /// Watches `link` on a task of its own and, each time the connection
+    /// to the replicator is lost and then answers again, restores what the
+    /// replicator instance may lack ([`Member::restore`]). Logs the loss
+    /// (warning) and the recovery (info). Must be called within a tokio
+    /// runtime; stops when the returned handle is aborted. A standalone
+    /// member has nothing to watch: the task ends at once.
+    pub fn supervise<L: ReplicatorLink>(&self, link: L) -> tokio::task::JoinHandle<()> {
+        let member = self.clone();
+        tokio::spawn(async move {
+            if member.is_standalone() {
+                return;
+            }
+            let mut session = match link.connect().await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    member.link_lost(&e.to_string());
+                    None
+                }
+            };
+            loop {
+                if let Some(s) = session.take() {
+                    let reason = L::lost(s).await;
+                    member.link_lost(&reason);
+                }
+                let mut pause = Duration::from_millis(50);
+                session = loop {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECONNECT_MAX_PAUSE);
+                    let s = match link.connect().await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "state replicator still unreachable");
+                            continue;
+                        }
+                    };
+                    match member.restore().await {
+                        Ok(what) => {
+                            member.unreachable.store(false, Ordering::SeqCst);
+                            tracing::info!(restored = %what, "state replicator reachable again");
+                            break Some(s);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "state replicator answers but could not be restored; retrying");
+                        }
+                    }
+                };
+            }
+        })
+    }
+
+    fn link_lost(&self, reason: &str) {
+        self.unreachable.store(true, Ordering::SeqCst);
+        tracing::warn!(reason = %reason, "connection to the state replicator lost; reconnecting");
+    }
+
+    /// Puts a replicator that may have restarted back in line with this
+    /// member: the active member removes the keys it does not hold and
+    /// re-pushes its state; a standby member registers again and catches
+    /// up. Returns what was done, for the log. Holds the member's changes
+    /// and role changes meanwhile.
+    ///
+    /// # Errors
+    /// When the replicator cannot be reached.
+    pub async fn restore(&self) -> Result<String, ReplicatorError> {
+        let _guard = self.transition.lock().await;
+        let Some(c) = &self.client else {
+            return Ok("nothing (standalone)".to_owned());
+        };
+        if self.role() != Role::Active {
+            self.join().await?;
+            return Ok(format!(
+                "listener registered again, caught up with {} items",
+                self.len()
+            ));
+        }
+        let ours: Vec<I> = lock(&self.store).items.values().cloned().collect();
+        let held: HashSet<I::Key> = ours.iter().map(Keyed::key).collect();
+        let extra: Vec<I::Key> = self
+            .fetch_all(c)
+            .await?
+            .iter()
+            .map(Keyed::key)
+            .filter(|k| !held.contains(k))
+            .collect();
+        let removed = extra.len();
+        if !extra.is_empty() {
+            c.remove_items(extra).await?;
+        }
+        for batch in ours.chunks(REPUSH_BATCH) {
+            c.set_items(batch.to_vec()).await?;
+        }
+        Ok(format!(
+            "re-pushed {} items, removed {removed} the active member does not hold",
+            ours.len()
+        ))
     }
 
     /// A push from the replicator (the listener servant calls this).
@@ -415,7 +632,9 @@ mod tests {
     /// listener pushes into the member through a late-bound slot.
     #[derive(Clone)]
     struct Direct {
-        replicator: StateReplicator<Item>,
+        /// The replicator instance now answering (swapped to simulate a
+        /// restart).
+        replicator: Arc<Mutex<StateReplicator<Item>>>,
         name: String,
         target: Arc<Mutex<Option<Member<Item, Direct>>>>,
         down: Arc<std::sync::atomic::AtomicBool>,
@@ -447,6 +666,9 @@ mod tests {
     }
 
     impl Direct {
+        fn r(&self) -> StateReplicator<Item> {
+            self.replicator.lock().expect("replicator").clone()
+        }
         fn check(&self, operation: &'static str) -> Result<(), ReplicatorError> {
             if self.down.load(std::sync::atomic::Ordering::SeqCst) {
                 Err(ReplicatorError {
@@ -462,21 +684,21 @@ mod tests {
     impl ReplicatorClient<Item> for Direct {
         async fn set_items(&self, items: Vec<Item>) -> Result<(), ReplicatorError> {
             self.check("set")?;
-            self.replicator.set_items(items);
+            self.r().set_items(items).await.expect("stored");
             Ok(())
         }
         async fn remove_items(&self, keys: Vec<String>) -> Result<(), ReplicatorError> {
             self.check("remove")?;
-            self.replicator.remove_items(keys);
+            self.r().remove_items(keys).await.expect("stored");
             Ok(())
         }
         async fn get_all(&self) -> Result<Vec<Item>, ReplicatorError> {
             self.check("getAll")?;
-            Ok(self.replicator.get_all())
+            Ok(self.r().get_all())
         }
         async fn add_listener(&self) -> Result<(), ReplicatorError> {
             self.check("addListener")?;
-            self.replicator.add_listener(Push {
+            self.r().add_listener(Push {
                 name: self.name.clone(),
                 target: Arc::clone(&self.target),
             });
@@ -484,17 +706,26 @@ mod tests {
         }
         async fn remove_listener(&self) -> Result<(), ReplicatorError> {
             self.check("removeListener")?;
-            self.replicator.remove_listener(&self.name);
+            self.r().remove_listener(&self.name);
             Ok(())
         }
     }
 
     async fn member(r: &StateReplicator<Item>, name: &str) -> Member<Item, Direct> {
+        member_of(&Arc::new(Mutex::new(r.clone())), &Arc::default(), name).await
+    }
+
+    /// A member of whichever replicator `r` holds, down while `down` is set.
+    async fn member_of(
+        r: &Arc<Mutex<StateReplicator<Item>>>,
+        down: &Arc<std::sync::atomic::AtomicBool>,
+        name: &str,
+    ) -> Member<Item, Direct> {
         let client = Direct {
-            replicator: r.clone(),
+            replicator: Arc::clone(r),
             name: name.into(),
             target: Arc::default(),
-            down: Arc::default(),
+            down: Arc::clone(down),
         };
         let slot = Arc::clone(&client.target);
         let m = Member::start_standby(client)
@@ -577,7 +808,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_replicator_fails_start_up() {
         let client = Direct {
-            replicator: StateReplicator::default(),
+            replicator: Arc::default(),
             name: "n".into(),
             target: Arc::default(),
             down: Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -592,6 +823,100 @@ mod tests {
         assert!(m.is_active() && m.is_standalone());
         m.set(vec![Item("a".into(), 1)]).await.expect("set");
         assert_eq!(m.get(&"a".to_owned()), Some(Item("a".into(), 1)));
+    }
+
+    #[tokio::test]
+    async fn a_change_the_replicator_refuses_is_not_applied() {
+        let r = Arc::new(Mutex::new(StateReplicator::<Item>::default()));
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let a = member_of(&r, &down, "a").await;
+        a.activate().await.expect("activate");
+        a.set(vec![Item("x".into(), 1)]).await.expect("set");
+        down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = a.set(vec![Item("x".into(), 2), Item("y".into(), 3)]).await;
+        assert!(matches!(err, Err(MemberError::Replicator(_))), "{err:?}");
+        let err = a.remove(vec!["x".into()]).await;
+        assert!(matches!(err, Err(MemberError::Replicator(_))), "{err:?}");
+        // Neither refused change reached the member's own state.
+        assert_eq!(a.snapshot(), vec![Item("x".into(), 1)]);
+        down.store(false, std::sync::atomic::Ordering::SeqCst);
+        a.set(vec![Item("y".into(), 4)]).await.expect("set");
+        let r = r.lock().expect("r").clone();
+        assert_eq!(sorted(a.snapshot()), sorted(r.get_all()));
+    }
+
+    /// A link whose sessions end when `generation` moves on (a replicator
+    /// restart), and that cannot connect while `down` is set.
+    struct Restarts {
+        generation: watch::Sender<u64>,
+        down: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl ReplicatorLink for Restarts {
+        type Session = watch::Receiver<u64>;
+        async fn connect(&self) -> Result<Self::Session, ReplicatorError> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(ReplicatorError {
+                    operation: "connect",
+                    reason: "refused".into(),
+                });
+            }
+            let mut rx = self.generation.subscribe();
+            rx.borrow_and_update();
+            Ok(rx)
+        }
+        async fn lost(mut session: Self::Session) -> String {
+            let _ = session.changed().await;
+            "restarted".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_replicator_restart_the_active_re_pushes_and_standbys_re_register() {
+        let r = Arc::new(Mutex::new(StateReplicator::<Item>::default()));
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let a = member_of(&r, &down, "a").await;
+        let b = member_of(&r, &down, "b").await;
+        a.activate().await.expect("activate");
+        for i in 0..2500 {
+            a.set(vec![Item(format!("k{i}"), i)]).await.expect("set");
+        }
+        let (generation, _) = watch::channel(0);
+        let generation = Arc::new(generation);
+        let link = |g: &Arc<watch::Sender<u64>>| Restarts {
+            generation: (**g).clone(),
+            down: Arc::clone(&down),
+        };
+        let ta = a.supervise(link(&generation));
+        let tb = b.supervise(link(&generation));
+        settle().await;
+        // The replicator dies: changes are refused; it comes back empty.
+        down.store(true, std::sync::atomic::Ordering::SeqCst);
+        generation.send_modify(|g| *g += 1);
+        assert!(a.set(vec![Item("lost".into(), 0)]).await.is_err());
+        let fresh = StateReplicator::<Item>::default();
+        // The new instance holds a key the active never acknowledged.
+        fresh
+            .set_items(vec![Item("stray".into(), 9)])
+            .await
+            .expect("stored");
+        *r.lock().expect("r") = fresh.clone();
+        down.store(false, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..200 {
+            if fresh.len() == 2500 && fresh.listener_count() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        a.set(vec![Item("after".into(), 1)]).await.expect("set");
+        settle().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(fresh.listener_count(), 1, "the standby registered again");
+        assert_eq!(sorted(fresh.get_all()), sorted(a.snapshot()));
+        assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
+        assert_eq!(a.len(), 2501);
+        ta.abort();
+        tb.abort();
     }
 
     /// A client whose replicator pushes a change between `addListener` and

@@ -22,6 +22,20 @@
 //!   ([`Config::queue_bound`] changes), is dropped with a log line; it can
 //!   register again and catch up with `get_all`.
 //!
+//! Durability: a replicator made with [`StateReplicator::with_store`]
+//! keeps its items in a database ([`crate::durable`]) as well. A change is
+//! applied to memory and queued to the listeners at once (in call order,
+//! under the lock), and written to the database in the same order;
+//! [`StateReplicator::set_items`] and [`StateReplicator::remove_items`]
+//! return a [`Commit`] that resolves once the change is stored as the sync
+//! policy says, and the servant answers its caller only then. A listener
+//! may thus receive a change before it is durable: if the replicator dies
+//! before that, the change's caller is told it failed, and the listener,
+//! which registers again with the restarted replicator, replaces its state
+//! with the replicator's (see [`crate::member`]). A change the store
+//! refuses (its journal is full, or the database failed) is neither
+//! applied nor pushed, and its caller gets the error.
+//!
 //! A change is encoded once for all the listeners that encode it alike: a
 //! listener that names its [`Form`] (for an Ice proxy: its encoding and
 //! class format) is handed the bytes the first listener of that form
@@ -29,11 +43,15 @@
 //! the change while any queue holds it. A merged batch is a listener's own
 //! and goes through [`Listener::items_set`] / [`Listener::items_removed`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::durable::{Durable, Op, StoreError};
 
 /// A change as a listener sends it (for an Ice proxy: the body of the
 /// request's parameter encapsulation), shared by every listener of one
@@ -218,15 +236,27 @@ struct Inner<I: Keyed> {
     /// Items by key, plus each key's position so `get_all` keeps the
     /// order items were first set in.
     items: HashMap<I::Key, (u64, I)>,
+    /// The keys by position, for [`StateReplicator::page`].
+    by_order: BTreeMap<u64, I::Key>,
     next_order: u64,
     listeners: Vec<ListenerEntry<I>>,
     next_listener: u64,
+}
+
+impl<I: Keyed> Inner<I> {
+    fn remove(&mut self, key: &I::Key) {
+        if let Some((order, _)) = self.items.remove(key) {
+            self.by_order.remove(&order);
+        }
+    }
 }
 
 /// The generic State Replicator. Cheap to clone; clones share state.
 pub struct StateReplicator<I: Keyed> {
     inner: Arc<Mutex<Inner<I>>>,
     config: Config,
+    /// Where changes are stored, when durable.
+    durable: Option<Arc<Durable<I>>>,
 }
 
 impl<I: Keyed> Clone for StateReplicator<I> {
@@ -234,6 +264,43 @@ impl<I: Keyed> Clone for StateReplicator<I> {
         Self {
             inner: Arc::clone(&self.inner),
             config: self.config,
+            durable: self.durable.clone(),
+        }
+    }
+}
+
+/// A change being stored: resolves once it is stored as the replicator's
+/// sync policy says (at once for a memory-only replicator), or with the
+/// reason it was not. Its caller must be told of the change only then.
+#[derive(Debug)]
+#[must_use = "a change may be acknowledged only once its commit resolved"]
+pub struct Commit(CommitState);
+
+#[derive(Debug)]
+enum CommitState {
+    Done(Option<Result<(), StoreError>>),
+    Waiting(oneshot::Receiver<Result<(), StoreError>>),
+}
+
+impl Commit {
+    fn done(result: Result<(), StoreError>) -> Self {
+        Self(CommitState::Done(Some(result)))
+    }
+}
+
+impl Future for Commit {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            CommitState::Done(r) => Poll::Ready(r.take().unwrap_or(Ok(()))),
+            CommitState::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| {
+                r.unwrap_or_else(|_| {
+                    Err(StoreError::Write {
+                        reason: "the journal stopped before answering".into(),
+                    })
+                })
+            }),
         }
     }
 }
@@ -261,17 +328,91 @@ impl<I: Keyed> std::fmt::Debug for StateReplicator<I> {
 }
 
 impl<I: Keyed> StateReplicator<I> {
-    /// An empty replicator.
+    /// An empty replicator, in memory only.
     #[must_use]
     pub fn new(config: Config) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 items: HashMap::new(),
+                by_order: BTreeMap::new(),
                 next_order: 0,
                 listeners: Vec::new(),
                 next_listener: 0,
             })),
             config,
+            durable: None,
+        }
+    }
+
+    /// A durable replicator: holds the items `durable` read from its
+    /// database, and stores every change there before its [`Commit`]
+    /// resolves.
+    #[must_use]
+    pub fn with_store(config: Config, durable: Durable<I>) -> Self {
+        let loaded = durable.take_loaded();
+        let next_order = loaded.iter().map(|(o, _)| o + 1).max().unwrap_or(0);
+        let by_order = loaded.iter().map(|(o, i)| (*o, i.key())).collect();
+        let items = loaded
+            .into_iter()
+            .map(|(order, item)| (item.key(), (order, item)))
+            .collect();
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                items,
+                by_order,
+                next_order,
+                listeners: Vec::new(),
+                next_listener: 0,
+            })),
+            config,
+            durable: Some(Arc::new(durable)),
+        }
+    }
+
+    /// Whether changes are stored in a database.
+    #[must_use]
+    pub fn is_durable(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    /// The records `items` (set, in this order) write, with the positions
+    /// new keys will get.
+    fn set_ops(inner: &Inner<I>, durable: &Durable<I>, items: &[I]) -> Vec<Op> {
+        let mut next = inner.next_order;
+        let mut pending: HashMap<I::Key, Option<u64>> = HashMap::new();
+        let mut ops = Vec::with_capacity(items.len());
+        for item in items {
+            let key = item.key();
+            let bytes = durable.codec.encode_key(&key);
+            if item.is_removal() {
+                pending.insert(key, None);
+                ops.push(Op::Delete(bytes));
+                continue;
+            }
+            let known = match pending.get(&key) {
+                Some(p) => *p,
+                None => inner.items.get(&key).map(|(o, _)| *o),
+            };
+            let order = known.unwrap_or_else(|| {
+                next += 1;
+                next - 1
+            });
+            pending.insert(key, Some(order));
+            let mut value = order.to_be_bytes().to_vec();
+            value.extend_from_slice(&durable.codec.encode_item(item));
+            ops.push(Op::Put(bytes, value));
+        }
+        ops
+    }
+
+    /// Queues `ops` to the journal, when durable.
+    fn submit(&self, ops: impl FnOnce(&Durable<I>) -> Vec<Op>) -> Result<Commit, StoreError> {
+        match &self.durable {
+            None => Ok(Commit::done(Ok(()))),
+            Some(d) => d
+                .journal
+                .submit(ops(d))
+                .map(|rx| Commit(CommitState::Waiting(rx))),
         }
     }
 
@@ -319,38 +460,57 @@ impl<I: Keyed> StateReplicator<I> {
     }
 
     /// Adds or updates items (an item that [`Keyed::is_removal`] removes
-    /// its key) and queues the change for every listener.
-    pub fn set_items(&self, items: Vec<I>) {
+    /// its key), queues the change for every listener and, when durable,
+    /// for the database. The caller may be told of the change once the
+    /// returned [`Commit`] resolved `Ok`; when the store refuses the change
+    /// at once, it is neither applied nor pushed.
+    pub fn set_items(&self, items: Vec<I>) -> Commit {
         if items.is_empty() {
-            return;
+            return Commit::done(Ok(()));
         }
         let mut inner = lock(&self.inner);
+        let commit = match self.submit(|d| Self::set_ops(&inner, d, &items)) {
+            Ok(c) => c,
+            Err(e) => return Commit::done(Err(e)),
+        };
         for item in &items {
             let key = item.key();
             if item.is_removal() {
-                inner.items.remove(&key);
+                inner.remove(&key);
             } else if let Some(slot) = inner.items.get_mut(&key) {
                 slot.1 = item.clone();
             } else {
                 let order = inner.next_order;
                 inner.next_order += 1;
+                inner.by_order.insert(order, key.clone());
                 inner.items.insert(key, (order, item.clone()));
             }
         }
         Self::fan_out(&mut inner, Change::Set(Batch::new(items)));
+        commit
     }
 
     /// Removes the items with these keys and queues the change for every
-    /// listener (keys that were not there are passed on all the same).
-    pub fn remove_items(&self, keys: Vec<I::Key>) {
+    /// listener (keys that were not there are passed on all the same) and,
+    /// when durable, for the database; see [`StateReplicator::set_items`].
+    pub fn remove_items(&self, keys: Vec<I::Key>) -> Commit {
         if keys.is_empty() {
-            return;
+            return Commit::done(Ok(()));
         }
         let mut inner = lock(&self.inner);
+        let commit = match self.submit(|d| {
+            keys.iter()
+                .map(|k| Op::Delete(d.codec.encode_key(k)))
+                .collect()
+        }) {
+            Ok(c) => c,
+            Err(e) => return Commit::done(Err(e)),
+        };
         for key in &keys {
-            inner.items.remove(key);
+            inner.remove(key);
         }
         Self::fan_out(&mut inner, Change::Removed(Batch::new(keys)));
+        commit
     }
 
     fn fan_out(inner: &mut Inner<I>, change: Change<I>) {
@@ -382,6 +542,31 @@ impl<I: Keyed> StateReplicator<I> {
         all.into_iter().map(|(_, i)| i.clone()).collect()
     }
 
+    /// At most `max` items (at least one) in the order items were first
+    /// set, starting after position `after` (`None`: from the first), with
+    /// the position to continue after when more follow. Reading a whole
+    /// store page by page while it changes gives every item that was
+    /// there throughout, each with its value at some time during the read;
+    /// a reader that also receives the pushes of the changes made
+    /// meanwhile (a joining listener) ends up with the current state.
+    #[must_use]
+    pub fn page(&self, after: Option<u64>, max: usize) -> (Vec<I>, Option<u64>) {
+        use std::ops::Bound;
+        let inner = lock(&self.inner);
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut orders = inner.by_order.range((start, Bound::Unbounded));
+        let mut page = Vec::new();
+        let mut last = None;
+        for (order, key) in orders.by_ref().take(max.max(1)) {
+            if let Some((_, item)) = inner.items.get(key) {
+                page.push(item.clone());
+            }
+            last = Some(*order);
+        }
+        let next = if orders.next().is_some() { last } else { None };
+        (page, next)
+    }
+
     /// The number of items stored.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -399,6 +584,10 @@ impl<I: Keyed> StateReplicator<I> {
 /// `rx` (`same` gives back a change's contents, or the change itself when
 /// it is of the other kind, which is left in `carry`). `None` when nothing
 /// was waiting, so a lone change is sent without a copy.
+/// The most items (or keys) one merged push holds, so that a lagging
+/// listener's pushes stay well below `Ice.MessageSizeMax`.
+pub const MERGE_MAX: usize = 1000;
+
 fn merge_queued<I: Keyed, T: Clone>(
     first: &[T],
     rx: &mut mpsc::Receiver<Change<I>>,
@@ -406,7 +595,10 @@ fn merge_queued<I: Keyed, T: Clone>(
     same: impl Fn(Change<I>) -> Result<Arc<Batch<T>>, Change<I>>,
 ) -> Option<Vec<T>> {
     let mut merged: Option<Vec<T>> = None;
-    while let Ok(next) = rx.try_recv() {
+    while merged.as_ref().map_or(first.len(), Vec::len) < MERGE_MAX {
+        let Ok(next) = rx.try_recv() else {
+            break;
+        };
         match same(next) {
             Ok(more) => merged
                 .get_or_insert_with(|| first.to_vec())
@@ -654,9 +846,15 @@ mod tests {
     #[tokio::test]
     async fn store_answers_get_and_get_all_in_first_set_order() {
         let r = StateReplicator::<Item>::default();
-        r.set_items(vec![item("b", 1), item("a", 2)]);
-        r.set_items(vec![item("b", 3), item("c", 4)]);
-        r.remove_items(vec!["a".into(), "zz".into()]);
+        r.set_items(vec![item("b", 1), item("a", 2)])
+            .await
+            .expect("stored");
+        r.set_items(vec![item("b", 3), item("c", 4)])
+            .await
+            .expect("stored");
+        r.remove_items(vec!["a".into(), "zz".into()])
+            .await
+            .expect("stored");
         assert_eq!(r.get_all(), vec![item("b", 3), item("c", 4)]);
         assert_eq!(
             r.get_items(&["c".into(), "a".into(), "b".into()]),
@@ -666,8 +864,44 @@ mod tests {
             key: "b".into(),
             value: 0,
             removal: true,
-        }]);
+        }])
+        .await
+        .expect("stored");
         assert_eq!(r.get_all(), vec![item("c", 4)]);
+    }
+
+    #[tokio::test]
+    async fn pages_cover_the_store_in_first_set_order() {
+        let r = StateReplicator::<Item>::default();
+        for i in 0..10 {
+            r.set_items(vec![item(&format!("k{i}"), i)])
+                .await
+                .expect("stored");
+        }
+        r.remove_items(vec!["k3".into()]).await.expect("stored");
+        let (p1, next) = r.page(None, 4);
+        assert_eq!(
+            p1.iter().map(|i| i.value).collect::<Vec<_>>(),
+            vec![0, 1, 2, 4]
+        );
+        // A change between two pages: an update keeps its position, a new
+        // key comes last.
+        r.set_items(vec![item("k0", 100), item("new", 11)])
+            .await
+            .expect("stored");
+        let (p2, next) = r.page(next, 4);
+        assert_eq!(
+            p2.iter().map(|i| i.value).collect::<Vec<_>>(),
+            vec![5, 6, 7, 8]
+        );
+        let (p3, next) = r.page(next, 4);
+        assert_eq!(p3.iter().map(|i| i.value).collect::<Vec<_>>(), vec![9, 11]);
+        assert_eq!(next, None);
+        assert_eq!(r.page(None, 0).0.len(), 1, "a page holds at least one item");
+        assert_eq!(
+            StateReplicator::<Item>::default().page(None, 5),
+            (vec![], None)
+        );
     }
 
     #[tokio::test]
@@ -678,9 +912,13 @@ mod tests {
         r.add_listener(l1.clone());
         r.add_listener(l2.clone());
         for i in 0..200 {
-            r.set_items(vec![item(&format!("k{}", i % 17), i)]);
+            r.set_items(vec![item(&format!("k{}", i % 17), i)])
+                .await
+                .expect("stored");
             if i % 5 == 0 {
-                r.remove_items(vec![format!("k{}", i % 17)]);
+                r.remove_items(vec![format!("k{}", i % 17)])
+                    .await
+                    .expect("stored");
             }
         }
         settle().await;
@@ -714,10 +952,10 @@ mod tests {
         let fast = Recorder::new("fast");
         r.add_listener(fast.clone());
         // The first push stalls in the slow listener; the calls still return.
-        r.set_items(vec![item("k", 0)]);
+        r.set_items(vec![item("k", 0)]).await.expect("stored");
         settle().await;
         for i in 1..100 {
-            r.set_items(vec![item("k", i)]);
+            r.set_items(vec![item("k", i)]).await.expect("stored");
         }
         settle().await;
         assert_eq!(fast.state(), vec![("k".to_owned(), 99)]);
@@ -740,10 +978,10 @@ mod tests {
         let good = Recorder::new("good");
         r.add_listener(bad);
         r.add_listener(good.clone());
-        r.set_items(vec![item("a", 1)]);
+        r.set_items(vec![item("a", 1)]).await.expect("stored");
         settle().await;
         assert_eq!(r.listener_count(), 1);
-        r.set_items(vec![item("b", 2)]);
+        r.set_items(vec![item("b", 2)]).await.expect("stored");
         settle().await;
         assert_eq!(good.state(), vec![("a".to_owned(), 1), ("b".to_owned(), 2)]);
     }
@@ -757,7 +995,7 @@ mod tests {
         r.add_listener(stuck);
         settle().await;
         for i in 0..50 {
-            r.set_items(vec![item("k", i)]);
+            r.set_items(vec![item("k", i)]).await.expect("stored");
         }
         assert_eq!(r.listener_count(), 0);
     }
@@ -771,7 +1009,7 @@ mod tests {
         assert_eq!(r.listener_count(), 1);
         assert!(r.remove_listener("l"));
         assert!(!r.remove_listener("l"));
-        r.set_items(vec![item("a", 1)]);
+        r.set_items(vec![item("a", 1)]).await.expect("stored");
         settle().await;
         assert!(l.seen().is_empty());
     }
@@ -792,10 +1030,12 @@ mod tests {
         // One change at a time, each delivered before the next: no merging.
         let changes = 20;
         for i in 0..changes {
-            r.set_items(vec![item(&format!("k{i}"), i)]);
+            r.set_items(vec![item(&format!("k{i}"), i)])
+                .await
+                .expect("stored");
             settle().await;
             if i % 4 == 0 {
-                r.remove_items(vec![format!("k{i}")]);
+                r.remove_items(vec![format!("k{i}")]).await.expect("stored");
                 settle().await;
             }
         }
@@ -847,13 +1087,13 @@ mod tests {
         let fast = Recorder::encoding("fast", 10, &encodes);
         r.add_listener(slow.clone());
         r.add_listener(fast.clone());
-        r.set_items(vec![item("k", 0)]);
+        r.set_items(vec![item("k", 0)]).await.expect("stored");
         settle().await;
         for i in 1..50 {
-            r.set_items(vec![item("k", i)]);
+            r.set_items(vec![item("k", i)]).await.expect("stored");
             settle().await;
         }
-        r.remove_items(vec!["k".into()]);
+        r.remove_items(vec!["k".into()]).await.expect("stored");
         settle().await;
         // The fast listener took every change in the shared encoding.
         assert_eq!(fast.bytes().len(), 51);
@@ -887,10 +1127,10 @@ mod tests {
         let good = Recorder::encoding("good", 10, &encodes);
         r.add_listener(bad);
         r.add_listener(good.clone());
-        r.set_items(vec![item("a", 1)]);
+        r.set_items(vec![item("a", 1)]).await.expect("stored");
         settle().await;
         assert_eq!(r.listener_count(), 1);
-        r.set_items(vec![item("b", 2)]);
+        r.set_items(vec![item("b", 2)]).await.expect("stored");
         settle().await;
         assert_eq!(good.bytes().len(), 2);
         assert_eq!(encodes.load(std::sync::atomic::Ordering::SeqCst), 2);

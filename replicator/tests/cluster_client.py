@@ -10,8 +10,10 @@ Creates channels PREFIX1, PREFIX2, ... one after the other
 (createChannel(PREFIXn, "sip:PREFIXn@example"), which replaces a channel of
 the same id, so a retry after a lost reply is harmless). Prints
   ACK n ms          once channel n is acknowledged (ms since the start)
-  RETRY n reason    when a call failed (NotActive, unreachable, or no endpoint
-                    from the locator) and is retried
+  RETRY n reason    when a call failed (NotActive, unreachable, no endpoint
+                    from the locator, or an unknown exception such as the
+                    active member's replicator being unreachable) and is
+                    retried
 and, after a `stop` line (or the end) on stdin, `DONE n` with the last
 acknowledged n. --Client.Pause pauses between two channels (default 0).
 Exits 3 (`GAVEUP n`) when channel n cannot be created within
@@ -37,6 +39,7 @@ RETRIED = (
     Ice.TimeoutException,
     Ice.SocketException,
     Ice.NoEndpointException,
+    Ice.UnknownException,
 )
 
 

@@ -85,6 +85,11 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         "{described}"
     );
 
+    // The deployment's configuration, on loopback and with its data
+    // directory in the test's scratch space.
+    let scratch = Scratch::new("scf-icegrid");
+    let data = scratch.path.join("replicator-data");
+    std::fs::create_dir_all(&data).unwrap();
     let replicator = support::spawn_replicator(&[
         format!(
             "--Ice.Config={}",
@@ -92,6 +97,7 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         ),
         registry.locator_arg(),
         LOOPBACK_REPLICATOR.to_owned(),
+        format!("--ChannelServiceXReplicator.DataDir={}", data.display()),
     ]);
     assert!(
         replicator.proxy(0).ends_with("@ ChannelServiceXReplicator"),
@@ -99,7 +105,6 @@ fn a_zeroc_client_reaches_the_active_member_by_well_known_name_across_a_failover
         replicator.proxy(0)
     );
 
-    let scratch = Scratch::new("scf-icegrid");
     let ports = [free_port(), free_port()];
     let agents = [
         member_agent(0, &scratch, &registry, ports[0]),

@@ -109,8 +109,8 @@ async fn check<I, L>(
     let ref11 = raw_proxy(&comm, &peer, "ref11", "1.1");
     for (i, step) in steps.iter().enumerate() {
         match step {
-            Step::Set(items) => core.set_items(items.clone()),
-            Step::Remove(keys) => core.remove_items(keys.clone()),
+            Step::Set(items) => core.set_items(items.clone()).await.unwrap(),
+            Step::Remove(keys) => core.remove_items(keys.clone()).await.unwrap(),
         }
         // Every listener has this change before the next is made.
         let shared = requests(&mut peer, SHARED.len());

@@ -26,6 +26,13 @@
 //! replica group, so they share one adapter id and the registry entry
 //! follows the active member as the shared address does.
 //!
+//! When the replicator cannot be reached, the active member refuses
+//! changes (the caller gets an `Ice::UnknownException` saying so, and the
+//! change is not applied); the loss and the recovery are logged. A member
+//! watches its connection to the replicator: after a replicator restart,
+//! the active member re-pushes its state and a standby registers again and
+//! catches up, with no operator (see `replicator::member`).
+//!
 //! Prints `READY <service proxy> <management proxy>` (tab-separated) and
 //! runs until SIGINT/SIGTERM.
 
@@ -38,11 +45,11 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{Endpoint, Identity, ProxyData};
 use ice_proto::locator::{register_adapter, Locator};
 use replicator::channel_x::{
-    component, cx, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
+    component, cx, glue, ChannelMember, ChannelServiceServant, IceReplicatorClient, MemberListener,
     ReplicaServant,
 };
 use replicator::cli;
-use replicator::Member;
+use replicator::{paged, Member};
 
 /// The ChannelServiceX component, a replica-group member.
 #[derive(Parser, Debug)]
@@ -204,11 +211,30 @@ async fn run() -> Result<(), String> {
             identity("ChannelServiceXListener"),
         );
         listener_adapter.activate();
-        let member = Member::new_standby(IceReplicatorClient::new(replicator, &listener_prx));
+        let member =
+            Member::new_standby(IceReplicatorClient::new(replicator.clone(), &listener_prx));
         if let Ok(mut s) = slot.lock() {
             *s = Some(member.clone());
         }
-        match tokio::time::timeout(Duration::from_secs(8), member.join()).await {
+        // Catch up in pages where the replicator serves them: a state
+        // larger than Ice.MessageSizeMax still fits.
+        member.set_fetch_all(paged::fetcher(
+            replicator.clone(),
+            glue::Item::from_seq,
+            replicator::generated::ice_registry(),
+        ));
+        // Unreachable fails fast; a large state may take its time (each
+        // call has its own invocation timeout).
+        let reachable = tokio::time::timeout(Duration::from_secs(8), replicator.ice_ping()).await;
+        let joined = match reachable {
+            Ok(Ok(())) => Ok(member.join().await),
+            Ok(Err(e)) => Ok(Err(replicator::ReplicatorError {
+                operation: "ice_ping",
+                reason: e.to_string(),
+            })),
+            Err(elapsed) => Err(elapsed),
+        };
+        match joined {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 return Err(format!(
@@ -225,6 +251,9 @@ async fn run() -> Result<(), String> {
             items = member.len(),
             "on standby, listening to the replicator"
         );
+        // Restores a restarted replicator (active) or re-registers with it
+        // (standby); see `replicator::member`.
+        member.supervise(replicator);
         member
     };
 

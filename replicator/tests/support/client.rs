@@ -17,6 +17,8 @@ pub struct Client {
     pub acked_ms: Vec<u64>,
     /// How many calls failed and were retried.
     pub retries: usize,
+    /// The channel number of each failed call, in order.
+    pub retried: Vec<u64>,
 }
 
 impl Client {
@@ -50,6 +52,7 @@ impl Client {
             acked: Vec::new(),
             acked_ms: Vec::new(),
             retries: 0,
+            retried: Vec::new(),
         }
     }
 
@@ -62,7 +65,12 @@ impl Client {
                 self.acked.push(n);
                 self.acked_ms.push(ms);
             }
-            Some("RETRY") => self.retries += 1,
+            Some("RETRY") => {
+                self.retries += 1;
+                if let Some(n) = words.next().and_then(|w| w.parse().ok()) {
+                    self.retried.push(n);
+                }
+            }
             _ => {}
         }
         assert!(!line.starts_with("GAVEUP"), "client gave up: {line}");
@@ -96,6 +104,20 @@ impl Client {
             .max()
             .unwrap_or(0);
         Duration::from_millis(gap)
+    }
+
+    /// Reads lines until a call has failed (or panics after `limit`).
+    pub fn wait_retry(&mut self, limit: Duration) {
+        let start = std::time::Instant::now();
+        let want = self.retries + 1;
+        while self.retries < want {
+            let left = limit.saturating_sub(start.elapsed());
+            let line = self
+                .peer
+                .read_line(left)
+                .unwrap_or_else(|e| panic!("client: no failed call: {e}"));
+            self.take(&line);
+        }
     }
 
     /// Stops the loop; returns the last channel number it attempted.

@@ -1413,8 +1413,10 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 #param,
                 _current: &::ice_proto::adapter::Current,
             ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
-                self.core.remove_items(#keys);
-                ::std::result::Result::Ok(())
+                self.core
+                    .remove_items(#keys)
+                    .await
+                    .map_err(|e| ::ice_proto::adapter::DispatchError::UnknownException(e.to_string()))
             }
         }
     });
@@ -1648,8 +1650,10 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                     items: #item_seq,
                     _current: &::ice_proto::adapter::Current,
                 ) -> ::std::result::Result<(), ::ice_proto::adapter::DispatchError> {
-                    self.core.set_items(Item::from_seq(items));
-                    ::std::result::Result::Ok(())
+                    self.core
+                        .set_items(Item::from_seq(items))
+                        .await
+                        .map_err(|e| ::ice_proto::adapter::DispatchError::UnknownException(e.to_string()))
                 }
 
                 #servant_remove
