@@ -655,7 +655,9 @@ impl Communicator {
                 );
             }
         }
-        Connection::connect_with_info(stream, info, description, config, None).await
+        Connection::connect_with_info(stream, info, description, config, None)
+            .await
+            .map_err(crate::transport::ssl::classify)
     }
 
     /// Sends the batch requests queued on every connection, outgoing and

@@ -14,6 +14,7 @@ use anyhow::{ensure, Result};
 use ice_proto::communicator::Communicator;
 use ice_proto::encoding::EncodingVersion;
 use ice_proto::properties::Properties;
+use ice_proto::RuntimeError;
 use interop_tests::certs::TestPki;
 use runtime_support::{
     expect_all_checks, properties_of, run_cpp_client, run_python_args, rust_client_checks_at,
@@ -381,6 +382,51 @@ async fn rust_client_verify_peer_and_trust_rules_against_python_servers() -> Res
             "{what}: expected {}, got {outcome:?}",
             if expected { "success" } else { "a refusal" }
         );
+        // A refusal is a security error, or a connection the ZeroC server
+        // closed after the handshake (its trust rules).
+        ensure!(
+            matches!(
+                outcome,
+                Ok(()) | Err(RuntimeError::Security { .. } | RuntimeError::ConnectionLost)
+            ),
+            "{what}: {outcome:?}"
+        );
+        communicator.destroy().await;
+    }
+    Ok(())
+}
+
+/// `IceSSL.CheckCertName=1` refuses a ZeroC server whose certificate does
+/// not name the host of the proxy (127.0.0.2, also loopback); with the
+/// default 0 the same server is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_cert_name_against_a_python_server() -> Result<()> {
+    let (_dir, pki) = pki()?;
+    let mut args = pki.args(Some("server"));
+    args.push("--Test.Endpoints=ssl -h 127.0.0.2 -p 0".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_peer, port) = start_python_server("server.py", &args).await?;
+    for (check, expected) in [("0", true), ("1", false)] {
+        let communicator = Communicator::new(
+            properties_of(&pki.properties(Some("client")))
+                .with("IceSSL.CheckCertName", check)
+                .with("Ice.RetryIntervals", "-1"),
+        );
+        let proxy = communicator
+            .string_to_proxy(&format!("tester:ssl -h 127.0.0.2 -p {port}"))?
+            .ok_or_else(|| anyhow::anyhow!("null proxy"))?;
+        let outcome = proxy.ice_ping().await;
+        println!("CheckCertName={check}: {outcome:?}");
+        ensure!(
+            outcome.is_ok() == expected,
+            "CheckCertName={check}: {outcome:?}"
+        );
+        if !expected {
+            ensure!(
+                matches!(&outcome, Err(RuntimeError::Security { reason }) if reason.contains("not valid for name")),
+                "{outcome:?}"
+            );
+        }
         communicator.destroy().await;
     }
     Ok(())

@@ -407,6 +407,23 @@ impl SslEngine {
     }
 }
 
+/// `error` as a [`RuntimeError::Security`] when it is a TLS failure that
+/// surfaced after the handshake (with TLS 1.3, a server refusing the
+/// client's certificate says so on the first read); other errors as they
+/// are.
+#[must_use]
+pub fn classify(error: RuntimeError) -> RuntimeError {
+    if let RuntimeError::Io { source, .. } = &error {
+        if let Some(tls) = source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return config_error(format!("the peer refused the TLS session: {tls}"));
+        }
+    }
+    error
+}
+
 fn session_info<D>(session: &rustls::ConnectionCommon<D>, verify: bool) -> SslInfo {
     let certs: Vec<CertificateDer<'static>> = session
         .peer_certificates()
