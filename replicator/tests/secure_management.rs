@@ -104,3 +104,60 @@ fn only_the_cluster_manager_drives_a_member_over_ssl() {
         Some(CTL_ACTIVE)
     );
 }
+
+/// A SIGKILL failover with the whole replica group on ssl: two Rust
+/// members behind the Rust replicator, channels made on the active one by
+/// the ZeroC Python client (with a certificate), the active killed, the
+/// standby activated by the manager; it serves the same state.
+#[test]
+fn sigkill_failover_with_the_replica_group_on_ssl() {
+    use interop_tests::peers::{channel_client, lines_before_end};
+    let scratch = Scratch::new("secure-failover");
+    let pki = TestPki::new(&scratch.path).unwrap();
+    for name in ["member", "manager", "client"] {
+        pki.issue(name, name).unwrap();
+    }
+    let member_ssl = pki.args(Some("member"));
+    let mut replicator_args = ssl_endpoints(&["ChannelServiceXReplicator"]);
+    replicator_args.extend(member_ssl.clone());
+    let replicator = support::spawn_replicator(&replicator_args);
+    let rproxy = replicator.proxy(0).to_owned();
+    let mut member_args = ssl_endpoints(&[
+        "ChannelServiceX",
+        "ChannelServiceXManagement",
+        "ChannelServiceXListener",
+    ]);
+    member_args.extend(member_ssl);
+    member_args.push("--IceSSL.TrustOnly.Server.ChannelServiceXManagement=CN=manager".to_owned());
+    let mut active = support::spawn_component("active", &rproxy, &member_args);
+    let standby = support::spawn_component("standby", &rproxy, &member_args);
+    let manager = pki.args(Some("manager"));
+    assert_eq!(
+        support::ctl("activate", active.proxy(1), &manager),
+        Some(CTL_ACTIVE)
+    );
+    let client = pki.args(Some("client"));
+    for i in 0..8 {
+        let id = format!("ch{i:02}");
+        let out = channel_client(
+            active.proxy(0),
+            &["create", &id, &format!("sip:{id}")],
+            &client,
+        )
+        .unwrap();
+        assert_eq!(out.code, Some(0), "{out:?}");
+    }
+    let dump = |proxy: &str| {
+        let out = channel_client(proxy, &["dump"], &client).unwrap();
+        assert_eq!(out.code, Some(0), "dump failed: {}", out.stderr);
+        lines_before_end(&out.stdout)
+    };
+    let before = dump(active.proxy(0));
+    assert_eq!(before.len(), 8, "{before:?}");
+    active.kill();
+    assert_eq!(
+        support::ctl("activate", standby.proxy(1), &manager),
+        Some(CTL_ACTIVE)
+    );
+    assert_eq!(dump(standby.proxy(0)), before);
+}
