@@ -2,9 +2,9 @@
 //! (Ice's WebSocket transport), behind one way to connect and one way to
 //! accept.
 //!
-//! Every transport starts from a TCP stream ([`tcp`]); `ssl` runs a TLS
-//! handshake over it ([`ssl`]), `ws` an HTTP/1.1 upgrade ([`ws`]), `wss`
-//! both. What comes out is a byte stream for the `connection` layer, with
+//! Every transport starts from a TCP stream ([`connect`],
+//! [`TcpAcceptor`]); `ssl` runs a TLS handshake over it ([`ssl`]), `ws` an
+//! HTTP/1.1 upgrade ([`ws`]), `wss` both. What comes out is a byte stream for the `connection` layer, with
 //! a [`ConnectionInfo`] saying what the handshake established (addresses,
 //! the peer's verified certificate chain, the cipher). This module never
 //! sees Ice messages: framing, validation and request ids are the
