@@ -75,6 +75,8 @@ struct Inner {
     locator_cache_timeout: i32,
     /// `Ice.Default.EndpointSelection` is `Random` (the default), not `Ordered`.
     random_endpoints: bool,
+    /// `Ice.Default.PreferSecure`: secure endpoints are tried first.
+    prefer_secure: bool,
     /// `Ice.Default.SlicedFormat`: sliced when above 0, else compact.
     default_format: crate::encoding::Format,
     /// Set once the `Process` admin facet is registered with the locator.
@@ -261,6 +263,7 @@ impl Communicator {
                 default_locator,
                 locator_cache_timeout,
                 process_registered: tokio::sync::OnceCell::new(),
+                prefer_secure: properties.get_property_as_int("Ice.Default.PreferSecure") > 0,
                 random_endpoints: properties
                     .get_property_with_default("Ice.Default.EndpointSelection", "Random")
                     .trim()
@@ -559,7 +562,8 @@ impl Communicator {
     /// As Ice does, an open connection to any of the endpoints is reused
     /// first; otherwise the endpoints are tried in random order
     /// (`Ice.Default.EndpointSelection=Random`, the default) or in order
-    /// (`Ordered`), non-secure ones before secure ones.
+    /// (`Ordered`), non-secure ones before secure ones unless
+    /// `Ice.Default.PreferSecure` is set.
     pub(crate) async fn connection_for(&self, data: &ProxyData) -> Result<Connection> {
         let default_host = self
             .inner
@@ -590,7 +594,8 @@ impl Communicator {
                 shuffle(&mut targets);
             }
             // Stable: the order chosen above holds within each group.
-            targets.sort_by_key(|t| t.transport.is_secure());
+            let prefer_secure = self.inner.prefer_secure;
+            targets.sort_by_key(|t| t.transport.is_secure() != prefer_secure);
         }
         let mut last_error = None;
         for key in targets {

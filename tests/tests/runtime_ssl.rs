@@ -586,3 +586,67 @@ async fn ssl_adapter_without_a_certificate_is_refused() -> Result<()> {
     ensure!(err.to_string().contains("IceSSL.CertFile"), "{err}");
     Ok(())
 }
+
+/// Endpoint selection across a mixed `tcp`/`ssl` endpoint list: plain
+/// first by default, only ssl for a secure proxy (`-s`), ssl first with
+/// `Ice.Default.PreferSecure=1`; a secure proxy with no secure endpoint
+/// finds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_endpoint_lists_follow_ice_secure_and_prefer_secure() -> Result<()> {
+    use ice_proto::transport::Transport;
+    let (_dir, pki) = pki()?;
+    let server = Communicator::new(properties_of(&pki.properties(Some("server"))));
+    let adapter = server
+        .create_object_adapter_with_endpoints(
+            "TestAdapter",
+            "tcp -h 127.0.0.1 -p 0:ssl -h 127.0.0.1 -p 0",
+        )
+        .await?;
+    let _ = adapter.add(
+        runtime_support::tester_servant(),
+        ice_proto::encoding::Identity {
+            name: "tester".into(),
+            category: String::new(),
+        },
+    );
+    adapter.activate();
+    let endpoints: Vec<String> = adapter
+        .endpoints()
+        .iter()
+        .map(ice_proto::reference::endpoint_to_string)
+        .collect();
+    ensure!(endpoints.len() == 2, "{endpoints:?}");
+    let list = endpoints.join(":");
+    for (what, options, prefer, expected) in [
+        ("default", "", "0", Transport::Tcp),
+        ("secure proxy", " -s", "0", Transport::Ssl),
+        ("PreferSecure", "", "1", Transport::Ssl),
+    ] {
+        let client = Communicator::new(
+            properties_of(&pki.properties(Some("client")))
+                .with("Ice.Default.PreferSecure", prefer)
+                .with("Ice.Default.EndpointSelection", "Ordered"),
+        );
+        let prx = client
+            .string_to_proxy(&format!("tester{options}:{list}"))?
+            .ok_or_else(|| anyhow::anyhow!("null proxy"))?;
+        prx.ice_ping().await?;
+        let used = prx.ice_get_connection().await?.info().transport;
+        ensure!(used == expected, "{what}: used {used}, expected {expected}");
+        client.destroy().await;
+    }
+    let client = Communicator::new(properties_of(&pki.properties(Some("client"))));
+    let plain_only = client
+        .string_to_proxy(&format!("tester -s:{}", endpoints[0]))?
+        .ok_or_else(|| anyhow::anyhow!("null proxy"))?;
+    ensure!(
+        matches!(
+            plain_only.ice_ping().await,
+            Err(RuntimeError::NoEndpoint { .. })
+        ),
+        "a secure proxy used a tcp endpoint"
+    );
+    client.destroy().await;
+    server.destroy().await;
+    Ok(())
+}
