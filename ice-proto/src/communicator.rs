@@ -47,6 +47,8 @@ use crate::properties::Properties;
 use crate::proxy::ObjectPrx;
 use crate::reference::{self, ParseDefaults};
 use crate::runtime_error::{Result, RuntimeError};
+use crate::transport::ssl::SslEngine;
+use crate::transport::{Target, Transport};
 
 type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Connection>>>;
 
@@ -62,7 +64,9 @@ struct Inner {
     /// One slot per endpoint; a slot's lock is held while connecting, so
     /// concurrent callers share one new connection while other endpoints
     /// are not held up.
-    connections: Mutex<HashMap<(String, u16), ConnectionSlot>>,
+    connections: Mutex<HashMap<Target, ConnectionSlot>>,
+    /// The `IceSSL.*` configuration, read when first needed.
+    ssl: std::sync::OnceLock<Result<Arc<SslEngine>>>,
     adapters: Mutex<Vec<ObjectAdapter>>,
     shutdown: watch::Sender<bool>,
     /// `Ice.Default.Locator`, parsed.
@@ -71,6 +75,8 @@ struct Inner {
     locator_cache_timeout: i32,
     /// `Ice.Default.EndpointSelection` is `Random` (the default), not `Ordered`.
     random_endpoints: bool,
+    /// `Ice.Default.PreferSecure`: secure endpoints are tried first.
+    prefer_secure: bool,
     /// `Ice.Default.SlicedFormat`: sliced when above 0, else compact.
     default_format: crate::encoding::Format,
     /// Set once the `Process` admin facet is registered with the locator.
@@ -260,6 +266,7 @@ impl Communicator {
                 locator_cache_timeout,
                 process_registered: tokio::sync::OnceCell::new(),
                 value_factories: crate::encoding::ValueFactoryManager::new(),
+                prefer_secure: properties.get_property_as_int("Ice.Default.PreferSecure") > 0,
                 random_endpoints: properties
                     .get_property_with_default("Ice.Default.EndpointSelection", "Random")
                     .trim()
@@ -277,6 +284,7 @@ impl Communicator {
                 invocation_timeout,
                 retry_intervals,
                 connections: Mutex::new(HashMap::new()),
+                ssl: std::sync::OnceLock::new(),
                 adapters: Mutex::new(Vec::new()),
                 shutdown: watch::Sender::new(false),
             }),
@@ -545,33 +553,40 @@ impl Communicator {
         Ok(adapter)
     }
 
+    /// The `IceSSL.*` configuration (read once, on first use), for `ssl`
+    /// and `wss` endpoints.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Security`] when the configuration is invalid (the
+    /// same error every time).
+    pub fn ssl_engine(&self) -> Result<Arc<SslEngine>> {
+        self.inner
+            .ssl
+            .get_or_init(|| SslEngine::from_properties(&self.inner.properties).map(Arc::new))
+            .clone()
+    }
+
     /// The connection to use for a proxy: its fixed connection, or an
-    /// open connection to one of its tcp endpoints (reused), or a new one.
+    /// open connection to one of its stream endpoints (`tcp`, `ssl`, `ws`,
+    /// `wss`; only secure ones for a secure proxy), reused, or a new one.
     ///
     /// As Ice does, an open connection to any of the endpoints is reused
     /// first; otherwise the endpoints are tried in random order
     /// (`Ice.Default.EndpointSelection=Random`, the default) or in order
-    /// (`Ordered`).
+    /// (`Ordered`), non-secure ones before secure ones unless
+    /// `Ice.Default.PreferSecure` is set.
     pub(crate) async fn connection_for(&self, data: &ProxyData) -> Result<Connection> {
-        let mut targets: Vec<(String, u16)> = data
+        let default_host = self
+            .inner
+            .defaults
+            .host
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let mut targets: Vec<Target> = data
             .endpoints
             .iter()
-            .filter_map(|endpoint| {
-                let Endpoint::Tcp(ip) = endpoint else {
-                    return None;
-                };
-                let port = u16::try_from(ip.port).ok()?;
-                let host = if ip.host.is_empty() {
-                    self.inner
-                        .defaults
-                        .host
-                        .clone()
-                        .unwrap_or_else(|| "127.0.0.1".to_owned())
-                } else {
-                    ip.host.clone()
-                };
-                Some((host, port))
-            })
+            .filter_map(|endpoint| Target::of(endpoint, &default_host))
+            .filter(|t| !data.secure || t.transport.is_secure())
             .collect();
         if targets.len() > 1 {
             let open: Vec<ConnectionSlot> = match self.inner.connections.lock() {
@@ -589,12 +604,14 @@ impl Communicator {
             if self.inner.random_endpoints {
                 shuffle(&mut targets);
             }
+            // Stable: the order chosen above holds within each group.
+            let prefer_secure = self.inner.prefer_secure;
+            targets.sort_by_key(|t| t.transport.is_secure() != prefer_secure);
         }
         let mut last_error = None;
         for key in targets {
-            let (host, port) = key.clone();
             let slot = match self.inner.connections.lock() {
-                Ok(mut map) => map.entry(key).or_default().clone(),
+                Ok(mut map) => map.entry(key.clone()).or_default().clone(),
                 Err(_) => {
                     return Err(RuntimeError::ShutDown {
                         what: "communicator",
@@ -608,24 +625,13 @@ impl Communicator {
                 }
             }
             *slot = None;
-            let attempt = async {
-                let sizes = crate::transport::BufferSizes::from_properties(&self.inner.properties);
-                let stream = crate::transport::connect_with(&host, port, sizes).await?;
-                Connection::connect(
-                    stream,
-                    format!("{host}:{port}"),
-                    self.inner.config.clone(),
-                    None,
-                )
-                .await
-            };
-            match attempt.await {
+            match self.connect_to(&key).await {
                 Ok(conn) => {
                     *slot = Some(conn.clone());
                     return Ok(conn);
                 }
                 Err(e) => {
-                    tracing::debug!(host = %host, port, error = %e, "connect failed");
+                    tracing::debug!(target = %key, error = %e, "connect failed");
                     last_error = Some(e);
                 }
             }
@@ -633,6 +639,41 @@ impl Communicator {
         Err(last_error.unwrap_or_else(|| RuntimeError::NoEndpoint {
             proxy: reference::identity_to_string(&data.identity),
         }))
+    }
+
+    /// Opens a new connection to `target`: TCP, then the transport's
+    /// handshakes, then Ice's validation.
+    async fn connect_to(&self, target: &Target) -> Result<Connection> {
+        let sizes = crate::transport::BufferSizes::from_properties(&self.inner.properties);
+        let stream = crate::transport::connect_with(&target.host, target.port, sizes).await?;
+        let description = format!("{}:{}", target.host, target.port);
+        let config = self.inner.config.clone();
+        if target.transport == Transport::Tcp {
+            let info = crate::transport::ConnectionInfo::tcp(&stream, false, "");
+            return Connection::connect_with_info(stream, info, description, config, None).await;
+        }
+        let engine = if target.transport.is_secure() {
+            Some(self.ssl_engine()?)
+        } else {
+            None
+        };
+        let (stream, info) =
+            crate::transport::upgrade_outgoing(stream, target, engine.as_deref()).await?;
+        if config.trace_network > 0 {
+            if let Some(ssl) = &info.ssl {
+                tracing::info!(
+                    target: "ice::trace::network",
+                    connection = %description,
+                    cipher = %ssl.cipher,
+                    protocol = %ssl.protocol,
+                    peer = ssl.subject.as_deref().unwrap_or("(no certificate)"),
+                    "TLS handshake done"
+                );
+            }
+        }
+        Connection::connect_with_info(stream, info, description, config, None)
+            .await
+            .map_err(crate::transport::ssl::classify)
     }
 
     /// Sends the batch requests queued on every connection, outgoing and

@@ -135,6 +135,14 @@ pub enum RuntimeError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A secure transport failed: the TLS handshake, a certificate the
+    /// peer or the trust rules refused, or the IceSSL configuration (Ice's
+    /// `SecurityException`).
+    #[error("security: {reason}")]
+    Security {
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl RuntimeError {

@@ -2,7 +2,9 @@
 """ZeroC Python Ice server for the runtime interop tests.
 
 Serves Test::Tester as identity `tester` on 127.0.0.1 at a free port and
-prints the port on stdout. Extra Ice properties come from the command line
+prints the port on stdout; the endpoint is `tcp` unless the property
+Test.Endpoints names another (for example `ssl -h 127.0.0.1 -p 0`, with
+the IceSSL plugin and its properties on the command line). Extra Ice properties come from the command line
 (for example --Ice.Default.EncodingVersion=1.0). Each request's parameter
 encoding is recorded; `takeRecorded` returns recorded messages followed by
 "enc=<versions seen>".
@@ -63,14 +65,23 @@ class TesterI(Test.Tester):
 
 
 def main():
-    with Ice.initialize(sys.argv) as communicator:
-        adapter = communicator.createObjectAdapterWithEndpoints("TestAdapter", "tcp -h 127.0.0.1 -p 0")
+    init = Ice.InitializationData()
+    init.properties = Ice.createProperties(sys.argv)
+    # Test.* properties on the command line too (Ice reads only its own).
+    init.properties.parseCommandLineOptions("Test", sys.argv)
+    with Ice.initialize(sys.argv, init) as communicator:
+        endpoints = communicator.getProperties().getPropertyWithDefault(
+            "Test.Endpoints", "tcp -h 127.0.0.1 -p 0")
+        adapter = communicator.createObjectAdapterWithEndpoints("TestAdapter", endpoints)
         servant = TesterI()
         adapter.add(servant, Ice.stringToIdentity("tester"))
         adapter.addFacet(servant, Ice.stringToIdentity("tester"), "extra")
         adapter.activate()
-        port = adapter.getEndpoints()[0].getInfo().port
-        print(port, flush=True)
+        # An ssl or ws endpoint's information holds the tcp one's.
+        info = adapter.getEndpoints()[0].getInfo()
+        while not hasattr(info, "port"):
+            info = info.underlying
+        print(info.port, flush=True)
         communicator.waitForShutdown()
 
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod build_cache;
+pub mod certs;
 pub mod golden;
 pub mod icegrid;
 pub mod peers;

@@ -39,7 +39,7 @@ use crate::protocol::{
 };
 use crate::proxy::ObjectPrx;
 use crate::runtime_error::{Result, RuntimeError};
-use crate::transport::TcpAcceptor;
+use crate::transport::{ConnectionInfo, TcpAcceptor, Transport, Upgrade};
 
 /// The type id every Ice object has.
 pub const OBJECT_TYPE_ID: &str = "::Ice::Object";
@@ -447,29 +447,8 @@ impl ObjectAdapter {
         let mut acceptors = Vec::new();
         let mut bound = Vec::new();
         for endpoint in endpoints {
-            let Endpoint::Tcp(ip) = endpoint else {
-                return Err(RuntimeError::Adapter {
-                    name,
-                    reason: "only tcp endpoints are supported",
-                });
-            };
-            let port = u16::try_from(ip.port).map_err(|_| RuntimeError::Adapter {
-                name: name.clone(),
-                reason: "port out of range",
-            })?;
-            let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
-            let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes).await?;
-            let addr = acceptor.local_addr()?;
-            let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
-                "127.0.0.1".to_owned()
-            } else {
-                ip.host.clone()
-            };
-            bound.push(Endpoint::Tcp(IpEndpoint {
-                host,
-                port: i32::from(addr.port()),
-                ..ip.clone()
-            }));
+            let (acceptor, bound_endpoint) = bind_endpoint(&name, &communicator, &endpoint).await?;
+            bound.push(bound_endpoint);
             acceptors.push(acceptor);
         }
         let published = published.unwrap_or_else(|| bound.clone());
@@ -839,7 +818,7 @@ impl ObjectAdapter {
         Lookup::NoObject
     }
 
-    async fn accept_loop(self, acceptor: TcpAcceptor) {
+    async fn accept_loop(self, (acceptor, upgrade): (TcpAcceptor, Upgrade)) {
         let mut state = self.inner.state.subscribe();
         loop {
             let now = state
@@ -862,16 +841,33 @@ impl ObjectAdapter {
                 () = async { let _ = state.wait_for(|s| *s != AdapterState::Active).await; } => continue,
             };
             let adapter = self.clone();
+            let upgrade = upgrade.clone();
             tokio::spawn(async move {
                 let description = format!("{} <- {peer}", adapter.inner.name);
-                match Connection::accept(
-                    stream,
-                    description,
-                    adapter.inner.config.clone(),
-                    Some(adapter.handler()),
-                )
-                .await
-                {
+                let config = adapter.inner.config.clone();
+                let handler = Some(adapter.handler());
+                let accepted = if upgrade.transport == Transport::Tcp {
+                    let info = ConnectionInfo::tcp(&stream, true, &adapter.inner.name);
+                    Connection::accept_with_info(stream, info, description, config, handler).await
+                } else {
+                    match upgrade.accept(stream).await {
+                        Ok((stream, info)) => {
+                            Connection::accept_with_info(stream, info, description, config, handler)
+                                .await
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                adapter = %adapter.inner.name,
+                                peer = %peer,
+                                transport = %upgrade.transport,
+                                error = %e,
+                                "incoming connection refused"
+                            );
+                            return;
+                        }
+                    }
+                };
+                match accepted {
                     Ok(conn) => adapter.track(conn),
                     Err(e) => {
                         tracing::debug!(adapter = %adapter.inner.name, error = %e, "connection failed to start");
@@ -910,6 +906,75 @@ impl ObjectAdapter {
             .ok();
         now == Some(AdapterState::Active)
     }
+}
+
+/// Binds one of an adapter's endpoints (`tcp`, `ssl`, `ws`, `wss`):
+/// returns the acceptor with the handshakes its connections go through,
+/// and the endpoint as bound (port 0 replaced, a wildcard host made
+/// loopback).
+async fn bind_endpoint(
+    name: &str,
+    communicator: &Communicator,
+    endpoint: &Endpoint,
+) -> Result<((TcpAcceptor, Upgrade), Endpoint)> {
+    let refuse = |reason| RuntimeError::Adapter {
+        name: name.to_owned(),
+        reason,
+    };
+    let transport = Transport::of(endpoint)
+        .ok_or_else(|| refuse("only tcp, ssl, ws and wss endpoints are supported"))?;
+    let ip = match endpoint {
+        Endpoint::Tcp(ip) | Endpoint::Ssl(ip) => ip,
+        Endpoint::Ws(ws) | Endpoint::Wss(ws) => &ws.ip,
+        Endpoint::Udp(_) | Endpoint::Opaque(_) => {
+            return Err(refuse("only tcp, ssl, ws and wss endpoints are supported"))
+        }
+    };
+    let port = u16::try_from(ip.port).map_err(|_| refuse("port out of range"))?;
+    let ssl = if transport.is_secure() {
+        let engine = communicator.ssl_engine()?;
+        if !engine.can_accept() {
+            return Err(RuntimeError::Security {
+                reason: format!(
+                    "object adapter `{name}`: an {transport} endpoint needs IceSSL.CertFile"
+                ),
+            });
+        }
+        Some(engine)
+    } else {
+        None
+    };
+    let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
+    let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes).await?;
+    let addr = acceptor.local_addr()?;
+    let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
+        "127.0.0.1".to_owned()
+    } else {
+        ip.host.clone()
+    };
+    let bound_ip = IpEndpoint {
+        host,
+        port: i32::from(addr.port()),
+        ..ip.clone()
+    };
+    let bound = match endpoint {
+        Endpoint::Ssl(_) => Endpoint::Ssl(bound_ip),
+        Endpoint::Ws(ws) => Endpoint::Ws(crate::encoding::WsEndpoint {
+            ip: bound_ip,
+            ..ws.clone()
+        }),
+        Endpoint::Wss(ws) => Endpoint::Wss(crate::encoding::WsEndpoint {
+            ip: bound_ip,
+            ..ws.clone()
+        }),
+        _ => Endpoint::Tcp(bound_ip),
+    };
+    let upgrade = Upgrade {
+        transport,
+        ssl,
+        adapter_name: name.to_owned(),
+    };
+    Ok(((acceptor, upgrade), bound))
 }
 
 /// [`ObjectAdapter::dispatch`] on an adapter it owns, as the boxed future

@@ -46,6 +46,7 @@ use crate::protocol::{
     ProtocolError, Reply, ReplyBody, Request, RequestFailed, DEFAULT_MESSAGE_SIZE_MAX,
 };
 use crate::runtime_error::{Result, RuntimeError};
+use crate::transport::ConnectionInfo;
 
 /// A boxed, sendable future, as returned by dispatch traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -243,6 +244,8 @@ struct Inner {
     batch: Mutex<(Vec<Request>, bool)>,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
+    /// What the transport established.
+    info: ConnectionInfo,
 }
 
 /// A handle on a live connection; clones share it.
@@ -279,7 +282,32 @@ impl Connection {
     /// [`RuntimeError::Io`] when the validate connection message cannot be
     /// written.
     pub async fn accept<S>(
+        stream: S,
+        description: String,
+        config: ConnectionConfig,
+        handler: Option<Arc<dyn RequestHandler>>,
+    ) -> Result<Self>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        Self::accept_with_info(
+            stream,
+            ConnectionInfo::default(),
+            description,
+            config,
+            handler,
+        )
+        .await
+    }
+
+    /// [`Connection::accept`] on a stream whose transport established
+    /// `info` ([`Connection::info`]).
+    ///
+    /// # Errors
+    /// As [`Connection::accept`].
+    pub async fn accept_with_info<S>(
         mut stream: S,
+        info: ConnectionInfo,
         description: String,
         config: ConnectionConfig,
         handler: Option<Arc<dyn RequestHandler>>,
@@ -297,7 +325,7 @@ impl Connection {
         Ok(Self::start(
             stream,
             BytesMut::new(),
-            description,
+            (description, info),
             true,
             config,
             handler,
@@ -312,7 +340,32 @@ impl Connection {
     /// [`RuntimeError::Protocol`] when something else arrives,
     /// [`RuntimeError::ConnectionLost`] when the peer closes first.
     pub async fn connect<S>(
+        stream: S,
+        description: String,
+        config: ConnectionConfig,
+        handler: Option<Arc<dyn RequestHandler>>,
+    ) -> Result<Self>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        Self::connect_with_info(
+            stream,
+            ConnectionInfo::default(),
+            description,
+            config,
+            handler,
+        )
+        .await
+    }
+
+    /// [`Connection::connect`] on a stream whose transport established
+    /// `info` ([`Connection::info`]).
+    ///
+    /// # Errors
+    /// As [`Connection::connect`].
+    pub async fn connect_with_info<S>(
         mut stream: S,
+        info: ConnectionInfo,
         description: String,
         config: ConnectionConfig,
         handler: Option<Arc<dyn RequestHandler>>,
@@ -354,7 +407,7 @@ impl Connection {
         Ok(Self::start(
             stream,
             buf,
-            description,
+            (description, info),
             false,
             config,
             handler,
@@ -364,7 +417,7 @@ impl Connection {
     fn start<S>(
         stream: S,
         buf: BytesMut,
-        description: String,
+        (description, info): (String, ConnectionInfo),
         is_server: bool,
         config: ConnectionConfig,
         handler: Option<Arc<dyn RequestHandler>>,
@@ -404,13 +457,15 @@ impl Connection {
             reads: AtomicU64::new(0),
             batch: Mutex::new((Vec::new(), false)),
             closed: watch::Sender::new(None),
+            info,
         });
         if inner.config.trace_network > 0 {
             tracing::info!(
                 target: "ice::trace::network",
                 connection = %inner.description,
                 side = if is_server { "server" } else { "client" },
-                "established tcp connection"
+                "established {} connection",
+                inner.info.transport
             );
         }
         let conn = Self { inner };
@@ -436,6 +491,14 @@ impl Connection {
     #[must_use]
     pub fn description(&self) -> &str {
         &self.inner.description
+    }
+
+    /// What the transport established: addresses, and for `ssl`/`wss`
+    /// the peer's verified certificate chain and the cipher (Ice's
+    /// `Connection::getInfo`).
+    #[must_use]
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.inner.info
     }
 
     /// Whether this is the accepting (server) side.

@@ -693,7 +693,7 @@ impl AsyncWrite for Stingy {
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
         self.calls += 1;
-        if self.calls % 3 == 0 {
+        if self.calls.is_multiple_of(3) {
             return std::task::Poll::Pending;
         }
         let mut room = self.limit;

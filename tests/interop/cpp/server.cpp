@@ -106,14 +106,31 @@ main(int argc, char* argv[])
 {
     try
     {
-        Ice::CommunicatorHolder ich(argc, argv);
-        auto adapter = ich->createObjectAdapterWithEndpoints("TestAdapter", "tcp -h 127.0.0.1 -p 0");
+        Ice::InitializationData init;
+        init.properties = Ice::createProperties(argc, argv);
+        // Test.* properties on the command line too (Ice reads only its own).
+        init.properties->parseCommandLineOptions("Test", Ice::argsToStringSeq(argc, argv));
+        Ice::CommunicatorHolder ich(argc, argv, init);
+        // tcp unless Test.Endpoints names another transport (ssl, ws, wss).
+        auto endpoints = ich->getProperties()->getPropertyWithDefault("Test.Endpoints", "tcp -h 127.0.0.1 -p 0");
+        auto adapter = ich->createObjectAdapterWithEndpoints("TestAdapter", endpoints);
         auto servant = std::make_shared<TesterI>();
         adapter->add(servant, Ice::stringToIdentity("tester"));
         adapter->addFacet(servant, Ice::stringToIdentity("tester"), "extra");
         adapter->activate();
-        auto info = std::dynamic_pointer_cast<Ice::IPEndpointInfo>(adapter->getEndpoints().at(0)->getInfo());
-        std::cout << info->port << std::endl;
+        // An ssl or ws endpoint's information holds the tcp one's.
+        auto info = adapter->getEndpoints().at(0)->getInfo();
+        while(info && !std::dynamic_pointer_cast<Ice::IPEndpointInfo>(info))
+        {
+            info = info->underlying;
+        }
+        auto ip = std::dynamic_pointer_cast<Ice::IPEndpointInfo>(info);
+        if(!ip)
+        {
+            std::cerr << "no IP endpoint" << std::endl;
+            return 1;
+        }
+        std::cout << ip->port << std::endl;
         ich->waitForShutdown();
     }
     catch(const std::exception& ex)

@@ -273,19 +273,37 @@ fn ident(name: &str) -> Identity {
 /// Starts a Rust server with the Tester servant (and its `extra` facet) on
 /// a free loopback port.
 pub async fn rust_server() -> Result<(Communicator, u16)> {
-    let communicator = Communicator::new(Properties::new());
+    rust_server_with(Properties::new(), "tcp -h 127.0.0.1 -p 0").await
+}
+
+/// [`rust_server`] configured by `properties`, listening on `endpoints`
+/// (port 0: a free port, which is returned).
+pub async fn rust_server_with(
+    properties: Properties,
+    endpoints: &str,
+) -> Result<(Communicator, u16)> {
+    use ice_proto::encoding::Endpoint;
+    let communicator = Communicator::new(properties);
     let adapter = communicator
-        .create_object_adapter_with_endpoints("TestAdapter", "tcp -h 127.0.0.1 -p 0")
+        .create_object_adapter_with_endpoints("TestAdapter", endpoints)
         .await?;
     let servant = tester_servant();
     let _ = adapter.add(servant.clone(), ident("tester"));
     let _ = adapter.add_facet(servant, ident("tester"), "extra");
     adapter.activate();
     let port = match adapter.endpoints().first() {
-        Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
+        Some(Endpoint::Tcp(ip) | Endpoint::Ssl(ip)) => u16::try_from(ip.port)?,
+        Some(Endpoint::Ws(ws) | Endpoint::Wss(ws)) => u16::try_from(ws.ip.port)?,
         other => bail!("unexpected endpoint {other:?}"),
     };
     Ok((communicator, port))
+}
+
+/// Properties made of `(key, value)` pairs.
+pub fn properties_of(pairs: &[(String, String)]) -> Properties {
+    pairs
+        .iter()
+        .fold(Properties::new(), |p, (k, v)| p.with(k, v))
 }
 
 /// The checks every ZeroC test client prints `ok NAME` for.
@@ -338,12 +356,26 @@ pub async fn rust_client_checks_with(
     encoding: EncodingVersion,
     endpoint_options: &str,
 ) -> Result<()> {
+    rust_client_checks_at(
+        Properties::new(),
+        &format!("tcp -h 127.0.0.1 -p {port} {endpoint_options}"),
+        encoding,
+    )
+    .await
+}
+
+/// [`rust_client_checks`] from a communicator configured by `properties`
+/// (IceSSL's, for example) against the server at `endpoint` (any
+/// transport).
+pub async fn rust_client_checks_at(
+    properties: Properties,
+    endpoint: &str,
+    encoding: EncodingVersion,
+) -> Result<()> {
     // The communicator keeps the default 1.1; the proxy picks the encoding.
-    let communicator = Communicator::new(Properties::new());
+    let communicator = Communicator::new(properties);
     let base = communicator
-        .string_to_proxy(&format!(
-            "tester:tcp -h 127.0.0.1 -p {port} {endpoint_options}"
-        ))?
+        .string_to_proxy(&format!("tester:{endpoint}"))?
         .ok_or_else(|| anyhow::anyhow!("null proxy"))?
         .ice_encoding_version(encoding);
 
@@ -542,6 +574,7 @@ fn build_cpp_peers_now() -> Result<PathBuf> {
             "Test.o".as_ref(),
             "-o".as_ref(),
             program.as_ref(),
+            "-lIceSSL++11".as_ref(),
             "-lIce++11".as_ref(),
             "-lpthread".as_ref(),
         ])?;
@@ -560,6 +593,16 @@ fn build_cpp_peers_now() -> Result<PathBuf> {
 pub async fn start_cpp_server(args: &[&str]) -> Result<(Peer, u16)> {
     let dir = tokio::task::spawn_blocking(build_cpp_peers).await??;
     start_server(Command::new(dir.join("server")).args(args), "C++ server").await
+}
+
+/// Runs `script` with `args` (owned strings) like [`run_python`].
+pub async fn run_python_args(
+    script: &str,
+    args: &[String],
+    limit: Duration,
+) -> Result<(bool, String)> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_python(script, &args, limit).await
 }
 
 /// Runs the C++ client with `args` (bounded by `limit`).

@@ -1,8 +1,5 @@
-//! TCP transport on tokio: connecting and accepting.
-//!
-//! This module only opens sockets; everything that happens on them (the
-//! validation handshake, framing, request ids) is the `connection` layer's
-//! job. SSL and WebSocket transports would sit beside TCP here.
+//! TCP on tokio: connecting and accepting. Every other transport (`ssl`,
+//! `ws`, `wss`) starts from a TCP stream opened here.
 //!
 //! Socket buffer sizes are the operating system's (on Linux, tuned as the
 //! connection goes) unless `Ice.TCP.RcvSize` / `Ice.TCP.SndSize` ask for
