@@ -226,6 +226,11 @@ int client(const string& proxy, const string& encoding)
     check("echoSnapshot", snap && snap->first == snap->second && snap->items[0] == snap->first &&
                               snap->byId["y"] == snap->items[1] && isSip(snap->items[1], "b", 1, e10));
 
+    // An interface by value (Listener): a NamedCounter instance.
+    auto lv = d->echoListener(make_shared<NamedCounter>(3, "byvalue"));
+    auto lnc = dynamic_pointer_cast<NamedCounter>(lv);
+    check("echoListener", lnc && lnc->count == 3 && lnc->name == "byvalue");
+
     auto h = d->echoHooked(make_shared<HookedI>(false, "from cpp"));
     check("echoHooked sent", h && h->note.find("received preMarshaled=True") == 0);
     check("echoHooked post-unmarshal", h && h->note.find("post=True") != string::npos);
