@@ -8,7 +8,7 @@
 //! element from its own slice, and [`encode_fixed_slice`] sizes the output
 //! once and fills it: no bounds check or error path per member. Generated
 //! fixed-size structs implement the trait and use both for their
-//! sequences; everything else goes through [`Encode`]/[`Decode`].
+//! sequences; everything else goes through [`Encode`](super::Encode)/[`Decode`](super::Decode).
 
 use super::{InputStream, OutputStream, Result};
 
