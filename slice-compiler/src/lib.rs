@@ -1,5 +1,22 @@
-//! The Slice compiler: reads `.ice` files and builds a validated semantic
-//! model that code generators walk (code generation comes in a later stage).
+//! The Slice compiler: reads `.ice` files, builds a validated semantic
+//! model and generates Rust for it ([`codegen`]): types, typed proxies,
+//! servant traits and dispatchers over the `ice-proto` runtime. It runs as
+//! the `slice2rs` command (options as ZeroC's compilers) or from a build
+//! script, where one line compiles a crate's Slice files into `OUT_DIR`:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     slice_compiler::builder::compile(&["slice/Hello.ice"], &["slice"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and the crate mounts the result with
+//! `include!(concat!(env!("OUT_DIR"), "/slice.rs"));`. [`builder::Builder`]
+//! has the other settings (defines, per-file output, included files).
+//! Diagnostics are printed as ZeroC's compilers print them,
+//! `file:line: error: text`.
 //!
 //! The pipeline is the body of [`compile_unit`]: [`preprocess`], [`parser`],
 //! [`resolve`], [`validate`]. Each phase runs only when the ones before it
