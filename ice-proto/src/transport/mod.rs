@@ -231,12 +231,20 @@ pub async fn upgrade_outgoing(
         }
         Ok(stream)
     };
-    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, work)
+    let stream = within_handshake_timeout(work).await?;
+    Ok((stream, info))
+}
+
+/// `work` (a transport's handshakes), failing with
+/// [`RuntimeError::ConnectTimeout`] after [`HANDSHAKE_TIMEOUT`].
+async fn within_handshake_timeout<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, work)
         .await
         .map_err(|_| RuntimeError::ConnectTimeout {
             millis: u64::try_from(HANDSHAKE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
-        })??;
-    Ok((stream, info))
+        })?
 }
 
 /// What an adapter's acceptor runs on each connection it accepts before
@@ -293,11 +301,7 @@ impl Upgrade {
             }
             Ok(stream)
         };
-        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, work)
-            .await
-            .map_err(|_| RuntimeError::ConnectTimeout {
-                millis: u64::try_from(HANDSHAKE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
-            })??;
+        let stream = within_handshake_timeout(work).await?;
         Ok((stream, info))
     }
 }
