@@ -152,15 +152,15 @@ async fn oneway(prx: &ThroughputPrx, n: usize, callers: usize) -> Result<(Instan
     let one = ThroughputPrx::unchecked_cast(prx.ice_object().clone().ice_oneway());
     // Warm-up, and reset the server's count.
     for i in 0..(n / 10).max(1) {
-        one.small(&(i as i32), None).await?;
+        one.small(i as i32).await?;
     }
-    let _ = prx.count(None).await?;
+    let _ = prx.count().await?;
     let callers = callers.max(1);
     let each = (n / callers).max(1);
     let start = Instant::now();
     if callers == 1 {
         for i in 0..each {
-            one.small(&(i as i32), None).await?;
+            one.small(i as i32).await?;
         }
     } else {
         let mut tasks = Vec::new();
@@ -168,7 +168,7 @@ async fn oneway(prx: &ThroughputPrx, n: usize, callers: usize) -> Result<(Instan
             let one = one.clone();
             tasks.push(tokio::spawn(async move {
                 for i in 0..each {
-                    one.small(&(i as i32), None).await?;
+                    one.small(i as i32).await?;
                 }
                 Ok::<(), anyhow::Error>(())
             }));
@@ -177,7 +177,7 @@ async fn oneway(prx: &ThroughputPrx, n: usize, callers: usize) -> Result<(Instan
             t.await??;
         }
     }
-    let got = prx.count(None).await?;
+    let got = prx.count().await?;
     let sent = each * callers;
     ensure!(
         usize::try_from(got).ok() == Some(sent),
@@ -206,7 +206,7 @@ pub async fn run(prx: &ThroughputPrx, config: &Config, print: bool) -> Result<Ve
         let p = prx.clone();
         let start = serial(n, || {
             let p = p.clone();
-            async move { Ok(p.noop(None).await?) }
+            async move { Ok(p.noop().await?) }
         })
         .await?;
         push(figure("twoway-noop", start, n, None));
@@ -228,7 +228,7 @@ pub async fn run(prx: &ThroughputPrx, config: &Config, print: bool) -> Result<Ve
         let p = prx.clone();
         let (start, calls) = concurrent(n, k, move || {
             let p = p.clone();
-            async move { Ok(p.noop(None).await?) }
+            async move { Ok(p.noop().await?) }
         })
         .await?;
         push(figure(&format!("twoway-noop-x{k}"), start, calls, None));
@@ -257,16 +257,15 @@ pub async fn run(prx: &ThroughputPrx, config: &Config, print: bool) -> Result<Ve
                 let wire_size = i32::try_from(size)?;
                 let bytes: Option<usize> = $bytes;
                 if config.wants(concat!($prefix, "-send")) {
-                    let start =
-                        serial(calls, || async { Ok(prx.$send(&seq, None).await?) }).await?;
+                    let start = serial(calls, || async { Ok(prx.$send(&seq).await?) }).await?;
                     push(figure(concat!($prefix, "-send"), start, calls, bytes));
                 }
                 if config.wants(concat!($prefix, "-recv")) {
-                    if prx.$recv(&wire_size, None).await? != seq {
+                    if prx.$recv(wire_size).await? != seq {
                         bail!(concat!($prefix, ": received sequence differs"));
                     }
                     let start = serial(calls, || async {
-                        let got = prx.$recv(&wire_size, None).await?;
+                        let got = prx.$recv(wire_size).await?;
                         ensure!(got.len() == size, "received {} elements", got.len());
                         Ok(())
                     })
@@ -274,11 +273,11 @@ pub async fn run(prx: &ThroughputPrx, config: &Config, print: bool) -> Result<Ve
                     push(figure(concat!($prefix, "-recv"), start, calls, bytes));
                 }
                 if config.wants(concat!($prefix, "-echo")) {
-                    if prx.$echo(&seq, None).await? != seq {
+                    if prx.$echo(&seq).await? != seq {
                         bail!(concat!($prefix, ": echoed sequence differs"));
                     }
                     let start = serial(calls, || async {
-                        let got = prx.$echo(&seq, None).await?;
+                        let got = prx.$echo(&seq).await?;
                         ensure!(got.len() == size, "echoed {} elements", got.len());
                         Ok(())
                     })

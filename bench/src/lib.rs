@@ -299,7 +299,7 @@ pub async fn serve(host: &str, port: u16) -> anyhow::Result<(Communicator, u16)>
         .await?;
     let servant = ThroughputImpl::new(communicator.clone());
     let _ = adapter.add(
-        Arc::new(ThroughputServant(Arc::new(servant))),
+        ThroughputServant::new(servant),
         Identity {
             name: OBJECT_NAME.into(),
             category: String::new(),

@@ -52,11 +52,11 @@ async fn every_figure_round_trips() -> anyhow::Result<()> {
     // The same values, one by one: what comes back is what was sent.
     let strings = ice_bench::string_seq(3);
     assert_eq!(strings, ["s-00000", "s-00001", "s-00002"]);
-    assert_eq!(prx.echo_strings(&strings, None).await?, strings);
-    assert_eq!(prx.recv_fixed(&2, None).await?, ice_bench::fixed_seq(2));
-    assert_eq!(prx.recv_bytes(&300, None).await?.get(251), Some(&0));
+    assert_eq!(prx.echo_strings(&strings).await?, strings);
+    assert_eq!(prx.recv_fixed(2).await?, ice_bench::fixed_seq(2));
+    assert_eq!(prx.recv_bytes(300).await?.get(251), Some(&0));
 
-    prx.shutdown(None).await?;
+    prx.shutdown().await?;
     tokio::time::timeout(
         std::time::Duration::from_secs(10),
         server.wait_for_shutdown(),

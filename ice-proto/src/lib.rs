@@ -5,14 +5,13 @@
 
 pub mod encoding;
 
-#[doc(hidden)]
-pub use encoding::codegen;
-
 pub mod properties;
 pub mod protocol;
 pub mod reference;
 
 pub mod adapter;
+#[doc(hidden)]
+pub mod codegen;
 pub mod communicator;
 pub mod connection;
 pub mod locator;

@@ -165,6 +165,17 @@ impl<P: TypedProxy> Encode for Option<P> {
     }
 }
 
+impl OutputStream {
+    /// Writes a borrowed nullable typed proxy (`None` as an empty
+    /// identity), as generated proxies take proxy parameters.
+    pub fn write_proxy<P: TypedProxy>(&mut self, proxy: Option<&P>) {
+        match proxy {
+            Some(p) => p.object_prx().data().encode(self),
+            None => Identity::default().encode(self),
+        }
+    }
+}
+
 impl<P: TypedProxy> Decode for Option<P> {
     const MIN_WIRE_SIZE: usize = 2;
 

@@ -61,7 +61,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> ReplicaServant<I, C> {
     /// This servant, ready for an object adapter.
     #[must_use]
     pub fn into_dispatcher(self) -> Arc<component::ReplicaServant<Self>> {
-        Arc::new(component::ReplicaServant(Arc::new(self)))
+        component::ReplicaServant::new(self)
     }
 
     /// Edits the registered listeners with `listener`'s proxy (nothing
@@ -93,9 +93,9 @@ impl<I: Keyed, C: ReplicatorClient<I>> ReplicaServant<I, C> {
             let source = source.clone();
             tokio::spawn(async move {
                 let r = if activated {
-                    prx.activated(&source, None).await
+                    prx.activated(source.as_ref()).await
                 } else {
-                    prx.on_standby(&source, None).await
+                    prx.on_standby(source.as_ref()).await
                 };
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "ReplicaListener could not be told");

@@ -124,7 +124,7 @@ async fn acknowledged_changes_survive_a_sigkill_and_standbys_converge() {
                 }
                 in_flight.lock().unwrap().insert(n);
                 let seq = glue::Item::to_seq(&[channel(n)]);
-                let r = prx.set_state_items(&seq, None).await;
+                let r = prx.set_state_items(&seq).await;
                 in_flight.lock().unwrap().remove(&n);
                 match r {
                     Ok(()) => {
@@ -381,10 +381,7 @@ async fn a_read_only_or_full_data_directory_is_an_error_never_a_silent_loss() {
             state: cx::ChannelState::Up,
             created_at: 0,
         });
-        match prx
-            .set_state_items(&glue::Item::to_seq(&[item]), None)
-            .await
-        {
+        match prx.set_state_items(&glue::Item::to_seq(&[item])).await {
             Ok(()) => acked += 1,
             Err(e) => break e.to_string(),
         }

@@ -51,7 +51,7 @@ async fn a_standby_joins_and_takes_over_a_state_larger_than_message_size_max() {
     let filling = Instant::now();
     for start in (0..items).step_by(BATCH) {
         let batch: Vec<StateItem> = (start..(start + BATCH).min(items)).map(channel).collect();
-        prx.set_state_items(&glue::Item::to_seq(&batch), None)
+        prx.set_state_items(&glue::Item::to_seq(&batch))
             .await
             .unwrap();
     }
@@ -60,7 +60,7 @@ async fn a_standby_joins_and_takes_over_a_state_larger_than_message_size_max() {
     // The whole state in one reply is beyond the default limit: the old
     // operation cannot carry it (it is still served for smaller states).
     if items >= 20_000 {
-        let err = prx.get_all_state_items(None).await.err();
+        let err = prx.get_all_state_items().await.err();
         assert!(err.is_some(), "a {items}-item getAllStateItems reply fit");
     }
 

@@ -110,7 +110,7 @@ async fn presence_component_state_names() {
     // get and get-all through the generated proxy.
     let prx = p::PresenceStateReplicatorPrx::unchecked_cast(rprx);
     let got = g::Item::from_seq(
-        prx.get_state(&vec!["u01".into(), "u05".into(), "u02".into()], None)
+        prx.get_state(&["u01".into(), "u05".into(), "u02".into()])
             .await
             .unwrap(),
     );
@@ -118,7 +118,7 @@ async fn presence_component_state_names() {
         got.iter().map(Keyed::key).collect::<Vec<_>>(),
         vec!["u01".to_owned(), "u02".to_owned()]
     );
-    let all = g::Item::from_seq(prx.get_all_state(None).await.unwrap());
+    let all = g::Item::from_seq(prx.get_all_state().await.unwrap());
     assert_eq!(sorted(all), sorted(a.snapshot()));
 
     // The standby takes over with the whole state.
@@ -165,12 +165,12 @@ async fn telco_component_other_naming() {
     assert!(!b.get(&100).unwrap().is::<t::Counter>());
 
     let prx = t::JournalPrx::unchecked_cast(rprx);
-    let found = g::Item::from_seq(prx.fetch(&vec![100, 4, 9], None).await.unwrap());
+    let found = g::Item::from_seq(prx.fetch(&[100, 4, 9]).await.unwrap());
     assert_eq!(
         found.iter().map(Keyed::key).collect::<Vec<_>>(),
         vec![100, 9]
     );
-    let all = g::Item::from_seq(prx.snapshot(None).await.unwrap());
+    let all = g::Item::from_seq(prx.snapshot().await.unwrap());
     assert_eq!(sorted(all), sorted(a.snapshot()));
     comm.destroy().await;
 }
@@ -197,13 +197,13 @@ async fn depot_component_removes_by_items() {
     assert_eq!(sorted(b.snapshot()), sorted(a.snapshot()));
     // A client shipping whole parcels removes their keys.
     let prx = d::ParcelReplicatorPrx::unchecked_cast(rprx);
-    prx.ship(&g::Item::to_seq(&[parcel("p2", 2), parcel("p3", 99)]), None)
+    prx.ship(&g::Item::to_seq(&[parcel("p2", 2), parcel("p3", 99)]))
         .await
         .unwrap();
     assert_eq!(core.len(), 4);
     eventually("the pushes of ship to arrive", || b.len() == 4).await;
     assert!(b.get(&"p3".to_owned()).is_none());
-    let all = g::Item::from_seq(prx.all(None).await.unwrap());
+    let all = g::Item::from_seq(prx.all().await.unwrap());
     assert_eq!(
         sorted(all).iter().map(Keyed::key).collect::<Vec<_>>(),
         vec!["p0", "p4", "p5", "p7"]

@@ -173,8 +173,8 @@ async fn channel_x_listeners_receive_the_bytes_their_proxies_send() {
         async |prx: &ObjectPrx, step: &Step<glue::Item>| {
             let l = cx::ChannelServiceXStateReplicatorListenerPrx::unchecked_cast(prx.clone());
             match step {
-                Step::Set(items) => l.state_items_set(&glue::Item::to_seq(items), None).await,
-                Step::Remove(keys) => l.state_items_removed(keys, None).await,
+                Step::Set(items) => l.state_items_set(&glue::Item::to_seq(items)).await,
+                Step::Remove(keys) => l.state_items_removed(keys).await,
             }
             .unwrap();
         },
@@ -213,7 +213,7 @@ async fn bridge_z_listeners_receive_the_bytes_their_proxies_send() {
                         .collect::<Vec<_>>(),
                 ),
             };
-            l.state_items_set(&items, None).await.unwrap();
+            l.state_items_set(&items).await.unwrap();
         },
         steps,
     )

@@ -434,7 +434,7 @@ async fn scf_replicator_serves_the_variants() {
         comm.string_to_proxy(&y).unwrap().unwrap(),
     );
     let sessions: BTreeMap<String, Session> =
-        session_y::glue::Item::from_seq(yprx.get_all_state_items(None).await.unwrap())
+        session_y::glue::Item::from_seq(yprx.get_all_state_items().await.unwrap())
             .into_iter()
             .map(|i| {
                 let s = i
@@ -450,7 +450,7 @@ async fn scf_replicator_serves_the_variants() {
         comm.string_to_proxy(&z).unwrap().unwrap(),
     );
     let bridges: BTreeMap<String, Bridge> =
-        bridge_z::glue::Item::from_seq(zprx.get_all_state_items(None).await.unwrap())
+        bridge_z::glue::Item::from_seq(zprx.get_all_state_items().await.unwrap())
             .into_iter()
             .map(|i| {
                 let b = i

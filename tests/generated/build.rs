@@ -48,6 +48,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_name("project.rs")
         .compile()?;
 
+    // The call shape of generated proxies and servants.
+    slice_compiler::builder::Builder::new()
+        .file(Path::new(env!("CARGO_MANIFEST_DIR")).join("slice/ApiShape.ice"))
+        .file_name("api_shape.rs")
+        .compile()?;
+
     // The interop test's types and interfaces.
     slice_compiler::builder::Builder::new()
         .file(Path::new(env!("CARGO_MANIFEST_DIR")).join("slice/Codegen.ice"))

@@ -41,13 +41,13 @@ fn ident(name: &str) -> Identity {
 
 /// Calls `echo(s)` on `prx` through the generated proxy.
 async fn echo(prx: &ObjectPrx, s: &str) -> Result<String> {
-    Ok(tester_prx(prx.clone()).echo(&s.to_owned(), None).await?)
+    Ok(tester_prx(prx.clone()).echo(s).await?)
 }
 
 /// Calls `takeRecorded()` on `prx` (a ZeroC `server.py`); its last entry
 /// is `enc=<encodings seen>`.
 async fn take_recorded(prx: &ObjectPrx) -> Result<Vec<String>> {
-    Ok(tester_prx(prx.clone()).take_recorded(None).await?)
+    Ok(tester_prx(prx.clone()).take_recorded().await?)
 }
 
 fn port_of(endpoints: &[Endpoint]) -> Result<i32> {
@@ -64,7 +64,7 @@ async fn rust_server(
     adapter_id: &str,
     replica_group: &str,
     encoding: &str,
-) -> Result<(Communicator, ObjectAdapter, Arc<TesterImpl>)> {
+) -> Result<(Communicator, ObjectAdapter, Arc<TesterServant<TesterImpl>>)> {
     let mut props = Properties::new()
         .with("Ice.Default.Locator", &registry.locator())
         .with("Ice.Default.EncodingVersion", encoding)
@@ -75,8 +75,8 @@ async fn rust_server(
     }
     let communicator = Communicator::new(props);
     let adapter = communicator.create_object_adapter("TestAdapter").await?;
-    let servant = Arc::new(TesterImpl::named(adapter_id));
-    let prx = adapter.add(Arc::new(TesterServant(servant.clone())), ident("tester"));
+    let servant = TesterServant::new(TesterImpl::named(adapter_id));
+    let prx = adapter.add(servant.clone(), ident("tester"));
     let expected = if replica_group.is_empty() {
         format!("tester -t -e {encoding} @ {adapter_id}")
     } else {
@@ -153,9 +153,9 @@ async fn rust_adapter_reached_by_python_client(encoding: &str) -> Result<()> {
     ensure!(out.contains("ok tester@RustA RustA:py"), "{out}");
     ensure!(out.contains("ok tester RustA:py"), "{out}");
     ensure!(
-        servant.encodings() == vec![encoding.to_owned()],
+        servant.0.encodings() == vec![encoding.to_owned()],
         "servant saw {:?}",
-        servant.encodings()
+        servant.0.encodings()
     );
 
     // Deactivating unregisters: the locator no longer gives endpoints.
@@ -365,7 +365,7 @@ async fn replica_group_with_rust_and_python_members() -> Result<()> {
         }
     }
     ensure!(rust_answered, "the Rust member never answered");
-    ensure!(servant.encodings() == vec!["1.1".to_owned()]);
+    ensure!(servant.0.encodings() == vec!["1.1".to_owned()]);
     client.destroy().await;
     communicator.destroy().await;
     Ok(())

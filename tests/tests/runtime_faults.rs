@@ -112,7 +112,7 @@ async fn bad_peers_are_cut_off_while_good_clients_are_served() -> Result<()> {
             );
             for i in 0..200 {
                 let s = format!("client {n} call {i}");
-                ensure!(prx.echo(&s, None).await? == s);
+                ensure!(prx.echo(&s).await? == s);
             }
             client.destroy().await;
             Ok::<_, anyhow::Error>(())
@@ -186,7 +186,7 @@ async fn bad_peers_are_cut_off_while_good_clients_are_served() -> Result<()> {
             .string_to_proxy(&proxy_text)?
             .ok_or_else(|| anyhow::anyhow!("null proxy"))?,
     );
-    ensure!(prx.echo(&"still here".into(), None).await? == "still here");
+    ensure!(prx.echo("still here").await? == "still here");
     client.destroy().await;
     server.destroy().await;
     Ok(())

@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
             .context("not a ::Bench::Throughput")?;
         ice_bench::client::run(&prx, &config, true).await?;
         if args.shutdown {
-            prx.shutdown(None).await?;
+            prx.shutdown().await?;
         }
         communicator.destroy().await;
         anyhow::Ok(())

@@ -86,9 +86,10 @@ fn now_nanos() -> i64 {
 }
 
 /// A listener that records the delay of every item it receives.
+#[derive(Clone)]
 struct Recorder {
-    received: AtomicUsize,
-    delays: Mutex<Vec<i64>>,
+    received: Arc<AtomicUsize>,
+    delays: Arc<Mutex<Vec<i64>>>,
     /// Shared by every recorder of a run; woken after each arrival.
     arrived: Arc<Notify>,
 }
@@ -190,10 +191,10 @@ async fn failover(replicator: &str, member: &str, channels: usize) -> Result<f64
     let a_replica = ReplicaPrx::unchecked_cast(proxy(fa.get(1))?);
     let b_service = cx::ChannelServicePrx::unchecked_cast(proxy(fb.first())?);
     let b_replica = ReplicaPrx::unchecked_cast(proxy(fb.get(1))?);
-    a_replica.activate(None).await?;
+    a_replica.activate().await?;
     for i in 0..channels {
         a_service
-            .create_channel(&format!("ch{i}"), &format!("sip:ch{i}@127.0.0.1"), None)
+            .create_channel(&format!("ch{i}"), &format!("sip:ch{i}@127.0.0.1"))
             .await?;
     }
     // Let the standby receive the last pushes, as it would between changes.
@@ -201,8 +202,8 @@ async fn failover(replicator: &str, member: &str, channels: usize) -> Result<f64
     a.start_kill()?;
     let _ = a.wait().await;
     let start = Instant::now();
-    b_replica.activate(None).await?;
-    let listed = b_service.list_channels(None).await?;
+    b_replica.activate().await?;
+    let listed = b_service.list_channels().await?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if listed.len() != channels {
         bail!(
@@ -230,7 +231,7 @@ fn item(i: usize) -> Option<Class<cx::ChannelServiceXStateItem>> {
 
 /// Waits until every recorder received `n` items.
 async fn wait_all(
-    recorders: &[Arc<Recorder>],
+    recorders: &[Recorder],
     arrived: &Notify,
     n: usize,
     limit: Duration,
@@ -257,7 +258,7 @@ async fn wait_all(
 }
 
 /// Takes every recorded delay (µs, sorted) and resets the counters.
-fn take_delays(recorders: &[Arc<Recorder>]) -> Vec<f64> {
+fn take_delays(recorders: &[Recorder]) -> Vec<f64> {
     let mut all = Vec::new();
     for r in recorders {
         if let Ok(mut d) = r.delays.lock() {
@@ -291,45 +292,42 @@ async fn run(name: &str, path: &str, listeners: usize, args: &Args) -> Result<St
         let adapter = communicator
             .create_object_adapter_with_endpoints(&format!("Listener{i}"), "tcp -h 127.0.0.1 -p 0")
             .await?;
-        let recorder = Arc::new(Recorder {
-            received: AtomicUsize::new(0),
-            delays: Mutex::new(Vec::new()),
+        let recorder = Recorder {
+            received: Arc::new(AtomicUsize::new(0)),
+            delays: Arc::new(Mutex::new(Vec::new())),
             arrived: arrived.clone(),
-        });
+        };
         let prx = adapter.add(
-            Arc::new(cx::ChannelServiceXStateReplicatorListenerServant(
-                recorder.clone(),
-            )),
+            cx::ChannelServiceXStateReplicatorListenerServant::new(recorder.clone()),
             Identity {
                 name: format!("listener{i}"),
                 category: String::new(),
             },
         );
         adapter.activate();
-        rep.add_listener(
-            &Some(cx::ChannelServiceXStateReplicatorListenerPrx::unchecked_cast(prx)),
-            None,
-        )
+        rep.add_listener(Some(
+            &cx::ChannelServiceXStateReplicatorListenerPrx::unchecked_cast(prx),
+        ))
         .await?;
         recorders.push(recorder);
     }
 
     // Warm-up: every connection open, every path taken once.
     for i in 0..20 {
-        rep.set_state_items(&vec![item(i)], None).await?;
+        rep.set_state_items(&[item(i)]).await?;
     }
     wait_all(&recorders, &arrived, 20, Duration::from_secs(10)).await?;
     let _ = take_delays(&recorders);
 
     for i in 0..args.probes {
-        rep.set_state_items(&vec![item(i)], None).await?;
+        rep.set_state_items(&[item(i)]).await?;
         wait_all(&recorders, &arrived, i + 1, Duration::from_secs(10)).await?;
     }
     let probe = take_delays(&recorders);
 
     let start = Instant::now();
     for i in 0..args.changes {
-        rep.set_state_items(&vec![item(i)], None).await?;
+        rep.set_state_items(&[item(i)]).await?;
     }
     wait_all(&recorders, &arrived, args.changes, Duration::from_secs(120)).await?;
     let secs = start.elapsed().as_secs_f64();

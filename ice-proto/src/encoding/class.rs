@@ -1676,6 +1676,24 @@ impl<T: ValueType> Encode for Option<Class<T>> {
     }
 }
 
+/// A borrowed nullable class reference, as generated proxies take class
+/// parameters.
+impl Encode for Option<&ClassRef> {
+    const OPTIONAL_FORMAT: OptionalFormat = OptionalFormat::Class;
+    fn encode(&self, out: &mut OutputStream) {
+        out.write_class(*self);
+    }
+}
+
+/// A borrowed nullable reference to an instance of class `T`, as
+/// generated proxies take class parameters.
+impl<T: ValueType> Encode for Option<&Class<T>> {
+    const OPTIONAL_FORMAT: OptionalFormat = OptionalFormat::Class;
+    fn encode(&self, out: &mut OutputStream) {
+        out.write_class(self.map(Class::as_class_ref));
+    }
+}
+
 impl<T: ValueType> Decode for Option<Class<T>> {
     const MIN_WIRE_SIZE: usize = 1;
     const OPTIONAL_FORMAT: OptionalFormat = OptionalFormat::Class;

@@ -157,19 +157,5 @@ pub trait Decode: Sized {
     }
 }
 
-/// The items generated code uses, re-exported through one stable path.
-#[doc(hidden)]
-pub mod codegen {
-    pub use super::class::{Class, ClassRef, IsA, Registry, SlicedData, Value, ValueType};
-    pub use super::exception::{Thrown, UserException, UserExceptionType};
-    pub use super::fixed::{decode_fixed_vec, encode_fixed_slice, wire_at, wire_at_mut, FixedWire};
-    pub use super::{
-        Decode, Encode, EncodingVersion, Error, Format, InputStream, OptionalFormat, OutputStream,
-        ProxyData, Result,
-    };
-    pub use crate::proxy::ObjectPrx;
-    pub use crate::typed_proxy::TypedProxy;
-}
-
 /// The buffer type byte sequences are read into without copying.
 pub use bytes::Bytes;

@@ -205,9 +205,7 @@ async fn run() -> Result<(), String> {
         let listener = MemberListener::default();
         let slot = Arc::clone(&listener.slot);
         let listener_prx = listener_adapter.add(
-            Arc::new(cx::ChannelServiceXStateReplicatorListenerServant(Arc::new(
-                listener,
-            ))),
+            cx::ChannelServiceXStateReplicatorListenerServant::new(listener),
             identity("ChannelServiceXListener"),
         );
         listener_adapter.activate();
@@ -258,15 +256,13 @@ async fn run() -> Result<(), String> {
     };
 
     let service_prx = service.add(
-        Arc::new(cx::ChannelServiceServant(Arc::new(
-            ChannelServiceServant::new(member.clone()),
-        ))),
+        cx::ChannelServiceServant::new(ChannelServiceServant::new(member.clone())),
         identity("ChannelService"),
     );
     let replica = ReplicaServant::new(member.clone(), communicator.clone());
     let self_proxy = Arc::clone(&replica.self_proxy);
     let replica_prx = management.add(
-        Arc::new(component::ReplicaServant(Arc::new(replica))),
+        component::ReplicaServant::new(replica),
         identity("ChannelServiceXReplica"),
     );
     if let Ok(mut s) = self_proxy.lock() {

@@ -76,7 +76,7 @@ async fn main() -> ExitCode {
     let replica = ReplicaPrx::unchecked_cast(proxy.ice_invocation_timeout(Some(timeout)));
     let call = async {
         match args.command {
-            Command::Status => replica.is_active(None).await.map(|a| {
+            Command::Status => replica.is_active().await.map(|a| {
                 if a {
                     println!("active");
                     0
@@ -85,7 +85,7 @@ async fn main() -> ExitCode {
                     EXIT_STANDBY
                 }
             }),
-            Command::Activate => replica.activate(None).await.map(|ok| {
+            Command::Activate => replica.activate().await.map(|ok| {
                 if ok {
                     println!("active");
                     0
@@ -94,7 +94,7 @@ async fn main() -> ExitCode {
                     EXIT_ERROR
                 }
             }),
-            Command::Standby => replica.standby(None).await.map(|()| {
+            Command::Standby => replica.standby().await.map(|()| {
                 println!("standby");
                 0
             }),

@@ -193,7 +193,7 @@ async fn main() -> ExitCode {
     );
     let servant = ReplicatorServant::new(channel_core, communicator.clone());
     let proxy = adapter.add(
-        Arc::new(cx::ChannelServiceXStateReplicatorServant(Arc::new(servant))),
+        cx::ChannelServiceXStateReplicatorServant::new(servant),
         channel_id,
     );
     let identity = |name: &str| Identity {

@@ -209,89 +209,245 @@ impl<'a> Gen<'a> {
         (ins, outs)
     }
 
-    /// Statements writing `args` (values reachable as `#prefix name`) in Ice's order.
-    fn write_args(&self, args: &[&Arg], out: &Ident, by_ref: bool) -> TokenStream {
-        let mut required: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_none()).collect();
-        // The return value (first in `args`) goes after the out-parameters.
+    /// `args` in Ice's order: required ones (the return value, first in
+    /// `args`, after the out-parameters), then optional ones by tag.
+    fn wire_order<'x>(args: &'x [Arg<'x>]) -> Vec<&'x Arg<'x>> {
+        let mut required: Vec<&Arg> = args.iter().filter(|a| a.tag.is_none()).collect();
         if required.first().is_some_and(|a| a.name == "ice_ret") {
             let r = required.remove(0);
             required.push(r);
         }
-        let mut optional: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_some()).collect();
+        let mut optional: Vec<&Arg> = args.iter().filter(|a| a.tag.is_some()).collect();
         optional.sort_by_key(|a| a.tag);
-        let req = required.iter().map(|a| {
+        required.extend(optional);
+        required
+    }
+
+    /// How a proxy method takes an in-parameter of type `t`.
+    fn param_kind(&self, t: Option<Type>, path: &[String]) -> ParamKind {
+        let rt = rt();
+        match t {
+            Some(Type::Builtin(b)) => match b {
+                Builtin::String => ParamKind::Ref(quote!(str)),
+                Builtin::Object | Builtin::Value => ParamKind::Class(quote!(#rt::ClassRef)),
+                Builtin::ObjectProxy => ParamKind::Proxy(quote!(#rt::ObjectPrx)),
+                _ => ParamKind::Copy(self.rust_type(t, path)),
+            },
+            Some(Type::Proxy(id)) => {
+                let def = self.ast.def(id);
+                ParamKind::Proxy(self.path_to(
+                    path,
+                    &def.scoped,
+                    format_ident!("{}Prx", ident::type_name(&def.name.name)),
+                ))
+            }
+            Some(Type::Def(id)) => match &self.ast.def(id).kind {
+                DefKind::Class(_) | DefKind::ClassForward => {
+                    let class = self.def_path(path, id);
+                    ParamKind::Class(quote!(#rt::Class<#class>))
+                }
+                DefKind::Interface(_) | DefKind::InterfaceForward => {
+                    ParamKind::Class(quote!(#rt::ClassRef))
+                }
+                DefKind::Enum { .. } => ParamKind::Copy(self.def_path(path, id)),
+                DefKind::Sequence { element } => {
+                    let e = self.rust_type(element.resolved, path);
+                    if matches!(element.resolved, Some(Type::Builtin(Builtin::Byte))) {
+                        ParamKind::Ref(quote!([u8]))
+                    } else {
+                        ParamKind::Ref(quote!([#e]))
+                    }
+                }
+                _ => ParamKind::Ref(self.def_path(path, id)),
+            },
+            None => ParamKind::Copy(quote!(())),
+        }
+    }
+
+    /// The type a proxy method takes an in-parameter as: copied, borrowed
+    /// (`&str`, `&[T]`, `&S`), or an optional reference (`Option<&Class<C>>`,
+    /// `Option<&P>`); an optional parameter is `Option` of that (of
+    /// `&Option<_>` for optional classes and proxies).
+    fn param_type(&self, a: &Arg, path: &[String]) -> TokenStream {
+        let kind = self.param_kind(a.ty, path);
+        match (kind, a.tag.is_some()) {
+            (ParamKind::Copy(t), false) => t,
+            (ParamKind::Copy(t), true) => quote!(::std::option::Option<#t>),
+            (ParamKind::Ref(t), false) => quote!(&#t),
+            (ParamKind::Ref(t), true) => quote!(::std::option::Option<&#t>),
+            (ParamKind::Class(t) | ParamKind::Proxy(t), false) => {
+                quote!(::std::option::Option<&#t>)
+            }
+            (ParamKind::Class(t) | ParamKind::Proxy(t), true) => {
+                quote!(::std::option::Option<&::std::option::Option<#t>>)
+            }
+        }
+    }
+
+    /// Statements writing a proxy method's in-parameters in Ice's order.
+    fn write_params(&self, ins: &[Arg], path: &[String]) -> TokenStream {
+        let writes = Self::wire_order(ins).into_iter().map(|a| {
             let n = &a.name;
-            if by_ref {
-                quote!(#out.write(#n);)
-            } else {
-                quote!(#out.write(&#n);)
+            let kind = self.param_kind(a.ty, path);
+            match a.tag {
+                Some(tag) => {
+                    let tag = Literal::i32_unsuffixed(tag);
+                    match kind {
+                        ParamKind::Copy(_) => quote!(ice_o.write_optional(#tag, #n.as_ref());),
+                        _ => quote!(ice_o.write_optional(#tag, #n);),
+                    }
+                }
+                None => match kind {
+                    ParamKind::Copy(_) | ParamKind::Class(_) => quote!(ice_o.write(&#n);),
+                    ParamKind::Ref(_) => quote!(ice_o.write(#n);),
+                    ParamKind::Proxy(_) => quote!(ice_o.write_proxy(#n);),
+                },
             }
         });
-        let opt = optional.iter().map(|a| {
-            let n = &a.name;
-            let tag = Literal::i32_unsuffixed(a.tag.unwrap_or(0));
-            quote!(#out.write_optional(#tag, #n.as_ref());)
+        quote!(#(#writes)*)
+    }
+
+    /// Statements writing the outputs `ice_r` (an operation's results) in
+    /// Ice's order.
+    fn write_results(outs: &[Arg]) -> TokenStream {
+        let single = outs.len() == 1;
+        let writes = Self::wire_order(outs).into_iter().map(|a| {
+            let f = Self::output_field(a);
+            match (a.tag, single) {
+                (Some(tag), true) => {
+                    let tag = Literal::i32_unsuffixed(tag);
+                    quote!(ice_o.write_optional(#tag, ice_r.as_ref());)
+                }
+                (Some(tag), false) => {
+                    let tag = Literal::i32_unsuffixed(tag);
+                    quote!(ice_o.write_optional(#tag, ice_r.#f.as_ref());)
+                }
+                (None, true) => quote!(ice_o.write(ice_r);),
+                (None, false) => quote!(ice_o.write(&ice_r.#f);),
+            }
         });
-        quote!(#(#req)* #(#opt)*)
+        quote!(#(#writes)*)
     }
 
     /// Statements reading `args` into locals named like them, in Ice's order.
-    fn read_args(&self, args: &[&Arg], input: &Ident, path: &[String]) -> TokenStream {
-        let mut required: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_none()).collect();
-        if required.first().is_some_and(|a| a.name == "ice_ret") {
-            let r = required.remove(0);
-            required.push(r);
-        }
-        let mut optional: Vec<&&Arg> = args.iter().filter(|a| a.tag.is_some()).collect();
-        optional.sort_by_key(|a| a.tag);
-        let req = required.iter().map(|a| {
+    fn read_args(&self, args: &[Arg], path: &[String]) -> TokenStream {
+        let reads = Self::wire_order(args).into_iter().map(|a| {
             let n = &a.name;
             let t = self.arg_type(a, path);
-            quote!(let #n: #t = #input.read()?;)
+            match a.tag {
+                Some(tag) => {
+                    let tag = Literal::i32_unsuffixed(tag);
+                    quote!(let #n: #t = ice_i.read_optional(#tag)?;)
+                }
+                None => quote!(let #n: #t = ice_i.read()?;),
+            }
         });
-        let opt = optional.iter().map(|a| {
-            let n = &a.name;
-            let t = self.arg_type(a, path);
-            let tag = Literal::i32_unsuffixed(a.tag.unwrap_or(0));
-            quote!(let #n: #t = #input.read_optional(#tag)?;)
-        });
-        quote!(#(#req)* #(#opt)*)
+        quote!(#(#reads)*)
     }
 
-    /// The Rust type of an operation's outputs: `()`, one type, or a tuple.
-    fn outputs_type(&self, outs: &[Arg], path: &[String]) -> TokenStream {
-        let ts: Vec<_> = outs.iter().map(|a| self.arg_type(a, path)).collect();
-        match ts.len() {
-            1 => ts[0].clone(),
-            _ => quote!((#(#ts),*)),
+    /// The field of a result struct holding output `a`.
+    fn output_field(a: &Arg) -> Ident {
+        if a.name == "ice_ret" {
+            format_ident!("return_value")
+        } else {
+            a.name.clone()
         }
     }
 
-    fn outputs_value(outs: &[Arg]) -> TokenStream {
-        let ns: Vec<_> = outs.iter().map(|a| &a.name).collect();
-        match ns.len() {
+    /// The Rust type of an operation's outputs: `()`, the single output's
+    /// type, or the generated result struct.
+    fn outputs_type(
+        &self,
+        iface: &Definition,
+        op: &Operation,
+        outs: &[Arg],
+        path: &[String],
+    ) -> TokenStream {
+        match outs.len() {
+            0 => quote!(()),
+            1 => self.arg_type(&outs[0], path),
+            _ => self.path_to(path, &iface.scoped, Self::op_type(iface, op, "Result")),
+        }
+    }
+
+    /// The outputs read into locals (as [`Self::read_args`] names them) as
+    /// the value the operation returns.
+    fn outputs_value(
+        &self,
+        iface: &Definition,
+        op: &Operation,
+        outs: &[Arg],
+        path: &[String],
+    ) -> TokenStream {
+        match outs.len() {
+            0 => quote!(()),
             1 => {
-                let n = ns[0];
+                let n = &outs[0].name;
                 quote!(#n)
             }
-            _ => quote!((#(#ns),*)),
+            _ => {
+                let ty = self.outputs_type(iface, op, outs, path);
+                let fields = outs.iter().map(|a| {
+                    let f = Self::output_field(a);
+                    let n = &a.name;
+                    if f == *n {
+                        quote!(#f)
+                    } else {
+                        quote!(#f: #n)
+                    }
+                });
+                quote!(#ty { #(#fields),* })
+            }
         }
     }
 
-    /// Path to the tree root's `ice_registry()` from module `path`.
-    fn registry_call(path: &[String]) -> TokenStream {
+    /// `{Interface}{Operation}{suffix}`: the result struct and the error
+    /// enum of an operation, named after the interface that declares it.
+    fn op_type(iface: &Definition, op: &Operation, suffix: &str) -> Ident {
+        format_ident!(
+            "{}{}{}",
+            ident::type_name(&iface.name.name),
+            ident::type_name(&op.name.name),
+            suffix
+        )
+    }
+
+    /// The error type of an operation: `RuntimeError`, or its generated enum.
+    fn error_type(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
+        if op.throws.iter().any(|(_, d)| d.is_some()) {
+            self.path_to(path, &iface.scoped, Self::op_type(iface, op, "Error"))
+        } else {
+            quote!(::ice_proto::RuntimeError)
+        }
+    }
+
+    /// Path to the tree root's `ice_registry` function from module `path`.
+    fn registry_fn(path: &[String]) -> TokenStream {
         let supers = path.iter().map(|_| quote!(super::));
-        quote!(#(#supers)* ice_registry())
+        quote!(#(#supers)* ice_registry)
     }
 
-    /// The format an operation's proxy method writes its parameters in.
-    fn format_of(&self, iface: &Definition, op: &Operation) -> TokenStream {
+    /// What the runtime is told of `op` (`codegen::Op`).
+    fn op_info(iface: &Definition, op: &Operation, ins: &[Arg], outs: &[Arg]) -> TokenStream {
         let rt = rt();
-        match explicit_format(iface, op) {
-            Some(true) => quote!(#rt::Format::Sliced),
-            Some(false) => quote!(#rt::Format::Compact),
-            None => quote!(self.proxy.communicator().default_format()),
+        let name = &op.name.name;
+        let mut chain = vec![quote!(#rt::Op::new(#name))];
+        if op.idempotent {
+            chain.push(quote!(idempotent()));
         }
+        if ins.is_empty() {
+            chain.push(quote!(no_params()));
+        }
+        if !outs.is_empty() {
+            chain.push(quote!(returns()));
+        }
+        if op.throws.iter().any(|(_, d)| d.is_some()) {
+            chain.push(quote!(throws()));
+        }
+        if let Some(sliced) = explicit_format(iface, op) {
+            chain.push(quote!(format(#sliced)));
+        }
+        quote!(#(#chain).*)
     }
 
     pub(super) fn interface(&self, id: DefId, def: &Definition, path: &[String]) -> TokenStream {
@@ -307,7 +463,6 @@ impl<'a> Gen<'a> {
             .collect();
         type_ids.push("::Ice::Object".to_string());
         type_ids[1..].sort();
-        let registry = Self::registry_call(path);
         let rt = rt();
         // A derived proxy converts to each base's proxy type.
         let upcasts: Vec<TokenStream> = chain
@@ -331,26 +486,32 @@ impl<'a> Gen<'a> {
             })
             .collect();
 
+        // Each operation is written once, in the interface declaring it;
+        // the proxy and dispatcher of a derived interface call that.
         let mut prx_methods = Vec::new();
-        let mut errors = Vec::new();
+        let mut op_items = Vec::new();
+        let mut dispatch_fns = Vec::new();
         let mut arms = Vec::new();
         for iid in &chain {
             let idef = self.ast.def(*iid);
             let Some(idata) = self.service(*iid) else {
                 continue;
             };
+            let own = *iid == chain[0];
             for op in idata.operations {
-                let (m, e) = self.proxy_method(idef, op, &name, path, &registry);
-                prx_methods.push(m);
-                errors.extend(e);
-                arms.push(self.dispatch_arm(idef, op, path));
+                prx_methods.push(self.proxy_method(idef, op, path, own));
+                arms.push(self.dispatch_arm(idef, op, path, own));
+                if own {
+                    op_items.extend(self.op_items(idef, op, path));
+                    dispatch_fns.push(self.dispatch_fn(idef, op, path));
+                }
             }
         }
         let own_ops: Vec<TokenStream> = match self.service(id) {
             Some(d) => d
                 .operations
                 .iter()
-                .map(|op| self.servant_method(op, path))
+                .map(|op| self.servant_method(def, op, path))
                 .collect(),
             None => Vec::new(),
         };
@@ -435,7 +596,7 @@ impl<'a> Gen<'a> {
                 #(#prx_methods)*
             }
 
-            #(#errors)*
+            #(#op_items)*
 
             #doc
             pub trait #trait_name: #bounds {
@@ -444,7 +605,16 @@ impl<'a> Gen<'a> {
 
             #[doc = #servant_doc]
             #[derive(Debug)]
-            pub struct #servant<T>(pub ::std::sync::Arc<T>);
+            pub struct #servant<T>(pub T);
+
+            impl<T: #trait_name> #servant<T> {
+                /// The dispatcher of `imp`, ready for `ObjectAdapter::add`.
+                pub fn new(imp: T) -> ::std::sync::Arc<Self> {
+                    ::std::sync::Arc::new(Self(imp))
+                }
+
+                #(#dispatch_fns)*
+            }
 
             impl<T: #trait_name> ::ice_proto::adapter::Servant for #servant<T> {
                 fn type_ids(&self) -> &[&str] {
@@ -459,10 +629,7 @@ impl<'a> Gen<'a> {
                     ::std::boxed::Box::pin(async move {
                         match current.operation.as_str() {
                             #(#arms)*
-                            _ => {
-                                let _ = params;
-                                ::std::result::Result::Err(::ice_proto::adapter::DispatchError::OperationNotExist)
-                            }
+                            _ => ::std::result::Result::Err(::ice_proto::adapter::DispatchError::OperationNotExist),
                         }
                     })
                 }
@@ -470,107 +637,135 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// The proxy method of `op` (declared by `iface`): in the declaring
+    /// proxy it calls the hidden `ice_call_<op>` holding the marshalling
+    /// (`own`), in a derived proxy it calls the declaring proxy's.
     fn proxy_method(
         &self,
         iface: &Definition,
         op: &Operation,
-        iname: &Ident,
         path: &[String],
-        registry: &TokenStream,
-    ) -> (TokenStream, Option<TokenStream>) {
-        let rt = rt();
+        own: bool,
+    ) -> TokenStream {
         let mname = ident::field_name(&op.name.name);
-        let opname = &op.name.name;
+        let call = format_ident!("ice_call_{}", mname.to_string().trim_start_matches("r#"));
         let (ins, outs) = self.op_args(op);
-        let params = ins.iter().map(|a| {
-            let n = &a.name;
-            let t = self.arg_type(a, path);
-            quote!(#n: &#t)
-        });
-        let in_refs: Vec<&Arg> = ins.iter().collect();
-        let write = self.write_args(&in_refs, &format_ident!("ice_out"), true);
-        let out_refs: Vec<&Arg> = outs.iter().collect();
-        let read = self.read_args(&out_refs, &format_ident!("ice_in"), path);
-        let out_ty = self.outputs_type(&outs, path);
-        let out_val = Self::outputs_value(&outs);
-        // Ice's TwowayOnlyException: checked before anything is sent.
-        let twoway_only = !outs.is_empty() || !op.throws.is_empty();
-        let require_twoway = twoway_only.then(|| quote!(self.proxy.require_twoway(#opname)?;));
-        let oneway_return = (!twoway_only).then(|| {
-            quote! {
-                if !self.proxy.is_twoway() {
-                    let _ = results;
-                    return ::std::result::Result::Ok(());
-                }
+        let params: Vec<TokenStream> = ins
+            .iter()
+            .map(|a| {
+                let n = &a.name;
+                let t = self.param_type(a, path);
+                quote!(#n: #t)
+            })
+            .collect();
+        let names: Vec<&Ident> = ins.iter().map(|a| &a.name).collect();
+        let out_ty = self.outputs_type(iface, op, &outs, path);
+        let err_ty = self.error_type(iface, op, path);
+        let doc = doc_attrs(op.doc.as_deref(), &format!("Calls `{}`.", op.name.name));
+        let lints = Self::signature_lints(&mname, &ins, true, 0);
+        let declaring = if own {
+            quote!(Self)
+        } else {
+            self.path_to(
+                path,
+                &iface.scoped,
+                format_ident!("{}Prx", ident::type_name(&iface.name.name)),
+            )
+        };
+        let public = quote! {
+            #doc
+            #lints
+            pub async fn #mname(&self, #(#params),*) -> ::std::result::Result<#out_ty, #err_ty> {
+                #declaring::#call(&self.proxy, #(#names),*).await
             }
-        });
+        };
+        if !own {
+            return public;
+        }
+        let rt = rt();
+        let info = Self::op_info(iface, op, &ins, &outs);
+        let registry = Self::registry_fn(path);
+        let write = self.write_params(&ins, path);
         let write_pending = self
             .ins_use_classes(op)
-            .then(|| quote!(ice_out.write_pending_classes();));
+            .then(|| quote!(ice_o.write_pending_classes();));
+        let read = self.read_args(&outs, path);
         let read_pending = self
             .outs_use_classes(op)
-            .then(|| quote!(ice_in.read_pending_classes()?;));
-        let mode = if op.idempotent {
-            quote!(Idempotent)
+            .then(|| quote!(ice_i.read_pending_classes()?;));
+        let value = self.outputs_value(iface, op, &outs, path);
+        let ice_o = if ins.is_empty() {
+            quote!(_)
         } else {
-            quote!(Normal)
+            quote!(ice_o)
         };
-        let format = self.format_of(iface, op);
-        let throws: Vec<DefId> = op.throws.iter().filter_map(|(_, d)| *d).collect();
-        let doc = doc_attrs(op.doc.as_deref(), &format!("Calls `{opname}`."));
-        // No in-parameters: the empty encapsulation, without a stream.
-        let encode_params = if ins.is_empty() {
-            quote! {
-                let params = ::ice_proto::protocol::Encapsulation::empty(self.proxy.encoding());
-            }
+        let ice_i = if outs.is_empty() {
+            quote!(_)
         } else {
-            quote! {
-                let encoding = self.proxy.encoding();
-                let params = ::ice_proto::adapter::encapsulate(encoding, #format, |ice_out| {
-                    #write
-                    #write_pending
-                    let _ = ice_out;
-                });
+            quote!(ice_i)
+        };
+        let hidden_lints = Self::signature_lints(&mname, &ins, false, 0);
+        quote! {
+            #public
+
+            #[doc(hidden)]
+            #hidden_lints
+            pub async fn #call(
+                ice_proxy: &::ice_proto::proxy::ObjectPrx,
+                #(#params),*
+            ) -> ::std::result::Result<#out_ty, #err_ty> {
+                #rt::invoke(
+                    ice_proxy,
+                    #info,
+                    #registry,
+                    |#ice_o| { #write #write_pending },
+                    |#ice_i| {
+                        #read
+                        #read_pending
+                        ::std::result::Result::Ok(#value)
+                    },
+                )
+                .await
             }
-        };
-        let open_results = quote! {
-            let mut ice_in = self
-                .proxy
-                .results_input(&results, #registry)
-                .map_err(::ice_proto::RuntimeError::from)?;
-        };
-        // No results: an empty encapsulation needs no stream to be checked.
-        let decode_results = if outs.is_empty() {
-            quote! {
-                if !results.is_empty_and_supported() {
-                    #open_results
-                    ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
+        }
+    }
+
+    /// The items an operation declares once: the result struct of several
+    /// outputs, the error enum of declared exceptions.
+    fn op_items(&self, iface: &Definition, op: &Operation, path: &[String]) -> Vec<TokenStream> {
+        let rt = rt();
+        let opname = &op.name.name;
+        let (_, outs) = self.op_args(op);
+        let mut items = Vec::new();
+        if outs.len() > 1 {
+            let sname = Self::op_type(iface, op, "Result");
+            let fields = outs.iter().map(|a| {
+                let f = Self::output_field(a);
+                let t = self.arg_type(a, path);
+                let doc = if a.name == "ice_ret" {
+                    " The return value.".to_string()
+                } else {
+                    format!(
+                        " The out-parameter `{}`.",
+                        a.name.to_string().trim_end_matches('_')
+                    )
+                };
+                quote!(#[doc = #doc] pub #f: #t,)
+            });
+            let doc = format!(" The outputs of `{opname}`.");
+            items.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone, PartialEq, Default)]
+                pub struct #sname {
+                    #(#fields)*
                 }
-            }
-        } else {
-            quote! {
-                #open_results
-                #read
-                #read_pending
-                ice_in.end_encapsulation().map_err(::ice_proto::RuntimeError::from)?;
-            }
-        };
-        let (err_ty, err_item, user_arm) = if throws.is_empty() {
-            (
-                quote!(::ice_proto::RuntimeError),
-                None,
-                quote! {
-                    ::ice_proto::proxy::Outcome::UserException(_) => {
-                        return ::std::result::Result::Err(::ice_proto::RuntimeError::UnknownUserException(
-                            ::std::string::String::from("undeclared user exception"),
-                        ));
-                    }
-                },
-            )
-        } else {
-            let ename = format_ident!("{}{}Error", iname, ident::type_name(&op.name.name));
+            });
+        }
+        let throws: Vec<DefId> = op.throws.iter().filter_map(|(_, d)| *d).collect();
+        if !throws.is_empty() {
+            let ename = Self::op_type(iface, op, "Error");
             // Most derived first, so a handler gets the most specific declared type.
-            let mut sorted = throws.clone();
+            let mut sorted = throws;
             sorted.sort_by_key(|d| std::cmp::Reverse(self.exception_depth(*d, 0)));
             let variants: Vec<_> = sorted
                 .iter()
@@ -588,23 +783,10 @@ impl<'a> Gen<'a> {
                     format!(" The declared exception `{s}`, or one derived from it, as received.");
                 quote!(#[doc = #doc] #v(#rt::Thrown<#p>),)
             });
-            let displays = variants
-                .iter()
-                .map(|(v, _, _)| quote!(Self::#v(e) => ::std::fmt::Display::fmt(e, f),));
-            let to_dispatch = variants
-                .iter()
-                .map(|(v, _, _)| quote!(#ename::#v(e) => Self::from(e),));
-            let downcasts = variants.iter().map(|(v, p, _)| {
-                quote! {
-                    let ex = match #rt::Thrown::<#p>::try_from_box(ex) {
-                        ::std::result::Result::Ok(e) => return ::std::result::Result::Err(#ename::#v(e)),
-                        ::std::result::Result::Err(ex) => ex,
-                    };
-                }
-            });
+            let listed = variants.iter().map(|(v, p, _)| quote!(#v(#p)));
             let edoc =
                 format!(" Why `{opname}` failed: a runtime error or a declared user exception.");
-            let item = quote! {
+            items.push(quote! {
                 #[doc = #edoc]
                 #[derive(Debug)]
                 #[non_exhaustive]
@@ -614,100 +796,30 @@ impl<'a> Gen<'a> {
                     #(#decls)*
                 }
 
-                impl ::std::fmt::Display for #ename {
-                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        match self {
-                            Self::Runtime(e) => ::std::fmt::Display::fmt(e, f),
-                            #(#displays)*
-                        }
-                    }
-                }
-
-                impl ::std::error::Error for #ename {}
-
-                impl ::std::convert::From<::ice_proto::RuntimeError> for #ename {
-                    fn from(e: ::ice_proto::RuntimeError) -> Self {
-                        Self::Runtime(e)
-                    }
-                }
-
-                impl ::std::convert::From<#rt::Error> for #ename {
-                    fn from(e: #rt::Error) -> Self {
-                        Self::Runtime(::ice_proto::RuntimeError::from(e))
-                    }
-                }
-
-                /// A servant re-throws what the call received: the user
-                /// exception unchanged, a runtime error as an unknown local
-                /// exception.
-                impl ::std::convert::From<#ename> for ::ice_proto::adapter::DispatchError {
-                    fn from(e: #ename) -> Self {
-                        match e {
-                            #ename::Runtime(e) => Self::from(e),
-                            #(#to_dispatch)*
-                        }
-                    }
-                }
-            };
-            let arm = quote! {
-                ::ice_proto::proxy::Outcome::UserException(encaps) => {
-                    let ex = self.proxy.read_user_exception(&encaps, #registry)?;
-                    #(#downcasts)*
-                    return ::std::result::Result::Err(#ename::Runtime(
-                        ::ice_proto::RuntimeError::UnknownUserException(::std::string::String::from(ex.ice_id())),
-                    ));
-                }
-            };
-            (quote!(#ename), Some(item), arm)
-        };
-        let lints = Self::signature_lints(&mname, &ins, &outs);
-        let method = quote! {
-            #doc
-            #lints
-            pub async fn #mname(
-                &self,
-                #(#params,)*
-                context: ::std::option::Option<&::ice_proto::protocol::Context>,
-            ) -> ::std::result::Result<#out_ty, #err_ty> {
-                #require_twoway
-                #encode_params
-                let outcome = self
-                    .proxy
-                    .ice_invoke(#opname, ::ice_proto::protocol::OperationMode::#mode, params, context)
-                    .await?;
-                let results = match outcome {
-                    ::ice_proto::proxy::Outcome::Ok(encaps) => encaps,
-                    #user_arm
-                };
-                #oneway_return
-                #decode_results
-                ::std::result::Result::Ok(#out_val)
-            }
-        };
-        (method, err_item)
+                #rt::operation_error!(#ename { #(#listed),* });
+            });
+        }
+        items
     }
 
     /// Clippy lints the Slice signature decides, allowed on that one
-    /// method only: more than seven arguments (the in-parameters plus
-    /// `self` and the context or current), and the tuple of several
-    /// outputs (its score depends on the Slice types, so any tuple), and a
-    /// Slice name that Rust's conventions would give another receiver
-    /// (`fromX`, `intoX`, `toXMut` taking `&self`).
-    fn signature_lints(name: &Ident, ins: &[Arg], outs: &[Arg]) -> TokenStream {
+    /// function only: more than seven arguments (the in-parameters, the
+    /// receiver or proxy, and `extra`: the servant's `current`), and, for a
+    /// method (`receiver`), a Slice name that Rust's conventions would give
+    /// another receiver (`fromX`, `intoX`, `toXMut` taking `&self`).
+    fn signature_lints(name: &Ident, ins: &[Arg], receiver: bool, extra: usize) -> TokenStream {
         let mut lints = Vec::new();
         let n = name.to_string();
         let n = n.strip_prefix("r#").unwrap_or(&n);
-        if n.starts_with("from_")
-            || n.starts_with("into_")
-            || (n.starts_with("to_") && n.ends_with("_mut"))
+        if receiver
+            && (n.starts_with("from_")
+                || n.starts_with("into_")
+                || (n.starts_with("to_") && n.ends_with("_mut")))
         {
             lints.push(quote!(clippy::wrong_self_convention));
         }
-        if ins.len() + 2 > 7 {
+        if ins.len() + 1 + extra > 7 {
             lints.push(quote!(clippy::too_many_arguments));
-        }
-        if outs.len() > 1 {
-            lints.push(quote!(clippy::type_complexity));
         }
         if lints.is_empty() {
             quote!()
@@ -729,7 +841,7 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn servant_method(&self, op: &Operation, path: &[String]) -> TokenStream {
+    fn servant_method(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
         let mname = ident::field_name(&op.name.name);
         let (ins, outs) = self.op_args(op);
         let params = ins.iter().map(|a| {
@@ -737,7 +849,7 @@ impl<'a> Gen<'a> {
             let t = self.arg_type(a, path);
             quote!(#n: #t)
         });
-        let out_ty = self.outputs_type(&outs, path);
+        let out_ty = self.outputs_type(iface, op, &outs, path);
         let doc = doc_attrs(
             op.doc.as_deref(),
             &format!(
@@ -745,7 +857,7 @@ impl<'a> Gen<'a> {
                 op.name.name
             ),
         );
-        let lints = Self::signature_lints(&mname, &ins, &outs);
+        let lints = Self::signature_lints(&mname, &ins, true, 1);
         quote! {
             #doc
             #lints
@@ -757,92 +869,106 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn dispatch_arm(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
-        // Called through the declaring trait's path: a base interface's
-        // trait may live in another module, not in scope here.
+    /// The hidden dispatcher of one operation, in the servant of the
+    /// interface declaring it: reads the parameters, calls the
+    /// implementation, writes the results.
+    fn dispatch_fn(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
+        let rt = rt();
+        // Called through the declaring trait's path, as written from here.
         let trait_path = self.path_to(path, &iface.scoped, Self::trait_ident(iface));
         let mname = ident::field_name(&op.name.name);
-        let opname = &op.name.name;
+        let dname = format_ident!(
+            "ice_dispatch_{}",
+            mname.to_string().trim_start_matches("r#")
+        );
         let (ins, outs) = self.op_args(op);
-        let in_refs: Vec<&Arg> = ins.iter().collect();
-        let read = self.read_args(&in_refs, &format_ident!("ice_in"), path);
-        let in_names = ins.iter().map(|a| &a.name);
-        let out_refs: Vec<&Arg> = outs.iter().collect();
-        let write = self.write_args(&out_refs, &format_ident!("ice_out"), false);
-        let out_val = Self::outputs_value(&outs);
-        let read_pending = self
-            .ins_use_classes(op)
-            .then(|| quote!(ice_in.read_pending_classes()?;));
-        let write_pending = self
-            .outs_use_classes(op)
-            .then(|| quote!(ice_out.write_pending_classes();));
-        let registry = Self::registry_call(path);
+        let info = Self::op_info(iface, op, &ins, &outs);
+        let registry = Self::registry_fn(path);
+        let names: Vec<&Ident> = ins.iter().map(|a| &a.name).collect();
         // `current.format` is the communicator's default format; metadata
         // overrides it for the results and user exceptions alike.
-        let sliced_current = explicit_format(iface, op).map(|sliced| {
-            let rt = rt();
-            let format = if sliced {
-                quote!(#rt::Format::Sliced)
-            } else {
-                quote!(#rt::Format::Compact)
-            };
-            quote!(let current = &current.clone().with_format(#format);)
-        });
-        // A user exception goes out in the operation's format.
-        let encoded_for = sliced_current
+        let format = explicit_format(iface, op)
             .is_some()
-            .then(|| quote!(.map_err(|e| e.encoded_for(current))));
-        let open_params = quote! {
-            let mut ice_in = current.params_input(&params, #registry)?;
-        };
-        // No in-parameters: an empty encapsulation needs no stream to be
-        // checked; no results: the empty encapsulation, without a stream.
-        let decode_params = if ins.is_empty() {
-            quote! {
-                if !params.is_empty_and_supported() {
-                    #open_params
-                    ice_in.end_encapsulation()?;
-                }
-            }
+            .then(|| quote!(let current = &*#rt::current_for(current, ICE_OP);));
+        let read_params = if ins.is_empty() {
+            quote!(#rt::no_params(current, &ice_params, #registry)?;)
         } else {
-            // In a block, so that the stream is dropped before the call
-            // and is not kept in the dispatch future across its await.
-            let names: Vec<&Ident> = ins.iter().map(|a| &a.name).collect();
+            let read = self.read_args(&ins, path);
+            let pending = self
+                .ins_use_classes(op)
+                .then(|| quote!(ice_i.read_pending_classes()?;));
             quote! {
-                let (#(#names,)*) = {
-                    #open_params
+                let (#(#names,)*) = #rt::read_params(current, &ice_params, #registry, |ice_i| {
                     #read
-                    #read_pending
-                    ice_in.end_encapsulation()?;
-                    (#(#names,)*)
-                };
+                    #pending
+                    ::std::result::Result::Ok((#(#names,)*))
+                })?;
             }
         };
-        let encode_results = if outs.is_empty() {
-            quote! {
-                ::std::result::Result::Ok(::ice_proto::protocol::Encapsulation::empty(current.encoding))
-            }
+        let write = Self::write_results(&outs);
+        let write_pending = self
+            .outs_use_classes(op)
+            .then(|| quote!(ice_o.write_pending_classes();));
+        let (ice_o, ice_r) = if outs.is_empty() {
+            (quote!(_), quote!(_))
         } else {
-            // The results are dropped once a large reply is written, not
-            // before it is sent.
-            quote! {
-                let ice_results = ::ice_proto::adapter::encapsulate(current.encoding, current.format, |ice_out| {
-                    #write
-                    #write_pending
-                    let _ = ice_out;
-                });
-                ::std::result::Result::Ok(::ice_proto::adapter::keep_until_sent(ice_results, #out_val))
-            }
+            (quote!(ice_o), quote!(ice_r))
         };
         quote! {
-            #opname => {
-                #sliced_current
-                #decode_params
-                let #out_val = <T as #trait_path>::#mname(&*self.0, #(#in_names,)* current).await #encoded_for?;
-                #encode_results
+            #[doc(hidden)]
+            pub async fn #dname(
+                ice_imp: &T,
+                current: &::ice_proto::adapter::Current,
+                ice_params: ::ice_proto::protocol::Encapsulation,
+            ) -> ::ice_proto::adapter::DispatchResult {
+                const ICE_OP: #rt::Op = #info;
+                #format
+                #read_params
+                let ice_result = <T as #trait_path>::#mname(ice_imp, #(#names,)* current).await;
+                #rt::reply(current, ICE_OP, ice_result, |#ice_o, #ice_r| { #write #write_pending })
             }
         }
     }
+
+    /// The match arm dispatching `op` (declared by `iface`) to its hidden
+    /// dispatcher, in this servant (`own`) or the declaring interface's.
+    fn dispatch_arm(
+        &self,
+        iface: &Definition,
+        op: &Operation,
+        path: &[String],
+        own: bool,
+    ) -> TokenStream {
+        let mname = ident::field_name(&op.name.name);
+        let dname = format_ident!(
+            "ice_dispatch_{}",
+            mname.to_string().trim_start_matches("r#")
+        );
+        let opname = &op.name.name;
+        let servant = if own {
+            quote!(Self)
+        } else {
+            let s = self.path_to(
+                path,
+                &iface.scoped,
+                format_ident!("{}Servant", ident::type_name(&iface.name.name)),
+            );
+            quote!(#s::<T>)
+        };
+        quote!(#opname => #servant::#dname(&self.0, current, params).await,)
+    }
+}
+
+/// How a proxy method takes an in-parameter (see `Gen::param_type`).
+enum ParamKind {
+    /// By value: numbers, `bool`, enums.
+    Copy(TokenStream),
+    /// By reference to this type: `str`, `[T]`, structs, dictionaries.
+    Ref(TokenStream),
+    /// A class instance, as `Option<&T>`.
+    Class(TokenStream),
+    /// A proxy, as `Option<&T>`.
+    Proxy(TokenStream),
 }
 
 /// The format `["format:...]` metadata chooses for an operation of
@@ -878,9 +1004,12 @@ mod tests {
         }
     }
 
-    /// The text of the proxy method `name`, up to the next method.
+    /// The text of the proxy's marshalling function of operation `name`,
+    /// up to the next method.
     fn method<'c>(code: &'c str, name: &str) -> &'c str {
-        let start = code.find(&format!("pub async fn {name}(")).unwrap_or(0);
+        let start = code
+            .find(&format!("pub async fn ice_call_{name}("))
+            .unwrap_or(0);
         let rest = &code[start..];
         let end = rest.find("\n        }\n").map_or(rest.len(), |e| e + 10);
         &rest[..end]
@@ -897,12 +1026,13 @@ mod tests {
             "pub o: Option<_ice::ObjectPrx>",
             "pub type Ps = Vec<Option<super::PPrx>>",
             "::std::collections::BTreeMap<String, Option<super::PPrx>>",
-            "a: &Option<super::PPrx>",
-            "b: &Option<Option<super::PPrx>>",
+            "a: Option<&super::PPrx>",
+            "b: Option<&Option<super::PPrx>>",
+            "ice_o.write_proxy(a);",
+            "ice_o.write_optional(1, b);",
             "impl ::std::convert::From<QPrx> for super::PPrx",
             "impl _ice::TypedProxy for QPrx",
-            ".results_input(&results, super::ice_registry())",
-            ".params_input(&params, super::super::ice_registry())",
+            "super::super::ice_registry,",
         ] {
             assert!(code.contains(want), "missing `{want}` in\n{code}");
         }
@@ -924,14 +1054,19 @@ mod tests {
     fn signature_lints_are_allowed_on_the_method_only() {
         let code = gen("module M { interface I { \
              void many(int a, int b, int c, int d, int e, int f); \
+             void more(int a, int b, int c, int d, int e, int f, int g); \
              int two(out int x); void few(int a); } }");
-        let allowed = |lint: &str, op: &str| {
-            code.contains(&format!(
-                "#[allow(clippy::{lint})]\n        pub async fn {op}("
-            )) && code.contains(&format!("#[allow(clippy::{lint})]\n        fn {op}("))
-        };
-        assert!(allowed("too_many_arguments", "many"), "{code}");
-        assert!(allowed("type_complexity", "two"), "{code}");
+        let allowed =
+            |lint: &str, f: &str| code.contains(&format!("#[allow(clippy::{lint})]\n        {f}("));
+        // Servant methods take `&self` and `current` besides the parameters;
+        // proxy methods `&self` or the proxy.
+        assert!(allowed("too_many_arguments", "fn many"), "{code}");
+        assert!(allowed("too_many_arguments", "fn more"), "{code}");
+        assert!(allowed("too_many_arguments", "pub async fn more"), "{code}");
+        assert!(
+            allowed("too_many_arguments", "pub async fn ice_call_more"),
+            "{code}"
+        );
         assert_eq!(code.matches("#[allow(clippy::").count(), 4, "{code}");
         assert!(!code.contains("#![allow"), "{code}");
     }
@@ -945,22 +1080,23 @@ mod tests {
              [\"format:default\"] C asked(int x); } \
              interface J { C plain(int x); } }");
         let table = [
-            ("dflt", "_ice::Format::Sliced"),
-            ("compact", "_ice::Format::Compact"),
-            ("asked", "self.proxy.communicator().default_format()"),
-            ("plain", "self.proxy.communicator().default_format()"),
+            ("dflt", Some("format(true)")),
+            ("compact", Some("format(false)")),
+            ("asked", None),
+            ("plain", None),
         ];
         for (op, want) in table {
-            assert!(
-                method(&code, op).contains(want),
-                "{op}: no `{want}` in\n{code}"
-            );
+            let m = method(&code, op);
+            match want {
+                Some(want) => assert!(m.contains(want), "{op}: no `{want}` in\n{code}"),
+                None => assert!(!m.contains("format("), "{op}: a format in\n{code}"),
+            }
         }
         // Dispatch: results and user exceptions follow `current.format`,
         // which the metadata overrides and the adapter otherwise sets from
         // the communicator.
         // (`dflt` and `compact` only).
-        assert_eq!(code.matches(".with_format(").count(), 2, "{code}");
+        assert_eq!(code.matches("_ice::current_for(").count(), 2, "{code}");
     }
 
     #[test]

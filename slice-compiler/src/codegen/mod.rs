@@ -109,7 +109,7 @@
 //!   `intoX`, `toXMut`).
 //!
 //! Generated code reaches the runtime only through
-//! `::ice_proto::encoding::codegen`, and uses no `use` item, so no Slice
+//! `::ice_proto::codegen`, and uses no `use` item, so no Slice
 //! name can shadow what it needs.
 
 pub mod ident;
@@ -137,7 +137,7 @@ pub enum Error {
 }
 
 /// The runtime path generated code uses inside a Slice module: each module
-/// that needs it has `use ::ice_proto::encoding::codegen as _ice;` (Slice
+/// that needs it has `use ::ice_proto::codegen as _ice;` (Slice
 /// identifiers cannot start with `_`, so no definition can take the name).
 fn rt() -> TokenStream {
     quote!(_ice)
@@ -388,7 +388,7 @@ impl ModNode {
 
     fn into_tokens(self, root: bool) -> TokenStream {
         let rt = if root {
-            quote!(::ice_proto::encoding::codegen)
+            quote!(::ice_proto::codegen)
         } else {
             rt()
         };
@@ -465,7 +465,7 @@ impl ModNode {
                     )
                 });
             body = quote! {
-                use ::ice_proto::encoding::codegen as _ice;
+                use ::ice_proto::codegen as _ice;
                 #typed_proxy
                 #body
             };
@@ -1915,16 +1915,12 @@ mod tests {
     #[test]
     fn idempotent_operations_use_the_idempotent_mode() {
         let code = gen("module M { interface I { idempotent void a(); void b(); } }");
-        // The mode follows the operation name in the `ice_invoke` call.
-        let mode_after = |op: &str| {
-            let at = code.find(&format!("\"{op}\",")).unwrap_or(0);
-            let window: String = code[at..].chars().take(120).collect();
-            window
-        };
-        assert!(
-            mode_after("a").contains("OperationMode::Idempotent"),
+        // Proxy and dispatcher tell the runtime the mode with the name.
+        assert_eq!(
+            code.matches("_ice::Op::new(\"a\").idempotent()").count(),
+            2,
             "{code}"
         );
-        assert!(mode_after("b").contains("OperationMode::Normal"), "{code}");
+        assert_eq!(code.matches("idempotent()").count(), 2, "{code}");
     }
 }

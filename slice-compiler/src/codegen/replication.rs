@@ -1134,7 +1134,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
         ops_lit(&p.ops.get_all),
         ops_lit(&p.ops.add_listener),
     );
-    let rt = quote!(::ice_proto::encoding::codegen);
+    let rt = quote!(::ice_proto::codegen);
     let mod_doc = format!(
         " Glue for the State Replicator `{}` and its listener `{}`.",
         rdef.scoped, ldef.scoped
@@ -1299,13 +1299,12 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
     let push_removed = match &p.ops.items_removed {
         Some(op) => {
             let op = m(op);
-            quote!(self.prx.#op(&keys.to_vec(), ::std::option::Option::None).await)
+            quote!(self.prx.#op(&keys.to_vec()).await)
         }
         None => quote! {
             self.prx
                 .#items_set(
                     &Item::to_seq(&keys.iter().cloned().map(Item::removal).collect::<::std::vec::Vec<_>>()),
-                    ::std::option::Option::None,
                 )
                 .await
         },
@@ -1369,8 +1368,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 quote! {
                     self.replicator
                         .#op(
-                            &Item::to_seq(&keys.into_iter().map(Item::keyed).collect::<::std::vec::Vec<_>>()),
-                            ::std::option::Option::None,
+                            &Item::to_seq(&keys.into_iter().map(Item::keyed).collect::<::std::vec::Vec<_>>())
                         )
                         .await
                 },
@@ -1380,17 +1378,13 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
         Some(op) => {
             let lit = ops_lit(op);
             let op = m(op);
-            (
-                quote!(self.replicator.#op(&keys, ::std::option::Option::None).await),
-                lit,
-            )
+            (quote!(self.replicator.#op(&keys).await), lit)
         }
         None => (
             quote! {
                 self.replicator
                     .#set(
-                        &Item::to_seq(&keys.into_iter().map(Item::removal).collect::<::std::vec::Vec<_>>()),
-                        ::std::option::Option::None,
+                        &Item::to_seq(&keys.into_iter().map(Item::removal).collect::<::std::vec::Vec<_>>())
                     )
                     .await
             },
@@ -1531,7 +1525,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             impl #c::Listener<Item> for ListenerProxy {
                 async fn items_set(&self, items: &[Item]) -> ::std::result::Result<(), #c::PushError> {
                     self.prx
-                        .#items_set(&Item::to_seq(items), ::std::option::Option::None)
+                        .#items_set(&Item::to_seq(items))
                         .await
                         .map_err(|e| #c::PushError { reason: e.to_string() })
                 }
@@ -1617,7 +1611,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 /// This servant, ready for an object adapter.
                 #[must_use]
                 pub fn into_dispatcher(self) -> ::std::sync::Arc<#r_servant<Self>> {
-                    ::std::sync::Arc::new(#r_servant(::std::sync::Arc::new(self)))
+                    #r_servant::new(self)
                 }
             }
 
@@ -1701,7 +1695,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
             impl #c::ReplicatorClient<Item> for Client {
                 async fn set_items(&self, items: ::std::vec::Vec<Item>) -> ::std::result::Result<(), #c::ReplicatorError> {
                     self.replicator
-                        .#set(&Item::to_seq(&items), ::std::option::Option::None)
+                        .#set(&Item::to_seq(&items))
                         .await
                         .map_err(|e| #c::ReplicatorError { operation: #set_l, reason: e.to_string() })
                 }
@@ -1713,7 +1707,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
 
                 async fn get_all(&self) -> ::std::result::Result<::std::vec::Vec<Item>, #c::ReplicatorError> {
                     self.replicator
-                        .#get_all(::std::option::Option::None)
+                        .#get_all()
                         .await
                         .map(Item::from_seq)
                         .map_err(|e| #c::ReplicatorError { operation: #get_all_l, reason: e.to_string() })
@@ -1721,14 +1715,14 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
 
                 async fn add_listener(&self) -> ::std::result::Result<(), #c::ReplicatorError> {
                     self.replicator
-                        .#add(&self.listener, ::std::option::Option::None)
+                        .#add(self.listener.as_ref())
                         .await
                         .map_err(|e| #c::ReplicatorError { operation: #add_l, reason: e.to_string() })
                 }
 
                 async fn remove_listener(&self) -> ::std::result::Result<(), #c::ReplicatorError> {
                     self.replicator
-                        .#rem_l(&self.listener, ::std::option::Option::None)
+                        .#rem_l(self.listener.as_ref())
                         .await
                         .map_err(|e| #c::ReplicatorError { operation: #rem_l_l, reason: e.to_string() })
                 }
@@ -1755,7 +1749,7 @@ fn glue(ast: &Ast, p: &Pattern, options: &Options) -> TokenStream {
                 /// This servant, ready for an object adapter.
                 #[must_use]
                 pub fn into_dispatcher(self) -> ::std::sync::Arc<#l_servant<Self>> {
-                    ::std::sync::Arc::new(#l_servant(::std::sync::Arc::new(self)))
+                    #l_servant::new(self)
                 }
             }
 

@@ -26,6 +26,11 @@ pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/golden.rs"));
 }
 
+/// The call shape of generated proxies and servants (`slice/ApiShape.ice`).
+pub mod shape_check {
+    include!(concat!(env!("OUT_DIR"), "/api_shape.rs"));
+}
+
 /// The interop test's types, proxies and servants (`slice/Codegen.ice`).
 pub mod codegen {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

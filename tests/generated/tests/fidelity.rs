@@ -231,9 +231,12 @@ impl f::Directory for DirectoryImpl {
         s: f::EntitySeq,
         m: f::EntityMap,
         _current: &Current,
-    ) -> Result<(f::EntitySeq, f::EntityMap), DispatchError> {
+    ) -> Result<f::DirectoryEchoSeqResult, DispatchError> {
         self.counted();
-        Ok((s, m))
+        Ok(f::DirectoryEchoSeqResult {
+            return_value: s,
+            mout: m,
+        })
     }
     async fn echo_listener(
         &self,
@@ -295,7 +298,7 @@ impl f::Directory for DirectoryImpl {
     ) -> Result<i32, DispatchError> {
         self.counted();
         let c = c.ok_or(DispatchError::UnknownException("null counter".into()))?;
-        Ok(c.increment(&by, None).await?)
+        Ok(c.increment(by).await?)
     }
     async fn fail(&self, level: i32, _current: &Current) -> Result<(), DispatchError> {
         self.counted();
@@ -315,12 +318,11 @@ impl f::Directory for DirectoryImpl {
 
 /// Serves the Rust Directory and NamedCounter; returns the port.
 async fn rust_server(communicator: &Communicator) -> Result<u16, Box<dyn std::error::Error>> {
-    let directory: Arc<dyn Servant> =
-        Arc::new(f::DirectoryServant(Arc::new(DirectoryImpl::default())));
-    let counter: Arc<dyn Servant> = Arc::new(f::NamedCounterServant(Arc::new(CounterImpl {
+    let directory: Arc<dyn Servant> = f::DirectoryServant::new(DirectoryImpl::default());
+    let counter: Arc<dyn Servant> = f::NamedCounterServant::new(CounterImpl {
         count: AtomicI32::new(0),
         name: Mutex::new("rust".into()),
-    })));
+    });
     support::serve(
         communicator,
         "Fidelity",
@@ -479,9 +481,9 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
         for sliced in [false, true] {
             let s: Class<f::Entity> = sip("a", 5060).upcast();
             let r = if sliced {
-                d.echo_sliced(&Some(s.clone()), None).await?
+                d.echo_sliced(Some(&s.clone())).await?
             } else {
-                d.echo(&Some(s.clone()), None).await?
+                d.echo(Some(&s.clone())).await?
             };
             ensure("echo SipEndpoint", is_sip(&r, "a", 5060, e10), || {
                 format!("{r:?}")
@@ -513,7 +515,10 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
         ]
         .into_iter()
         .collect();
-        let (rs, rm) = d.echo_seq(&seq, &map, None).await?;
+        let f::DirectoryEchoSeqResult {
+            return_value: rs,
+            mout: rm,
+        } = d.echo_seq(&seq, &map).await?;
         let same = |a: &Option<Class<f::Entity>>, b: &Option<Class<f::Entity>>| match (a, b) {
             (Some(a), Some(b)) => Class::ptr_eq(a, b),
             _ => false,
@@ -541,7 +546,7 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
                 name: "byvalue".into(),
             };
             let r = d
-                .echo_listener(&Some(ice_proto::encoding::ClassRef::new(v)), None)
+                .echo_listener(Some(&ice_proto::encoding::ClassRef::new(v)))
                 .await?;
             let got = r.as_ref().and_then(|r| r.downcast::<f::NamedCounter>());
             ensure(
@@ -553,16 +558,13 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
 
         // Marshal hooks and value factories, in a proxy.
         let h = d
-            .echo_hooked(
-                &Some(Class::from_value(AppHooked {
-                    base: f::Hooked {
-                        pre_marshaled: false,
-                        note: "from rust".into(),
-                    },
-                    post_unmarshaled: false,
-                })),
-                None,
-            )
+            .echo_hooked(Some(&Class::from_value(AppHooked {
+                base: f::Hooked {
+                    pre_marshaled: false,
+                    note: "from rust".into(),
+                },
+                post_unmarshaled: false,
+            })))
             .await?
             .ok_or("null Hooked")?;
         let note = h.read().note.clone();
@@ -582,24 +584,24 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
         )?;
 
         // A class with operations served by ZeroC, called through Counter*.
-        let c = d.make_counter(None).await?.ok_or("null counter")?;
+        let c = d.make_counter().await?.ok_or("null counter")?;
         let nc = f::NamedCounterPrx::checked_cast(c.ice_object())
             .await?
             .ok_or("not a NamedCounter")?;
-        let before = c.increment(&0, None).await?;
+        let before = c.increment(0).await?;
         ensure(
             "increment",
-            c.increment(&5, None).await? == before + 5,
+            c.increment(5).await? == before + 5,
             String::new,
         )?;
-        nc.rename(&"renamed".into(), None).await?;
-        let described = nc.describe(None).await?;
+        nc.rename("renamed").await?;
+        let described = nc.describe().await?;
         ensure(
             "describe",
             described == format!("renamed={}", before + 5),
             || described.clone(),
         )?;
-        let heard = nc.notify(&"hi".into(), None).await?;
+        let heard = nc.notify("hi").await?;
         ensure("notify", heard.ends_with("heard hi"), || heard.clone())?;
         let ids = c.ice_object().ice_ids().await?;
         ensure(
@@ -613,14 +615,11 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
             || format!("{ids:?}"),
         )?;
         let hs = d
-            .echo_handles(
-                &f::Handles {
-                    counter: Some(c.clone()),
-                    named: Some(nc.clone()),
-                    listener: Some(nc.clone().into()),
-                },
-                None,
-            )
+            .echo_handles(&f::Handles {
+                counter: Some(c.clone()),
+                named: Some(nc.clone()),
+                listener: Some(nc.clone().into()),
+            })
             .await?;
         ensure(
             "echoHandles",
@@ -634,12 +633,12 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
             for level in 1..=3 {
                 // The exception thrown, from either operation's error type.
                 let r = if sliced {
-                    match d.fail_sliced(&level, None).await {
+                    match d.fail_sliced(level).await {
                         Err(f::DirectoryFailSlicedError::SessionError(t)) => Some(t),
                         _ => None,
                     }
                 } else {
-                    match d.fail(&level, None).await {
+                    match d.fail(level).await {
                         Err(f::DirectoryFailError::SessionError(t)) => Some(t),
                         _ => None,
                     }
@@ -666,15 +665,15 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
 
         // A oneway call to an operation that returns data: refused before
         // anything is sent.
-        let n0 = d.calls(None).await?;
+        let n0 = d.calls().await?;
         let oneway: f::DirectoryPrx = d.ice_oneway();
-        let r = oneway.echo(&None, None).await;
+        let r = oneway.echo(None).await;
         ensure(
             "oneway echo is TwowayOnly",
             matches!(r, Err(RuntimeError::TwowayOnly { ref operation }) if operation == "echo"),
             || format!("{r:?}"),
         )?;
-        let r = oneway.fail(&1, None).await;
+        let r = oneway.fail(1).await;
         ensure(
             "oneway fail is TwowayOnly",
             matches!(
@@ -685,14 +684,14 @@ async fn rust_client_against_zeroc_server(peer: Peer, enc: EncodingVersion) -> T
             ),
             || format!("{r:?}"),
         )?;
-        let n1 = d.calls(None).await?;
+        let n1 = d.calls().await?;
         ensure("nothing reached the server", n1 == n0, || {
             format!("{n0} then {n1}")
         })?;
         TestResult::Ok(())
     };
     let result = tokio::time::timeout(TIMEOUT, check).await;
-    let _ = tokio::time::timeout(TIMEOUT, d.shutdown(None)).await;
+    let _ = tokio::time::timeout(TIMEOUT, d.shutdown()).await;
     server.exit().await;
     communicator.destroy().await;
     result?
@@ -730,56 +729,56 @@ impl old::Directory for RelayImpl {
         e: Option<Class<old::Entity>>,
         _current: &Current,
     ) -> Result<Option<Class<old::Entity>>, DispatchError> {
-        Ok(self.up.echo(&e, None).await?)
+        Ok(self.up.echo(e.as_ref()).await?)
     }
     async fn echo_sliced(
         &self,
         e: Option<Class<old::Entity>>,
         _current: &Current,
     ) -> Result<Option<Class<old::Entity>>, DispatchError> {
-        Ok(self.up.echo_sliced(&e, None).await?)
+        Ok(self.up.echo_sliced(e.as_ref()).await?)
     }
     async fn echo_snapshot(
         &self,
         s: Option<Class<old::Snapshot>>,
         _current: &Current,
     ) -> Result<Option<Class<old::Snapshot>>, DispatchError> {
-        Ok(self.up.echo_snapshot(&s, None).await?)
+        Ok(self.up.echo_snapshot(s.as_ref()).await?)
     }
     async fn echo_seq(
         &self,
         s: old::EntitySeq,
         m: old::EntityMap,
         _current: &Current,
-    ) -> Result<(old::EntitySeq, old::EntityMap), DispatchError> {
-        Ok(self.up.echo_seq(&s, &m, None).await?)
+    ) -> Result<old::DirectoryEchoSeqResult, DispatchError> {
+        Ok(self.up.echo_seq(&s, &m).await?)
     }
     async fn echo_listener(
         &self,
         v: Option<ice_proto::encoding::ClassRef>,
         _current: &Current,
     ) -> Result<Option<ice_proto::encoding::ClassRef>, DispatchError> {
-        Ok(self.up.echo_listener(&v, None).await?)
+        Ok(self.up.echo_listener(v.as_ref()).await?)
     }
     async fn echo_hooked(
         &self,
         h: Option<Class<old::Hooked>>,
         _current: &Current,
     ) -> Result<Option<Class<old::Hooked>>, DispatchError> {
-        Ok(self.up.echo_hooked(&h, None).await?)
+        Ok(self.up.echo_hooked(h.as_ref()).await?)
     }
     async fn echo_handles(
         &self,
         h: old::Handles,
         _current: &Current,
     ) -> Result<old::Handles, DispatchError> {
-        Ok(self.up.echo_handles(&h, None).await?)
+        Ok(self.up.echo_handles(&h).await?)
     }
     async fn make_counter(
         &self,
         _current: &Current,
     ) -> Result<Option<old::CounterPrx>, DispatchError> {
-        Ok(self.up.make_counter(None).await?)
+        Ok(self.up.make_counter().await?)
     }
     async fn call_counter(
         &self,
@@ -787,16 +786,16 @@ impl old::Directory for RelayImpl {
         by: i32,
         _current: &Current,
     ) -> Result<i32, DispatchError> {
-        Ok(self.up.call_counter(&c, &by, None).await?)
+        Ok(self.up.call_counter(c.as_ref(), by).await?)
     }
     async fn fail(&self, level: i32, _current: &Current) -> Result<(), DispatchError> {
-        Ok(self.up.fail(&level, None).await?)
+        Ok(self.up.fail(level).await?)
     }
     async fn fail_sliced(&self, level: i32, _current: &Current) -> Result<(), DispatchError> {
-        Ok(self.up.fail_sliced(&level, None).await?)
+        Ok(self.up.fail_sliced(level).await?)
     }
     async fn calls(&self, _current: &Current) -> Result<i32, DispatchError> {
-        Ok(self.up.calls(None).await?)
+        Ok(self.up.calls().await?)
     }
     async fn shutdown(&self, _current: &Current) -> Result<(), DispatchError> {
         Ok(())
@@ -819,9 +818,9 @@ async fn through_relay(enc: &str, rust: bool) -> TestResult {
             } else {
                 EncodingVersion::V1_1
             });
-        let relay: Arc<dyn Servant> = Arc::new(old::DirectoryServant(Arc::new(RelayImpl {
+        let relay: Arc<dyn Servant> = old::DirectoryServant::new(RelayImpl {
             up: old::DirectoryPrx::unchecked_cast(prx),
-        })));
+        });
         support::serve(&communicator, "Relay", vec![(relay, "directory")]).await?
     } else {
         let relay = Server::start(&mut support::python(PEER, &["relay", &up, enc])).await?;
@@ -935,7 +934,7 @@ async fn value_factory_for_a_type_the_generated_code_does_not_know() -> TestResu
         fingerprint: "sha-256 AB:CD".into(),
     };
     // The compact format: only a factory lets the receiver read it.
-    let r = tokio::time::timeout(TIMEOUT, d.echo(&Some(Class::from_value(sent)), None))
+    let r = tokio::time::timeout(TIMEOUT, d.echo(Some(&Class::from_value(sent))))
         .await??
         .ok_or("null")?;
     let got = r.downcast::<AppWebRtc>().ok_or("not made by the factory")?;
@@ -945,7 +944,7 @@ async fn value_factory_for_a_type_the_generated_code_does_not_know() -> TestResu
     // Without the factory the compact format cannot be read, as in Ice.
     assert!(communicator.value_factory_manager().remove(WEBRTC));
     let again: Class<old::Entity> = Class::from_value(got.read().clone());
-    let r = tokio::time::timeout(TIMEOUT, d.echo(&Some(again), None)).await?;
+    let r = tokio::time::timeout(TIMEOUT, d.echo(Some(&again))).await?;
     assert!(
         matches!(
             &r,
@@ -955,7 +954,7 @@ async fn value_factory_for_a_type_the_generated_code_does_not_know() -> TestResu
         ),
         "{r:?}"
     );
-    tokio::time::timeout(TIMEOUT, d.shutdown(None)).await??;
+    tokio::time::timeout(TIMEOUT, d.shutdown()).await??;
     server.exit().await;
     communicator.destroy().await;
     Ok(())

@@ -17,7 +17,6 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::Class;
 use ice_proto::properties::Properties;
 use std::error::Error;
-use std::sync::Arc;
 use std::time::Duration;
 use support::{Server, TestResult};
 
@@ -88,7 +87,7 @@ impl fd::Maker for MakerImpl {
 /// client against it; returns the client's lines.
 async fn python_client(sliced_default: bool) -> Result<Vec<String>, Box<dyn Error>> {
     let communicator = communicator(sliced_default);
-    let maker = Arc::new(fd::MakerServant(Arc::new(MakerImpl)));
+    let maker = fd::MakerServant::new(MakerImpl);
     let port = support::serve(&communicator, "Maker", vec![(maker, "maker")]).await?;
     let proxy = format!("maker:tcp -h 127.0.0.1 -p {port}");
     let result = support::run_client(&mut support::python(PEER, &["client", &proxy])).await;
@@ -144,10 +143,10 @@ async fn python_server(
     let communicator = communicator(sliced_default);
     let base = support::loopback_proxy(&communicator, "maker", server.port)?;
     let maker = fd::MakerPrx::unchecked_cast(base);
-    let echoed = tokio::time::timeout(Duration::from_secs(30), maker.echo(&derived(), None))
+    let echoed = tokio::time::timeout(Duration::from_secs(30), maker.echo(derived().as_ref()))
         .await?
         .map_err(|e| e.to_string());
-    tokio::time::timeout(Duration::from_secs(30), maker.shutdown(None)).await??;
+    tokio::time::timeout(Duration::from_secs(30), maker.shutdown()).await??;
     server.exit().await;
     communicator.destroy().await;
     Ok(echoed)

@@ -14,8 +14,8 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{Class, EncodingVersion};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
+use ice_proto::typed_proxy::TypedProxy;
 use std::error::Error;
-use std::sync::Arc;
 use support::{CppPeer, Server, TestResult};
 use tokio::process::Command;
 
@@ -48,8 +48,11 @@ impl Echo for EchoImpl {
         p: t::Point,
         c: t::Color,
         _current: &Current,
-    ) -> Result<(t::Point, t::Color), DispatchError> {
-        Ok((t::Point { x: p.y, y: p.x }, c))
+    ) -> Result<t::EchoSwapResult, DispatchError> {
+        Ok(t::EchoSwapResult {
+            return_value: t::Point { x: p.y, y: p.x },
+            back: c,
+        })
     }
 
     async fn index(
@@ -81,10 +84,13 @@ impl Echo for EchoImpl {
         &self,
         s: Option<String>,
         _current: &Current,
-    ) -> Result<(Option<i32>, Option<bool>), DispatchError> {
+    ) -> Result<t::EchoOptResult, DispatchError> {
         Ok(match s {
-            Some(s) => (Some(s.len() as i32), Some(true)),
-            None => (None, None),
+            Some(s) => t::EchoOptResult {
+                return_value: Some(s.len() as i32),
+                flag: Some(true),
+            },
+            None => t::EchoOptResult::default(),
         })
     }
 
@@ -114,7 +120,7 @@ impl Echo for EchoImpl {
 
 async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
     let communicator = Communicator::new(Properties::new());
-    let servant = Arc::new(t::EchoServant(Arc::new(EchoImpl)));
+    let servant = t::EchoServant::new(EchoImpl);
     let port = support::serve(&communicator, "Echo", vec![(servant, "echo")]).await?;
     Ok((communicator, port))
 }
@@ -172,16 +178,14 @@ async fn rust_client(encoding: EncodingVersion) -> TestResult {
         .ok_or("not an Echo")?;
     let e10 = encoding == EncodingVersion::V1_0;
 
-    assert_eq!(echo.twice(&21, None).await?, 42);
-    let (p, back) = echo
-        .swap(&t::Point { x: 1, y: 2 }, &t::Color::Blue, None)
-        .await?;
-    assert_eq!((p, back), (t::Point { x: 2, y: 1 }, t::Color::Blue));
+    assert_eq!(echo.twice(21).await?, 42);
+    let swapped = echo.swap(&t::Point { x: 1, y: 2 }, t::Color::Blue).await?;
+    assert_eq!(
+        (swapped.return_value, swapped.back),
+        (t::Point { x: 2, y: 1 }, t::Color::Blue)
+    );
     let d = echo
-        .index(
-            &vec![t::Point { x: 1, y: 2 }, t::Point { x: -3, y: 4 }],
-            None,
-        )
+        .index(&[t::Point { x: 1, y: 2 }, t::Point { x: -3, y: 4 }])
         .await?;
     assert_eq!(d.get("-3,4"), Some(&t::Point { x: -3, y: 4 }));
     assert_eq!(d.len(), 2);
@@ -196,7 +200,7 @@ async fn rust_client(encoding: EncodingVersion) -> TestResult {
     });
     circle.write().next = Some(circle.clone().upcast());
     let got = echo
-        .echo_shape(&Some(circle.clone().upcast()), None)
+        .echo_shape(Some(&circle.clone().upcast()))
         .await?
         .ok_or("null shape")?;
     circle.write().next = None;
@@ -212,33 +216,33 @@ async fn rust_client(encoding: EncodingVersion) -> TestResult {
         c.write().next = None;
     }
 
-    let (ret, flag) = echo.opt(&Some("abcd".into()), None).await?;
+    let got = echo.opt(Some("abcd")).await?;
     assert_eq!(
-        (ret, flag),
+        (got.return_value, got.flag),
         if e10 {
             (None, None)
         } else {
             (Some(4), Some(true))
         }
     );
-    assert_eq!(echo.opt(&None, None).await?, (None, None));
+    assert_eq!(echo.opt(None).await?, t::EchoOptResult::default());
 
-    match echo.fail(&0, None).await {
+    match echo.fail(0).await {
         Err(t::EchoFailError::Failure(f)) => assert_eq!(f.reason, "plain"),
         other => panic!("expected Failure, got {other:?}"),
     }
     // The declared type is Failure; the derived BadInput arrives whole and
     // is caught as its declared base.
-    match echo.fail(&7, None).await {
+    match echo.fail(7).await {
         Err(t::EchoFailError::Failure(f)) => assert_eq!(f.reason, "bad"),
         other => panic!("expected Failure (BadInput), got {other:?}"),
     }
 
     let ctx = Context::from([("k".to_string(), "v".to_string())]);
-    assert_eq!(echo.ctx(&"k".into(), Some(&ctx)).await?, "v");
-    assert_eq!(echo.ctx(&"k".into(), None).await?, "<none>");
+    assert_eq!(echo.ice_context(ctx).ctx("k").await?, "v");
+    assert_eq!(echo.ctx("k").await?, "<none>");
 
-    echo.shutdown(None).await?;
+    echo.shutdown().await?;
     server.exit().await;
     communicator.destroy().await;
     Ok(())

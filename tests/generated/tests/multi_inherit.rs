@@ -15,7 +15,6 @@ use ice_proto::proxy::ObjectPrx;
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -80,11 +79,8 @@ async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
     let adapter = communicator
         .create_object_adapter_with_endpoints("Multi", "tcp -h 127.0.0.1 -p 0")
         .await?;
-    let _ = adapter.add(
-        Arc::new(mi::BottomServant(Arc::new(Impl))),
-        identity("bottom"),
-    );
-    let _ = adapter.add(Arc::new(mi::BothServant(Arc::new(Impl))), identity("both"));
+    let _ = adapter.add(mi::BottomServant::new(Impl), identity("bottom"));
+    let _ = adapter.add(mi::BothServant::new(Impl), identity("both"));
     adapter.activate();
     let port = match adapter.endpoints().first() {
         Some(ice_proto::encoding::Endpoint::Tcp(ip)) => u16::try_from(ip.port)?,
@@ -176,38 +172,35 @@ async fn rust_client_calls_a_zeroc_python_server_through_every_base() -> TestRes
         let bottom = mi::BottomPrx::checked_cast(&bottom_obj)
             .await?
             .ok_or("not a Bottom")?;
-        assert_eq!(bottom.from_left(&"x".to_string(), None).await?, "left x");
-        assert_eq!(bottom.from_right(&21, None).await?, 42);
-        assert_eq!(bottom.from_both(None).await?, "both");
-        assert_eq!(bottom.from_side(None).await?, "side");
-        assert_eq!(bottom.from_bottom(None).await?, "bottom");
+        assert_eq!(bottom.from_left("x").await?, "left x");
+        assert_eq!(bottom.from_right(21).await?, 42);
+        assert_eq!(bottom.from_both().await?, "both");
+        assert_eq!(bottom.from_side().await?, "side");
+        assert_eq!(bottom.from_bottom().await?, "bottom");
 
         // Upcasts to each base proxy type, through both branches.
         let both: mi::BothPrx = bottom.clone().into();
         let side: mi::SidePrx = bottom.clone().into();
         let left: mi::LeftPrx = bottom.clone().into();
         let right: mi::RightPrx = bottom.clone().into();
-        assert_eq!(both.from_left(&"y".to_string(), None).await?, "left y");
-        assert_eq!(both.from_right(&3, None).await?, 6);
-        assert_eq!(both.from_both(None).await?, "both");
-        assert_eq!(side.from_left(&"z".to_string(), None).await?, "left z");
-        assert_eq!(side.from_side(None).await?, "side");
-        assert_eq!(left.from_left(&"w".to_string(), None).await?, "left w");
-        assert_eq!(right.from_right(&-4, None).await?, -8);
+        assert_eq!(both.from_left("y").await?, "left y");
+        assert_eq!(both.from_right(3).await?, 6);
+        assert_eq!(both.from_both().await?, "both");
+        assert_eq!(side.from_left("z").await?, "left z");
+        assert_eq!(side.from_side().await?, "side");
+        assert_eq!(left.from_left("w").await?, "left w");
+        assert_eq!(right.from_right(-4).await?, -8);
         let left_of_both: mi::LeftPrx = both.into();
-        assert_eq!(
-            left_of_both.from_left(&"v".to_string(), None).await?,
-            "left v"
-        );
+        assert_eq!(left_of_both.from_left("v").await?, "left v");
 
         // The Both object is a Right but no Side.
         assert!(mi::SidePrx::checked_cast(&both_obj).await?.is_none());
         let right_of_both = mi::RightPrx::checked_cast(&both_obj)
             .await?
             .ok_or("not a Right")?;
-        assert_eq!(right_of_both.from_right(&7, None).await?, 14);
+        assert_eq!(right_of_both.from_right(7).await?, 14);
 
-        bottom.shutdown(None).await?;
+        bottom.shutdown().await?;
         Ok::<(), Box<dyn Error>>(())
     };
     tokio::time::timeout(Duration::from_secs(60), check).await??;

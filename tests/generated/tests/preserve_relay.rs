@@ -27,7 +27,6 @@ use ice_proto::communicator::Communicator;
 use ice_proto::encoding::{Class, EncodingVersion};
 use ice_proto::properties::Properties;
 use std::error::Error;
-use std::sync::Arc;
 use support::{CppPeer, Server, TestResult};
 use tokio::process::Command;
 
@@ -53,7 +52,7 @@ impl p::Relay for RelayImpl {
     async fn fail(&self, kind: String, current: &Current) -> Result<(), DispatchError> {
         // Whatever arrived goes back out unchanged.
         let _ = current;
-        Ok(self.server.fail(&kind, None).await?)
+        Ok(self.server.fail(&kind).await?)
     }
 
     async fn echo_item(
@@ -61,7 +60,7 @@ impl p::Relay for RelayImpl {
         item: Option<Class<p::Item>>,
         _current: &Current,
     ) -> Result<Option<Class<p::Item>>, DispatchError> {
-        self.server.echo_item(&item, None).await.map_err(runtime)
+        self.server.echo_item(item.as_ref()).await.map_err(runtime)
     }
 
     async fn echo_items(
@@ -69,7 +68,7 @@ impl p::Relay for RelayImpl {
         items: p::ItemSeq,
         _current: &Current,
     ) -> Result<p::ItemSeq, DispatchError> {
-        self.server.echo_items(&items, None).await.map_err(runtime)
+        self.server.echo_items(&items).await.map_err(runtime)
     }
 
     async fn echo_plain(
@@ -77,7 +76,7 @@ impl p::Relay for RelayImpl {
         item: Option<Class<p::PlainItem>>,
         _current: &Current,
     ) -> Result<Option<Class<p::PlainItem>>, DispatchError> {
-        self.server.echo_plain(&item, None).await.map_err(runtime)
+        self.server.echo_plain(item.as_ref()).await.map_err(runtime)
     }
 
     async fn make_item(&self, _current: &Current) -> Result<Option<Class<p::Item>>, DispatchError> {
@@ -148,7 +147,7 @@ async fn relay_with(encoding: &str, client: Client) -> TestResult {
     let base = support::loopback_proxy(&communicator, "relay", zeroc_server.port)?
         .ice_encoding_version(enc);
     let server = p::RelayPrx::unchecked_cast(base);
-    let relay = Arc::new(p::RelayServant(Arc::new(RelayImpl { server })));
+    let relay = p::RelayServant::new(RelayImpl { server });
     let port = support::serve(&communicator, "Relay", vec![(relay, "relay")]).await?;
 
     let proxy = format!("relay:tcp -h 127.0.0.1 -p {port}");
@@ -197,7 +196,7 @@ async fn rust_client(enc: EncodingVersion) -> TestResult {
     let e11 = enc == EncodingVersion::V1_1;
 
     // Sliced format: HiddenItem arrives as Item, its slices kept in 1.1.
-    let item = server.make_item(None).await?.ok_or("null item")?;
+    let item = server.make_item().await?.ok_or("null item")?;
     assert_eq!(item.ice_id(), p::Item::ICE_ID);
     assert_eq!(item.read().key, "a");
     let kept: Vec<String> = item
@@ -214,7 +213,7 @@ async fn rust_client(enc: EncodingVersion) -> TestResult {
     assert_eq!(kept, want);
 
     // Compact format: in 1.1 an unknown subclass cannot be sliced.
-    let compact = server.make_item_compact(None).await;
+    let compact = server.make_item_compact().await;
     if e11 {
         let err = compact.err().ok_or("compact HiddenItem decoded")?;
         println!("compact HiddenItem: {err}");
@@ -225,14 +224,14 @@ async fn rust_client(enc: EncodingVersion) -> TestResult {
     }
 
     // Exceptions likewise.
-    match server.fail_unknown(None).await {
+    match server.fail_unknown().await {
         Err(p::RelayFailUnknownError::BaseError(e)) => {
             assert_eq!(e.reason, "why");
             assert_eq!(e.ice_sliced_data.is_some(), e11, "{e:?}");
         }
         other => return Err(format!("failUnknown: {other:?}").into()),
     }
-    match server.fail_unknown_compact(None).await {
+    match server.fail_unknown_compact().await {
         Err(p::RelayFailUnknownCompactError::BaseError(e)) if !e11 => {
             assert_eq!(e.reason, "why");
         }
@@ -242,7 +241,7 @@ async fn rust_client(enc: EncodingVersion) -> TestResult {
         }
         other => return Err(format!("failUnknownCompact: {other:?}").into()),
     }
-    server.shutdown(None).await?;
+    server.shutdown().await?;
     communicator.destroy().await;
     Ok(())
 }

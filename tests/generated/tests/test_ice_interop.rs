@@ -26,6 +26,7 @@ use ice_proto::encoding::{Bytes, Class, ClassRef, EncodingVersion, Value};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use ice_proto::proxy::ObjectPrx;
+use ice_proto::typed_proxy::TypedProxy;
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -364,10 +365,13 @@ impl Tester for TesterImpl {
         &self,
         b: t::Builtins,
         current: &Current,
-    ) -> Result<(t::Builtins, t::Builtins), DispatchError> {
+    ) -> Result<t::TesterOpBuiltinsResult, DispatchError> {
         self.expect("opBuiltins", b == builtins(), || format!("{b:?}"));
         self.mode("opBuiltins_mode", current, OperationMode::Normal);
-        Ok((b.clone(), b))
+        Ok(t::TesterOpBuiltinsResult {
+            return_value: b.clone(),
+            copy: b,
+        })
     }
 
     async fn op_primitives(
@@ -381,7 +385,7 @@ impl Tester for TesterImpl {
         d: f64,
         str: String,
         _current: &Current,
-    ) -> Result<(i64, bool, u8, i16, i32, i64, f32, f64, String), DispatchError> {
+    ) -> Result<t::TesterOpPrimitivesResult, DispatchError> {
         let got = t::Builtins {
             b,
             y,
@@ -393,7 +397,17 @@ impl Tester for TesterImpl {
             str: str.clone(),
         };
         self.expect("opPrimitives", got == builtins(), || format!("{got:?}"));
-        Ok((i64::from(i) + l, b, y, s, i, l, f, d, str))
+        Ok(t::TesterOpPrimitivesResult {
+            return_value: i64::from(i) + l,
+            ob: b,
+            oy: y,
+            os: s,
+            oi: i,
+            ol: l,
+            of: f,
+            od: d,
+            ostr: str,
+        })
     }
 
     async fn op_defaults(
@@ -410,13 +424,16 @@ impl Tester for TesterImpl {
         c: inner::Color,
         s: t::Size,
         _current: &Current,
-    ) -> Result<(inner::Color, t::Size), DispatchError> {
+    ) -> Result<t::TesterOpEnumsResult, DispatchError> {
         self.expect(
             "opEnums",
             c == inner::Color::Blue && s == t::Size::Large,
             || format!("{c:?} {s:?}"),
         );
-        Ok((c, s))
+        Ok(t::TesterOpEnumsResult {
+            return_value: c,
+            os: s,
+        })
     }
 
     async fn op_structs(
@@ -424,11 +441,14 @@ impl Tester for TesterImpl {
         l: t::Line,
         tg: deep::Tag,
         _current: &Current,
-    ) -> Result<(t::Line, deep::Tag), DispatchError> {
+    ) -> Result<t::TesterOpStructsResult, DispatchError> {
         self.expect("opStructs", l == line() && tg == tag(), || {
             format!("{l:?} {tg:?}")
         });
-        Ok((l, tg))
+        Ok(t::TesterOpStructsResult {
+            return_value: l,
+            ot: tg,
+        })
     }
 
     async fn op_wrapper(
@@ -452,11 +472,14 @@ impl Tester for TesterImpl {
         p: t::PointSeqSeq,
         s: t::StringSeqSeq,
         _current: &Current,
-    ) -> Result<(t::PointSeqSeq, t::StringSeqSeq), DispatchError> {
+    ) -> Result<t::TesterOpNestedSeqsResult, DispatchError> {
         self.expect("opNestedSeqs", p == nested_p() && s == nested_s(), || {
             format!("{p:?} {s:?}")
         });
-        Ok((p, s))
+        Ok(t::TesterOpNestedSeqsResult {
+            return_value: p,
+            os: s,
+        })
     }
 
     async fn op_dicts(
@@ -466,18 +489,15 @@ impl Tester for TesterImpl {
         c: t::PointDict,
         d: t::PointKeyDict,
         _current: &Current,
-    ) -> Result<
-        (
-            t::IntStringDict,
-            t::StringLongDict,
-            t::PointDict,
-            t::PointKeyDict,
-        ),
-        DispatchError,
-    > {
+    ) -> Result<t::TesterOpDictsResult, DispatchError> {
         let ok = a == dict_a() && b == dict_b() && c == dict_c() && d == dict_d();
         self.expect("opDicts", ok, || format!("{a:?} {b:?} {c:?} {d:?}"));
-        Ok((a, b, c, d))
+        Ok(t::TesterOpDictsResult {
+            return_value: a,
+            ob: b,
+            oc: c,
+            od: d,
+        })
     }
 
     async fn op_nodes(
@@ -526,12 +546,15 @@ impl Tester for TesterImpl {
         b: Option<Class<t::Base>>,
         s: t::BaseSeq,
         current: &Current,
-    ) -> Result<(Option<Class<t::Base>>, t::BaseSeq), DispatchError> {
+    ) -> Result<t::TesterOpBaseResult, DispatchError> {
         let e10 = e10(current);
         self.expect("opBase", is_leaf(&b, e10) && is_base_seq(&s, e10), || {
             format!("{b:?} {s:?}")
         });
-        Ok((b, s))
+        Ok(t::TesterOpBaseResult {
+            return_value: b,
+            os: s,
+        })
     }
 
     async fn op_sliced(
@@ -564,7 +587,7 @@ impl Tester for TesterImpl {
         p: Option<inner::Point>,
         seq: Option<t::IntSeq>,
         _current: &Current,
-    ) -> Result<(Option<i32>, Option<String>, Option<inner::Point>), DispatchError> {
+    ) -> Result<t::TesterOpOptionalResult, DispatchError> {
         let ok = if i.is_some() {
             i == Some(3)
                 && s.as_deref() == Some("opt")
@@ -574,7 +597,11 @@ impl Tester for TesterImpl {
             s.is_none() && p.is_none() && seq.is_none()
         };
         self.expect("opOptional", ok, || format!("{i:?} {s:?} {p:?} {seq:?}"));
-        Ok((i, s, p))
+        Ok(t::TesterOpOptionalResult {
+            return_value: i,
+            os: s,
+            op: p,
+        })
     }
 
     async fn op_optional_refs(
@@ -582,7 +609,7 @@ impl Tester for TesterImpl {
         p: Option<Option<t::PingerPrx>>,
         c: Option<Option<Class<t::Node>>>,
         _current: &Current,
-    ) -> Result<(Option<Option<t::PingerPrx>>, Option<Option<Class<t::Node>>>), DispatchError> {
+    ) -> Result<t::TesterOpOptionalRefsResult, DispatchError> {
         let ok = match &p {
             Some(prx) => {
                 name_of(prx).as_deref() == Some("pinger")
@@ -593,7 +620,10 @@ impl Tester for TesterImpl {
             None => c.is_none(),
         };
         self.expect("opOptionalRefs", ok, || format!("{p:?} {c:?}"));
-        Ok((p, c))
+        Ok(t::TesterOpOptionalRefsResult {
+            return_value: p,
+            oc: c,
+        })
     }
 
     async fn op_opts(
@@ -601,10 +631,13 @@ impl Tester for TesterImpl {
         full: Option<Class<t::Opts>>,
         empty: Option<Class<t::Opts>>,
         current: &Current,
-    ) -> Result<(Option<Class<t::Opts>>, Option<Class<t::Opts>>), DispatchError> {
+    ) -> Result<t::TesterOpOptsResult, DispatchError> {
         let ok = is_opts_full(&full, e10(current)) && is_opts_empty(&empty);
         self.expect("opOpts", ok, || format!("{full:?} {empty:?}"));
-        Ok((full, empty))
+        Ok(t::TesterOpOptsResult {
+            return_value: full,
+            oempty: empty,
+        })
     }
 
     async fn throw_base(&self, kind: i32, current: &Current) -> Result<(), DispatchError> {
@@ -621,7 +654,7 @@ impl Tester for TesterImpl {
         ps: t::PingerSeq,
         h: t::PingerBox,
         _current: &Current,
-    ) -> Result<(Option<t::PingerPrx>, t::PingerSeq), DispatchError> {
+    ) -> Result<t::TesterOpPingerResult, DispatchError> {
         let pinger = Some("pinger".to_string());
         let ok = name_of(&p) == pinger
             && ps.len() == 2
@@ -632,14 +665,17 @@ impl Tester for TesterImpl {
         self.expect("opPinger", ok, || format!("{p:?} {ps:?} {h:?}"));
         // The decoded proxy is live: call it.
         if let Some(p) = &p {
-            let r = p.ping(None).await;
+            let r = p.ping().await;
             self.expect(
                 "opPinger_call",
                 matches!(&r, Ok(s) if s == "pinger"),
                 || format!("{r:?}"),
             );
         }
-        Ok((p, ps))
+        Ok(t::TesterOpPingerResult {
+            return_value: p,
+            ops: ps,
+        })
     }
 
     async fn op_object(
@@ -707,8 +743,8 @@ impl t::Pinger for PingerImpl {
 
 async fn rust_server() -> Result<(Communicator, u16), Box<dyn Error>> {
     let communicator = Communicator::new(Properties::new());
-    let tester = Arc::new(t::TesterServant(Arc::new(TesterImpl::default())));
-    let pinger = Arc::new(t::PingerServant(Arc::new(PingerImpl)));
+    let tester = t::TesterServant::new(TesterImpl::default());
+    let pinger = t::PingerServant::new(PingerImpl);
     let servants: Vec<(Arc<dyn ice_proto::adapter::Servant>, &str)> =
         vec![(tester, "tester"), (pinger, "pinger")];
     let port = support::serve(&communicator, "Test", servants).await?;
@@ -798,66 +834,82 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
             && !tp.ice_object().ice_is_a("::Test::Pinger").await?,
         String::new,
     )?;
-    assert_eq!(greeter.greet(&"rs".into(), None).await?, "hello rs");
+    assert_eq!(greeter.greet("rs").await?, "hello rs");
 
     assert_eq!(
-        tp.op_builtins(&builtins(), None).await?,
-        (builtins(), builtins())
+        tp.op_builtins(&builtins()).await?,
+        t::TesterOpBuiltinsResult {
+            return_value: builtins(),
+            copy: builtins()
+        }
     );
     let x = builtins();
     let r = tp
-        .op_primitives(&x.b, &x.y, &x.s, &x.i, &x.l, &x.f, &x.d, &x.str, None)
+        .op_primitives(x.b, x.y, x.s, x.i, x.l, x.f, x.d, &x.str)
         .await?;
     assert_eq!(
         r,
-        (
-            i64::from(x.i) + x.l,
-            x.b,
-            x.y,
-            x.s,
-            x.i,
-            x.l,
-            x.f,
-            x.d,
-            x.str.clone()
-        )
+        t::TesterOpPrimitivesResult {
+            return_value: i64::from(x.i) + x.l,
+            ob: x.b,
+            oy: x.y,
+            os: x.s,
+            oi: x.i,
+            ol: x.l,
+            of: x.f,
+            od: x.d,
+            ostr: x.str.clone()
+        }
     );
-    let d = tp.op_defaults(&t::Defaults::default(), None).await?;
+    let d = tp.op_defaults(&t::Defaults::default()).await?;
     ensure("opDefaults", is_defaults(&d), || format!("{d:?}"))?;
     assert_eq!(
-        tp.op_enums(&inner::Color::Blue, &t::Size::Large, None)
-            .await?,
-        (inner::Color::Blue, t::Size::Large)
+        tp.op_enums(inner::Color::Blue, t::Size::Large).await?,
+        t::TesterOpEnumsResult {
+            return_value: inner::Color::Blue,
+            os: t::Size::Large
+        }
     );
-    assert_eq!(tp.op_structs(&line(), &tag(), None).await?, (line(), tag()));
+    assert_eq!(
+        tp.op_structs(&line(), &tag()).await?,
+        t::TesterOpStructsResult {
+            return_value: line(),
+            ot: tag()
+        }
+    );
     let w = tp
-        .op_wrapper(
-            &t::Wrapper {
-                name: "w".into(),
-                node: node(7, None),
-            },
-            None,
-        )
+        .op_wrapper(&t::Wrapper {
+            name: "w".into(),
+            node: node(7, None),
+        })
         .await?;
     ensure(
         "opWrapper",
         w.name == "w" && node_of(&w.node).is_some_and(|n| n.value == 7 && n.next.is_none()),
         || format!("{w:?}"),
     )?;
-    assert_eq!(tp.op_seqs(&seqs(), None).await?, seqs());
+    assert_eq!(tp.op_seqs(&seqs()).await?, seqs());
     assert_eq!(
-        tp.op_nested_seqs(&nested_p(), &nested_s(), None).await?,
-        (nested_p(), nested_s())
+        tp.op_nested_seqs(&nested_p(), &nested_s()).await?,
+        t::TesterOpNestedSeqsResult {
+            return_value: nested_p(),
+            os: nested_s()
+        }
     );
     assert_eq!(
-        tp.op_dicts(&dict_a(), &dict_b(), &dict_c(), &dict_d(), None)
+        tp.op_dicts(&dict_a(), &dict_b(), &dict_c(), &dict_d())
             .await?,
-        (dict_a(), dict_b(), dict_c(), dict_d())
+        t::TesterOpDictsResult {
+            return_value: dict_a(),
+            ob: dict_b(),
+            oc: dict_c(),
+            od: dict_d()
+        }
     );
 
     let n = chain();
     let s = tp
-        .op_nodes(&n, &vec![node(10, None), None, n.clone()], None)
+        .op_nodes(n.as_ref(), &[node(10, None), None, n.clone()])
         .await?;
     ensure(
         "opNodes",
@@ -873,10 +925,7 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
             next: None,
         });
         n.write().next = Some(n.clone());
-        let r = tp
-            .op_self_cycle(&Some(n.clone()), None)
-            .await?
-            .ok_or("null")?;
+        let r = tp.op_self_cycle(Some(&n.clone())).await?.ok_or("null")?;
         n.write().next = None;
         let v = r.read().clone();
         ensure(
@@ -893,7 +942,7 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
             id: 2,
             a: Some(a.clone()),
         }));
-        let r = tp.op_two_cycle(&Some(a.clone()), None).await?;
+        let r = tp.op_two_cycle(Some(&a.clone())).await?;
         a.write().b = None;
         ensure("opTwoCycle", is_two_cycle(&r), String::new)?;
         if let Some(r) = r {
@@ -901,40 +950,40 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         }
     }
 
-    let (b, s) = tp.op_base(&leaf(), &base_seq(), None).await?;
+    let t::TesterOpBaseResult {
+        return_value: b,
+        os: s,
+    } = tp.op_base(leaf().as_ref(), &base_seq()).await?;
     ensure("opBase", is_leaf(&b, e10), || format!("{b:?}"))?;
     ensure("opBase_seq", is_base_seq(&s, e10), || format!("{s:?}"))?;
-    let b = tp.op_sliced(&leaf(), None).await?;
+    let b = tp.op_sliced(leaf().as_ref()).await?;
     ensure("opSliced", is_leaf(&b, e10), || format!("{b:?}"))?;
-    let b = tp.get_sliced(None).await?;
+    let b = tp.get_sliced().await?;
     ensure("getSliced", is_leaf(&b, e10), || format!("{b:?}"))?;
-    let b = tp.get_compact(None).await?;
+    let b = tp.get_compact().await?;
     ensure("getCompact", is_leaf(&b, e10), || format!("{b:?}"))?;
 
     let r = tp
-        .op_optional(
-            &Some(3),
-            &Some("opt".into()),
-            &Some(pt(1, 1)),
-            &Some(vec![1, 2]),
-            None,
-        )
+        .op_optional(Some(3), Some("opt"), Some(&pt(1, 1)), Some(&[1, 2]))
         .await?;
+    let r = (r.return_value, r.os, r.op);
     if e10 {
         assert_eq!(r, (None, None, None), "no optional parameters in 1.0");
     } else {
         assert_eq!(r, (Some(3), Some("opt".into()), Some(pt(1, 1))));
     }
     assert_eq!(
-        tp.op_optional(&None, &None, &None, &None, None).await?,
-        (None, None, None)
+        tp.op_optional(None, None, None, None).await?,
+        t::TesterOpOptionalResult::default()
     );
 
-    let (full, empty) = tp
+    let t::TesterOpOptsResult {
+        return_value: full,
+        oempty: empty,
+    } = tp
         .op_opts(
-            &opts_full(Some(pinger.clone())),
-            &Some(Class::new(t::Opts::default())),
-            None,
+            opts_full(Some(pinger.clone())).as_ref(),
+            Some(&Class::new(t::Opts::default())),
         )
         .await?;
     ensure(
@@ -943,8 +992,11 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         || format!("{full:?} {empty:?}"),
     )?;
 
-    let (r, c) = tp
-        .op_optional_refs(&Some(Some(pinger.clone())), &Some(node(5, None)), None)
+    let t::TesterOpOptionalRefsResult {
+        return_value: r,
+        oc: c,
+    } = tp
+        .op_optional_refs(Some(&Some(pinger.clone())), Some(&node(5, None)))
         .await?;
     if e10 {
         ensure("opOptionalRefs", r.is_none() && c.is_none(), || {
@@ -952,7 +1004,7 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         })?;
     } else {
         let r = r.flatten().ok_or("no pinger")?;
-        assert_eq!(r.ping(None).await?, "pinger");
+        assert_eq!(r.ping().await?, "pinger");
         ensure(
             "opOptionalRefs",
             c.as_ref()
@@ -961,14 +1013,17 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
             || format!("{c:?}"),
         )?;
     }
-    let (r, c) = tp.op_optional_refs(&None, &None, None).await?;
+    let t::TesterOpOptionalRefsResult {
+        return_value: r,
+        oc: c,
+    } = tp.op_optional_refs(None, None).await?;
     ensure("opOptionalRefs_absent", r.is_none() && c.is_none(), || {
         format!("{r:?} {c:?}")
     })?;
 
     // Declared `throws BaseError`: every kind arrives as BaseError.
     for (kind, reason) in [(0, "base"), (1, "middle"), (2, "leaf")] {
-        match tp.throw_base(&kind, None).await {
+        match tp.throw_base(kind).await {
             Err(t::TesterThrowBaseError::BaseError(e)) => {
                 ensure("throwBase", e.reason == reason, || format!("{e:?}"))?
             }
@@ -976,11 +1031,11 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         }
     }
     // Declared `throws MiddleError, BaseError`: the most derived declared type.
-    match tp.throw_declared(&0, None).await {
+    match tp.throw_declared(0).await {
         Err(t::TesterThrowDeclaredError::BaseError(e)) => assert_eq!(e.reason, "base"),
         other => panic!("throwDeclared(0): expected BaseError, got {other:?}"),
     }
-    match tp.throw_declared(&1, None).await {
+    match tp.throw_declared(1).await {
         Err(t::TesterThrowDeclaredError::MiddleError(e)) => {
             assert_eq!(
                 (e.base.reason.as_str(), e.code, e.detail.as_deref()),
@@ -989,7 +1044,7 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
         }
         other => panic!("throwDeclared(1): expected MiddleError, got {other:?}"),
     }
-    match tp.throw_declared(&2, None).await {
+    match tp.throw_declared(2).await {
         Err(t::TesterThrowDeclaredError::MiddleError(e)) => {
             assert_eq!(
                 (e.base.reason.as_str(), e.code, e.detail.as_deref()),
@@ -1000,37 +1055,39 @@ async fn rust_client(port: u16, encoding: EncodingVersion, cycles: bool) -> Test
     }
 
     let p = Some(pinger.clone());
-    let (r, ps) = tp
+    let t::TesterOpPingerResult {
+        return_value: r,
+        ops: ps,
+    } = tp
         .op_pinger(
-            &p,
-            &vec![p.clone(), None],
+            p.as_ref(),
+            &[p.clone(), None],
             &t::PingerBox {
                 name: "box".into(),
                 prx: p.clone(),
             },
-            None,
         )
         .await?;
     let r = r.ok_or("null pinger")?;
-    assert_eq!(r.ping(None).await?, "pinger");
+    assert_eq!(r.ping().await?, "pinger");
     assert_eq!(ps.len(), 2);
-    assert_eq!(ps[0].as_ref().ok_or("null")?.ping(None).await?, "pinger");
+    assert_eq!(ps[0].as_ref().ok_or("null")?.ping().await?, "pinger");
     assert!(ps[1].is_none());
     let o = tp
-        .op_object(&Some(tp.ice_object().clone()), None)
+        .op_object(Some(&tp.ice_object().clone()))
         .await?
         .ok_or("null object")?;
     assert_eq!(o.data().identity.name, "tester");
-    let g = tp.get_greeter(None).await?.ok_or("null greeter")?;
-    assert_eq!(g.greet(&"g".into(), None).await?, "hello g");
-    assert_eq!(tp.op_amd(&41, None).await?, 42);
+    let g = tp.get_greeter().await?.ok_or("null greeter")?;
+    assert_eq!(g.greet("g").await?, "hello g");
+    assert_eq!(tp.op_amd(41).await?, 42);
     let ctx = Context::from([("k".to_string(), "v".to_string())]);
-    assert_eq!(tp.op_context(&"k".into(), Some(&ctx)).await?, "v");
-    assert_eq!(tp.op_context(&"k".into(), None).await?, "<none>");
-    tp.op_idempotent(None).await?;
-    let failures = tp.verify(None).await?;
+    assert_eq!(tp.ice_context(ctx).op_context("k").await?, "v");
+    assert_eq!(tp.op_context("k").await?, "<none>");
+    tp.op_idempotent().await?;
+    let failures = tp.verify().await?;
     assert!(failures.is_empty(), "the server saw: {failures:?}");
-    tp.shutdown(None).await?;
+    tp.shutdown().await?;
     communicator.destroy().await;
     Ok(())
 }
@@ -1136,7 +1193,7 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
         .ice_encoding_version(encoding);
     let tp = t::TesterPrx::unchecked_cast(base);
     let check = async {
-        let b = tp.op_sliced(&leaf(), None).await?;
+        let b = tp.op_sliced(leaf().as_ref()).await?;
         let r = b.as_ref().ok_or("null")?;
         let m = get::<t::Middle>(Some(r)).ok_or("not a Middle")?;
         ensure(
@@ -1147,9 +1204,9 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
                 && m.note == (!e10).then(|| "n".to_string()),
             || format!("{b:?}"),
         )?;
-        let r = tp.op_base(&leaf(), &Vec::new(), None).await;
+        let r = tp.op_base(leaf().as_ref(), &Vec::new()).await;
         if e10 {
-            let (b, _) = r?;
+            let b = r?.return_value;
             ensure(
                 "opBase",
                 b.as_ref().map(|b| b.ice_id()).as_deref() == Some(t::Middle::ICE_ID),
@@ -1160,7 +1217,7 @@ async fn partial_server(encoding: EncodingVersion) -> TestResult {
                 format!("compact Leaf was read: {r:?}")
             })?;
         }
-        tp.shutdown(None).await?;
+        tp.shutdown().await?;
         Ok::<(), Box<dyn Error>>(())
     };
     tokio::time::timeout(Duration::from_secs(60), check).await??;
@@ -1270,14 +1327,14 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
         (
             "greet",
             captured_request(encoding, |tp| async move {
-                let _ = tp.greet(&"x".into(), None).await;
+                let _ = tp.greet("x").await;
             })
             .await?,
         ),
         (
             "opBuiltins",
             captured_request(encoding, |tp| async move {
-                let _ = tp.op_builtins(&builtins(), None).await;
+                let _ = tp.op_builtins(&builtins()).await;
             })
             .await?,
         ),
@@ -1285,7 +1342,7 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
             "opDicts",
             captured_request(encoding, |tp| async move {
                 let _ = tp
-                    .op_dicts(&dict_a(), &dict_b(), &dict_c(), &dict_d(), None)
+                    .op_dicts(&dict_a(), &dict_b(), &dict_c(), &dict_d())
                     .await;
             })
             .await?,
@@ -1293,28 +1350,28 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
         (
             "opBase",
             captured_request(encoding, |tp| async move {
-                let _ = tp.op_base(&leaf(), &base_seq(), None).await;
+                let _ = tp.op_base(leaf().as_ref(), &base_seq()).await;
             })
             .await?,
         ),
         (
             "opSliced",
             captured_request(encoding, |tp| async move {
-                let _ = tp.op_sliced(&leaf(), None).await;
+                let _ = tp.op_sliced(leaf().as_ref()).await;
             })
             .await?,
         ),
         (
             "throwBase",
             captured_request(encoding, |tp| async move {
-                let _ = tp.throw_base(&2, None).await;
+                let _ = tp.throw_base(2).await;
             })
             .await?,
         ),
         (
             "throwDeclared",
             captured_request(encoding, |tp| async move {
-                let _ = tp.throw_declared(&1, None).await;
+                let _ = tp.throw_declared(1).await;
             })
             .await?,
         ),
@@ -1324,13 +1381,7 @@ async fn same_replies(encoding: EncodingVersion) -> TestResult {
             "opOptional",
             captured_request(encoding, |tp| async move {
                 let _ = tp
-                    .op_optional(
-                        &Some(3),
-                        &Some("opt".into()),
-                        &Some(pt(1, 1)),
-                        &Some(vec![1, 2]),
-                        None,
-                    )
+                    .op_optional(Some(3), Some("opt"), Some(&pt(1, 1)), Some(&[1, 2]))
                     .await;
             })
             .await?,

@@ -71,26 +71,23 @@ async fn rust_request(op: &str, encoding: EncodingVersion) -> Result<Vec<u8>, Bo
     let call = tokio::spawn(async move {
         // No reply ever comes; the call is dropped once captured.
         let _ = match op.as_str() {
-            "greet" => tp.greet(&"x".into(), None).await.map(|_| ()),
-            "opSliced" => tp.op_sliced(&leaf(), None).await.map(|_| ()),
+            "greet" => tp.greet("x").await.map(|_| ()),
+            "opSliced" => tp.op_sliced(leaf().as_ref()).await.map(|_| ()),
             "opWrapper" => tp
-                .op_wrapper(
-                    &t::Wrapper {
-                        name: "w".into(),
-                        node: Some(Class::from_value(t::Node {
-                            value: 7,
-                            next: Some(Class::from_value(t::Node {
-                                value: 8,
-                                next: None,
-                            })),
+                .op_wrapper(&t::Wrapper {
+                    name: "w".into(),
+                    node: Some(Class::from_value(t::Node {
+                        value: 7,
+                        next: Some(Class::from_value(t::Node {
+                            value: 8,
+                            next: None,
                         })),
-                    },
-                    None,
-                )
+                    })),
+                })
                 .await
                 .map(|_| ()),
             "opEnums" => tp
-                .op_enums(&inner::Color::Blue, &t::Size::Large, None)
+                .op_enums(inner::Color::Blue, t::Size::Large)
                 .await
                 .map(|_| ()),
             _ => tp
@@ -103,7 +100,6 @@ async fn rust_request(op: &str, encoding: EncodingVersion) -> Result<Vec<u8>, Bo
                         label: "deep".into(),
                         color: inner::Color::Red,
                     },
-                    None,
                 )
                 .await
                 .map(|_| ()),

@@ -19,12 +19,13 @@ use ice_proto::encoding::{EncodingVersion, Identity};
 use ice_proto::properties::Properties;
 use ice_proto::protocol::{Context, OperationMode};
 use ice_proto::proxy::Outcome;
+use ice_proto::typed_proxy::TypedProxy;
 use ice_proto::RuntimeError;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub use interop_tests::generated::interop::test::{
-    Boom, Tester, TesterFailError, TesterPrx, TesterServant,
+    Boom, Tester, TesterAddResult, TesterFailError, TesterPrx, TesterServant,
 };
 
 /// The Slice type id of `Test::Tester`.
@@ -77,10 +78,17 @@ impl Tester for TesterImpl {
         }
     }
 
-    async fn add(&self, a: i32, b: i32, current: &Current) -> Result<(i32, i32), DispatchError> {
+    async fn add(
+        &self,
+        a: i32,
+        b: i32,
+        current: &Current,
+    ) -> Result<TesterAddResult, DispatchError> {
         self.seen(current);
-        // (return value, out-parameter product)
-        Ok((a.wrapping_add(b), a.wrapping_mul(b)))
+        Ok(TesterAddResult {
+            return_value: a.wrapping_add(b),
+            product: a.wrapping_mul(b),
+        })
     }
 
     async fn record(&self, msg: String, current: &Current) -> Result<(), DispatchError> {
@@ -145,7 +153,7 @@ impl Tester for TesterImpl {
 
 /// A fresh generated dispatcher for [`TesterImpl`], ready for an adapter.
 pub fn tester_servant() -> Arc<TesterServant<TesterImpl>> {
-    Arc::new(TesterServant(Arc::new(TesterImpl::default())))
+    TesterServant::new(TesterImpl::default())
 }
 
 /// A `Test::Tester` proxy for `proxy`, without asking the object.
@@ -389,10 +397,16 @@ pub async fn rust_client_checks_at(
     ensure!(base.ice_ids().await? == vec!["::Ice::Object".to_owned(), TESTER_ID.to_owned()]);
 
     // Twoway with in, out and return values; the reply uses our encoding.
-    ensure!(prx.echo(&"héllo wörld".into(), None).await? == "héllo wörld");
+    ensure!(prx.echo("héllo wörld").await? == "héllo wörld");
     let long = "x".repeat(100_000);
-    ensure!(prx.echo(&long, None).await? == long);
-    ensure!(prx.add(&3, &4, None).await? == (7, 12));
+    ensure!(prx.echo(&long).await? == long);
+    ensure!(
+        prx.add(3, 4).await?
+            == TesterAddResult {
+                return_value: 7,
+                product: 12
+            }
+    );
     let raw = base
         .ice_invoke(
             "echo",
@@ -407,7 +421,7 @@ pub async fn rust_client_checks_at(
     }
 
     // User exception and unknown exception.
-    match prx.fail(&"bad thing".into(), &42, None).await {
+    match prx.fail("bad thing", 42).await {
         Err(TesterFailError::Boom(b)) => ensure!(
             b == Boom {
                 reason: "bad thing".into(),
@@ -417,7 +431,7 @@ pub async fn rust_client_checks_at(
         other => bail!("expected Boom, got {other:?}"),
     }
     ensure!(matches!(
-        prx.crash(None).await,
+        prx.crash().await,
         Err(RuntimeError::UnknownException(_))
     ));
 
@@ -425,28 +439,28 @@ pub async fn rust_client_checks_at(
     let mut ctx = Context::new();
     ctx.insert("k".into(), "v1".into());
     let k = "k".to_owned();
-    ensure!(prx.get_context(&k, Some(&ctx)).await? == "v1");
+    ensure!(prx.ice_context(ctx).get_context(&k).await? == "v1");
     let mut ctx2 = Context::new();
     ctx2.insert("k".into(), "v2".into());
     let with_ctx = tester_prx(prx.ice_object().clone().ice_context(ctx2));
-    ensure!(with_ctx.get_context(&k, None).await? == "v2");
-    ensure!(prx.get_context(&k, None).await? == "<none>");
+    ensure!(with_ctx.get_context(&k).await? == "v2");
+    ensure!(prx.get_context(&k).await? == "<none>");
 
     // Oneway, then batch oneway with flush.
-    let _ = prx.take_recorded(None).await?;
+    let _ = prx.take_recorded().await?;
     let oneway = tester_prx(prx.ice_object().clone().ice_oneway());
-    oneway.record(&"o1".into(), None).await?;
-    oneway.record(&"o2".into(), None).await?;
-    let got = prx.take_recorded(None).await?;
+    oneway.record("o1").await?;
+    oneway.record("o2").await?;
+    let got = prx.take_recorded().await?;
     ensure!(got[..got.len() - 1] == ["o1", "o2"], "{got:?}");
     let batch = tester_prx(prx.ice_object().clone().ice_batch_oneway());
     for m in ["b1", "b2", "b3"] {
-        batch.record(&m.into(), None).await?;
+        batch.record(m).await?;
     }
-    let got = prx.take_recorded(None).await?;
+    let got = prx.take_recorded().await?;
     ensure!(got.len() == 1, "batch sent before flush: {got:?}");
     batch.ice_object().ice_flush_batch_requests().await?;
-    let got = prx.take_recorded(None).await?;
+    let got = prx.take_recorded().await?;
     ensure!(got[..got.len() - 1] == ["b1", "b2", "b3"], "{got:?}");
     ensure!(
         got.last() == Some(&format!("enc={encoding}")),
@@ -466,7 +480,7 @@ pub async fn rust_client_checks_at(
     ));
     ensure!(TesterPrx::checked_cast(&no_facet).await?.is_none());
     let extra = tester_prx(base.clone().ice_facet("extra"));
-    ensure!(extra.echo(&"f".into(), None).await? == "f");
+    ensure!(extra.echo("f").await? == "f");
     match base
         .ice_invoke(
             "noSuchOperation",
@@ -490,9 +504,9 @@ pub async fn rust_client_checks_at(
         .ice_get_connection()
         .await?
         .set_handler(Some(callbacks.handler()));
-    ensure!(prx.call_back(&"cb".into(), None).await? == TESTER_ID);
+    ensure!(prx.call_back("cb").await? == TESTER_ID);
 
-    prx.shutdown(None).await?;
+    prx.shutdown().await?;
     communicator.destroy().await;
     Ok(())
 }

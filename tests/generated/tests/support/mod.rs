@@ -149,7 +149,7 @@ impl Server {
 pub struct CppPeer {
     /// The cache folder under the target folder.
     pub cache: &'static str,
-    /// The Slice files, relative to `slice/`.
+    /// The Slice files, relative to `slice/` (a path may leave it).
     pub slice: &'static [&'static str],
     /// The C++ source, relative to `interop/`.
     pub source: &'static str,
@@ -196,10 +196,11 @@ fn build_cpp(peer: &CppPeer) -> Result<PathBuf, Box<dyn Error>> {
         .arg("--output-dir")
         .arg(&tmp)
         .args(&ice))?;
-    let generated = peer
-        .slice
+    // slice2cpp writes `<stem>.cpp` into the output folder.
+    let generated = ice
         .iter()
-        .map(|f| format!("{}.cpp", f.trim_end_matches(".ice")));
+        .filter_map(|f| f.file_stem())
+        .map(|stem| format!("{}.cpp", stem.to_string_lossy()));
     run(std::process::Command::new("g++")
         .args(["-std=c++17", "-DICE_CPP11_MAPPING", "-I."])
         .args(generated)
