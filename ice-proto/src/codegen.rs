@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+pub use crate::adapter::{Current, DispatchError, DispatchResult};
 pub use crate::encoding::class::{Class, ClassRef, IsA, Registry, SlicedData, Value, ValueType};
 pub use crate::encoding::exception::{Thrown, UserException, UserExceptionType};
 pub use crate::encoding::fixed::{
@@ -20,18 +21,21 @@ pub use crate::encoding::{
     Decode, Encode, EncodingVersion, Error, Format, InputStream, OptionalFormat, OutputStream,
     ProxyData, Result,
 };
+pub use crate::protocol::Encapsulation;
 pub use crate::proxy::ObjectPrx;
+pub use crate::runtime_error::RuntimeError;
 pub use crate::typed_proxy::TypedProxy;
+pub use std::future::Future;
 
-use crate::adapter::{encapsulate, keep_until_sent, Current, DispatchError, DispatchResult};
-use crate::protocol::{Encapsulation, OperationMode};
+use crate::adapter::{encapsulate, keep_until_sent};
+use crate::protocol::OperationMode;
 use crate::proxy::Outcome;
-use crate::runtime_error::RuntimeError;
 
 /// What a generated operation tells the runtime about a Slice operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Op {
     name: &'static str,
+    registry: fn() -> Arc<Registry>,
     mode: OperationMode,
     format: Option<Format>,
     params: bool,
@@ -41,11 +45,14 @@ pub struct Op {
 
 impl Op {
     /// A normal operation with in-parameters, no results and no
-    /// exceptions, in the communicator's default class format.
+    /// exceptions, in the communicator's default class format, whose
+    /// classes and exceptions are decoded with `registry` (the generated
+    /// tree's `ice_registry`).
     #[must_use]
-    pub const fn new(name: &'static str) -> Self {
+    pub const fn new(name: &'static str, registry: fn() -> Arc<Registry>) -> Self {
         Self {
             name,
+            registry,
             mode: OperationMode::Normal,
             format: None,
             params: true,
@@ -138,7 +145,6 @@ impl OperationError for RuntimeError {
 pub async fn invoke<R, E>(
     proxy: &ObjectPrx,
     op: Op,
-    registry: fn() -> Arc<Registry>,
     write: impl FnOnce(&mut OutputStream),
     read: impl FnOnce(&mut InputStream) -> Result<R>,
 ) -> std::result::Result<R, E>
@@ -159,9 +165,7 @@ where
     };
     let results = match proxy.ice_invoke(op.name, op.mode, params, None).await? {
         Outcome::Ok(results) => results,
-        Outcome::UserException(encaps) => {
-            return Err(user_exception::<E>(proxy, op, &encaps, registry))
-        }
+        Outcome::UserException(encaps) => return Err(user_exception::<E>(proxy, op, &encaps)),
     };
     // An empty encapsulation (a oneway's, or a void operation's reply)
     // needs no stream to be checked.
@@ -169,7 +173,7 @@ where
         return Ok(R::default());
     }
     let mut input = proxy
-        .results_input(&results, registry())
+        .results_input(&results, (op.registry)())
         .map_err(RuntimeError::from)?;
     let value = read(&mut input).map_err(RuntimeError::from)?;
     input.end_encapsulation().map_err(RuntimeError::from)?;
@@ -177,18 +181,13 @@ where
 }
 
 /// The error of a call whose reply holds a user exception.
-fn user_exception<E: OperationError>(
-    proxy: &ObjectPrx,
-    op: Op,
-    encaps: &Encapsulation,
-    registry: fn() -> Arc<Registry>,
-) -> E {
+fn user_exception<E: OperationError>(proxy: &ObjectPrx, op: Op, encaps: &Encapsulation) -> E {
     if !op.throws {
         return E::from(RuntimeError::UnknownUserException(String::from(
             "undeclared user exception",
         )));
     }
-    match proxy.read_user_exception(encaps, registry()) {
+    match proxy.read_user_exception(encaps, (op.registry)()) {
         Ok(ex) => E::from_user_exception(ex).unwrap_or_else(|ex| {
             E::from(RuntimeError::UnknownUserException(String::from(
                 ex.ice_id(),
@@ -207,10 +206,10 @@ fn user_exception<E: OperationError>(
 pub fn read_params<A>(
     current: &Current,
     params: &Encapsulation,
-    registry: fn() -> Arc<Registry>,
+    op: Op,
     read: impl FnOnce(&mut InputStream) -> Result<A>,
 ) -> std::result::Result<A, DispatchError> {
-    let mut input = current.params_input(params, registry())?;
+    let mut input = current.params_input(params, (op.registry)())?;
     let args = read(&mut input)?;
     input.end_encapsulation()?;
     Ok(args)
@@ -225,12 +224,12 @@ pub fn read_params<A>(
 pub fn no_params(
     current: &Current,
     params: &Encapsulation,
-    registry: fn() -> Arc<Registry>,
+    op: Op,
 ) -> std::result::Result<(), DispatchError> {
     if params.is_empty_and_supported() {
         return Ok(());
     }
-    read_params(current, params, registry, |_| Ok(()))
+    read_params(current, params, op, |_| Ok(()))
 }
 
 /// The reply to a dispatched request: the servant's `result`, its outputs

@@ -51,7 +51,7 @@ pub mod demo {
         /// Asks the object whether it implements this interface (`ice_isA`).
         pub async fn checked_cast(
             proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+        ) -> Result<Option<Self>, ::ice_proto::RuntimeError> {
             Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
         }
         /// The untyped proxy.
@@ -59,44 +59,22 @@ pub mod demo {
             &self.proxy
         }
         /// Calls `sayHello`.
-        pub async fn say_hello(
-            &self,
-            delay: i32,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            Self::ice_call_say_hello(&self.proxy, delay).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_say_hello(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            delay: i32,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+        pub async fn say_hello(&self, delay: i32) -> Result<(), _ice::RuntimeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("sayHello").idempotent(),
-                    super::ice_registry,
-                    |ice_o| {
-                        ice_o.write(&delay);
-                    },
-                    |_| { Ok(()) },
+                    &self.proxy,
+                    _ice::Op::new("sayHello", super::ice_registry).idempotent(),
+                    |ice_o| ice_o.write(&delay),
+                    |_| Ok(()),
                 )
                 .await
         }
         /// Calls `shutdown`.
-        pub async fn shutdown(
-            &self,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            Self::ice_call_shutdown(&self.proxy).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_shutdown(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+        pub async fn shutdown(&self) -> Result<(), _ice::RuntimeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("shutdown").no_params(),
-                    super::ice_registry,
+                    &self.proxy,
+                    _ice::Op::new("shutdown", super::ice_registry).no_params(),
                     |_| {},
-                    |_| { Ok(()) },
+                    |_| Ok(()),
                 )
                 .await
         }
@@ -107,17 +85,13 @@ pub mod demo {
         fn say_hello(
             &self,
             delay: i32,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-        > + Send;
+            current: &_ice::Current,
+        ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
         /// Implements `shutdown`; a user exception is returned with `Err(e.into())` or `?`.
         fn shutdown(
             &self,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-        > + Send;
+            current: &_ice::Current,
+        ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
     }
     /// Dispatches requests for `::Demo::Hello` to an implementation of [`Hello`]; add it to an object adapter.
     #[derive(Debug)]
@@ -127,35 +101,43 @@ pub mod demo {
         pub fn new(imp: T) -> ::std::sync::Arc<Self> {
             ::std::sync::Arc::new(Self(imp))
         }
+        /// Dispatches a request for one of the operations of
+        /// `ice_imp` (those of the bases through their dispatchers).
         #[doc(hidden)]
-        pub async fn ice_dispatch_say_hello(
+        pub async fn ice_dispatch(
             ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("sayHello").idempotent();
-            let (delay,) = _ice::read_params(
-                current,
-                &ice_params,
-                super::ice_registry,
-                |ice_i| {
-                    let delay: i32 = ice_i.read()?;
-                    Ok((delay,))
-                },
-            )?;
-            let ice_result = <T as Hello>::say_hello(ice_imp, delay, current).await;
-            _ice::reply(current, ICE_OP, ice_result, |_, _| {})
-        }
-        #[doc(hidden)]
-        pub async fn ice_dispatch_shutdown(
-            ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("shutdown").no_params();
-            _ice::no_params(current, &ice_params, super::ice_registry)?;
-            let ice_result = <T as Hello>::shutdown(ice_imp, current).await;
-            _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+            current: &_ice::Current,
+            params: _ice::Encapsulation,
+        ) -> _ice::DispatchResult {
+            match current.operation.as_str() {
+                "sayHello" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new(
+                            "sayHello",
+                            super::ice_registry,
+                        )
+                        .idempotent();
+                    let delay = _ice::read_params(
+                        current,
+                        &params,
+                        ICE_OP,
+                        |ice_i| ice_i.read(),
+                    )?;
+                    let ice_result = <T as Hello>::say_hello(ice_imp, delay, current)
+                        .await;
+                    _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                }
+                "shutdown" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new(
+                            "shutdown",
+                            super::ice_registry,
+                        )
+                        .no_params();
+                    _ice::no_params(current, &params, ICE_OP)?;
+                    let ice_result = <T as Hello>::shutdown(ice_imp, current).await;
+                    _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                }
+                _ => Err(_ice::DispatchError::OperationNotExist),
+            }
         }
     }
     impl<T: Hello> ::ice_proto::adapter::Servant for HelloServant<T> {
@@ -164,30 +146,14 @@ pub mod demo {
         }
         fn dispatch<'a>(
             &'a self,
-            current: &'a ::ice_proto::adapter::Current,
-            params: ::ice_proto::protocol::Encapsulation,
+            current: &'a _ice::Current,
+            params: _ice::Encapsulation,
         ) -> ::std::pin::Pin<
             ::std::boxed::Box<
-                dyn ::std::future::Future<
-                    Output = ::ice_proto::adapter::DispatchResult,
-                > + Send + 'a,
+                dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
             >,
         > {
-            ::std::boxed::Box::pin(async move {
-                match current.operation.as_str() {
-                    "sayHello" => {
-                        Self::ice_dispatch_say_hello(&self.0, current, params).await
-                    }
-                    "shutdown" => {
-                        Self::ice_dispatch_shutdown(&self.0, current, params).await
-                    }
-                    _ => {
-                        ::std::result::Result::Err(
-                            ::ice_proto::adapter::DispatchError::OperationNotExist,
-                        )
-                    }
-                }
-            })
+            ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
         }
     }
 }

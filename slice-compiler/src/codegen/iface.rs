@@ -284,65 +284,103 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Statements writing a proxy method's in-parameters in Ice's order.
-    fn write_params(&self, ins: &[Arg], path: &[String]) -> TokenStream {
-        let writes = Self::wire_order(ins).into_iter().map(|a| {
-            let n = &a.name;
-            let kind = self.param_kind(a.ty, path);
-            match a.tag {
-                Some(tag) => {
-                    let tag = Literal::i32_unsuffixed(tag);
-                    match kind {
-                        ParamKind::Copy(_) => quote!(ice_o.write_optional(#tag, #n.as_ref());),
-                        _ => quote!(ice_o.write_optional(#tag, #n);),
+    /// Expressions writing a proxy method's in-parameters in Ice's order.
+    fn write_params(&self, ins: &[Arg], path: &[String]) -> Vec<TokenStream> {
+        Self::wire_order(ins)
+            .into_iter()
+            .map(|a| {
+                let n = &a.name;
+                let kind = self.param_kind(a.ty, path);
+                match a.tag {
+                    Some(tag) => {
+                        let tag = Literal::i32_unsuffixed(tag);
+                        match kind {
+                            ParamKind::Copy(_) => quote!(ice_o.write_optional(#tag, #n.as_ref())),
+                            _ => quote!(ice_o.write_optional(#tag, #n)),
+                        }
                     }
+                    None => match kind {
+                        ParamKind::Copy(_) | ParamKind::Class(_) => quote!(ice_o.write(&#n)),
+                        ParamKind::Ref(_) => quote!(ice_o.write(#n)),
+                        ParamKind::Proxy(_) => quote!(ice_o.write_proxy(#n)),
+                    },
                 }
-                None => match kind {
-                    ParamKind::Copy(_) | ParamKind::Class(_) => quote!(ice_o.write(&#n);),
-                    ParamKind::Ref(_) => quote!(ice_o.write(#n);),
-                    ParamKind::Proxy(_) => quote!(ice_o.write_proxy(#n);),
-                },
-            }
-        });
-        quote!(#(#writes)*)
+            })
+            .collect()
     }
 
-    /// Statements writing the outputs `ice_r` (an operation's results) in
+    /// Expressions writing the outputs `ice_r` (an operation's results) in
     /// Ice's order.
-    fn write_results(outs: &[Arg]) -> TokenStream {
+    fn write_results(outs: &[Arg]) -> Vec<TokenStream> {
         let single = outs.len() == 1;
-        let writes = Self::wire_order(outs).into_iter().map(|a| {
-            let f = Self::output_field(a);
-            match (a.tag, single) {
-                (Some(tag), true) => {
-                    let tag = Literal::i32_unsuffixed(tag);
-                    quote!(ice_o.write_optional(#tag, ice_r.as_ref());)
+        Self::wire_order(outs)
+            .into_iter()
+            .map(|a| {
+                let f = Self::output_field(a);
+                match (a.tag, single) {
+                    (Some(tag), true) => {
+                        let tag = Literal::i32_unsuffixed(tag);
+                        quote!(ice_o.write_optional(#tag, ice_r.as_ref()))
+                    }
+                    (Some(tag), false) => {
+                        let tag = Literal::i32_unsuffixed(tag);
+                        quote!(ice_o.write_optional(#tag, ice_r.#f.as_ref()))
+                    }
+                    (None, true) => quote!(ice_o.write(ice_r)),
+                    (None, false) => quote!(ice_o.write(&ice_r.#f)),
                 }
-                (Some(tag), false) => {
-                    let tag = Literal::i32_unsuffixed(tag);
-                    quote!(ice_o.write_optional(#tag, ice_r.#f.as_ref());)
-                }
-                (None, true) => quote!(ice_o.write(ice_r);),
-                (None, false) => quote!(ice_o.write(&ice_r.#f);),
-            }
-        });
-        quote!(#(#writes)*)
+            })
+            .collect()
     }
 
-    /// Statements reading `args` into locals named like them, in Ice's order.
-    fn read_args(&self, args: &[Arg], path: &[String]) -> TokenStream {
-        let reads = Self::wire_order(args).into_iter().map(|a| {
-            let n = &a.name;
-            let t = self.arg_type(a, path);
-            match a.tag {
+    /// A writing closure over `params` running `exprs` (the write
+    /// expressions, then what `pending` adds), on one line when it can be.
+    fn write_closure(
+        params: TokenStream,
+        mut exprs: Vec<TokenStream>,
+        pending: bool,
+    ) -> TokenStream {
+        if pending {
+            exprs.push(quote!(ice_o.write_pending_classes()));
+        }
+        match exprs.len() {
+            0 => quote!(|#params| {}),
+            1 => {
+                let e = &exprs[0];
+                quote!(|#params| #e)
+            }
+            _ => quote!(|#params| { #(#exprs;)* }),
+        }
+    }
+
+    /// `args` in Ice's order, each with the expression reading it (without
+    /// the `?`).
+    fn read_exprs<'x>(args: &'x [Arg<'x>]) -> Vec<(&'x Arg<'x>, TokenStream)> {
+        Self::wire_order(args)
+            .into_iter()
+            .map(|a| match a.tag {
                 Some(tag) => {
                     let tag = Literal::i32_unsuffixed(tag);
-                    quote!(let #n: #t = ice_i.read_optional(#tag)?;)
+                    (a, quote!(ice_i.read_optional(#tag)))
                 }
-                None => quote!(let #n: #t = ice_i.read()?;),
-            }
-        });
-        quote!(#(#reads)*)
+                None => (a, quote!(ice_i.read())),
+            })
+            .collect()
+    }
+
+    /// A reading closure whose value is `value` (built from reads that use
+    /// `?`), or the single read `single` itself when there is one and no
+    /// pending instance follows.
+    fn read_closure(value: TokenStream, single: Option<TokenStream>, pending: bool) -> TokenStream {
+        match (single, pending) {
+            (Some(read), false) => quote!(|ice_i| #read),
+            (_, false) => quote!(|ice_i| ::std::result::Result::Ok(#value)),
+            (_, true) => quote!(|ice_i| {
+                let ice_v = #value;
+                ice_i.read_pending_classes()?;
+                ::std::result::Result::Ok(ice_v)
+            }),
+        }
     }
 
     /// The field of a result struct holding output `a`.
@@ -370,37 +408,6 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// The outputs read into locals (as [`Self::read_args`] names them) as
-    /// the value the operation returns.
-    fn outputs_value(
-        &self,
-        iface: &Definition,
-        op: &Operation,
-        outs: &[Arg],
-        path: &[String],
-    ) -> TokenStream {
-        match outs.len() {
-            0 => quote!(()),
-            1 => {
-                let n = &outs[0].name;
-                quote!(#n)
-            }
-            _ => {
-                let ty = self.outputs_type(iface, op, outs, path);
-                let fields = outs.iter().map(|a| {
-                    let f = Self::output_field(a);
-                    let n = &a.name;
-                    if f == *n {
-                        quote!(#f)
-                    } else {
-                        quote!(#f: #n)
-                    }
-                });
-                quote!(#ty { #(#fields),* })
-            }
-        }
-    }
-
     /// `{Interface}{Operation}{suffix}`: the result struct and the error
     /// enum of an operation, named after the interface that declares it.
     fn op_type(iface: &Definition, op: &Operation, suffix: &str) -> Ident {
@@ -417,7 +424,8 @@ impl<'a> Gen<'a> {
         if op.throws.iter().any(|(_, d)| d.is_some()) {
             self.path_to(path, &iface.scoped, Self::op_type(iface, op, "Error"))
         } else {
-            quote!(::ice_proto::RuntimeError)
+            let rt = rt();
+            quote!(#rt::RuntimeError)
         }
     }
 
@@ -427,11 +435,19 @@ impl<'a> Gen<'a> {
         quote!(#(#supers)* ice_registry)
     }
 
-    /// What the runtime is told of `op` (`codegen::Op`).
-    fn op_info(iface: &Definition, op: &Operation, ins: &[Arg], outs: &[Arg]) -> TokenStream {
+    /// What the runtime is told of `op` (`codegen::Op`), written from
+    /// module `path`.
+    fn op_info(
+        iface: &Definition,
+        op: &Operation,
+        ins: &[Arg],
+        outs: &[Arg],
+        path: &[String],
+    ) -> TokenStream {
         let rt = rt();
         let name = &op.name.name;
-        let mut chain = vec![quote!(#rt::Op::new(#name))];
+        let registry = Self::registry_fn(path);
+        let mut chain = vec![quote!(#rt::Op::new(#name, #registry))];
         if op.idempotent {
             chain.push(quote!(idempotent()));
         }
@@ -490,7 +506,6 @@ impl<'a> Gen<'a> {
         // the proxy and dispatcher of a derived interface call that.
         let mut prx_methods = Vec::new();
         let mut op_items = Vec::new();
-        let mut dispatch_fns = Vec::new();
         let mut arms = Vec::new();
         for iid in &chain {
             let idef = self.ast.def(*iid);
@@ -500,11 +515,22 @@ impl<'a> Gen<'a> {
             let own = *iid == chain[0];
             for op in idata.operations {
                 prx_methods.push(self.proxy_method(idef, op, path, own));
-                arms.push(self.dispatch_arm(idef, op, path, own));
                 if own {
                     op_items.extend(self.op_items(idef, op, path));
-                    dispatch_fns.push(self.dispatch_fn(idef, op, path));
+                    arms.push(self.dispatch_arm(idef, op, path));
                 }
+            }
+            if !own && !idata.operations.is_empty() {
+                // The operations of a base: its dispatcher has them.
+                let names = idata.operations.iter().map(|op| &op.name.name);
+                let base = self.path_to(
+                    path,
+                    &idef.scoped,
+                    format_ident!("{}Servant", ident::type_name(&idef.name.name)),
+                );
+                arms.push(quote! {
+                    #(#names)|* => #base::<T>::ice_dispatch(ice_imp, current, params).await,
+                });
             }
         }
         let own_ops: Vec<TokenStream> = match self.service(id) {
@@ -613,7 +639,15 @@ impl<'a> Gen<'a> {
                     ::std::sync::Arc::new(Self(imp))
                 }
 
-                #(#dispatch_fns)*
+                /// Dispatches a request for one of the operations of
+                /// `ice_imp` (those of the bases through their dispatchers).
+                #[doc(hidden)]
+                pub async fn ice_dispatch(ice_imp: &T, current: &#rt::Current, params: #rt::Encapsulation) -> #rt::DispatchResult {
+                    match current.operation.as_str() {
+                        #(#arms)*
+                        _ => ::std::result::Result::Err(#rt::DispatchError::OperationNotExist),
+                    }
+                }
             }
 
             impl<T: #trait_name> ::ice_proto::adapter::Servant for #servant<T> {
@@ -623,23 +657,19 @@ impl<'a> Gen<'a> {
 
                 fn dispatch<'a>(
                     &'a self,
-                    current: &'a ::ice_proto::adapter::Current,
-                    params: ::ice_proto::protocol::Encapsulation,
-                ) -> ::std::pin::Pin<::std::boxed::Box<dyn ::std::future::Future<Output = ::ice_proto::adapter::DispatchResult> + Send + 'a>> {
-                    ::std::boxed::Box::pin(async move {
-                        match current.operation.as_str() {
-                            #(#arms)*
-                            _ => ::std::result::Result::Err(::ice_proto::adapter::DispatchError::OperationNotExist),
-                        }
-                    })
+                    current: &'a #rt::Current,
+                    params: #rt::Encapsulation,
+                ) -> ::std::pin::Pin<::std::boxed::Box<dyn #rt::Future<Output = #rt::DispatchResult> + Send + 'a>> {
+                    ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
                 }
             }
         }
     }
 
     /// The proxy method of `op` (declared by `iface`): in the declaring
-    /// proxy it calls the hidden `ice_call_<op>` holding the marshalling
-    /// (`own`), in a derived proxy it calls the declaring proxy's.
+    /// proxy (`own`) it marshals and calls; in a derived proxy it calls the
+    /// declaring proxy's method, so the operation is written once and has
+    /// one error type wherever it is called from.
     fn proxy_method(
         &self,
         iface: &Definition,
@@ -648,7 +678,6 @@ impl<'a> Gen<'a> {
         own: bool,
     ) -> TokenStream {
         let mname = ident::field_name(&op.name.name);
-        let call = format_ident!("ice_call_{}", mname.to_string().trim_start_matches("r#"));
         let (ins, outs) = self.op_args(op);
         let params: Vec<TokenStream> = ins
             .iter()
@@ -663,69 +692,53 @@ impl<'a> Gen<'a> {
         let err_ty = self.error_type(iface, op, path);
         let doc = doc_attrs(op.doc.as_deref(), &format!("Calls `{}`.", op.name.name));
         let lints = Self::signature_lints(&mname, &ins, true, 0);
-        let declaring = if own {
-            quote!(Self)
+        let body = if own {
+            let rt = rt();
+            let info = Self::op_info(iface, op, &ins, &outs, path);
+            let write = if ins.is_empty() {
+                quote!(|_| {})
+            } else {
+                Self::write_closure(
+                    quote!(ice_o),
+                    self.write_params(&ins, path),
+                    self.ins_use_classes(op),
+                )
+            };
+            let reads = Self::read_exprs(&outs);
+            let read = match reads.as_slice() {
+                [] => quote!(|_| ::std::result::Result::Ok(())),
+                [(_, read)] => Self::read_closure(
+                    quote!(#read?),
+                    Some(read.clone()),
+                    self.outs_use_classes(op),
+                ),
+                _ => {
+                    let ty = self.outputs_type(iface, op, &outs, path);
+                    let fields = reads.iter().map(|(a, read)| {
+                        let f = Self::output_field(a);
+                        quote!(#f: #read?)
+                    });
+                    Self::read_closure(
+                        quote!(#ty { #(#fields),* }),
+                        None,
+                        self.outs_use_classes(op),
+                    )
+                }
+            };
+            quote!(#rt::invoke(&self.proxy, #info, #write, #read).await)
         } else {
-            self.path_to(
+            let declaring = self.path_to(
                 path,
                 &iface.scoped,
                 format_ident!("{}Prx", ident::type_name(&iface.name.name)),
-            )
+            );
+            quote!(#declaring::unchecked_cast(self.proxy.clone()).#mname(#(#names),*).await)
         };
-        let public = quote! {
+        quote! {
             #doc
             #lints
             pub async fn #mname(&self, #(#params),*) -> ::std::result::Result<#out_ty, #err_ty> {
-                #declaring::#call(&self.proxy, #(#names),*).await
-            }
-        };
-        if !own {
-            return public;
-        }
-        let rt = rt();
-        let info = Self::op_info(iface, op, &ins, &outs);
-        let registry = Self::registry_fn(path);
-        let write = self.write_params(&ins, path);
-        let write_pending = self
-            .ins_use_classes(op)
-            .then(|| quote!(ice_o.write_pending_classes();));
-        let read = self.read_args(&outs, path);
-        let read_pending = self
-            .outs_use_classes(op)
-            .then(|| quote!(ice_i.read_pending_classes()?;));
-        let value = self.outputs_value(iface, op, &outs, path);
-        let ice_o = if ins.is_empty() {
-            quote!(_)
-        } else {
-            quote!(ice_o)
-        };
-        let ice_i = if outs.is_empty() {
-            quote!(_)
-        } else {
-            quote!(ice_i)
-        };
-        let hidden_lints = Self::signature_lints(&mname, &ins, false, 0);
-        quote! {
-            #public
-
-            #[doc(hidden)]
-            #hidden_lints
-            pub async fn #call(
-                ice_proxy: &::ice_proto::proxy::ObjectPrx,
-                #(#params),*
-            ) -> ::std::result::Result<#out_ty, #err_ty> {
-                #rt::invoke(
-                    ice_proxy,
-                    #info,
-                    #registry,
-                    |#ice_o| { #write #write_pending },
-                    |#ice_i| {
-                        #read
-                        #read_pending
-                        ::std::result::Result::Ok(#value)
-                    },
-                )
-                .await
+                #body
             }
         }
     }
@@ -858,104 +871,69 @@ impl<'a> Gen<'a> {
             ),
         );
         let lints = Self::signature_lints(&mname, &ins, true, 1);
+        let rt = rt();
         quote! {
             #doc
             #lints
             fn #mname(
                 &self,
                 #(#params,)*
-                current: &::ice_proto::adapter::Current,
-            ) -> impl ::std::future::Future<Output = ::std::result::Result<#out_ty, ::ice_proto::adapter::DispatchError>> + Send;
+                current: &#rt::Current,
+            ) -> impl #rt::Future<Output = ::std::result::Result<#out_ty, #rt::DispatchError>> + Send;
         }
     }
 
-    /// The hidden dispatcher of one operation, in the servant of the
-    /// interface declaring it: reads the parameters, calls the
-    /// implementation, writes the results.
-    fn dispatch_fn(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
+    /// The match arm dispatching `op` of this interface: reads the
+    /// parameters, calls the implementation `ice_imp`, writes the results.
+    fn dispatch_arm(&self, iface: &Definition, op: &Operation, path: &[String]) -> TokenStream {
         let rt = rt();
         // Called through the declaring trait's path, as written from here.
         let trait_path = self.path_to(path, &iface.scoped, Self::trait_ident(iface));
         let mname = ident::field_name(&op.name.name);
-        let dname = format_ident!(
-            "ice_dispatch_{}",
-            mname.to_string().trim_start_matches("r#")
-        );
+        let opname = &op.name.name;
         let (ins, outs) = self.op_args(op);
-        let info = Self::op_info(iface, op, &ins, &outs);
-        let registry = Self::registry_fn(path);
+        let info = Self::op_info(iface, op, &ins, &outs, path);
         let names: Vec<&Ident> = ins.iter().map(|a| &a.name).collect();
         // `current.format` is the communicator's default format; metadata
         // overrides it for the results and user exceptions alike.
         let format = explicit_format(iface, op)
             .is_some()
             .then(|| quote!(let current = &*#rt::current_for(current, ICE_OP);));
-        let read_params = if ins.is_empty() {
-            quote!(#rt::no_params(current, &ice_params, #registry)?;)
-        } else {
-            let read = self.read_args(&ins, path);
-            let pending = self
-                .ins_use_classes(op)
-                .then(|| quote!(ice_i.read_pending_classes()?;));
-            quote! {
-                let (#(#names,)*) = #rt::read_params(current, &ice_params, #registry, |ice_i| {
-                    #read
-                    #pending
-                    ::std::result::Result::Ok((#(#names,)*))
-                })?;
+        let reads = Self::read_exprs(&ins);
+        let pending = self.ins_use_classes(op);
+        let read_params = match reads.as_slice() {
+            [] => quote!(#rt::no_params(current, &params, ICE_OP)?;),
+            [(a, read)] => {
+                let n = &a.name;
+                let read = Self::read_closure(quote!(#read?), Some(read.clone()), pending);
+                quote!(let #n = #rt::read_params(current, &params, ICE_OP, #read)?;)
+            }
+            _ => {
+                // Read in Ice's order into a tuple of that order.
+                let wire: Vec<&Ident> = reads.iter().map(|(a, _)| &a.name).collect();
+                let values = reads.iter().map(|(_, read)| quote!(#read?));
+                let read = Self::read_closure(quote!((#(#values),*)), None, pending);
+                quote!(let (#(#wire),*) = #rt::read_params(current, &params, ICE_OP, #read)?;)
             }
         };
-        let write = Self::write_results(&outs);
-        let write_pending = self
-            .outs_use_classes(op)
-            .then(|| quote!(ice_o.write_pending_classes();));
-        let (ice_o, ice_r) = if outs.is_empty() {
-            (quote!(_), quote!(_))
+        let write = if outs.is_empty() {
+            quote!(|_, _| {})
         } else {
-            (quote!(ice_o), quote!(ice_r))
+            Self::write_closure(
+                quote!(ice_o, ice_r),
+                Self::write_results(&outs),
+                self.outs_use_classes(op),
+            )
         };
         quote! {
-            #[doc(hidden)]
-            pub async fn #dname(
-                ice_imp: &T,
-                current: &::ice_proto::adapter::Current,
-                ice_params: ::ice_proto::protocol::Encapsulation,
-            ) -> ::ice_proto::adapter::DispatchResult {
+            #opname => {
                 const ICE_OP: #rt::Op = #info;
                 #format
                 #read_params
                 let ice_result = <T as #trait_path>::#mname(ice_imp, #(#names,)* current).await;
-                #rt::reply(current, ICE_OP, ice_result, |#ice_o, #ice_r| { #write #write_pending })
+                #rt::reply(current, ICE_OP, ice_result, #write)
             }
         }
-    }
-
-    /// The match arm dispatching `op` (declared by `iface`) to its hidden
-    /// dispatcher, in this servant (`own`) or the declaring interface's.
-    fn dispatch_arm(
-        &self,
-        iface: &Definition,
-        op: &Operation,
-        path: &[String],
-        own: bool,
-    ) -> TokenStream {
-        let mname = ident::field_name(&op.name.name);
-        let dname = format_ident!(
-            "ice_dispatch_{}",
-            mname.to_string().trim_start_matches("r#")
-        );
-        let opname = &op.name.name;
-        let servant = if own {
-            quote!(Self)
-        } else {
-            let s = self.path_to(
-                path,
-                &iface.scoped,
-                format_ident!("{}Servant", ident::type_name(&iface.name.name)),
-            );
-            quote!(#s::<T>)
-        };
-        quote!(#opname => #servant::#dname(&self.0, current, params).await,)
     }
 }
 
@@ -1004,12 +982,10 @@ mod tests {
         }
     }
 
-    /// The text of the proxy's marshalling function of operation `name`,
-    /// up to the next method.
+    /// The text of the proxy method of operation `name` (in the first
+    /// proxy declaring it), up to the next method.
     fn method<'c>(code: &'c str, name: &str) -> &'c str {
-        let start = code
-            .find(&format!("pub async fn ice_call_{name}("))
-            .unwrap_or(0);
+        let start = code.find(&format!("pub async fn {name}(")).unwrap_or(0);
         let rest = &code[start..];
         let end = rest.find("\n        }\n").map_or(rest.len(), |e| e + 10);
         &rest[..end]
@@ -1059,15 +1035,11 @@ mod tests {
         let allowed =
             |lint: &str, f: &str| code.contains(&format!("#[allow(clippy::{lint})]\n        {f}("));
         // Servant methods take `&self` and `current` besides the parameters;
-        // proxy methods `&self` or the proxy.
+        // proxy methods `&self`.
         assert!(allowed("too_many_arguments", "fn many"), "{code}");
         assert!(allowed("too_many_arguments", "fn more"), "{code}");
         assert!(allowed("too_many_arguments", "pub async fn more"), "{code}");
-        assert!(
-            allowed("too_many_arguments", "pub async fn ice_call_more"),
-            "{code}"
-        );
-        assert_eq!(code.matches("#[allow(clippy::").count(), 4, "{code}");
+        assert_eq!(code.matches("#[allow(clippy::").count(), 3, "{code}");
         assert!(!code.contains("#![allow"), "{code}");
     }
 

@@ -237,7 +237,7 @@ pub mod preserve_slice {
         /// Asks the object whether it implements this interface (`ice_isA`).
         pub async fn checked_cast(
             proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+        ) -> Result<Option<Self>, ::ice_proto::RuntimeError> {
             Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
         }
         /// The untyped proxy.
@@ -245,19 +245,15 @@ pub mod preserve_slice {
             &self.proxy
         }
         /// Throws in the sliced format, so a relay can forward unknown slices.
-        pub async fn keep(&self) -> ::std::result::Result<(), ThrowerKeepError> {
-            Self::ice_call_keep(&self.proxy).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_keep(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<(), ThrowerKeepError> {
+        pub async fn keep(&self) -> Result<(), ThrowerKeepError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("keep").no_params().throws().format(true),
-                    super::ice_registry,
+                    &self.proxy,
+                    _ice::Op::new("keep", super::ice_registry)
+                        .no_params()
+                        .throws()
+                        .format(true),
                     |_| {},
-                    |_| { Ok(()) },
+                    |_| Ok(()),
                 )
                 .await
         }
@@ -279,10 +275,8 @@ pub mod preserve_slice {
         /// Throws in the sliced format, so a relay can forward unknown slices.
         fn keep(
             &self,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-        > + Send;
+            current: &_ice::Current,
+        ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
     }
     /// Dispatches requests for `::PreserveSlice::Thrower` to an implementation of [`Thrower`]; add it to an object adapter.
     #[derive(Debug)]
@@ -292,20 +286,27 @@ pub mod preserve_slice {
         pub fn new(imp: T) -> ::std::sync::Arc<Self> {
             ::std::sync::Arc::new(Self(imp))
         }
+        /// Dispatches a request for one of the operations of
+        /// `ice_imp` (those of the bases through their dispatchers).
         #[doc(hidden)]
-        pub async fn ice_dispatch_keep(
+        pub async fn ice_dispatch(
             ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("keep")
-                .no_params()
-                .throws()
-                .format(true);
-            let current = &*_ice::current_for(current, ICE_OP);
-            _ice::no_params(current, &ice_params, super::ice_registry)?;
-            let ice_result = <T as Thrower>::keep(ice_imp, current).await;
-            _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+            current: &_ice::Current,
+            params: _ice::Encapsulation,
+        ) -> _ice::DispatchResult {
+            match current.operation.as_str() {
+                "keep" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new("keep", super::ice_registry)
+                        .no_params()
+                        .throws()
+                        .format(true);
+                    let current = &*_ice::current_for(current, ICE_OP);
+                    _ice::no_params(current, &params, ICE_OP)?;
+                    let ice_result = <T as Thrower>::keep(ice_imp, current).await;
+                    _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                }
+                _ => Err(_ice::DispatchError::OperationNotExist),
+            }
         }
     }
     impl<T: Thrower> ::ice_proto::adapter::Servant for ThrowerServant<T> {
@@ -314,25 +315,14 @@ pub mod preserve_slice {
         }
         fn dispatch<'a>(
             &'a self,
-            current: &'a ::ice_proto::adapter::Current,
-            params: ::ice_proto::protocol::Encapsulation,
+            current: &'a _ice::Current,
+            params: _ice::Encapsulation,
         ) -> ::std::pin::Pin<
             ::std::boxed::Box<
-                dyn ::std::future::Future<
-                    Output = ::ice_proto::adapter::DispatchResult,
-                > + Send + 'a,
+                dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
             >,
         > {
-            ::std::boxed::Box::pin(async move {
-                match current.operation.as_str() {
-                    "keep" => Self::ice_dispatch_keep(&self.0, current, params).await,
-                    _ => {
-                        ::std::result::Result::Err(
-                            ::ice_proto::adapter::DispatchError::OperationNotExist,
-                        )
-                    }
-                }
-            })
+            ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
         }
     }
 }

@@ -157,28 +157,14 @@ pub mod shadow {
             &self,
             o: ::std::option::Option<&Option>,
         ) -> ::std::result::Result<BoxTakeResult, BoxTakeError> {
-            Self::ice_call_take(&self.proxy, o).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_take(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            o: ::std::option::Option<&Option>,
-        ) -> ::std::result::Result<BoxTakeResult, BoxTakeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("take").returns().throws(),
-                    super::ice_registry,
-                    |ice_o| {
-                        ice_o.write_optional(1, o);
-                    },
-                    |ice_i| {
-                        let s: String = ice_i.read()?;
-                        let ice_ret: Vec = ice_i.read()?;
-                        ::std::result::Result::Ok(BoxTakeResult {
-                            return_value: ice_ret,
-                            s,
-                        })
-                    },
+                    &self.proxy,
+                    _ice::Op::new("take", super::ice_registry).returns().throws(),
+                    |ice_o| ice_o.write_optional(1, o),
+                    |ice_i| ::std::result::Result::Ok(BoxTakeResult {
+                        s: ice_i.read()?,
+                        return_value: ice_i.read()?,
+                    }),
                 )
                 .await
         }
@@ -207,12 +193,9 @@ pub mod shadow {
         fn take(
             &self,
             o: ::std::option::Option<Option>,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                BoxTakeResult,
-                ::ice_proto::adapter::DispatchError,
-            >,
+            current: &_ice::Current,
+        ) -> impl _ice::Future<
+            Output = ::std::result::Result<BoxTakeResult, _ice::DispatchError>,
         > + Send;
     }
     /// Dispatches requests for `::Shadow::Box` to an implementation of [`Box`]; add it to an object adapter.
@@ -223,32 +206,38 @@ pub mod shadow {
         pub fn new(imp: T) -> ::std::sync::Arc<Self> {
             ::std::sync::Arc::new(Self(imp))
         }
+        /// Dispatches a request for one of the operations of
+        /// `ice_imp` (those of the bases through their dispatchers).
         #[doc(hidden)]
-        pub async fn ice_dispatch_take(
+        pub async fn ice_dispatch(
             ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("take").returns().throws();
-            let (o,) = _ice::read_params(
-                current,
-                &ice_params,
-                super::ice_registry,
-                |ice_i| {
-                    let o: ::std::option::Option<Option> = ice_i.read_optional(1)?;
-                    ::std::result::Result::Ok((o,))
-                },
-            )?;
-            let ice_result = <T as Box>::take(ice_imp, o, current).await;
-            _ice::reply(
-                current,
-                ICE_OP,
-                ice_result,
-                |ice_o, ice_r| {
-                    ice_o.write(&ice_r.s);
-                    ice_o.write(&ice_r.return_value);
-                },
-            )
+            current: &_ice::Current,
+            params: _ice::Encapsulation,
+        ) -> _ice::DispatchResult {
+            match current.operation.as_str() {
+                "take" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new("take", super::ice_registry)
+                        .returns()
+                        .throws();
+                    let o = _ice::read_params(
+                        current,
+                        &params,
+                        ICE_OP,
+                        |ice_i| ice_i.read_optional(1),
+                    )?;
+                    let ice_result = <T as Box>::take(ice_imp, o, current).await;
+                    _ice::reply(
+                        current,
+                        ICE_OP,
+                        ice_result,
+                        |ice_o, ice_r| {
+                            ice_o.write(&ice_r.s);
+                            ice_o.write(&ice_r.return_value);
+                        },
+                    )
+                }
+                _ => ::std::result::Result::Err(_ice::DispatchError::OperationNotExist),
+            }
         }
     }
     impl<T: Box> ::ice_proto::adapter::Servant for BoxServant<T> {
@@ -257,25 +246,14 @@ pub mod shadow {
         }
         fn dispatch<'a>(
             &'a self,
-            current: &'a ::ice_proto::adapter::Current,
-            params: ::ice_proto::protocol::Encapsulation,
+            current: &'a _ice::Current,
+            params: _ice::Encapsulation,
         ) -> ::std::pin::Pin<
             ::std::boxed::Box<
-                dyn ::std::future::Future<
-                    Output = ::ice_proto::adapter::DispatchResult,
-                > + Send + 'a,
+                dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
             >,
         > {
-            ::std::boxed::Box::pin(async move {
-                match current.operation.as_str() {
-                    "take" => Self::ice_dispatch_take(&self.0, current, params).await,
-                    _ => {
-                        ::std::result::Result::Err(
-                            ::ice_proto::adapter::DispatchError::OperationNotExist,
-                        )
-                    }
-                }
-            })
+            ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
         }
     }
 }

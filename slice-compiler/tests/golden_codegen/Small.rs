@@ -521,7 +521,7 @@ pub mod demo {
         /// Asks the object whether it implements this interface (`ice_isA`).
         pub async fn checked_cast(
             proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+        ) -> Result<Option<Self>, ::ice_proto::RuntimeError> {
             Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
         }
         /// The untyped proxy.
@@ -529,21 +529,12 @@ pub mod demo {
             &self.proxy
         }
         /// Calls `ping`.
-        pub async fn ping(
-            &self,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            Self::ice_call_ping(&self.proxy).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_ping(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+        pub async fn ping(&self) -> Result<(), _ice::RuntimeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("ping").idempotent().no_params(),
-                    super::ice_registry,
+                    &self.proxy,
+                    _ice::Op::new("ping", super::ice_registry).idempotent().no_params(),
                     |_| {},
-                    |_| { Ok(()) },
+                    |_| Ok(()),
                 )
                 .await
         }
@@ -553,10 +544,8 @@ pub mod demo {
         /// Implements `ping`; a user exception is returned with `Err(e.into())` or `?`.
         fn ping(
             &self,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-        > + Send;
+            current: &_ice::Current,
+        ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
     }
     /// Dispatches requests for `::Demo::Pingable` to an implementation of [`Pingable`]; add it to an object adapter.
     #[derive(Debug)]
@@ -566,16 +555,25 @@ pub mod demo {
         pub fn new(imp: T) -> ::std::sync::Arc<Self> {
             ::std::sync::Arc::new(Self(imp))
         }
+        /// Dispatches a request for one of the operations of
+        /// `ice_imp` (those of the bases through their dispatchers).
         #[doc(hidden)]
-        pub async fn ice_dispatch_ping(
+        pub async fn ice_dispatch(
             ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("ping").idempotent().no_params();
-            _ice::no_params(current, &ice_params, super::ice_registry)?;
-            let ice_result = <T as Pingable>::ping(ice_imp, current).await;
-            _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+            current: &_ice::Current,
+            params: _ice::Encapsulation,
+        ) -> _ice::DispatchResult {
+            match current.operation.as_str() {
+                "ping" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new("ping", super::ice_registry)
+                        .idempotent()
+                        .no_params();
+                    _ice::no_params(current, &params, ICE_OP)?;
+                    let ice_result = <T as Pingable>::ping(ice_imp, current).await;
+                    _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                }
+                _ => Err(_ice::DispatchError::OperationNotExist),
+            }
         }
     }
     impl<T: Pingable> ::ice_proto::adapter::Servant for PingableServant<T> {
@@ -584,25 +582,14 @@ pub mod demo {
         }
         fn dispatch<'a>(
             &'a self,
-            current: &'a ::ice_proto::adapter::Current,
-            params: ::ice_proto::protocol::Encapsulation,
+            current: &'a _ice::Current,
+            params: _ice::Encapsulation,
         ) -> ::std::pin::Pin<
             ::std::boxed::Box<
-                dyn ::std::future::Future<
-                    Output = ::ice_proto::adapter::DispatchResult,
-                > + Send + 'a,
+                dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
             >,
         > {
-            ::std::boxed::Box::pin(async move {
-                match current.operation.as_str() {
-                    "ping" => Self::ice_dispatch_ping(&self.0, current, params).await,
-                    _ => {
-                        ::std::result::Result::Err(
-                            ::ice_proto::adapter::DispatchError::OperationNotExist,
-                        )
-                    }
-                }
-            })
+            ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
         }
     }
     /// A proxy for Slice interface `::Demo::Drawer`.
@@ -638,7 +625,7 @@ pub mod demo {
         /// Asks the object whether it implements this interface (`ice_isA`).
         pub async fn checked_cast(
             proxy: &::ice_proto::proxy::ObjectPrx,
-        ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+        ) -> Result<Option<Self>, ::ice_proto::RuntimeError> {
             Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
         }
         /// The untyped proxy.
@@ -650,32 +637,19 @@ pub mod demo {
             &self,
             shape: Option<&_ice::Class<Shape>>,
             tint: Option<Color>,
-        ) -> ::std::result::Result<DrawerDrawResult, DrawerDrawError> {
-            Self::ice_call_draw(&self.proxy, shape, tint).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_draw(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            shape: Option<&_ice::Class<Shape>>,
-            tint: Option<Color>,
-        ) -> ::std::result::Result<DrawerDrawResult, DrawerDrawError> {
+        ) -> Result<DrawerDrawResult, DrawerDrawError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("draw").returns().throws(),
-                    super::ice_registry,
+                    &self.proxy,
+                    _ice::Op::new("draw", super::ice_registry).returns().throws(),
                     |ice_o| {
                         ice_o.write(&shape);
                         ice_o.write_optional(1, tint.as_ref());
                         ice_o.write_pending_classes();
                     },
-                    |ice_i| {
-                        let log: String = ice_i.read()?;
-                        let ice_ret: f64 = ice_i.read()?;
-                        Ok(DrawerDrawResult {
-                            return_value: ice_ret,
-                            log,
-                        })
-                    },
+                    |ice_i| Ok(DrawerDrawResult {
+                        log: ice_i.read()?,
+                        return_value: ice_i.read()?,
+                    }),
                 )
                 .await
         }
@@ -683,29 +657,15 @@ pub mod demo {
         pub async fn label_points(
             &self,
             points: &[Point],
-        ) -> ::std::result::Result<DrawerLabelPointsResult, ::ice_proto::RuntimeError> {
-            Self::ice_call_label_points(&self.proxy, points).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_label_points(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            points: &[Point],
-        ) -> ::std::result::Result<DrawerLabelPointsResult, ::ice_proto::RuntimeError> {
+        ) -> Result<DrawerLabelPointsResult, _ice::RuntimeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("labelPoints").returns(),
-                    super::ice_registry,
-                    |ice_o| {
-                        ice_o.write(points);
-                    },
-                    |ice_i| {
-                        let ice_ret: Labels = ice_i.read()?;
-                        let count: Option<i32> = ice_i.read_optional(2)?;
-                        Ok(DrawerLabelPointsResult {
-                            return_value: ice_ret,
-                            count,
-                        })
-                    },
+                    &self.proxy,
+                    _ice::Op::new("labelPoints", super::ice_registry).returns(),
+                    |ice_o| ice_o.write(points),
+                    |ice_i| Ok(DrawerLabelPointsResult {
+                        return_value: ice_i.read()?,
+                        count: ice_i.read_optional(2)?,
+                    }),
                 )
                 .await
         }
@@ -714,32 +674,21 @@ pub mod demo {
             &self,
             context_: &str,
             current_: &str,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            Self::ice_call_context(&self.proxy, context_, current_).await
-        }
-        #[doc(hidden)]
-        pub async fn ice_call_context(
-            ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            context_: &str,
-            current_: &str,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+        ) -> Result<(), _ice::RuntimeError> {
             _ice::invoke(
-                    ice_proxy,
-                    _ice::Op::new("context"),
-                    super::ice_registry,
+                    &self.proxy,
+                    _ice::Op::new("context", super::ice_registry),
                     |ice_o| {
                         ice_o.write(context_);
                         ice_o.write(current_);
                     },
-                    |_| { Ok(()) },
+                    |_| Ok(()),
                 )
                 .await
         }
         /// Calls `ping`.
-        pub async fn ping(
-            &self,
-        ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-            PingablePrx::ice_call_ping(&self.proxy).await
+        pub async fn ping(&self) -> Result<(), _ice::RuntimeError> {
+            PingablePrx::unchecked_cast(self.proxy.clone()).ping().await
         }
     }
     /// The outputs of `draw`.
@@ -777,33 +726,25 @@ pub mod demo {
             &self,
             shape: Option<_ice::Class<Shape>>,
             tint: Option<Color>,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                DrawerDrawResult,
-                ::ice_proto::adapter::DispatchError,
-            >,
+            current: &_ice::Current,
+        ) -> impl _ice::Future<
+            Output = Result<DrawerDrawResult, _ice::DispatchError>,
         > + Send;
         /// Implements `labelPoints`; a user exception is returned with `Err(e.into())` or `?`.
         fn label_points(
             &self,
             points: PointSeq,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<
-                DrawerLabelPointsResult,
-                ::ice_proto::adapter::DispatchError,
-            >,
+            current: &_ice::Current,
+        ) -> impl _ice::Future<
+            Output = Result<DrawerLabelPointsResult, _ice::DispatchError>,
         > + Send;
         /// Implements `context`; a user exception is returned with `Err(e.into())` or `?`.
         fn context(
             &self,
             context_: String,
             current_: String,
-            current: &::ice_proto::adapter::Current,
-        ) -> impl ::std::future::Future<
-            Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-        > + Send;
+            current: &_ice::Current,
+        ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
     }
     /// Dispatches requests for `::Demo::Drawer` to an implementation of [`Drawer`]; add it to an object adapter.
     #[derive(Debug)]
@@ -813,82 +754,94 @@ pub mod demo {
         pub fn new(imp: T) -> ::std::sync::Arc<Self> {
             ::std::sync::Arc::new(Self(imp))
         }
+        /// Dispatches a request for one of the operations of
+        /// `ice_imp` (those of the bases through their dispatchers).
         #[doc(hidden)]
-        pub async fn ice_dispatch_draw(
+        pub async fn ice_dispatch(
             ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("draw").returns().throws();
-            let (shape, tint) = _ice::read_params(
-                current,
-                &ice_params,
-                super::ice_registry,
-                |ice_i| {
-                    let shape: Option<_ice::Class<Shape>> = ice_i.read()?;
-                    let tint: Option<Color> = ice_i.read_optional(1)?;
-                    ice_i.read_pending_classes()?;
-                    Ok((shape, tint))
-                },
-            )?;
-            let ice_result = <T as Drawer>::draw(ice_imp, shape, tint, current).await;
-            _ice::reply(
-                current,
-                ICE_OP,
-                ice_result,
-                |ice_o, ice_r| {
-                    ice_o.write(&ice_r.log);
-                    ice_o.write(&ice_r.return_value);
-                },
-            )
-        }
-        #[doc(hidden)]
-        pub async fn ice_dispatch_label_points(
-            ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("labelPoints").returns();
-            let (points,) = _ice::read_params(
-                current,
-                &ice_params,
-                super::ice_registry,
-                |ice_i| {
-                    let points: PointSeq = ice_i.read()?;
-                    Ok((points,))
-                },
-            )?;
-            let ice_result = <T as Drawer>::label_points(ice_imp, points, current).await;
-            _ice::reply(
-                current,
-                ICE_OP,
-                ice_result,
-                |ice_o, ice_r| {
-                    ice_o.write(&ice_r.return_value);
-                    ice_o.write_optional(2, ice_r.count.as_ref());
-                },
-            )
-        }
-        #[doc(hidden)]
-        pub async fn ice_dispatch_context(
-            ice_imp: &T,
-            current: &::ice_proto::adapter::Current,
-            ice_params: ::ice_proto::protocol::Encapsulation,
-        ) -> ::ice_proto::adapter::DispatchResult {
-            const ICE_OP: _ice::Op = _ice::Op::new("context");
-            let (context_, current_) = _ice::read_params(
-                current,
-                &ice_params,
-                super::ice_registry,
-                |ice_i| {
-                    let context_: String = ice_i.read()?;
-                    let current_: String = ice_i.read()?;
-                    Ok((context_, current_))
-                },
-            )?;
-            let ice_result = <T as Drawer>::context(ice_imp, context_, current_, current)
-                .await;
-            _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+            current: &_ice::Current,
+            params: _ice::Encapsulation,
+        ) -> _ice::DispatchResult {
+            match current.operation.as_str() {
+                "draw" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new("draw", super::ice_registry)
+                        .returns()
+                        .throws();
+                    let (shape, tint) = _ice::read_params(
+                        current,
+                        &params,
+                        ICE_OP,
+                        |ice_i| {
+                            let ice_v = (ice_i.read()?, ice_i.read_optional(1)?);
+                            ice_i.read_pending_classes()?;
+                            Ok(ice_v)
+                        },
+                    )?;
+                    let ice_result = <T as Drawer>::draw(ice_imp, shape, tint, current)
+                        .await;
+                    _ice::reply(
+                        current,
+                        ICE_OP,
+                        ice_result,
+                        |ice_o, ice_r| {
+                            ice_o.write(&ice_r.log);
+                            ice_o.write(&ice_r.return_value);
+                        },
+                    )
+                }
+                "labelPoints" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new(
+                            "labelPoints",
+                            super::ice_registry,
+                        )
+                        .returns();
+                    let points = _ice::read_params(
+                        current,
+                        &params,
+                        ICE_OP,
+                        |ice_i| ice_i.read(),
+                    )?;
+                    let ice_result = <T as Drawer>::label_points(
+                            ice_imp,
+                            points,
+                            current,
+                        )
+                        .await;
+                    _ice::reply(
+                        current,
+                        ICE_OP,
+                        ice_result,
+                        |ice_o, ice_r| {
+                            ice_o.write(&ice_r.return_value);
+                            ice_o.write_optional(2, ice_r.count.as_ref());
+                        },
+                    )
+                }
+                "context" => {
+                    const ICE_OP: _ice::Op = _ice::Op::new(
+                        "context",
+                        super::ice_registry,
+                    );
+                    let (context_, current_) = _ice::read_params(
+                        current,
+                        &params,
+                        ICE_OP,
+                        |ice_i| Ok((ice_i.read()?, ice_i.read()?)),
+                    )?;
+                    let ice_result = <T as Drawer>::context(
+                            ice_imp,
+                            context_,
+                            current_,
+                            current,
+                        )
+                        .await;
+                    _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                }
+                "ping" => {
+                    PingableServant::<T>::ice_dispatch(ice_imp, current, params).await
+                }
+                _ => Err(_ice::DispatchError::OperationNotExist),
+            }
         }
     }
     impl<T: Drawer> ::ice_proto::adapter::Servant for DrawerServant<T> {
@@ -897,35 +850,14 @@ pub mod demo {
         }
         fn dispatch<'a>(
             &'a self,
-            current: &'a ::ice_proto::adapter::Current,
-            params: ::ice_proto::protocol::Encapsulation,
+            current: &'a _ice::Current,
+            params: _ice::Encapsulation,
         ) -> ::std::pin::Pin<
             ::std::boxed::Box<
-                dyn ::std::future::Future<
-                    Output = ::ice_proto::adapter::DispatchResult,
-                > + Send + 'a,
+                dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
             >,
         > {
-            ::std::boxed::Box::pin(async move {
-                match current.operation.as_str() {
-                    "draw" => Self::ice_dispatch_draw(&self.0, current, params).await,
-                    "labelPoints" => {
-                        Self::ice_dispatch_label_points(&self.0, current, params).await
-                    }
-                    "context" => {
-                        Self::ice_dispatch_context(&self.0, current, params).await
-                    }
-                    "ping" => {
-                        PingableServant::<T>::ice_dispatch_ping(&self.0, current, params)
-                            .await
-                    }
-                    _ => {
-                        ::std::result::Result::Err(
-                            ::ice_proto::adapter::DispatchError::OperationNotExist,
-                        )
-                    }
-                }
-            })
+            ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
         }
     }
     /// Slice module `Inner`.
@@ -971,7 +903,7 @@ pub mod demo {
             /// Asks the object whether it implements this interface (`ice_isA`).
             pub async fn checked_cast(
                 proxy: &::ice_proto::proxy::ObjectPrx,
-            ) -> ::std::result::Result<Option<Self>, ::ice_proto::RuntimeError> {
+            ) -> Result<Option<Self>, ::ice_proto::RuntimeError> {
                 Ok(proxy.checked_cast(Self::ICE_ID).await?.map(|proxy| Self { proxy }))
             }
             /// The untyped proxy.
@@ -979,21 +911,12 @@ pub mod demo {
                 &self.proxy
             }
             /// Calls `stop`.
-            pub async fn stop(
-                &self,
-            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-                Self::ice_call_stop(&self.proxy).await
-            }
-            #[doc(hidden)]
-            pub async fn ice_call_stop(
-                ice_proxy: &::ice_proto::proxy::ObjectPrx,
-            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
+            pub async fn stop(&self) -> Result<(), _ice::RuntimeError> {
                 _ice::invoke(
-                        ice_proxy,
-                        _ice::Op::new("stop").no_params(),
-                        super::super::ice_registry,
+                        &self.proxy,
+                        _ice::Op::new("stop", super::super::ice_registry).no_params(),
                         |_| {},
-                        |_| { Ok(()) },
+                        |_| Ok(()),
                     )
                     .await
             }
@@ -1002,32 +925,33 @@ pub mod demo {
                 &self,
                 shape: Option<&_ice::Class<super::Shape>>,
                 tint: Option<super::Color>,
-            ) -> ::std::result::Result<super::DrawerDrawResult, super::DrawerDrawError> {
-                super::DrawerPrx::ice_call_draw(&self.proxy, shape, tint).await
+            ) -> Result<super::DrawerDrawResult, super::DrawerDrawError> {
+                super::DrawerPrx::unchecked_cast(self.proxy.clone())
+                    .draw(shape, tint)
+                    .await
             }
             /// Calls `labelPoints`.
             pub async fn label_points(
                 &self,
                 points: &[super::Point],
-            ) -> ::std::result::Result<
-                super::DrawerLabelPointsResult,
-                ::ice_proto::RuntimeError,
-            > {
-                super::DrawerPrx::ice_call_label_points(&self.proxy, points).await
+            ) -> Result<super::DrawerLabelPointsResult, _ice::RuntimeError> {
+                super::DrawerPrx::unchecked_cast(self.proxy.clone())
+                    .label_points(points)
+                    .await
             }
             /// Calls `context`.
             pub async fn context(
                 &self,
                 context_: &str,
                 current_: &str,
-            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-                super::DrawerPrx::ice_call_context(&self.proxy, context_, current_).await
+            ) -> Result<(), _ice::RuntimeError> {
+                super::DrawerPrx::unchecked_cast(self.proxy.clone())
+                    .context(context_, current_)
+                    .await
             }
             /// Calls `ping`.
-            pub async fn ping(
-                &self,
-            ) -> ::std::result::Result<(), ::ice_proto::RuntimeError> {
-                super::PingablePrx::ice_call_ping(&self.proxy).await
+            pub async fn ping(&self) -> Result<(), _ice::RuntimeError> {
+                super::PingablePrx::unchecked_cast(self.proxy.clone()).ping().await
             }
         }
         /// Extends an interface of the enclosing module.
@@ -1035,10 +959,8 @@ pub mod demo {
             /// Implements `stop`; a user exception is returned with `Err(e.into())` or `?`.
             fn stop(
                 &self,
-                current: &::ice_proto::adapter::Current,
-            ) -> impl ::std::future::Future<
-                Output = ::std::result::Result<(), ::ice_proto::adapter::DispatchError>,
-            > + Send;
+                current: &_ice::Current,
+            ) -> impl _ice::Future<Output = Result<(), _ice::DispatchError>> + Send;
         }
         /// Dispatches requests for `::Demo::Inner::Remote` to an implementation of [`Remote`]; add it to an object adapter.
         #[derive(Debug)]
@@ -1048,16 +970,37 @@ pub mod demo {
             pub fn new(imp: T) -> ::std::sync::Arc<Self> {
                 ::std::sync::Arc::new(Self(imp))
             }
+            /// Dispatches a request for one of the operations of
+            /// `ice_imp` (those of the bases through their dispatchers).
             #[doc(hidden)]
-            pub async fn ice_dispatch_stop(
+            pub async fn ice_dispatch(
                 ice_imp: &T,
-                current: &::ice_proto::adapter::Current,
-                ice_params: ::ice_proto::protocol::Encapsulation,
-            ) -> ::ice_proto::adapter::DispatchResult {
-                const ICE_OP: _ice::Op = _ice::Op::new("stop").no_params();
-                _ice::no_params(current, &ice_params, super::super::ice_registry)?;
-                let ice_result = <T as Remote>::stop(ice_imp, current).await;
-                _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                current: &_ice::Current,
+                params: _ice::Encapsulation,
+            ) -> _ice::DispatchResult {
+                match current.operation.as_str() {
+                    "stop" => {
+                        const ICE_OP: _ice::Op = _ice::Op::new(
+                                "stop",
+                                super::super::ice_registry,
+                            )
+                            .no_params();
+                        _ice::no_params(current, &params, ICE_OP)?;
+                        let ice_result = <T as Remote>::stop(ice_imp, current).await;
+                        _ice::reply(current, ICE_OP, ice_result, |_, _| {})
+                    }
+                    "draw" | "labelPoints" | "context" => {
+                        super::DrawerServant::<T>::ice_dispatch(ice_imp, current, params)
+                            .await
+                    }
+                    "ping" => {
+                        super::PingableServant::<
+                            T,
+                        >::ice_dispatch(ice_imp, current, params)
+                            .await
+                    }
+                    _ => Err(_ice::DispatchError::OperationNotExist),
+                }
             }
         }
         impl<T: Remote> ::ice_proto::adapter::Servant for RemoteServant<T> {
@@ -1071,49 +1014,14 @@ pub mod demo {
             }
             fn dispatch<'a>(
                 &'a self,
-                current: &'a ::ice_proto::adapter::Current,
-                params: ::ice_proto::protocol::Encapsulation,
+                current: &'a _ice::Current,
+                params: _ice::Encapsulation,
             ) -> ::std::pin::Pin<
                 ::std::boxed::Box<
-                    dyn ::std::future::Future<
-                        Output = ::ice_proto::adapter::DispatchResult,
-                    > + Send + 'a,
+                    dyn _ice::Future<Output = _ice::DispatchResult> + Send + 'a,
                 >,
             > {
-                ::std::boxed::Box::pin(async move {
-                    match current.operation.as_str() {
-                        "stop" => Self::ice_dispatch_stop(&self.0, current, params).await,
-                        "draw" => {
-                            super::DrawerServant::<
-                                T,
-                            >::ice_dispatch_draw(&self.0, current, params)
-                                .await
-                        }
-                        "labelPoints" => {
-                            super::DrawerServant::<
-                                T,
-                            >::ice_dispatch_label_points(&self.0, current, params)
-                                .await
-                        }
-                        "context" => {
-                            super::DrawerServant::<
-                                T,
-                            >::ice_dispatch_context(&self.0, current, params)
-                                .await
-                        }
-                        "ping" => {
-                            super::PingableServant::<
-                                T,
-                            >::ice_dispatch_ping(&self.0, current, params)
-                                .await
-                        }
-                        _ => {
-                            ::std::result::Result::Err(
-                                ::ice_proto::adapter::DispatchError::OperationNotExist,
-                            )
-                        }
-                    }
-                })
+                ::std::boxed::Box::pin(Self::ice_dispatch(&self.0, current, params))
             }
         }
         /// Slice struct `::Demo::Inner::Pair`.
