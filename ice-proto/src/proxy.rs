@@ -292,6 +292,13 @@ impl ObjectPrx {
         })
     }
 
+    /// A copy that uses only secure endpoints (`ssl`, `wss`) when `secure`
+    /// (Ice's `ice_secure`, the `-s` option of a stringified proxy).
+    #[must_use]
+    pub fn ice_secure(self, secure: bool) -> Self {
+        self.rebuild(|i| i.data.secure = secure)
+    }
+
     /// A copy with `endpoints` (and no adapter id): a direct proxy.
     #[must_use]
     pub fn ice_endpoints(self, endpoints: Vec<crate::encoding::Endpoint>) -> Self {

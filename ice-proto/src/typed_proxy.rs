@@ -119,6 +119,77 @@ pub trait TypedProxy: Sized {
         self.map_object_prx(|p| p.ice_endpoints(endpoints))
     }
 
+    /// A copy that uses only secure endpoints when `secure` (Ice's
+    /// `ice_secure`).
+    #[must_use]
+    fn ice_secure(&self, secure: bool) -> Self {
+        self.map_object_prx(|p| p.ice_secure(secure))
+    }
+
+    /// The target's identity (Ice's `ice_getIdentity`).
+    fn ice_get_identity(&self) -> &Identity {
+        &self.object_prx().data().identity
+    }
+
+    /// The target facet, empty for the default one (Ice's `ice_getFacet`).
+    fn ice_get_facet(&self) -> &str {
+        &self.object_prx().data().facet
+    }
+
+    /// The per-proxy context (Ice's `ice_getContext`).
+    fn ice_get_context(&self) -> &crate::protocol::Context {
+        self.object_prx().context()
+    }
+
+    /// The adapter id of an indirect proxy, empty otherwise (Ice's
+    /// `ice_getAdapterId`).
+    fn ice_get_adapter_id(&self) -> &str {
+        &self.object_prx().data().adapter_id
+    }
+
+    /// The endpoints of a direct proxy (Ice's `ice_getEndpoints`).
+    fn ice_get_endpoints(&self) -> &[crate::encoding::Endpoint] {
+        &self.object_prx().data().endpoints
+    }
+
+    /// The locator cache timeout in seconds (Ice's
+    /// `ice_getLocatorCacheTimeout`).
+    fn ice_get_locator_cache_timeout(&self) -> i32 {
+        self.object_prx().locator_cache_timeout()
+    }
+
+    /// The locator of an indirect proxy (Ice's `ice_getLocator`).
+    fn ice_get_locator(&self) -> Option<ObjectPrx> {
+        self.object_prx().ice_get_locator()
+    }
+
+    /// The connection a fixed proxy is bound to (Ice's `ice_isFixed` when
+    /// `Some`).
+    fn ice_get_fixed_connection(&self) -> Option<&crate::connection::Connection> {
+        self.object_prx().fixed_connection()
+    }
+
+    /// Whether requests are compressed (Ice's `ice_getCompress`).
+    fn ice_get_compress(&self) -> bool {
+        self.object_prx().is_compressed()
+    }
+
+    /// Whether only secure endpoints are used (Ice's `ice_isSecure`).
+    fn ice_is_secure(&self) -> bool {
+        self.object_prx().data().secure
+    }
+
+    /// Whether invocations are oneway (Ice's `ice_isOneway`).
+    fn ice_is_oneway(&self) -> bool {
+        self.object_prx().data().mode == crate::encoding::proxy::InvocationMode::Oneway
+    }
+
+    /// Whether invocations are queued as batch oneways (Ice's
+    /// `ice_isBatchOneway`).
+    fn ice_is_batch_oneway(&self) -> bool {
+        self.object_prx().data().mode == crate::encoding::proxy::InvocationMode::BatchOneway
+    }
+
     /// Whether invocations wait for a reply (Ice's `ice_isTwoway`).
     fn ice_is_twoway(&self) -> bool {
         self.object_prx().is_twoway()

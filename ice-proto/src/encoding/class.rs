@@ -601,11 +601,20 @@ pub type ValueFactory = Arc<dyn Fn(&str) -> Option<Box<dyn Value>> + Send + Sync
 /// The value factories of a communicator, by type id (Ice's
 /// `ValueFactoryManager`); the factory registered for `""` is the default
 /// factory, asked for every type id its own factory did not make.
+///
+/// It also holds the communicator's compact-id resolver (ZeroC's
+/// `InitializationData::compactIdResolver`): the type id of a compact id
+/// no generated type has, so that a value factory can make an instance
+/// that arrived by its compact id alone.
 #[derive(Default)]
 pub struct ValueFactoryManager {
     factories: RwLock<HashMap<String, ValueFactory>>,
     any: AtomicBool,
+    resolver: RwLock<Option<CompactIdResolver>>,
 }
+
+/// A compact-id resolver: the type id of compact id `id`, if known.
+pub type CompactIdResolver = Arc<dyn Fn(i32) -> Option<String> + Send + Sync>;
 
 impl fmt::Debug for ValueFactoryManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -659,6 +668,21 @@ impl ValueFactoryManager {
         let removed = map.remove(type_id).is_some();
         self.any.store(!map.is_empty(), Ordering::Release);
         removed
+    }
+
+    /// Sets the compact-id resolver (`None` removes it); the generated
+    /// types' compact ids are known without one.
+    pub fn set_compact_id_resolver(
+        &self,
+        resolver: Option<impl Fn(i32) -> Option<String> + Send + Sync + 'static>,
+    ) {
+        *self.resolver.write() = resolver.map(|r| Arc::new(r) as CompactIdResolver);
+    }
+
+    /// The type id the compact-id resolver gives for `id`.
+    pub fn resolve_compact_id(&self, id: i32) -> Option<String> {
+        let resolver = self.resolver.read().clone()?;
+        resolver(id)
     }
 
     /// An empty instance for `type_id` from its factory or the default one.
@@ -1319,10 +1343,10 @@ impl InputStream {
             let frame = self.classes.frames.last().ok_or_else(missing_frame)?;
             let last = frame.flags & FLAG_IS_LAST_SLICE != 0;
             let type_id = match frame.compact_id {
-                Some(c) => self.registry.compact(c).unwrap_or(""),
-                None => frame.type_id.as_str(),
+                Some(c) => self.compact_type_id(c).unwrap_or_default(),
+                None => std::borrow::Cow::Borrowed(frame.type_id.as_str()),
             };
-            if let Some(mut value) = self.new_instance(type_id) {
+            if let Some(mut value) = self.new_instance(&type_id) {
                 if let Some(f) = self.classes.frames.last_mut() {
                     f.skip_first = true;
                 }
@@ -1339,13 +1363,23 @@ impl InputStream {
         }
     }
 
+    /// The type id of compact id `c`: a generated type's, else the one the
+    /// communicator's compact-id resolver gives.
+    fn compact_type_id(&self, c: i32) -> Option<std::borrow::Cow<'static, str>> {
+        if let Some(t) = self.registry.compact(c) {
+            return Some(std::borrow::Cow::Borrowed(t));
+        }
+        self.communicator()
+            .and_then(|comm| comm.value_factory_manager().resolve_compact_id(c))
+            .map(std::borrow::Cow::Owned)
+    }
+
     fn current_type_name(&self) -> String {
         match self.classes.frames.last() {
             Some(f) => match f.compact_id {
                 Some(c) => self
-                    .registry
-                    .compact(c)
-                    .map_or_else(|| format!("#{c}"), str::to_owned),
+                    .compact_type_id(c)
+                    .map_or_else(|| format!("#{c}"), |t| t.into_owned()),
                 None => f.type_id.clone(),
             },
             None => String::new(),

@@ -5,6 +5,10 @@
 //   fidelity_peer client <directory proxy> <encoding 1.0|1.1>
 //     calls every operation and checks the results; prints "ok <check>"
 //     lines and "ALL OK", exits 1 on a failure.
+//   fidelity_peer relay-client <relay proxy> <encoding 1.0|1.1>
+//     calls, through a relay that knows only FidelityOld.ice, what only
+//     this program knows (SipEndpoint, CodecError) and checks what comes
+//     back, as fidelity_peer.py relay-client does (without the cycle).
 // The values are those of fidelity_peer.py (without cycles: ZeroC C++
 // frees class graphs by reference counting, so the graphs it sends are
 // acyclic; cycles are checked from Python).
@@ -281,6 +285,74 @@ int client(const string& proxy, const string& encoding)
     return 0;
 }
 
+/// Through a relay built from FidelityOld.ice: a SipEndpoint and a
+/// CodecError come back whole in 1.1 under the sliced format, are refused
+/// under the compact format, and are sliced to the known base in 1.0.
+int relayClient(const string& proxy, const string& encoding)
+{
+    const bool e10 = encoding == "1.0";
+    Ice::CommunicatorHolder ich(Ice::initialize());
+    auto d = Ice::uncheckedCast<DirectoryPrx>(ich->stringToProxy(proxy))
+                 ->ice_encodingVersion(Ice::stringToEncodingVersion(encoding));
+
+    auto r = d->echoSliced(sip("r", 5070));
+    if(e10)
+    {
+        check("relay echoSliced 1.0 sliced to Endpoint",
+              r && r->ice_id() == Endpoint::ice_staticId() && dynamic_pointer_cast<Endpoint>(r)->uri == "sip:r");
+    }
+    else
+    {
+        check("relay echoSliced preserved", isSip(r, "r", 5070, false));
+    }
+    try
+    {
+        auto c = d->echo(sip("c", 5080));
+        check("relay echo 1.0 sliced to Endpoint", e10 && c && c->ice_id() == Endpoint::ice_staticId());
+    }
+    catch(const Ice::UnknownLocalException& ex)
+    {
+        check("relay echo compact refused",
+              !e10 && ex.unknown.find("compact format prevents slicing") != string::npos);
+    }
+    try
+    {
+        d->failSliced(3);
+        check("relay failSliced raised", false);
+    }
+    catch(const CodecError& ex)
+    {
+        check("relay failSliced preserved",
+              !e10 && ex.code == 3 && ex.codec == "opus" && ex.rate && *ex.rate == 48000);
+    }
+    catch(const MediaError& ex)
+    {
+        check("relay failSliced 1.0 sliced to MediaError",
+              e10 && ex.ice_id() == MediaError::ice_staticId() && ex.code == 3);
+    }
+    try
+    {
+        d->fail(3);
+        check("relay fail raised", false);
+    }
+    catch(const CodecError&)
+    {
+        check("relay fail not preserved in the compact format", false);
+    }
+    catch(const MediaError& ex)
+    {
+        check("relay fail 1.0 sliced to MediaError",
+              e10 && ex.ice_id() == MediaError::ice_staticId() && ex.code == 3);
+    }
+    catch(const Ice::UnknownUserException& ex)
+    {
+        check("relay fail compact unknown", !e10 && ex.unknown.find("CodecError") != string::npos);
+    }
+    d->shutdown();
+    cout << "ALL OK" << endl;
+    return 0;
+}
+
 }
 
 int main(int argc, char* argv[])
@@ -295,7 +367,11 @@ int main(int argc, char* argv[])
         {
             return client(argv[2], argv[3]);
         }
-        cerr << "usage: fidelity_peer server | fidelity_peer client <directory> <encoding>" << endl;
+        if(argc >= 4 && string(argv[1]) == "relay-client")
+        {
+            return relayClient(argv[2], argv[3]);
+        }
+        cerr << "usage: fidelity_peer server | fidelity_peer (client|relay-client) <proxy> <encoding>" << endl;
         return 2;
     }
     catch(const std::exception& e)

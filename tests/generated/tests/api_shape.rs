@@ -204,7 +204,17 @@ async fn generated_api_has_the_documented_shape() -> TestResult {
         Err(RuntimeError::TwowayOnly { operation }) => assert_eq!(operation, "history"),
         other => panic!("expected TwowayOnly, got {other:?}"),
     }
+    assert!(oneway.ice_is_oneway() && !oneway.ice_is_batch_oneway());
     let twoway: a::AuditedRegistryPrx = oneway.ice_twoway();
+    assert_eq!(twoway.ice_get_identity().name, "registry");
+    assert_eq!(twoway.ice_get_facet(), "");
+    assert_eq!(twoway.ice_get_adapter_id(), "");
+    assert_eq!(twoway.ice_get_endpoints().len(), 1);
+    assert!(twoway.ice_get_context().is_empty() && !twoway.ice_is_secure());
+    // A secure copy has no secure endpoint to use here, as in Ice.
+    let secure: a::AuditedRegistryPrx = twoway.ice_secure(true);
+    assert!(secure.ice_is_secure());
+    assert!(secure.history(None).await.is_err());
     assert_eq!(
         twoway.history(Some("a2")).await?,
         vec!["first".to_string(), "second".to_string()]

@@ -802,9 +802,14 @@ impl old::Directory for RelayImpl {
     }
 }
 
-/// The ZeroC relay-client through a relay: ZeroC Python's own (the
-/// reference) or the Rust one, in front of a ZeroC Python server.
+/// The ZeroC relay-client (Python's, or C++'s) through a relay: ZeroC
+/// Python's own (the reference) or the Rust one, in front of a ZeroC Python
+/// server.
 async fn through_relay(enc: &str, rust: bool) -> TestResult {
+    through_relay_from(Peer::Python, enc, rust).await
+}
+
+async fn through_relay_from(client: Peer, enc: &str, rust: bool) -> TestResult {
     let upstream = Server::start(&mut support::python(PEER, &["server"])).await?;
     let up = format!("directory:tcp -h 127.0.0.1 -p {}", upstream.port);
     let communicator = Communicator::new(Properties::new());
@@ -830,15 +835,16 @@ async fn through_relay(enc: &str, rust: bool) -> TestResult {
     };
     let proxy = format!("directory:tcp -h 127.0.0.1 -p {port}");
     let (status, stdout) =
-        support::run_client(&mut support::python(PEER, &["relay-client", &proxy, enc])).await?;
+        support::run_client(&mut client.command(&["relay-client", &proxy, enc]).await?).await?;
     drop(zeroc_relay);
     drop(upstream);
     communicator.destroy().await;
     if !status.success() || !stdout.contains("ALL OK") {
         let relay = if rust { "Rust" } else { "ZeroC" };
-        return Err(
-            format!("ZeroC client checks through the {relay} relay failed in {enc}").into(),
-        );
+        return Err(format!(
+            "ZeroC {client:?} client checks through the {relay} relay failed in {enc}: {stdout}"
+        )
+        .into());
     }
     Ok(())
 }
@@ -866,8 +872,8 @@ async fn rust_relay_of_an_older_slice_1_0() -> TestResult {
 /// `WebRtcEndpoint` as a program built from `FidelityOld.ice` reads it
 /// with a value factory of its own: the generated code does not know the
 /// type. (A class with a compact id, such as `SipEndpoint`, arrives from
-/// ZeroC Python by its compact id alone, which only a generated type or a
-/// compact-id resolver could name.)
+/// ZeroC Python by its compact id alone: see the compact-id resolver test
+/// below.)
 #[derive(Debug, Default, Clone)]
 struct AppWebRtc {
     base: old::Endpoint,
@@ -958,4 +964,112 @@ async fn value_factory_for_a_type_the_generated_code_does_not_know() -> TestResu
     server.exit().await;
     communicator.destroy().await;
     Ok(())
+}
+
+/// `SipEndpoint` (`class SipEndpoint(13)`) as a program built from
+/// `FidelityOld.ice` reads it: a value factory of its own, and a
+/// compact-id resolver naming compact id 13, since ZeroC Python sends the
+/// class by its compact id alone.
+#[derive(Debug, Default, Clone)]
+struct AppSip {
+    base: old::Endpoint,
+    port: i32,
+}
+
+const SIP: &str = "::Fidelity::SipEndpoint";
+
+impl Value for AppSip {
+    fn ice_id(&self) -> &str {
+        SIP
+    }
+    fn write_slices(&self, out: &mut OutputStream) {
+        // By its compact id, as a ZeroC writer of `class SipEndpoint(13)`.
+        out.start_slice("", Some(13), false);
+        out.write_i32(self.port);
+        out.end_slice();
+        self.base.write_slices(out);
+    }
+    fn read_slices(&mut self, input: &mut InputStream) -> EncodingResult<()> {
+        input.start_slice()?;
+        self.port = input.read_i32()?;
+        input.end_slice()?;
+        self.base.read_slices(input)
+    }
+    fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
+        if target == TypeId::of::<Self>() {
+            return Some(self);
+        }
+        self.base.as_type(target)
+    }
+    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
+        if target == TypeId::of::<Self>() {
+            return Some(self);
+        }
+        self.base.as_type_mut(target)
+    }
+}
+
+impl IsA<old::Entity> for AppSip {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_id_resolver_names_a_class_sent_by_compact_id() -> TestResult {
+    let server = Server::start(&mut support::python(PEER, &["server"])).await?;
+    let communicator = Communicator::new(Properties::new());
+    let factories = communicator.value_factory_manager();
+    factories.add(|_| Some(Box::new(AppSip::default()) as Box<dyn Value>), SIP)?;
+    factories.set_compact_id_resolver(Some(|id: i32| (id == 13).then(|| SIP.to_owned())));
+    let base = support::loopback_proxy(&communicator, "directory", server.port)?;
+    let d = old::DirectoryPrx::unchecked_cast(base);
+    let sent = Class::from_value(AppSip {
+        base: old::Endpoint {
+            base: old::Resource {
+                base: old::Entity {
+                    id: "sip-app".into(),
+                    label: None,
+                },
+                created: 9,
+                owner: None,
+            },
+            uri: "sip:app".into(),
+            peer: None,
+        },
+        port: 5061,
+    });
+    // Compact format: ZeroC Python reads compact id 13 as its SipEndpoint
+    // and sends it back by compact id 13.
+    let r = tokio::time::timeout(TIMEOUT, d.echo(Some(&sent)))
+        .await??
+        .ok_or("null")?;
+    let got = r.downcast::<AppSip>().ok_or("not made by the factory")?;
+    assert_eq!(got.read().port, 5061);
+    assert_eq!(got.read().base.uri, "sip:app");
+    // Without the resolver the compact id names nothing: the instance
+    // cannot be read, as in Ice.
+    factories.set_compact_id_resolver(None::<fn(i32) -> Option<String>>);
+    let r = tokio::time::timeout(TIMEOUT, d.echo(Some(&sent))).await?;
+    assert!(r.is_err(), "{r:?}");
+    tokio::time::timeout(TIMEOUT, d.shutdown()).await??;
+    server.exit().await;
+    communicator.destroy().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn zeroc_cpp_client_through_the_zeroc_relay_1_1() -> TestResult {
+    through_relay_from(Peer::Cpp, "1.1", false).await
+}
+
+#[tokio::test]
+async fn zeroc_cpp_client_through_the_rust_relay_1_1() -> TestResult {
+    through_relay_from(Peer::Cpp, "1.1", true).await
+}
+
+#[tokio::test]
+async fn zeroc_cpp_client_through_the_zeroc_relay_1_0() -> TestResult {
+    through_relay_from(Peer::Cpp, "1.0", false).await
+}
+
+#[tokio::test]
+async fn zeroc_cpp_client_through_the_rust_relay_1_0() -> TestResult {
+    through_relay_from(Peer::Cpp, "1.0", true).await
 }
