@@ -539,15 +539,47 @@ fn doc_attrs(doc: Option<&str>, fallback: &str) -> TokenStream {
         _ => fallback.to_string(),
     };
     let lines = text.lines().map(|l| {
-        let l = l.trim_end();
-        let l = if l.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", l.trim_start())
-        };
+        let l = doc_markdown(l.trim());
+        let l = if l.is_empty() { l } else { format!(" {l}") };
         quote!(#[doc = #l])
     });
     quote!(#(#lines)*)
+}
+
+/// A line of a Slice doc comment as Markdown rustdoc reads cleanly:
+/// `{@link X#y}` becomes `` `X::y` ``, the HTML paragraphs of ZeroC's
+/// comments (`<p class="Note">`, `</p>`) are dropped, and any other `<` or
+/// `>` is written as an entity, so that text such as `<none>` is not taken
+/// for an HTML tag.
+fn doc_markdown(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("{@link ") {
+            if let Some(end) = after.find('}') {
+                out.push('`');
+                out.push_str(&after[..end].trim().replace('#', "::"));
+                out.push('`');
+                rest = &after[end + 1..];
+                continue;
+            }
+        }
+        if rest.starts_with("<p>") || rest.starts_with("<p ") || rest.starts_with("</p>") {
+            if let Some(end) = rest.find('>') {
+                rest = rest[end + 1..].trim_start();
+                continue;
+            }
+        }
+        let mut chars = rest.chars();
+        match chars.next() {
+            Some('<') => out.push_str("&lt;"),
+            Some('>') => out.push_str("&gt;"),
+            Some(c) => out.push(c),
+            None => {}
+        }
+        rest = chars.as_str();
+    }
+    out
 }
 
 /// The generator over one unit's arena.
@@ -1986,6 +2018,20 @@ mod tests {
             "module A { struct P { int x; } } module B { module C { struct Q { ::A::P p; } } }",
         );
         assert!(code.contains("pub p: super::super::a::P"), "{code}");
+    }
+
+    #[test]
+    fn slice_doc_markup_becomes_markdown() {
+        assert_eq!(
+            doc_markdown("<p class=\"Note\">See {@link Locator#findAdapterById}.</p>"),
+            "See `Locator::findAdapterById`."
+        );
+        assert_eq!(
+            doc_markdown("or \"<none>\" if a<b"),
+            "or \"&lt;none&gt;\" if a&lt;b"
+        );
+        assert_eq!(doc_markdown("<pre>x</pre>"), "&lt;pre&gt;x&lt;/pre&gt;");
+        assert_eq!(doc_markdown("{@link broken"), "{@link broken");
     }
 
     #[test]
