@@ -945,7 +945,8 @@ async fn bind_endpoint(
         None
     };
     let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
-    let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes).await?;
+    let backlog = crate::transport::backlog_from_properties(communicator.properties());
+    let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes, backlog).await?;
     let addr = acceptor.local_addr()?;
     let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
         "127.0.0.1".to_owned()
