@@ -23,6 +23,10 @@
 //! `Ice.Default.EndpointSelection` (`Random`, the default, or `Ordered`),
 //! `Ice.Default.SlicedFormat` (above 0: classes and exceptions in the sliced
 //! format where the operation's metadata does not choose),
+//! `Ice.TCP.Backlog` (listen queue, default `SOMAXCONN` as ZeroC's C++),
+//! `IceProto.SendQueueSizeMax` (KiB of replies and other messages a
+//! connection queues before it stops reading its peer's requests; default
+//! 16384, see [`ConnectionConfig::send_queue_max`]),
 //! and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
@@ -40,7 +44,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::adapter::ObjectAdapter;
-use crate::connection::{Connection, ConnectionConfig};
+use crate::connection::{Connection, ConnectionConfig, DEFAULT_SEND_QUEUE_MAX};
 use crate::encoding::{EncodingVersion, Endpoint, Identity, ProxyData};
 use crate::locator::Locator;
 use crate::properties::Properties;
@@ -214,8 +218,19 @@ impl Communicator {
         let period = (acm_timeout > 0)
             .then(|| Duration::from_millis(u64::try_from(acm_timeout).unwrap_or(60) * 250));
         let mode = properties.get_property_as_int_with_default("Ice.ACM.Heartbeat", 1);
+        // A bound of our own (ZeroC queues without one); not under `Ice.`,
+        // where ZeroC programs reading the same file warn about unknown
+        // properties. In KiB, as `Ice.MessageSizeMax`; below 1 keeps the
+        // default: the queue is never unbounded.
+        let send_queue_max = match properties.get_property_as_int("IceProto.SendQueueSizeMax") {
+            kib if kib >= 1 => {
+                usize::try_from(kib).map_or(DEFAULT_SEND_QUEUE_MAX, |kib| kib.saturating_mul(1024))
+            }
+            _ => DEFAULT_SEND_QUEUE_MAX,
+        };
         let config = ConnectionConfig {
             message_size_max,
+            send_queue_max,
             heartbeat: if mode >= 2 { period } else { None },
             heartbeat_on_dispatch: if mode == 1 { period } else { None },
             trace_network: properties.get_property_as_int("Ice.Trace.Network"),
