@@ -3,7 +3,8 @@
 //! An [`ObjectAdapter`] is created by the communicator from properties
 //! (`<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax`). It maps identity and facet to a
-//! [`Servant`] (with default servants by category), answers Ice's built-in
+//! [`Servant`] (with default servants and [`ServantLocator`]s by
+//! category), answers Ice's built-in
 //! operations (`ice_ping`, `ice_isA`, `ice_id`, `ice_ids`) from the
 //! servant's type ids, and turns a dispatch result into a reply body: Ice's
 //! statuses for a missing object, facet or operation, user exceptions,
@@ -295,6 +296,48 @@ pub trait Servant: Send + Sync + 'static {
     ) -> BoxFuture<'a, DispatchResult>;
 }
 
+/// What a [`ServantLocator`] hands back with a servant and gets again in
+/// [`ServantLocator::finished`] (Ice's `cookie`).
+pub type Cookie = Box<dyn std::any::Any + Send + Sync>;
+
+/// What [`ServantLocator::locate`] found: a servant for the request and
+/// its cookie, or `None` ("object does not exist").
+pub type Located = Option<(Arc<dyn Servant>, Option<Cookie>)>;
+
+/// Ice's `ServantLocator`: finds (or makes) servants on demand for the
+/// identities of one category ([`ObjectAdapter::add_servant_locator`]).
+///
+/// As in ZeroC Ice 3.7, an adapter looks for a request's servant in its
+/// servant map, then among its default servants (of the identity's
+/// category, then of `""`), then asks the locator of the category, then
+/// the locator of `""`. The located servant dispatches the request,
+/// built-in operations (`ice_ping`...) included; `finished` runs after
+/// it, whatever the outcome.
+pub trait ServantLocator: Send + Sync + 'static {
+    /// Finds the servant for the request `current` describes. `Ok(None)`
+    /// answers "object does not exist" (or "facet does not exist" when the
+    /// identity has servants in the map); an error is the reply as it is,
+    /// and `finished` is not called.
+    fn locate<'a>(
+        &'a self,
+        current: &'a Current,
+    ) -> BoxFuture<'a, std::result::Result<Located, DispatchError>>;
+
+    /// Called once the located servant has dispatched the request, with
+    /// the cookie `locate` returned. An error replaces the dispatch's
+    /// reply.
+    fn finished<'a>(
+        &'a self,
+        current: &'a Current,
+        servant: &'a Arc<dyn Servant>,
+        cookie: Option<Cookie>,
+    ) -> BoxFuture<'a, std::result::Result<(), DispatchError>>;
+
+    /// Called when the adapter is destroyed, for each category the
+    /// locator was added with.
+    fn deactivate(&self, category: &str);
+}
+
 /// The lifecycle of an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterState {
@@ -396,6 +439,11 @@ struct Inner {
     config: ConnectionConfig,
     servants: RwLock<HashMap<Identity, FacetMap, KeyHash>>,
     default_servants: RwLock<HashMap<String, Arc<dyn Servant>, KeyHash>>,
+    /// Servant locators by category; `has_locators` says whether there
+    /// are any, so that a request with no servant pays nothing more
+    /// when there are none.
+    locators: RwLock<HashMap<String, Arc<dyn ServantLocator>, KeyHash>>,
+    has_locators: AtomicBool,
     state: watch::Sender<AdapterState>,
     endpoints: Vec<Endpoint>,
     published: Vec<Endpoint>,
@@ -459,6 +507,8 @@ impl ObjectAdapter {
                 config,
                 servants: RwLock::new(HashMap::default()),
                 default_servants: RwLock::new(HashMap::default()),
+                locators: RwLock::new(HashMap::default()),
+                has_locators: AtomicBool::new(false),
                 state: watch::Sender::new(AdapterState::Holding),
                 endpoints: bound,
                 published,
@@ -685,9 +735,21 @@ impl ObjectAdapter {
         let _ = rx.wait_for(|s| *s == AdapterState::Deactivated).await;
     }
 
-    /// Deactivates the adapter and drops its servants.
+    /// Deactivates the adapter, tells its servant locators
+    /// ([`ServantLocator::deactivate`], once per category) and drops its
+    /// servants and locators.
     pub async fn destroy(&self) {
         self.deactivate().await;
+        let locators: Vec<_> = self
+            .inner
+            .locators
+            .write()
+            .map(|mut l| l.drain().collect())
+            .unwrap_or_default();
+        self.inner.has_locators.store(false, Ordering::SeqCst);
+        for (category, locator) in locators {
+            locator.deactivate(&category);
+        }
         if let Ok(mut s) = self.inner.servants.write() {
             s.clear();
         }
@@ -749,6 +811,63 @@ impl ObjectAdapter {
     /// Removes the default servant of `category`.
     pub fn remove_default_servant(&self, category: &str) -> Option<Arc<dyn Servant>> {
         self.inner.default_servants.write().ok()?.remove(category)
+    }
+
+    /// Adds the servant locator of `category` (`""`: of every category
+    /// without one of its own); see [`ServantLocator`] for when it is
+    /// asked.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Adapter`] when `category` has one already (Ice's
+    /// `AlreadyRegisteredException`).
+    pub fn add_servant_locator(
+        &self,
+        locator: Arc<dyn ServantLocator>,
+        category: &str,
+    ) -> Result<()> {
+        let refuse = |reason| RuntimeError::Adapter {
+            name: self.inner.name.clone(),
+            reason,
+        };
+        let mut map = self
+            .inner
+            .locators
+            .write()
+            .map_err(|_| refuse("servant locators unavailable"))?;
+        if map.contains_key(category) {
+            return Err(refuse(
+                "a servant locator is already registered for the category",
+            ));
+        }
+        map.insert(category.to_owned(), locator);
+        self.inner.has_locators.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Removes the servant locator of `category` and returns it (its
+    /// `deactivate` is not called).
+    pub fn remove_servant_locator(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        let mut map = self.inner.locators.write().ok()?;
+        let removed = map.remove(category);
+        self.inner
+            .has_locators
+            .store(!map.is_empty(), Ordering::SeqCst);
+        removed
+    }
+
+    /// The servant locator of `category`, if one was added.
+    #[must_use]
+    pub fn find_servant_locator(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        self.inner.locators.read().ok()?.get(category).cloned()
+    }
+
+    /// The locator asked for `category`: its own, else that of `""`.
+    fn locator_for(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        if !self.inner.has_locators.load(Ordering::Relaxed) {
+            return None;
+        }
+        let map = self.inner.locators.read().ok()?;
+        map.get(category).or_else(|| map.get("")).cloned()
     }
 
     /// A proxy to `identity` as Ice's `createProxy` makes it: indirect
@@ -1021,10 +1140,15 @@ fn dispatch_active(
     let ready =
         |body: ReplyBody| -> BoxFuture<'static, ReplyBody> { Box::pin(std::future::ready(body)) };
     let Request { header, params } = request;
-    let servant = match adapter.find(&header.identity, &header.facet) {
-        Lookup::Found(s) => s,
-        Lookup::NoFacet => return ready(ReplyBody::FacetNotExist(failed(header))),
-        Lookup::NoObject => return ready(ReplyBody::ObjectNotExist(failed(header))),
+    let (servant, locator) = match adapter.find(&header.identity, &header.facet) {
+        Lookup::Found(s) => (Some(s), None),
+        missing => match adapter.locator_for(&header.identity.category) {
+            Some(locator) => (None, Some((locator, matches!(missing, Lookup::NoFacet)))),
+            None if matches!(missing, Lookup::NoFacet) => {
+                return ready(ReplyBody::FacetNotExist(failed(header)))
+            }
+            None => return ready(ReplyBody::ObjectNotExist(failed(header))),
+        },
     };
     if !params.encoding.is_supported() {
         // The text ZeroC Ice 3.7 sends, less its source location.
@@ -1049,13 +1173,46 @@ fn dispatch_active(
     };
     // Servant code (`type_ids` included) runs only when the future is
     // polled, where a panic is caught as the connection expects.
-    Box::pin(async move {
-        let outcome = match builtin(servant.as_ref(), &current, &params) {
-            Some(outcome) => outcome,
-            None => servant.dispatch(&current, params).await,
-        };
-        reply_body(outcome, current)
-    })
+    match (servant, locator) {
+        (Some(servant), _) => Box::pin(async move {
+            let outcome = dispatch_to(servant.as_ref(), &current, params).await;
+            reply_body(outcome, current)
+        }),
+        (None, Some((locator, has_identity))) => Box::pin(async move {
+            let (servant, cookie) = match locator.locate(&current).await {
+                Ok(Some(found)) => found,
+                Ok(None) if has_identity => {
+                    return reply_body(Err(DispatchError::FacetNotExist), current)
+                }
+                Ok(None) => return reply_body(Err(DispatchError::ObjectNotExist), current),
+                Err(e) => return reply_body(Err(e), current),
+            };
+            let outcome = dispatch_to(servant.as_ref(), &current, params).await;
+            let outcome = match locator.finished(&current, &servant, cookie).await {
+                Ok(()) => outcome,
+                Err(e) => Err(e),
+            };
+            reply_body(outcome, current)
+        }),
+        (None, None) => ready(ReplyBody::ObjectNotExist(RequestFailed {
+            identity: current.id,
+            facet: current.facet,
+            operation: current.operation,
+        })),
+    }
+}
+
+/// Dispatches to `servant`: a built-in operation answered from its type
+/// ids, anything else through [`Servant::dispatch`].
+async fn dispatch_to(
+    servant: &dyn Servant,
+    current: &Current,
+    params: Encapsulation,
+) -> DispatchResult {
+    match builtin(servant, current, &params) {
+        Some(outcome) => outcome,
+        None => servant.dispatch(current, params).await,
+    }
 }
 
 /// The reply to a dispatch that ended with `outcome`.
