@@ -281,7 +281,8 @@ pub type DispatchResult = std::result::Result<Encapsulation, DispatchError>;
 
 /// An Ice object implementation. `dispatch` sees every operation except
 /// the built-in `ice_ping`, `ice_isA`, `ice_id` and `ice_ids`, which the
-/// adapter answers from [`Servant::type_ids`].
+/// adapter answers from [`Servant::type_ids`], unless
+/// [`Servant::dispatches_builtins`] says the servant answers them itself.
 pub trait Servant: Send + Sync + 'static {
     /// The Slice type ids of the object, most derived first; `::Ice::Object`
     /// may be left out.
@@ -294,7 +295,75 @@ pub trait Servant: Send + Sync + 'static {
         current: &'a Current,
         params: Encapsulation,
     ) -> BoxFuture<'a, DispatchResult>;
+
+    /// Whether [`Servant::dispatch`] receives the built-in operations too
+    /// (`ice_ping`, `ice_isA`, `ice_id`, `ice_ids`, with their
+    /// [`Current`]), to override them as a ZeroC servant can; a built-in
+    /// it answers with [`DispatchError::OperationNotExist`] is answered
+    /// from [`Servant::type_ids`]. `false` by default.
+    fn dispatches_builtins(&self) -> bool {
+        false
+    }
 }
+
+/// A layer every request of an adapter goes through once its servant is
+/// found ([`ObjectAdapter::add_dispatch_interceptor`]), built-in
+/// operations included: it sees the [`Current`] and the parameters, and
+/// answers the request itself, passes it on with [`Next::run`] (changed
+/// or not), or looks at the outcome (logging, metrics, authorization).
+/// ZeroC's `DispatchInterceptor` is a servant wrapping another; this is
+/// the same, for every servant of the adapter at once.
+pub trait DispatchInterceptor: Send + Sync + 'static {
+    /// Handles one request; `next` runs the interceptors added after this
+    /// one and then the servant.
+    fn intercept<'a>(
+        &'a self,
+        current: &'a Current,
+        params: Encapsulation,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, DispatchResult>;
+}
+
+/// The rest of a request's dispatch, as a [`DispatchInterceptor`] sees it.
+pub struct Next<'a> {
+    servant: &'a dyn Servant,
+    rest: &'a [Arc<dyn DispatchInterceptor>],
+}
+
+impl<'a> Next<'a> {
+    /// Runs the rest: the next interceptor, or the servant (built-in
+    /// operations answered as without interceptors).
+    pub fn run(self, current: &'a Current, params: Encapsulation) -> BoxFuture<'a, DispatchResult> {
+        match self.rest.split_first() {
+            Some((first, rest)) => first.intercept(
+                current,
+                params,
+                Next {
+                    servant: self.servant,
+                    rest,
+                },
+            ),
+            None => Box::pin(dispatch_to(self.servant, current, params)),
+        }
+    }
+
+    /// The servant the request goes to.
+    #[must_use]
+    pub fn servant(&self) -> &'a dyn Servant {
+        self.servant
+    }
+}
+
+impl std::fmt::Debug for Next<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("interceptors_left", &self.rest.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The interceptors of an adapter, outermost first.
+type Interceptors = Arc<[Arc<dyn DispatchInterceptor>]>;
 
 /// What a [`ServantLocator`] hands back with a servant and gets again in
 /// [`ServantLocator::finished`] (Ice's `cookie`).
@@ -444,6 +513,10 @@ struct Inner {
     /// when there are none.
     locators: RwLock<HashMap<String, Arc<dyn ServantLocator>, KeyHash>>,
     has_locators: AtomicBool,
+    /// The dispatch interceptors; `has_interceptors` says whether there
+    /// are any, so that a request pays one load when there are none.
+    interceptors: RwLock<Option<Interceptors>>,
+    has_interceptors: AtomicBool,
     state: watch::Sender<AdapterState>,
     endpoints: Vec<Endpoint>,
     published: Vec<Endpoint>,
@@ -509,6 +582,8 @@ impl ObjectAdapter {
                 default_servants: RwLock::new(HashMap::default()),
                 locators: RwLock::new(HashMap::default()),
                 has_locators: AtomicBool::new(false),
+                interceptors: RwLock::new(None),
+                has_interceptors: AtomicBool::new(false),
                 state: watch::Sender::new(AdapterState::Holding),
                 endpoints: bound,
                 published,
@@ -861,6 +936,32 @@ impl ObjectAdapter {
         self.inner.locators.read().ok()?.get(category).cloned()
     }
 
+    /// Adds a dispatch interceptor, run after those added before it (the
+    /// first added sees a request first).
+    pub fn add_dispatch_interceptor(&self, interceptor: Arc<dyn DispatchInterceptor>) {
+        if let Ok(mut chain) = self.inner.interceptors.write() {
+            let mut all: Vec<_> = chain.as_deref().map(<[_]>::to_vec).unwrap_or_default();
+            all.push(interceptor);
+            *chain = Some(all.into());
+            self.inner.has_interceptors.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Removes every dispatch interceptor.
+    pub fn clear_dispatch_interceptors(&self) {
+        if let Ok(mut chain) = self.inner.interceptors.write() {
+            *chain = None;
+            self.inner.has_interceptors.store(false, Ordering::SeqCst);
+        }
+    }
+
+    fn interceptors(&self) -> Option<Interceptors> {
+        if !self.inner.has_interceptors.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.interceptors.read().ok()?.clone()
+    }
+
     /// The locator asked for `category`: its own, else that of `""`.
     fn locator_for(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
         if !self.inner.has_locators.load(Ordering::Relaxed) {
@@ -1171,11 +1272,15 @@ fn dispatch_active(
         encoding: params.encoding,
         format,
     };
+    let chain = current.adapter.interceptors();
     // Servant code (`type_ids` included) runs only when the future is
     // polled, where a panic is caught as the connection expects.
     match (servant, locator) {
         (Some(servant), _) => Box::pin(async move {
-            let outcome = dispatch_to(servant.as_ref(), &current, params).await;
+            let outcome = match chain {
+                None => dispatch_to(servant.as_ref(), &current, params).await,
+                Some(chain) => run_chain(&chain, servant.as_ref(), &current, params).await,
+            };
             reply_body(outcome, current)
         }),
         (None, Some((locator, has_identity))) => Box::pin(async move {
@@ -1187,7 +1292,10 @@ fn dispatch_active(
                 Ok(None) => return reply_body(Err(DispatchError::ObjectNotExist), current),
                 Err(e) => return reply_body(Err(e), current),
             };
-            let outcome = dispatch_to(servant.as_ref(), &current, params).await;
+            let outcome = match chain {
+                None => dispatch_to(servant.as_ref(), &current, params).await,
+                Some(chain) => run_chain(&chain, servant.as_ref(), &current, params).await,
+            };
             let outcome = match locator.finished(&current, &servant, cookie).await {
                 Ok(()) => outcome,
                 Err(e) => Err(e),
@@ -1202,17 +1310,44 @@ fn dispatch_active(
     }
 }
 
+/// Dispatches through the interceptors of `chain`, then to `servant`.
+async fn run_chain(
+    chain: &[Arc<dyn DispatchInterceptor>],
+    servant: &dyn Servant,
+    current: &Current,
+    params: Encapsulation,
+) -> DispatchResult {
+    Next {
+        servant,
+        rest: chain,
+    }
+    .run(current, params)
+    .await
+}
+
 /// Dispatches to `servant`: a built-in operation answered from its type
-/// ids, anything else through [`Servant::dispatch`].
+/// ids (unless the servant answers it: [`Servant::dispatches_builtins`]),
+/// anything else through [`Servant::dispatch`].
 async fn dispatch_to(
     servant: &dyn Servant,
     current: &Current,
     params: Encapsulation,
 ) -> DispatchResult {
+    if is_builtin(&current.operation) && servant.dispatches_builtins() {
+        match servant.dispatch(current, params.clone()).await {
+            Err(DispatchError::OperationNotExist) => {}
+            answered => return answered,
+        }
+    }
     match builtin(servant, current, &params) {
         Some(outcome) => outcome,
         None => servant.dispatch(current, params).await,
     }
+}
+
+/// Whether `operation` is one of Ice's built-in operations.
+fn is_builtin(operation: &str) -> bool {
+    matches!(operation, "ice_ping" | "ice_isA" | "ice_id" | "ice_ids")
 }
 
 /// The reply to a dispatch that ended with `outcome`.
