@@ -728,24 +728,35 @@ impl Communicator {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Deactivates every adapter and wakes [`Communicator::wait_for_shutdown`].
+    /// Starts deactivating every adapter and returns, as ZeroC's
+    /// `shutdown`: no new request is dispatched, requests under way
+    /// finish and send their replies, then each connection closes
+    /// gracefully. Callable from inside a dispatch (whose reply still goes
+    /// out); [`Communicator::wait_for_shutdown`] waits for all of it.
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        let adapters: Vec<_> = self
-            .inner
-            .adapters
-            .lock()
-            .map(|a| a.clone())
-            .unwrap_or_default();
-        for adapter in adapters {
-            adapter.deactivate().await;
+        for adapter in self.adapters() {
+            adapter.begin_deactivate();
         }
     }
 
-    /// Waits until [`Communicator::shutdown`] has been called.
+    fn adapters(&self) -> Vec<ObjectAdapter> {
+        self.inner
+            .adapters
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until [`Communicator::shutdown`] has been called and its
+    /// work is done: every adapter's dispatches finished and connections
+    /// closed.
     pub async fn wait_for_shutdown(&self) {
         let mut rx = self.inner.shutdown.subscribe();
         let _ = rx.wait_for(|down| *down).await;
+        for adapter in self.adapters() {
+            adapter.wait_for_deactivate().await;
+        }
     }
 
     /// Shuts down, destroys the adapters and closes outgoing connections

@@ -518,6 +518,9 @@ struct Inner {
     interceptors: RwLock<Option<Interceptors>>,
     has_interceptors: AtomicBool,
     state: watch::Sender<AdapterState>,
+    /// Set once deactivation is complete: dispatches finished and
+    /// connections closed.
+    deactivated: watch::Sender<bool>,
     endpoints: Vec<Endpoint>,
     published: Vec<Endpoint>,
     connections: Mutex<Vec<Connection>>,
@@ -584,6 +587,7 @@ impl ObjectAdapter {
                 has_locators: AtomicBool::new(false),
                 interceptors: RwLock::new(None),
                 has_interceptors: AtomicBool::new(false),
+                deactivated: watch::Sender::new(false),
                 state: watch::Sender::new(AdapterState::Holding),
                 endpoints: bound,
                 published,
@@ -771,43 +775,68 @@ impl ObjectAdapter {
     }
 
     /// Stops accepting, lets dispatches finish and closes every connection
-    /// gracefully (close connection), then returns.
+    /// gracefully (close connection), then returns. From inside a dispatch
+    /// of this adapter, use [`ObjectAdapter::begin_deactivate`] (which
+    /// does not wait for that very dispatch).
     pub async fn deactivate(&self) {
+        self.begin_deactivate();
+        self.wait_for_deactivate().await;
+    }
+
+    /// Starts deactivating and returns at once, as ZeroC's `deactivate`:
+    /// no more connections are accepted nor requests dispatched; in the
+    /// background, the endpoints are unregistered from the locator, and
+    /// each connection is closed gracefully once its dispatches (the one
+    /// calling this included) have sent their replies.
+    /// [`ObjectAdapter::wait_for_deactivate`] waits for all of it.
+    pub fn begin_deactivate(&self) {
         let was = self.inner.state.send_replace(AdapterState::Deactivated);
-        if was != AdapterState::Deactivated && self.inner.registered.swap(false, Ordering::SeqCst) {
-            match tokio::time::timeout(UNREGISTER_LIMIT, self.update_locator_registry(false)).await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::debug!(adapter = %self.inner.name, error = %e, "unregistering failed");
-                }
-                Err(_) => {
-                    tracing::debug!(adapter = %self.inner.name, "unregistering timed out");
-                }
-            }
+        if was == AdapterState::Deactivated {
+            return;
         }
         if let Ok(mut tasks) = self.inner.accept_tasks.lock() {
             for t in tasks.drain(..) {
                 t.abort();
             }
         }
-        let connections: Vec<_> = self
-            .inner
-            .connections
-            .lock()
-            .map(|mut c| c.drain(..).collect())
-            .unwrap_or_default();
-        let closes = connections.iter().map(Connection::close);
-        for close in closes {
-            close.await;
-        }
-        tracing::debug!(adapter = %self.inner.name, "object adapter deactivated");
+        let adapter = self.clone();
+        tokio::spawn(async move {
+            if adapter.inner.registered.swap(false, Ordering::SeqCst) {
+                match tokio::time::timeout(UNREGISTER_LIMIT, adapter.update_locator_registry(false))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(adapter = %adapter.inner.name, error = %e, "unregistering failed");
+                    }
+                    Err(_) => {
+                        tracing::debug!(adapter = %adapter.inner.name, "unregistering timed out");
+                    }
+                }
+            }
+            let connections: Vec<_> = adapter
+                .inner
+                .connections
+                .lock()
+                .map(|mut c| c.drain(..).collect())
+                .unwrap_or_default();
+            let closes: Vec<_> = connections
+                .into_iter()
+                .map(|c| tokio::spawn(async move { c.close().await }))
+                .collect();
+            for close in closes {
+                let _ = close.await;
+            }
+            tracing::debug!(adapter = %adapter.inner.name, "object adapter deactivated");
+            adapter.inner.deactivated.send_replace(true);
+        });
     }
 
-    /// Waits until the adapter has been deactivated.
+    /// Waits until the adapter has been deactivated: its dispatches
+    /// finished and its connections closed.
     pub async fn wait_for_deactivate(&self) {
-        let mut rx = self.inner.state.subscribe();
-        let _ = rx.wait_for(|s| *s == AdapterState::Deactivated).await;
+        let mut rx = self.inner.deactivated.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
     }
 
     /// Deactivates the adapter, tells its servant locators
