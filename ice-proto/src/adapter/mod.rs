@@ -751,7 +751,7 @@ impl ObjectAdapter {
                 }
             });
         }
-        self.inner.state.send_if_modified(|s| {
+        let activated = self.inner.state.send_if_modified(|s| {
             if *s == AdapterState::Holding {
                 *s = AdapterState::Active;
                 true
@@ -759,12 +759,25 @@ impl ObjectAdapter {
                 false
             }
         });
+        if activated {
+            self.set_connections_held(false);
+        }
     }
 
-    /// Stops accepting connections; requests already received wait until
-    /// the adapter is activated again.
+    fn set_connections_held(&self, held: bool) {
+        if let Ok(conns) = self.inner.connections.lock() {
+            for conn in conns.iter() {
+                conn.set_held(held);
+            }
+        }
+    }
+
+    /// Holds, as ZeroC's `hold`: stops accepting connections and stops
+    /// reading from the ones it has (so their peers' sends block, and no
+    /// heartbeat goes out on them); requests already read wait until the
+    /// adapter is activated again.
     pub fn hold(&self) {
-        self.inner.state.send_if_modified(|s| {
+        let held = self.inner.state.send_if_modified(|s| {
             if *s == AdapterState::Active {
                 *s = AdapterState::Holding;
                 true
@@ -772,6 +785,9 @@ impl ObjectAdapter {
                 false
             }
         });
+        if held {
+            self.set_connections_held(true);
+        }
     }
 
     /// Stops accepting, lets dispatches finish and closes every connection
@@ -1130,6 +1146,8 @@ impl ObjectAdapter {
         if let Ok(mut conns) = self.inner.connections.lock() {
             conns.retain(|c| !c.is_closed());
             conns.push(conn.clone());
+            // Under the lock `hold` and `activate` take: not missed.
+            conn.set_held(self.state() == AdapterState::Holding);
         }
         if self.state() == AdapterState::Deactivated {
             tokio::spawn(async move { conn.close().await });

@@ -267,6 +267,10 @@ struct Inner {
     batch: Mutex<(Vec<Request>, bool)>,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
+    /// Held (its adapter holds): nothing more is read from the peer and
+    /// no heartbeat is sent, so the peer's sends block and its ACM and
+    /// timeouts see a silent server, as with ZeroC.
+    held: watch::Sender<bool>,
     /// What the transport established.
     info: ConnectionInfo,
 }
@@ -482,6 +486,7 @@ impl Connection {
             reads: AtomicU64::new(0),
             batch: Mutex::new((Vec::new(), false)),
             closed: watch::Sender::new(None),
+            held: watch::Sender::new(false),
             info,
         });
         if inner.config.trace_network > 0 {
@@ -549,6 +554,36 @@ impl Connection {
     pub fn set_handler(&self, handler: Option<Arc<dyn RequestHandler>>) {
         if let Ok(mut h) = self.inner.handler.write() {
             *h = handler;
+        }
+    }
+
+    /// Holds the connection (`true`: stops reading from the peer and
+    /// sending heartbeats; what was read already is still handled) or
+    /// resumes it (`false`): what an object adapter's `hold` and
+    /// `activate` do to its connections.
+    pub fn set_held(&self, held: bool) {
+        self.inner
+            .held
+            .send_if_modified(|h| std::mem::replace(h, held) != held);
+    }
+
+    /// Whether the connection is held ([`Connection::set_held`]).
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        *self.inner.held.borrow()
+    }
+
+    /// Waits while the connection is held; `false` once it is closed.
+    async fn wait_unheld(&self) -> bool {
+        if !*self.inner.held.borrow() {
+            return true;
+        }
+        tracing::debug!(connection = %self.inner.description, "held: reading paused");
+        let mut held = self.inner.held.subscribe();
+        let mut closed = self.inner.closed.subscribe();
+        tokio::select! {
+            r = held.wait_for(|h| !*h) => r.is_ok(),
+            _ = closed.wait_for(Option::is_some) => false,
         }
     }
 
@@ -1168,6 +1203,9 @@ impl Connection {
                     buf.reserve(missing.max(16 * 1024));
                 }
             }
+            if !self.wait_unheld().await {
+                return;
+            }
             tokio::select! {
                 read = reader.read_buf(&mut buf) => match read {
                     Ok(0) => {
@@ -1472,6 +1510,9 @@ impl Connection {
                         continue;
                     }
                     if always.is_none() && self.inner.dispatching.load(Ordering::SeqCst) == 0 {
+                        continue;
+                    }
+                    if *self.inner.held.borrow() {
                         continue;
                     }
                     let mut msg = BytesMut::new();
