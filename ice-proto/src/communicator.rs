@@ -30,7 +30,10 @@
 //! and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
-//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection),
+//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection;
+//! `Ice.ThreadPool.Server.Size`/`SizeMax` when the adapter sets neither),
+//! `<Name>.MessageSizeMax` (KiB, before `Ice.MessageSizeMax`, for the
+//! adapter's connections),
 //! `<Name>.AdapterId`, `<Name>.ReplicaGroupId` and `<Name>.Locator`
 //! (registration with the locator registry, see [`crate::locator`]).
 //!
@@ -521,12 +524,34 @@ impl Communicator {
             Some(text) => Some(self.parse_endpoints(text)?),
             None => None,
         };
-        let size = props.get_property_as_int_with_default(&format!("{name}.ThreadPool.Size"), 1);
-        let size_max =
-            props.get_property_as_int_with_default(&format!("{name}.ThreadPool.SizeMax"), size);
+        // `<name>.ThreadPool.*` when the adapter has a pool of its own,
+        // else the server pool's `Ice.ThreadPool.Server.*`, as ZeroC.
+        let pool = if props
+            .get_property(&format!("{name}.ThreadPool.Size"))
+            .or_else(|| props.get_property(&format!("{name}.ThreadPool.SizeMax")))
+            .is_some()
+        {
+            format!("{name}.ThreadPool")
+        } else {
+            "Ice.ThreadPool.Server".to_owned()
+        };
+        let size = props.get_property_as_int_with_default(&format!("{pool}.Size"), 1);
+        let size_max = props.get_property_as_int_with_default(&format!("{pool}.SizeMax"), size);
+        let server_config = &self.inner.server_config;
+        // `<name>.MessageSizeMax` (KiB) before `Ice.MessageSizeMax`.
+        let message_size_max = match props.get_property(&format!("{name}.MessageSizeMax")) {
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(kib) if kib < 1 => i32::MAX as usize,
+                Ok(kib) => usize::try_from(kib)
+                    .map_or(server_config.message_size_max, |k| k.saturating_mul(1024)),
+                Err(_) => server_config.message_size_max,
+            },
+            None => server_config.message_size_max,
+        };
         let config = ConnectionConfig {
             max_dispatches: usize::try_from(size.max(size_max)).unwrap_or(1).max(1),
-            ..self.inner.server_config.clone()
+            message_size_max,
+            ..server_config.clone()
         };
         let locator = match props.get_property(&format!("{name}.Locator")) {
             Some(text) if !text.trim().is_empty() => {
