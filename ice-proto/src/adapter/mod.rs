@@ -904,6 +904,81 @@ impl ObjectAdapter {
         }
     }
 
+    /// Adds a servant under a fresh identity (a UUID from
+    /// [`generate_uuid`], empty category) and returns a proxy to it, as
+    /// Ice's `addWithUUID`.
+    pub fn add_with_uuid(&self, servant: Arc<dyn Servant>) -> ObjectPrx {
+        self.add_facet_with_uuid(servant, "")
+    }
+
+    /// [`ObjectAdapter::add_with_uuid`] for `facet`.
+    pub fn add_facet_with_uuid(&self, servant: Arc<dyn Servant>, facet: &str) -> ObjectPrx {
+        let identity = Identity {
+            name: generate_uuid(),
+            category: String::new(),
+        };
+        self.add_facet(servant, identity, facet)
+    }
+
+    /// The servant of `identity`'s default facet in the servant map (not
+    /// default servants nor locators), as Ice's `find`.
+    #[must_use]
+    pub fn find(&self, identity: &Identity) -> Option<Arc<dyn Servant>> {
+        self.find_facet(identity, "")
+    }
+
+    /// The servant of `identity` and `facet` in the servant map.
+    #[must_use]
+    pub fn find_facet(&self, identity: &Identity, facet: &str) -> Option<Arc<dyn Servant>> {
+        self.inner
+            .servants
+            .read()
+            .ok()?
+            .get(identity)?
+            .get(facet)
+            .cloned()
+    }
+
+    /// Every facet of `identity` in the servant map, by facet name (`""`
+    /// for the default facet).
+    #[must_use]
+    pub fn find_all_facets(&self, identity: &Identity) -> HashMap<String, Arc<dyn Servant>> {
+        let Ok(map) = self.inner.servants.read() else {
+            return HashMap::new();
+        };
+        let Some(facets) = map.get(identity) else {
+            return HashMap::new();
+        };
+        let mut all: HashMap<String, Arc<dyn Servant>> = facets
+            .named
+            .iter()
+            .map(|(name, servant)| (name.clone(), servant.clone()))
+            .collect();
+        if let Some(default) = &facets.default {
+            all.insert(String::new(), default.clone());
+        }
+        all
+    }
+
+    /// The servant in the servant map for the identity and facet of
+    /// `proxy`, as Ice's `findByProxy`.
+    #[must_use]
+    pub fn find_by_proxy(&self, proxy: &ObjectPrx) -> Option<Arc<dyn Servant>> {
+        let data = proxy.data();
+        self.find_facet(&data.identity, &data.facet)
+    }
+
+    /// The default servant of `category`, if one was added.
+    #[must_use]
+    pub fn find_default_servant(&self, category: &str) -> Option<Arc<dyn Servant>> {
+        self.inner
+            .default_servants
+            .read()
+            .ok()?
+            .get(category)
+            .cloned()
+    }
+
     /// Removes the servant for `identity` and `facet`; returns it if it was there.
     pub fn remove_facet(&self, identity: &Identity, facet: &str) -> Option<Arc<dyn Servant>> {
         let mut map = self.inner.servants.write().ok()?;
@@ -1055,7 +1130,7 @@ impl ObjectAdapter {
 
     /// Finds the servant for an identity and facet: its own, or the default
     /// servant of its category, or the default servant of `""`.
-    fn find(&self, identity: &Identity, facet: &str) -> Lookup {
+    fn lookup(&self, identity: &Identity, facet: &str) -> Lookup {
         if let Ok(map) = self.inner.servants.read() {
             if let Some(facets) = map.get(identity) {
                 if let Some(s) = facets.get(facet) {
@@ -1288,7 +1363,7 @@ fn dispatch_active(
     let ready =
         |body: ReplyBody| -> BoxFuture<'static, ReplyBody> { Box::pin(std::future::ready(body)) };
     let Request { header, params } = request;
-    let (servant, locator) = match adapter.find(&header.identity, &header.facet) {
+    let (servant, locator) = match adapter.lookup(&header.identity, &header.facet) {
         Lookup::Found(s) => (Some(s), None),
         missing => match adapter.locator_for(&header.identity.category) {
             Some(locator) => (None, Some((locator, matches!(missing, Lookup::NoFacet)))),
@@ -1468,6 +1543,41 @@ fn builtin(
         _ => return None,
     };
     Some(result)
+}
+
+/// A random (version 4) UUID in its usual text form, in upper case as
+/// ZeroC's `generateUUID` makes them: what [`ObjectAdapter::add_with_uuid`] names
+/// servants with.
+#[must_use]
+pub fn generate_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    // The ring provider the IceSSL transport uses (see `transport::ssl` for
+    // why despite its deprecation), for its system randomness.
+    #[allow(deprecated)]
+    let random = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes);
+    if random.is_err() {
+        // No system randomness: a clock- and counter-based fallback,
+        // still unique within this process.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..8].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+        bytes[8..].copy_from_slice(&nanos.to_le_bytes()[..8]);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]
