@@ -60,7 +60,8 @@ use crate::transport::{Target, Transport};
 type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Connection>>>;
 
 struct Inner {
-    properties: Properties,
+    /// Settable after creation ([`Communicator::set_property`]).
+    properties: std::sync::RwLock<Properties>,
     defaults: ParseDefaults,
     /// Settings of outgoing connections.
     config: ConnectionConfig,
@@ -295,7 +296,7 @@ impl Communicator {
                     crate::encoding::Format::Compact
                 },
                 locators: Mutex::new(locators),
-                properties,
+                properties: std::sync::RwLock::new(properties),
                 defaults,
                 config,
                 server_config,
@@ -309,10 +310,39 @@ impl Communicator {
         }
     }
 
-    /// The properties the communicator was built from.
+    /// A copy of the communicator's properties: those it was built from,
+    /// with what [`Communicator::set_property`] changed since.
     #[must_use]
-    pub fn properties(&self) -> &Properties {
-        &self.inner.properties
+    pub fn properties(&self) -> Properties {
+        self.inner
+            .properties
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `f` of the properties, read in place.
+    fn with_properties<R>(&self, f: impl FnOnce(&Properties) -> R) -> R {
+        f(&self
+            .inner
+            .properties
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Sets a property after creation, as ZeroC's
+    /// `getProperties().setProperty(...)`: object adapters created
+    /// afterwards read it (`<Name>.Endpoints`, `<Name>.MessageSizeMax`...),
+    /// as does anything read when first used (IceSSL, the admin
+    /// settings). Settings read at creation (`Ice.MessageSizeMax`, ACM,
+    /// defaults of proxies) keep their values, as in ZeroC. An empty value
+    /// removes the property.
+    pub fn set_property(&self, key: &str, value: &str) {
+        self.inner
+            .properties
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_property(key, value);
     }
 
     /// The settings new outgoing connections get.
@@ -351,10 +381,10 @@ impl Communicator {
     /// `Ice.Override.Compress`, when set: whether every proxy compresses.
     #[must_use]
     pub fn override_compress(&self) -> Option<bool> {
-        self.inner
-            .properties
-            .get_property("Ice.Override.Compress")
-            .map(|v| v.trim().parse::<i32>().map(|n| n > 0).unwrap_or(false))
+        self.with_properties(|p| {
+            p.get_property("Ice.Override.Compress")
+                .map(|v| v.trim().parse::<i32>().map(|n| n > 0).unwrap_or(false))
+        })
     }
 
     /// `Ice.RetryIntervals`: the wait before each retry; empty for none.
@@ -384,13 +414,9 @@ impl Communicator {
             Ok(mut map) => map
                 .entry(key)
                 .or_insert_with(|| {
-                    Arc::new(
-                        Locator::new(data.clone()).with_trace_level(
-                            self.inner
-                                .properties
-                                .get_property_as_int("Ice.Trace.Locator"),
-                        ),
-                    )
+                    Arc::new(Locator::new(data.clone()).with_trace_level(
+                        self.with_properties(|p| p.get_property_as_int("Ice.Trace.Locator")),
+                    ))
                 })
                 .clone(),
             Err(_) => Arc::new(Locator::new(data.clone())),
@@ -407,7 +433,7 @@ impl Communicator {
     /// know the server, or cannot be reached.
     pub(crate) async fn register_process_once(&self, locator: &Locator) -> Result<()> {
         let Some((server_id, endpoints)) =
-            crate::locator::process::admin_settings(&self.inner.properties)
+            crate::locator::process::admin_settings(&self.properties())
         else {
             return Ok(());
         };
@@ -493,12 +519,11 @@ impl Communicator {
     /// [`RuntimeError::Adapter`] when `<name>.Endpoints` is missing or
     /// invalid, [`RuntimeError::Io`] when binding fails.
     pub async fn create_object_adapter(&self, name: &str) -> Result<ObjectAdapter> {
-        let endpoints = self
-            .inner
-            .properties
-            .get_property(&format!("{name}.Endpoints"))
-            .unwrap_or("")
-            .to_owned();
+        let endpoints = self.with_properties(|p| {
+            p.get_property(&format!("{name}.Endpoints"))
+                .unwrap_or("")
+                .to_owned()
+        });
         self.create_object_adapter_with_endpoints(name, &endpoints)
             .await
     }
@@ -518,7 +543,7 @@ impl Communicator {
                 what: "communicator",
             });
         }
-        let props = &self.inner.properties;
+        let props = &self.properties();
         let endpoints = self.parse_endpoints(endpoints)?;
         let published = match props.get_property(&format!("{name}.PublishedEndpoints")) {
             Some(text) => Some(self.parse_endpoints(text)?),
@@ -602,7 +627,7 @@ impl Communicator {
     pub fn ssl_engine(&self) -> Result<Arc<SslEngine>> {
         self.inner
             .ssl
-            .get_or_init(|| SslEngine::from_properties(&self.inner.properties).map(Arc::new))
+            .get_or_init(|| SslEngine::from_properties(&self.properties()).map(Arc::new))
             .clone()
     }
 
@@ -684,7 +709,7 @@ impl Communicator {
     /// Opens a new connection to `target`: TCP, then the transport's
     /// handshakes, then Ice's validation.
     async fn connect_to(&self, target: &Target) -> Result<Connection> {
-        let sizes = crate::transport::BufferSizes::from_properties(&self.inner.properties);
+        let sizes = crate::transport::BufferSizes::from_properties(&self.properties());
         let stream = crate::transport::connect_with(&target.host, target.port, sizes).await?;
         let description = format!("{}:{}", target.host, target.port);
         let config = self.inner.config.clone();

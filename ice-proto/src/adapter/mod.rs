@@ -1286,8 +1286,9 @@ async fn bind_endpoint(
     } else {
         None
     };
-    let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
-    let backlog = crate::transport::backlog_from_properties(communicator.properties());
+    let properties = communicator.properties();
+    let sizes = crate::transport::BufferSizes::from_properties(&properties);
+    let backlog = crate::transport::backlog_from_properties(&properties);
     let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes, backlog).await?;
     let addr = acceptor.local_addr()?;
     let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
