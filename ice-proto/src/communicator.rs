@@ -23,10 +23,17 @@
 //! `Ice.Default.EndpointSelection` (`Random`, the default, or `Ordered`),
 //! `Ice.Default.SlicedFormat` (above 0: classes and exceptions in the sliced
 //! format where the operation's metadata does not choose),
+//! `Ice.TCP.Backlog` (listen queue, default `SOMAXCONN` as ZeroC's C++),
+//! `IceProto.SendQueueSizeMax` (KiB of replies and other messages a
+//! connection queues before it stops reading its peer's requests; default
+//! 16384, see [`ConnectionConfig::send_queue_max`]),
 //! and per
 //! adapter
 //! `<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
-//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection),
+//! `<Name>.ThreadPool.Size`/`SizeMax` (dispatch concurrency per connection;
+//! `Ice.ThreadPool.Server.Size`/`SizeMax` when the adapter sets neither),
+//! `<Name>.MessageSizeMax` (KiB, before `Ice.MessageSizeMax`, for the
+//! adapter's connections),
 //! `<Name>.AdapterId`, `<Name>.ReplicaGroupId` and `<Name>.Locator`
 //! (registration with the locator registry, see [`crate::locator`]).
 //!
@@ -40,7 +47,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::adapter::ObjectAdapter;
-use crate::connection::{Connection, ConnectionConfig};
+use crate::connection::{Connection, ConnectionConfig, DEFAULT_SEND_QUEUE_MAX};
 use crate::encoding::{EncodingVersion, Endpoint, Identity, ProxyData};
 use crate::locator::Locator;
 use crate::properties::Properties;
@@ -53,7 +60,8 @@ use crate::transport::{Target, Transport};
 type ConnectionSlot = Arc<tokio::sync::Mutex<Option<Connection>>>;
 
 struct Inner {
-    properties: Properties,
+    /// Settable after creation ([`Communicator::set_property`]).
+    properties: std::sync::RwLock<Properties>,
     defaults: ParseDefaults,
     /// Settings of outgoing connections.
     config: ConnectionConfig,
@@ -214,8 +222,19 @@ impl Communicator {
         let period = (acm_timeout > 0)
             .then(|| Duration::from_millis(u64::try_from(acm_timeout).unwrap_or(60) * 250));
         let mode = properties.get_property_as_int_with_default("Ice.ACM.Heartbeat", 1);
+        // A bound of our own (ZeroC queues without one); not under `Ice.`,
+        // where ZeroC programs reading the same file warn about unknown
+        // properties. In KiB, as `Ice.MessageSizeMax`; below 1 keeps the
+        // default: the queue is never unbounded.
+        let send_queue_max = match properties.get_property_as_int("IceProto.SendQueueSizeMax") {
+            kib if kib >= 1 => {
+                usize::try_from(kib).map_or(DEFAULT_SEND_QUEUE_MAX, |kib| kib.saturating_mul(1024))
+            }
+            _ => DEFAULT_SEND_QUEUE_MAX,
+        };
         let config = ConnectionConfig {
             message_size_max,
+            send_queue_max,
             heartbeat: if mode >= 2 { period } else { None },
             heartbeat_on_dispatch: if mode == 1 { period } else { None },
             trace_network: properties.get_property_as_int("Ice.Trace.Network"),
@@ -277,7 +296,7 @@ impl Communicator {
                     crate::encoding::Format::Compact
                 },
                 locators: Mutex::new(locators),
-                properties,
+                properties: std::sync::RwLock::new(properties),
                 defaults,
                 config,
                 server_config,
@@ -291,10 +310,39 @@ impl Communicator {
         }
     }
 
-    /// The properties the communicator was built from.
+    /// A copy of the communicator's properties: those it was built from,
+    /// with what [`Communicator::set_property`] changed since.
     #[must_use]
-    pub fn properties(&self) -> &Properties {
-        &self.inner.properties
+    pub fn properties(&self) -> Properties {
+        self.inner
+            .properties
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `f` of the properties, read in place.
+    fn with_properties<R>(&self, f: impl FnOnce(&Properties) -> R) -> R {
+        f(&self
+            .inner
+            .properties
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Sets a property after creation, as ZeroC's
+    /// `getProperties().setProperty(...)`: object adapters created
+    /// afterwards read it (`<Name>.Endpoints`, `<Name>.MessageSizeMax`...),
+    /// as does anything read when first used (IceSSL, the admin
+    /// settings). Settings read at creation (`Ice.MessageSizeMax`, ACM,
+    /// defaults of proxies) keep their values, as in ZeroC. An empty value
+    /// removes the property.
+    pub fn set_property(&self, key: &str, value: &str) {
+        self.inner
+            .properties
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_property(key, value);
     }
 
     /// The settings new outgoing connections get.
@@ -333,10 +381,10 @@ impl Communicator {
     /// `Ice.Override.Compress`, when set: whether every proxy compresses.
     #[must_use]
     pub fn override_compress(&self) -> Option<bool> {
-        self.inner
-            .properties
-            .get_property("Ice.Override.Compress")
-            .map(|v| v.trim().parse::<i32>().map(|n| n > 0).unwrap_or(false))
+        self.with_properties(|p| {
+            p.get_property("Ice.Override.Compress")
+                .map(|v| v.trim().parse::<i32>().map(|n| n > 0).unwrap_or(false))
+        })
     }
 
     /// `Ice.RetryIntervals`: the wait before each retry; empty for none.
@@ -366,13 +414,9 @@ impl Communicator {
             Ok(mut map) => map
                 .entry(key)
                 .or_insert_with(|| {
-                    Arc::new(
-                        Locator::new(data.clone()).with_trace_level(
-                            self.inner
-                                .properties
-                                .get_property_as_int("Ice.Trace.Locator"),
-                        ),
-                    )
+                    Arc::new(Locator::new(data.clone()).with_trace_level(
+                        self.with_properties(|p| p.get_property_as_int("Ice.Trace.Locator")),
+                    ))
                 })
                 .clone(),
             Err(_) => Arc::new(Locator::new(data.clone())),
@@ -389,7 +433,7 @@ impl Communicator {
     /// know the server, or cannot be reached.
     pub(crate) async fn register_process_once(&self, locator: &Locator) -> Result<()> {
         let Some((server_id, endpoints)) =
-            crate::locator::process::admin_settings(&self.inner.properties)
+            crate::locator::process::admin_settings(&self.properties())
         else {
             return Ok(());
         };
@@ -475,12 +519,11 @@ impl Communicator {
     /// [`RuntimeError::Adapter`] when `<name>.Endpoints` is missing or
     /// invalid, [`RuntimeError::Io`] when binding fails.
     pub async fn create_object_adapter(&self, name: &str) -> Result<ObjectAdapter> {
-        let endpoints = self
-            .inner
-            .properties
-            .get_property(&format!("{name}.Endpoints"))
-            .unwrap_or("")
-            .to_owned();
+        let endpoints = self.with_properties(|p| {
+            p.get_property(&format!("{name}.Endpoints"))
+                .unwrap_or("")
+                .to_owned()
+        });
         self.create_object_adapter_with_endpoints(name, &endpoints)
             .await
     }
@@ -500,18 +543,40 @@ impl Communicator {
                 what: "communicator",
             });
         }
-        let props = &self.inner.properties;
+        let props = &self.properties();
         let endpoints = self.parse_endpoints(endpoints)?;
         let published = match props.get_property(&format!("{name}.PublishedEndpoints")) {
             Some(text) => Some(self.parse_endpoints(text)?),
             None => None,
         };
-        let size = props.get_property_as_int_with_default(&format!("{name}.ThreadPool.Size"), 1);
-        let size_max =
-            props.get_property_as_int_with_default(&format!("{name}.ThreadPool.SizeMax"), size);
+        // `<name>.ThreadPool.*` when the adapter has a pool of its own,
+        // else the server pool's `Ice.ThreadPool.Server.*`, as ZeroC.
+        let pool = if props
+            .get_property(&format!("{name}.ThreadPool.Size"))
+            .or_else(|| props.get_property(&format!("{name}.ThreadPool.SizeMax")))
+            .is_some()
+        {
+            format!("{name}.ThreadPool")
+        } else {
+            "Ice.ThreadPool.Server".to_owned()
+        };
+        let size = props.get_property_as_int_with_default(&format!("{pool}.Size"), 1);
+        let size_max = props.get_property_as_int_with_default(&format!("{pool}.SizeMax"), size);
+        let server_config = &self.inner.server_config;
+        // `<name>.MessageSizeMax` (KiB) before `Ice.MessageSizeMax`.
+        let message_size_max = match props.get_property(&format!("{name}.MessageSizeMax")) {
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(kib) if kib < 1 => i32::MAX as usize,
+                Ok(kib) => usize::try_from(kib)
+                    .map_or(server_config.message_size_max, |k| k.saturating_mul(1024)),
+                Err(_) => server_config.message_size_max,
+            },
+            None => server_config.message_size_max,
+        };
         let config = ConnectionConfig {
             max_dispatches: usize::try_from(size.max(size_max)).unwrap_or(1).max(1),
-            ..self.inner.server_config.clone()
+            message_size_max,
+            ..server_config.clone()
         };
         let locator = match props.get_property(&format!("{name}.Locator")) {
             Some(text) if !text.trim().is_empty() => {
@@ -562,7 +627,7 @@ impl Communicator {
     pub fn ssl_engine(&self) -> Result<Arc<SslEngine>> {
         self.inner
             .ssl
-            .get_or_init(|| SslEngine::from_properties(&self.inner.properties).map(Arc::new))
+            .get_or_init(|| SslEngine::from_properties(&self.properties()).map(Arc::new))
             .clone()
     }
 
@@ -644,7 +709,7 @@ impl Communicator {
     /// Opens a new connection to `target`: TCP, then the transport's
     /// handshakes, then Ice's validation.
     async fn connect_to(&self, target: &Target) -> Result<Connection> {
-        let sizes = crate::transport::BufferSizes::from_properties(&self.inner.properties);
+        let sizes = crate::transport::BufferSizes::from_properties(&self.properties());
         let stream = crate::transport::connect_with(&target.host, target.port, sizes).await?;
         let description = format!("{}:{}", target.host, target.port);
         let config = self.inner.config.clone();
@@ -713,24 +778,35 @@ impl Communicator {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Deactivates every adapter and wakes [`Communicator::wait_for_shutdown`].
+    /// Starts deactivating every adapter and returns, as ZeroC's
+    /// `shutdown`: no new request is dispatched, requests under way
+    /// finish and send their replies, then each connection closes
+    /// gracefully. Callable from inside a dispatch (whose reply still goes
+    /// out); [`Communicator::wait_for_shutdown`] waits for all of it.
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        let adapters: Vec<_> = self
-            .inner
-            .adapters
-            .lock()
-            .map(|a| a.clone())
-            .unwrap_or_default();
-        for adapter in adapters {
-            adapter.deactivate().await;
+        for adapter in self.adapters() {
+            adapter.begin_deactivate();
         }
     }
 
-    /// Waits until [`Communicator::shutdown`] has been called.
+    fn adapters(&self) -> Vec<ObjectAdapter> {
+        self.inner
+            .adapters
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until [`Communicator::shutdown`] has been called and its
+    /// work is done: every adapter's dispatches finished and connections
+    /// closed.
     pub async fn wait_for_shutdown(&self) {
         let mut rx = self.inner.shutdown.subscribe();
         let _ = rx.wait_for(|down| *down).await;
+        for adapter in self.adapters() {
+            adapter.wait_for_deactivate().await;
+        }
     }
 
     /// Shuts down, destroys the adapters and closes outgoing connections

@@ -249,6 +249,17 @@ impl Properties {
         (parsed, rest)
     }
 
+    /// ZeroC's `parseCommandLineOptions`: sets every `--<prefix>.Name=value`
+    /// argument as a property (every `--Name=value` when `prefix` is
+    /// empty) and returns the other arguments, in order. What a program
+    /// does with its own prefix after building its properties
+    /// (`--MyApp.Port=10000`).
+    pub fn merge_command_line_options(&mut self, prefix: &str, args: Vec<String>) -> Vec<String> {
+        let (parsed, rest) = self.parse_command_line_options(prefix, args);
+        self.values.extend(parsed.values);
+        rest
+    }
+
     /// Applies `--Name=value` arguments for every name (Ice's
     /// `parseCommandLineOptions("", args)`) and returns the others.
     pub fn apply_command_line(&mut self, args: Vec<String>) -> Vec<String> {

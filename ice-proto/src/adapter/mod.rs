@@ -3,7 +3,8 @@
 //! An [`ObjectAdapter`] is created by the communicator from properties
 //! (`<Name>.Endpoints`, `<Name>.PublishedEndpoints`,
 //! `<Name>.ThreadPool.Size`/`SizeMax`). It maps identity and facet to a
-//! [`Servant`] (with default servants by category), answers Ice's built-in
+//! [`Servant`] (with default servants and [`ServantLocator`]s by
+//! category), answers Ice's built-in
 //! operations (`ice_ping`, `ice_isA`, `ice_id`, `ice_ids`) from the
 //! servant's type ids, and turns a dispatch result into a reply body: Ice's
 //! statuses for a missing object, facet or operation, user exceptions,
@@ -280,7 +281,8 @@ pub type DispatchResult = std::result::Result<Encapsulation, DispatchError>;
 
 /// An Ice object implementation. `dispatch` sees every operation except
 /// the built-in `ice_ping`, `ice_isA`, `ice_id` and `ice_ids`, which the
-/// adapter answers from [`Servant::type_ids`].
+/// adapter answers from [`Servant::type_ids`], unless
+/// [`Servant::dispatches_builtins`] says the servant answers them itself.
 pub trait Servant: Send + Sync + 'static {
     /// The Slice type ids of the object, most derived first; `::Ice::Object`
     /// may be left out.
@@ -293,6 +295,116 @@ pub trait Servant: Send + Sync + 'static {
         current: &'a Current,
         params: Encapsulation,
     ) -> BoxFuture<'a, DispatchResult>;
+
+    /// Whether [`Servant::dispatch`] receives the built-in operations too
+    /// (`ice_ping`, `ice_isA`, `ice_id`, `ice_ids`, with their
+    /// [`Current`]), to override them as a ZeroC servant can; a built-in
+    /// it answers with [`DispatchError::OperationNotExist`] is answered
+    /// from [`Servant::type_ids`]. `false` by default.
+    fn dispatches_builtins(&self) -> bool {
+        false
+    }
+}
+
+/// A layer every request of an adapter goes through once its servant is
+/// found ([`ObjectAdapter::add_dispatch_interceptor`]), built-in
+/// operations included: it sees the [`Current`] and the parameters, and
+/// answers the request itself, passes it on with [`Next::run`] (changed
+/// or not), or looks at the outcome (logging, metrics, authorization).
+/// ZeroC's `DispatchInterceptor` is a servant wrapping another; this is
+/// the same, for every servant of the adapter at once.
+pub trait DispatchInterceptor: Send + Sync + 'static {
+    /// Handles one request; `next` runs the interceptors added after this
+    /// one and then the servant.
+    fn intercept<'a>(
+        &'a self,
+        current: &'a Current,
+        params: Encapsulation,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, DispatchResult>;
+}
+
+/// The rest of a request's dispatch, as a [`DispatchInterceptor`] sees it.
+pub struct Next<'a> {
+    servant: &'a dyn Servant,
+    rest: &'a [Arc<dyn DispatchInterceptor>],
+}
+
+impl<'a> Next<'a> {
+    /// Runs the rest: the next interceptor, or the servant (built-in
+    /// operations answered as without interceptors).
+    pub fn run(self, current: &'a Current, params: Encapsulation) -> BoxFuture<'a, DispatchResult> {
+        match self.rest.split_first() {
+            Some((first, rest)) => first.intercept(
+                current,
+                params,
+                Next {
+                    servant: self.servant,
+                    rest,
+                },
+            ),
+            None => Box::pin(dispatch_to(self.servant, current, params)),
+        }
+    }
+
+    /// The servant the request goes to.
+    #[must_use]
+    pub fn servant(&self) -> &'a dyn Servant {
+        self.servant
+    }
+}
+
+impl std::fmt::Debug for Next<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("interceptors_left", &self.rest.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The interceptors of an adapter, outermost first.
+type Interceptors = Arc<[Arc<dyn DispatchInterceptor>]>;
+
+/// What a [`ServantLocator`] hands back with a servant and gets again in
+/// [`ServantLocator::finished`] (Ice's `cookie`).
+pub type Cookie = Box<dyn std::any::Any + Send + Sync>;
+
+/// What [`ServantLocator::locate`] found: a servant for the request and
+/// its cookie, or `None` ("object does not exist").
+pub type Located = Option<(Arc<dyn Servant>, Option<Cookie>)>;
+
+/// Ice's `ServantLocator`: finds (or makes) servants on demand for the
+/// identities of one category ([`ObjectAdapter::add_servant_locator`]).
+///
+/// As in ZeroC Ice 3.7, an adapter looks for a request's servant in its
+/// servant map, then among its default servants (of the identity's
+/// category, then of `""`), then asks the locator of the category, then
+/// the locator of `""`. The located servant dispatches the request,
+/// built-in operations (`ice_ping`...) included; `finished` runs after
+/// it, whatever the outcome.
+pub trait ServantLocator: Send + Sync + 'static {
+    /// Finds the servant for the request `current` describes. `Ok(None)`
+    /// answers "object does not exist" (or "facet does not exist" when the
+    /// identity has servants in the map); an error is the reply as it is,
+    /// and `finished` is not called.
+    fn locate<'a>(
+        &'a self,
+        current: &'a Current,
+    ) -> BoxFuture<'a, std::result::Result<Located, DispatchError>>;
+
+    /// Called once the located servant has dispatched the request, with
+    /// the cookie `locate` returned. An error replaces the dispatch's
+    /// reply.
+    fn finished<'a>(
+        &'a self,
+        current: &'a Current,
+        servant: &'a Arc<dyn Servant>,
+        cookie: Option<Cookie>,
+    ) -> BoxFuture<'a, std::result::Result<(), DispatchError>>;
+
+    /// Called when the adapter is destroyed, for each category the
+    /// locator was added with.
+    fn deactivate(&self, category: &str);
 }
 
 /// The lifecycle of an adapter.
@@ -396,7 +508,19 @@ struct Inner {
     config: ConnectionConfig,
     servants: RwLock<HashMap<Identity, FacetMap, KeyHash>>,
     default_servants: RwLock<HashMap<String, Arc<dyn Servant>, KeyHash>>,
+    /// Servant locators by category; `has_locators` says whether there
+    /// are any, so that a request with no servant pays nothing more
+    /// when there are none.
+    locators: RwLock<HashMap<String, Arc<dyn ServantLocator>, KeyHash>>,
+    has_locators: AtomicBool,
+    /// The dispatch interceptors; `has_interceptors` says whether there
+    /// are any, so that a request pays one load when there are none.
+    interceptors: RwLock<Option<Interceptors>>,
+    has_interceptors: AtomicBool,
     state: watch::Sender<AdapterState>,
+    /// Set once deactivation is complete: dispatches finished and
+    /// connections closed.
+    deactivated: watch::Sender<bool>,
     endpoints: Vec<Endpoint>,
     published: Vec<Endpoint>,
     connections: Mutex<Vec<Connection>>,
@@ -459,6 +583,11 @@ impl ObjectAdapter {
                 config,
                 servants: RwLock::new(HashMap::default()),
                 default_servants: RwLock::new(HashMap::default()),
+                locators: RwLock::new(HashMap::default()),
+                has_locators: AtomicBool::new(false),
+                interceptors: RwLock::new(None),
+                has_interceptors: AtomicBool::new(false),
+                deactivated: watch::Sender::new(false),
                 state: watch::Sender::new(AdapterState::Holding),
                 endpoints: bound,
                 published,
@@ -622,7 +751,7 @@ impl ObjectAdapter {
                 }
             });
         }
-        self.inner.state.send_if_modified(|s| {
+        let activated = self.inner.state.send_if_modified(|s| {
             if *s == AdapterState::Holding {
                 *s = AdapterState::Active;
                 true
@@ -630,12 +759,25 @@ impl ObjectAdapter {
                 false
             }
         });
+        if activated {
+            self.set_connections_held(false);
+        }
     }
 
-    /// Stops accepting connections; requests already received wait until
-    /// the adapter is activated again.
+    fn set_connections_held(&self, held: bool) {
+        if let Ok(conns) = self.inner.connections.lock() {
+            for conn in conns.iter() {
+                conn.set_held(held);
+            }
+        }
+    }
+
+    /// Holds, as ZeroC's `hold`: stops accepting connections and stops
+    /// reading from the ones it has (so their peers' sends block, and no
+    /// heartbeat goes out on them); requests already read wait until the
+    /// adapter is activated again.
     pub fn hold(&self) {
-        self.inner.state.send_if_modified(|s| {
+        let held = self.inner.state.send_if_modified(|s| {
             if *s == AdapterState::Active {
                 *s = AdapterState::Holding;
                 true
@@ -643,51 +785,91 @@ impl ObjectAdapter {
                 false
             }
         });
+        if held {
+            self.set_connections_held(true);
+        }
     }
 
     /// Stops accepting, lets dispatches finish and closes every connection
-    /// gracefully (close connection), then returns.
+    /// gracefully (close connection), then returns. From inside a dispatch
+    /// of this adapter, use [`ObjectAdapter::begin_deactivate`] (which
+    /// does not wait for that very dispatch).
     pub async fn deactivate(&self) {
+        self.begin_deactivate();
+        self.wait_for_deactivate().await;
+    }
+
+    /// Starts deactivating and returns at once, as ZeroC's `deactivate`:
+    /// no more connections are accepted nor requests dispatched; in the
+    /// background, the endpoints are unregistered from the locator, and
+    /// each connection is closed gracefully once its dispatches (the one
+    /// calling this included) have sent their replies.
+    /// [`ObjectAdapter::wait_for_deactivate`] waits for all of it.
+    pub fn begin_deactivate(&self) {
         let was = self.inner.state.send_replace(AdapterState::Deactivated);
-        if was != AdapterState::Deactivated && self.inner.registered.swap(false, Ordering::SeqCst) {
-            match tokio::time::timeout(UNREGISTER_LIMIT, self.update_locator_registry(false)).await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::debug!(adapter = %self.inner.name, error = %e, "unregistering failed");
-                }
-                Err(_) => {
-                    tracing::debug!(adapter = %self.inner.name, "unregistering timed out");
-                }
-            }
+        if was == AdapterState::Deactivated {
+            return;
         }
         if let Ok(mut tasks) = self.inner.accept_tasks.lock() {
             for t in tasks.drain(..) {
                 t.abort();
             }
         }
-        let connections: Vec<_> = self
-            .inner
-            .connections
-            .lock()
-            .map(|mut c| c.drain(..).collect())
-            .unwrap_or_default();
-        let closes = connections.iter().map(Connection::close);
-        for close in closes {
-            close.await;
-        }
-        tracing::debug!(adapter = %self.inner.name, "object adapter deactivated");
+        let adapter = self.clone();
+        tokio::spawn(async move {
+            if adapter.inner.registered.swap(false, Ordering::SeqCst) {
+                match tokio::time::timeout(UNREGISTER_LIMIT, adapter.update_locator_registry(false))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(adapter = %adapter.inner.name, error = %e, "unregistering failed");
+                    }
+                    Err(_) => {
+                        tracing::debug!(adapter = %adapter.inner.name, "unregistering timed out");
+                    }
+                }
+            }
+            let connections: Vec<_> = adapter
+                .inner
+                .connections
+                .lock()
+                .map(|mut c| c.drain(..).collect())
+                .unwrap_or_default();
+            let closes: Vec<_> = connections
+                .into_iter()
+                .map(|c| tokio::spawn(async move { c.close().await }))
+                .collect();
+            for close in closes {
+                let _ = close.await;
+            }
+            tracing::debug!(adapter = %adapter.inner.name, "object adapter deactivated");
+            adapter.inner.deactivated.send_replace(true);
+        });
     }
 
-    /// Waits until the adapter has been deactivated.
+    /// Waits until the adapter has been deactivated: its dispatches
+    /// finished and its connections closed.
     pub async fn wait_for_deactivate(&self) {
-        let mut rx = self.inner.state.subscribe();
-        let _ = rx.wait_for(|s| *s == AdapterState::Deactivated).await;
+        let mut rx = self.inner.deactivated.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
     }
 
-    /// Deactivates the adapter and drops its servants.
+    /// Deactivates the adapter, tells its servant locators
+    /// ([`ServantLocator::deactivate`], once per category) and drops its
+    /// servants and locators.
     pub async fn destroy(&self) {
         self.deactivate().await;
+        let locators: Vec<_> = self
+            .inner
+            .locators
+            .write()
+            .map(|mut l| l.drain().collect())
+            .unwrap_or_default();
+        self.inner.has_locators.store(false, Ordering::SeqCst);
+        for (category, locator) in locators {
+            locator.deactivate(&category);
+        }
         if let Ok(mut s) = self.inner.servants.write() {
             s.clear();
         }
@@ -722,6 +904,81 @@ impl ObjectAdapter {
         }
     }
 
+    /// Adds a servant under a fresh identity (a UUID from
+    /// [`generate_uuid`], empty category) and returns a proxy to it, as
+    /// Ice's `addWithUUID`.
+    pub fn add_with_uuid(&self, servant: Arc<dyn Servant>) -> ObjectPrx {
+        self.add_facet_with_uuid(servant, "")
+    }
+
+    /// [`ObjectAdapter::add_with_uuid`] for `facet`.
+    pub fn add_facet_with_uuid(&self, servant: Arc<dyn Servant>, facet: &str) -> ObjectPrx {
+        let identity = Identity {
+            name: generate_uuid(),
+            category: String::new(),
+        };
+        self.add_facet(servant, identity, facet)
+    }
+
+    /// The servant of `identity`'s default facet in the servant map (not
+    /// default servants nor locators), as Ice's `find`.
+    #[must_use]
+    pub fn find(&self, identity: &Identity) -> Option<Arc<dyn Servant>> {
+        self.find_facet(identity, "")
+    }
+
+    /// The servant of `identity` and `facet` in the servant map.
+    #[must_use]
+    pub fn find_facet(&self, identity: &Identity, facet: &str) -> Option<Arc<dyn Servant>> {
+        self.inner
+            .servants
+            .read()
+            .ok()?
+            .get(identity)?
+            .get(facet)
+            .cloned()
+    }
+
+    /// Every facet of `identity` in the servant map, by facet name (`""`
+    /// for the default facet).
+    #[must_use]
+    pub fn find_all_facets(&self, identity: &Identity) -> HashMap<String, Arc<dyn Servant>> {
+        let Ok(map) = self.inner.servants.read() else {
+            return HashMap::new();
+        };
+        let Some(facets) = map.get(identity) else {
+            return HashMap::new();
+        };
+        let mut all: HashMap<String, Arc<dyn Servant>> = facets
+            .named
+            .iter()
+            .map(|(name, servant)| (name.clone(), servant.clone()))
+            .collect();
+        if let Some(default) = &facets.default {
+            all.insert(String::new(), default.clone());
+        }
+        all
+    }
+
+    /// The servant in the servant map for the identity and facet of
+    /// `proxy`, as Ice's `findByProxy`.
+    #[must_use]
+    pub fn find_by_proxy(&self, proxy: &ObjectPrx) -> Option<Arc<dyn Servant>> {
+        let data = proxy.data();
+        self.find_facet(&data.identity, &data.facet)
+    }
+
+    /// The default servant of `category`, if one was added.
+    #[must_use]
+    pub fn find_default_servant(&self, category: &str) -> Option<Arc<dyn Servant>> {
+        self.inner
+            .default_servants
+            .read()
+            .ok()?
+            .get(category)
+            .cloned()
+    }
+
     /// Removes the servant for `identity` and `facet`; returns it if it was there.
     pub fn remove_facet(&self, identity: &Identity, facet: &str) -> Option<Arc<dyn Servant>> {
         let mut map = self.inner.servants.write().ok()?;
@@ -749,6 +1006,89 @@ impl ObjectAdapter {
     /// Removes the default servant of `category`.
     pub fn remove_default_servant(&self, category: &str) -> Option<Arc<dyn Servant>> {
         self.inner.default_servants.write().ok()?.remove(category)
+    }
+
+    /// Adds the servant locator of `category` (`""`: of every category
+    /// without one of its own); see [`ServantLocator`] for when it is
+    /// asked.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Adapter`] when `category` has one already (Ice's
+    /// `AlreadyRegisteredException`).
+    pub fn add_servant_locator(
+        &self,
+        locator: Arc<dyn ServantLocator>,
+        category: &str,
+    ) -> Result<()> {
+        let refuse = |reason| RuntimeError::Adapter {
+            name: self.inner.name.clone(),
+            reason,
+        };
+        let mut map = self
+            .inner
+            .locators
+            .write()
+            .map_err(|_| refuse("servant locators unavailable"))?;
+        if map.contains_key(category) {
+            return Err(refuse(
+                "a servant locator is already registered for the category",
+            ));
+        }
+        map.insert(category.to_owned(), locator);
+        self.inner.has_locators.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Removes the servant locator of `category` and returns it (its
+    /// `deactivate` is not called).
+    pub fn remove_servant_locator(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        let mut map = self.inner.locators.write().ok()?;
+        let removed = map.remove(category);
+        self.inner
+            .has_locators
+            .store(!map.is_empty(), Ordering::SeqCst);
+        removed
+    }
+
+    /// The servant locator of `category`, if one was added.
+    #[must_use]
+    pub fn find_servant_locator(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        self.inner.locators.read().ok()?.get(category).cloned()
+    }
+
+    /// Adds a dispatch interceptor, run after those added before it (the
+    /// first added sees a request first).
+    pub fn add_dispatch_interceptor(&self, interceptor: Arc<dyn DispatchInterceptor>) {
+        if let Ok(mut chain) = self.inner.interceptors.write() {
+            let mut all: Vec<_> = chain.as_deref().map(<[_]>::to_vec).unwrap_or_default();
+            all.push(interceptor);
+            *chain = Some(all.into());
+            self.inner.has_interceptors.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Removes every dispatch interceptor.
+    pub fn clear_dispatch_interceptors(&self) {
+        if let Ok(mut chain) = self.inner.interceptors.write() {
+            *chain = None;
+            self.inner.has_interceptors.store(false, Ordering::SeqCst);
+        }
+    }
+
+    fn interceptors(&self) -> Option<Interceptors> {
+        if !self.inner.has_interceptors.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.interceptors.read().ok()?.clone()
+    }
+
+    /// The locator asked for `category`: its own, else that of `""`.
+    fn locator_for(&self, category: &str) -> Option<Arc<dyn ServantLocator>> {
+        if !self.inner.has_locators.load(Ordering::Relaxed) {
+            return None;
+        }
+        let map = self.inner.locators.read().ok()?;
+        map.get(category).or_else(|| map.get("")).cloned()
     }
 
     /// A proxy to `identity` as Ice's `createProxy` makes it: indirect
@@ -790,7 +1130,7 @@ impl ObjectAdapter {
 
     /// Finds the servant for an identity and facet: its own, or the default
     /// servant of its category, or the default servant of `""`.
-    fn find(&self, identity: &Identity, facet: &str) -> Lookup {
+    fn lookup(&self, identity: &Identity, facet: &str) -> Lookup {
         if let Ok(map) = self.inner.servants.read() {
             if let Some(facets) = map.get(identity) {
                 if let Some(s) = facets.get(facet) {
@@ -881,6 +1221,8 @@ impl ObjectAdapter {
         if let Ok(mut conns) = self.inner.connections.lock() {
             conns.retain(|c| !c.is_closed());
             conns.push(conn.clone());
+            // Under the lock `hold` and `activate` take: not missed.
+            conn.set_held(self.state() == AdapterState::Holding);
         }
         if self.state() == AdapterState::Deactivated {
             tokio::spawn(async move { conn.close().await });
@@ -944,8 +1286,10 @@ async fn bind_endpoint(
     } else {
         None
     };
-    let sizes = crate::transport::BufferSizes::from_properties(communicator.properties());
-    let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes).await?;
+    let properties = communicator.properties();
+    let sizes = crate::transport::BufferSizes::from_properties(&properties);
+    let backlog = crate::transport::backlog_from_properties(&properties);
+    let acceptor = TcpAcceptor::bind_with(&ip.host, port, sizes, backlog).await?;
     let addr = acceptor.local_addr()?;
     let host = if ip.host.is_empty() || ip.host == "0.0.0.0" || ip.host == "*" {
         "127.0.0.1".to_owned()
@@ -1020,10 +1364,15 @@ fn dispatch_active(
     let ready =
         |body: ReplyBody| -> BoxFuture<'static, ReplyBody> { Box::pin(std::future::ready(body)) };
     let Request { header, params } = request;
-    let servant = match adapter.find(&header.identity, &header.facet) {
-        Lookup::Found(s) => s,
-        Lookup::NoFacet => return ready(ReplyBody::FacetNotExist(failed(header))),
-        Lookup::NoObject => return ready(ReplyBody::ObjectNotExist(failed(header))),
+    let (servant, locator) = match adapter.lookup(&header.identity, &header.facet) {
+        Lookup::Found(s) => (Some(s), None),
+        missing => match adapter.locator_for(&header.identity.category) {
+            Some(locator) => (None, Some((locator, matches!(missing, Lookup::NoFacet)))),
+            None if matches!(missing, Lookup::NoFacet) => {
+                return ready(ReplyBody::FacetNotExist(failed(header)))
+            }
+            None => return ready(ReplyBody::ObjectNotExist(failed(header))),
+        },
     };
     if !params.encoding.is_supported() {
         // The text ZeroC Ice 3.7 sends, less its source location.
@@ -1046,15 +1395,82 @@ fn dispatch_active(
         encoding: params.encoding,
         format,
     };
+    let chain = current.adapter.interceptors();
     // Servant code (`type_ids` included) runs only when the future is
     // polled, where a panic is caught as the connection expects.
-    Box::pin(async move {
-        let outcome = match builtin(servant.as_ref(), &current, &params) {
-            Some(outcome) => outcome,
-            None => servant.dispatch(&current, params).await,
-        };
-        reply_body(outcome, current)
-    })
+    match (servant, locator) {
+        (Some(servant), _) => Box::pin(async move {
+            let outcome = match chain {
+                None => dispatch_to(servant.as_ref(), &current, params).await,
+                Some(chain) => run_chain(&chain, servant.as_ref(), &current, params).await,
+            };
+            reply_body(outcome, current)
+        }),
+        (None, Some((locator, has_identity))) => Box::pin(async move {
+            let (servant, cookie) = match locator.locate(&current).await {
+                Ok(Some(found)) => found,
+                Ok(None) if has_identity => {
+                    return reply_body(Err(DispatchError::FacetNotExist), current)
+                }
+                Ok(None) => return reply_body(Err(DispatchError::ObjectNotExist), current),
+                Err(e) => return reply_body(Err(e), current),
+            };
+            let outcome = match chain {
+                None => dispatch_to(servant.as_ref(), &current, params).await,
+                Some(chain) => run_chain(&chain, servant.as_ref(), &current, params).await,
+            };
+            let outcome = match locator.finished(&current, &servant, cookie).await {
+                Ok(()) => outcome,
+                Err(e) => Err(e),
+            };
+            reply_body(outcome, current)
+        }),
+        (None, None) => ready(ReplyBody::ObjectNotExist(RequestFailed {
+            identity: current.id,
+            facet: current.facet,
+            operation: current.operation,
+        })),
+    }
+}
+
+/// Dispatches through the interceptors of `chain`, then to `servant`.
+async fn run_chain(
+    chain: &[Arc<dyn DispatchInterceptor>],
+    servant: &dyn Servant,
+    current: &Current,
+    params: Encapsulation,
+) -> DispatchResult {
+    Next {
+        servant,
+        rest: chain,
+    }
+    .run(current, params)
+    .await
+}
+
+/// Dispatches to `servant`: a built-in operation answered from its type
+/// ids (unless the servant answers it: [`Servant::dispatches_builtins`]),
+/// anything else through [`Servant::dispatch`].
+async fn dispatch_to(
+    servant: &dyn Servant,
+    current: &Current,
+    params: Encapsulation,
+) -> DispatchResult {
+    if is_builtin(&current.operation) && servant.dispatches_builtins() {
+        match servant.dispatch(current, params.clone()).await {
+            Err(DispatchError::OperationNotExist) => {}
+            answered => return answered,
+        }
+    }
+    match builtin(servant, current, &params) {
+        Some(outcome) => outcome,
+        None => servant.dispatch(current, params).await,
+    }
+}
+
+/// Whether `operation` is one of Ice's built-in operations.
+fn is_builtin(operation: &str) -> bool {
+    matches!(operation, "ice_ping" | "ice_isA" | "ice_id" | "ice_ids")
 }
 
 /// The reply to a dispatch that ended with `outcome`.
@@ -1128,6 +1544,41 @@ fn builtin(
         _ => return None,
     };
     Some(result)
+}
+
+/// A random (version 4) UUID in its usual text form, in upper case as
+/// ZeroC's `generateUUID` makes them: what [`ObjectAdapter::add_with_uuid`] names
+/// servants with.
+#[must_use]
+pub fn generate_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    // The ring provider the IceSSL transport uses (see `transport::ssl` for
+    // why despite its deprecation), for its system randomness.
+    #[allow(deprecated)]
+    let random = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes);
+    if random.is_err() {
+        // No system randomness: a clock- and counter-based fallback,
+        // still unique within this process.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..8].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+        bytes[8..].copy_from_slice(&nanos.to_le_bytes()[..8]);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]

@@ -96,7 +96,19 @@ pub struct ConnectionConfig {
     /// `Ice.Trace.Protocol`: above 0, every message sent and received is
     /// logged at `info` with target `ice::trace::protocol`.
     pub trace_protocol: i32,
+    /// The bytes of outgoing messages (replies above all) a connection
+    /// queues before it stops reading requests from its peer: a peer that
+    /// sends requests and never reads the replies then finds its sends
+    /// blocked (back-pressure) instead of the server's memory growing
+    /// with every reply. Reading resumes once the peer has read enough
+    /// for the queue to drop to this size. One request's replies may go
+    /// past it (a reply is never refused); the queue stays within this
+    /// plus the replies of the requests being dispatched.
+    pub send_queue_max: usize,
 }
+
+/// [`ConnectionConfig::send_queue_max`] by default: 16 MiB.
+pub const DEFAULT_SEND_QUEUE_MAX: usize = 16 * 1024 * 1024;
 
 impl Default for ConnectionConfig {
     fn default() -> Self {
@@ -112,6 +124,7 @@ impl Default for ConnectionConfig {
             forceful_idle_close: None,
             trace_network: 0,
             trace_protocol: 0,
+            send_queue_max: DEFAULT_SEND_QUEUE_MAX,
         }
     }
 }
@@ -120,7 +133,10 @@ impl Default for ConnectionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Active,
+    /// We sent (or are about to send) close connection.
     Closing,
+    /// The peer sent close connection; our replies go out first.
+    PeerClosing,
     Closed,
 }
 
@@ -130,6 +146,9 @@ enum Outgoing {
     Message(MessageParts),
     /// Send close connection, then shut the write side down.
     Close,
+    /// Shut the write side down once what is queued before is written
+    /// (the peer sent close connection; our replies went out first).
+    Finish,
 }
 
 /// Work for the dispatch task.
@@ -195,6 +214,10 @@ struct WriteSide {
     stream: Mutex<Pin<Box<dyn AsyncWrite + Send>>>,
     /// Hands the ownership (and the queue) to the writer task.
     wake_writer: Notify,
+    /// Bytes queued or being written, not yet taken by the socket.
+    queued_bytes: AtomicUsize,
+    /// Woken when `queued_bytes` drops to the bound from above it.
+    drained: Notify,
 }
 
 struct WriteState {
@@ -244,6 +267,10 @@ struct Inner {
     batch: Mutex<(Vec<Request>, bool)>,
     /// Set once, with the reason, when the connection is closed.
     closed: watch::Sender<Option<RuntimeError>>,
+    /// Held (its adapter holds): nothing more is read from the peer and
+    /// no heartbeat is sent, so the peer's sends block and its ACM and
+    /// timeouts see a silent server, as with ZeroC.
+    held: watch::Sender<bool>,
     /// What the transport established.
     info: ConnectionInfo,
 }
@@ -445,6 +472,8 @@ impl Connection {
                 }),
                 stream: Mutex::new(Box::pin(write_half)),
                 wake_writer: Notify::new(),
+                queued_bytes: AtomicUsize::new(0),
+                drained: Notify::new(),
             },
             pending: Mutex::new(PendingMap::default()),
             next_request_id: AtomicI32::new(1),
@@ -457,6 +486,7 @@ impl Connection {
             reads: AtomicU64::new(0),
             batch: Mutex::new((Vec::new(), false)),
             closed: watch::Sender::new(None),
+            held: watch::Sender::new(false),
             info,
         });
         if inner.config.trace_network > 0 {
@@ -524,6 +554,36 @@ impl Connection {
     pub fn set_handler(&self, handler: Option<Arc<dyn RequestHandler>>) {
         if let Ok(mut h) = self.inner.handler.write() {
             *h = handler;
+        }
+    }
+
+    /// Holds the connection (`true`: stops reading from the peer and
+    /// sending heartbeats; what was read already is still handled) or
+    /// resumes it (`false`): what an object adapter's `hold` and
+    /// `activate` do to its connections.
+    pub fn set_held(&self, held: bool) {
+        self.inner
+            .held
+            .send_if_modified(|h| std::mem::replace(h, held) != held);
+    }
+
+    /// Whether the connection is held ([`Connection::set_held`]).
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        *self.inner.held.borrow()
+    }
+
+    /// Waits while the connection is held; `false` once it is closed.
+    async fn wait_unheld(&self) -> bool {
+        if !*self.inner.held.borrow() {
+            return true;
+        }
+        tracing::debug!(connection = %self.inner.description, "held: reading paused");
+        let mut held = self.inner.held.subscribe();
+        let mut closed = self.inner.closed.subscribe();
+        tokio::select! {
+            r = held.wait_for(|h| !*h) => r.is_ok(),
+            _ = closed.wait_for(Option::is_some) => false,
         }
     }
 
@@ -690,7 +750,13 @@ impl Connection {
             return Err(self.closed_error());
         }
         state.writes = state.writes.wrapping_add(1);
-        if matches!(out, Outgoing::Close) {
+        let size = match &out {
+            Outgoing::Message(parts) => parts.head.len() + parts.body.len(),
+            Outgoing::Close => crate::protocol::HEADER_SIZE,
+            Outgoing::Finish => 0,
+        };
+        side.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if matches!(out, Outgoing::Close | Outgoing::Finish) {
             state.shut = true;
         }
         if state.owned || via == Via::Deferred {
@@ -750,10 +816,13 @@ impl Connection {
             Ok(mut stream) => try_write_parts(stream.as_mut(), &mut cx, &mut batch),
             Err(_) => Err(std::io::ErrorKind::Other.into()),
         };
-        if let Err(e) = written {
-            tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
-            self.terminate(RuntimeError::ConnectionLost);
-            return;
+        match written {
+            Ok(n) => self.written(n),
+            Err(e) => {
+                tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
+                self.terminate(RuntimeError::ConnectionLost);
+                return;
+            }
         }
         let Ok(mut state) = side.state.lock() else {
             return;
@@ -769,6 +838,56 @@ impl Connection {
         }
         drop(state);
         side.wake_writer.notify_one();
+    }
+
+    /// `n` queued bytes were taken by the socket; wakes a reader waiting
+    /// for the queue to drain when it drops to the bound.
+    fn written(&self, n: usize) {
+        let side = &self.inner.write;
+        let before = side
+            .queued_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        let max = self.inner.config.send_queue_max;
+        if before > max && before.saturating_sub(n) <= max {
+            side.drained.notify_one();
+        }
+    }
+
+    /// Bytes of outgoing messages queued or being written that the socket
+    /// has not taken yet.
+    #[must_use]
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.write.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Waits while more than [`ConnectionConfig::send_queue_max`] bytes
+    /// wait to be written: the reader stops reading requests until the
+    /// peer reads its replies. Returns `false` when the connection closed.
+    async fn wait_send_queue(&self) -> bool {
+        let side = &self.inner.write;
+        let max = self.inner.config.send_queue_max;
+        if side.queued_bytes.load(Ordering::Relaxed) <= max {
+            return true;
+        }
+        // Replies the reader queued go out (or to the writer) first.
+        self.flush_deferred();
+        tracing::debug!(
+            connection = %self.inner.description,
+            queued = side.queued_bytes.load(Ordering::Relaxed),
+            max,
+            "send queue full: reading paused until the peer reads"
+        );
+        let mut closed = self.inner.closed.subscribe();
+        while side.queued_bytes.load(Ordering::Relaxed) > max {
+            tokio::select! {
+                () = side.drained.notified() => {}
+                _ = closed.wait_for(Option::is_some) => return false,
+            }
+        }
+        true
     }
 
     /// Sends a twoway request and waits for its reply. The request id in
@@ -1035,11 +1154,19 @@ impl Connection {
         let reason = loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
+                    let is_request = matches!(
+                        frame.message_type,
+                        MessageType::Request | MessageType::BatchRequest
+                    );
                     if frame.message_type == MessageType::Reply {
                         replies += 1;
+                    } else if is_request && !self.wait_send_queue().await {
+                        return;
                     }
-                    if let Err(reason) = self.on_frame(frame, &dispatch_tx) {
-                        break reason;
+                    match self.on_frame(frame, &dispatch_tx) {
+                        Ok(()) => {}
+                        Err(RuntimeError::CloseConnection) => self.finish_after_peer_close(),
+                        Err(reason) => break reason,
                     }
                     continue;
                 }
@@ -1076,6 +1203,9 @@ impl Connection {
                     buf.reserve(missing.max(16 * 1024));
                 }
             }
+            if !self.wait_unheld().await {
+                return;
+            }
             tokio::select! {
                 read = reader.read_buf(&mut buf) => match read {
                     Ok(0) => {
@@ -1086,10 +1216,10 @@ impl Connection {
                                 "closing connection: peer closed in the middle of a message"
                             );
                         }
-                        break if self.state() == State::Closing {
-                            RuntimeError::ConnectionClosed
-                        } else {
-                            RuntimeError::ConnectionLost
+                        break match self.state() {
+                            State::Closing => RuntimeError::ConnectionClosed,
+                            State::PeerClosing => RuntimeError::CloseConnection,
+                            State::Active | State::Closed => RuntimeError::ConnectionLost,
                         };
                     }
                     Ok(_) => {
@@ -1166,6 +1296,46 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// The peer sent close connection: as ZeroC, the replies to the
+    /// requests it sent before (being dispatched, or queued) go out
+    /// before the connection closes. New requests are ignored from now on, our own waiting
+    /// invocations fail with [`RuntimeError::CloseConnection`] (the peer
+    /// did not dispatch them: safe to retry), and once the dispatches are
+    /// done the write side is shut down behind their replies; the reader
+    /// goes on until the peer closes its side.
+    fn finish_after_peer_close(&self) {
+        tracing::debug!(
+            connection = %self.inner.description,
+            "peer sent close connection: finishing the dispatches first"
+        );
+        match self.inner.state.lock() {
+            Ok(mut state) if *state == State::Active => *state = State::PeerClosing,
+            _ => return,
+        }
+        let pending: Vec<_> = self
+            .inner
+            .pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default();
+        for (_, tx) in pending {
+            let _ = tx.send(Err(RuntimeError::CloseConnection));
+        }
+        self.flush_deferred();
+        let conn = self.clone();
+        tokio::spawn(async move {
+            let timeout = conn.inner.config.close_timeout;
+            let _ = tokio::time::timeout(timeout, conn.wait_idle()).await;
+            let _ = conn.send_outgoing(Outgoing::Finish, Via::Writer);
+            if tokio::time::timeout(timeout, conn.wait_closed())
+                .await
+                .is_err()
+            {
+                conn.terminate(RuntimeError::CloseConnection);
+            }
+        });
     }
 
     fn protocol_error(&self, error: ProtocolError) -> RuntimeError {
@@ -1342,6 +1512,9 @@ impl Connection {
                     if always.is_none() && self.inner.dispatching.load(Ordering::SeqCst) == 0 {
                         continue;
                     }
+                    if *self.inner.held.borrow() {
+                        continue;
+                    }
                     let mut msg = BytesMut::new();
                     FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg);
                     // Queued like any message; the hand-over wakes this task.
@@ -1352,6 +1525,7 @@ impl Connection {
             // The write side is ours until the queue is empty.
             loop {
                 let mut close = false;
+                let mut finish = false;
                 // Messages already queued are coalesced into one write; a
                 // large message body ends it and goes to the socket as it
                 // is, right behind what was gathered (one vectored write,
@@ -1381,6 +1555,10 @@ impl Connection {
                                 close = true;
                                 break;
                             }
+                            Some(Outgoing::Finish) => {
+                                finish = true;
+                                break;
+                            }
                         }
                     }
                 }
@@ -1397,12 +1575,15 @@ impl Connection {
                     written = self.write_all_parts(&mut parts) => written,
                     _ = &mut closed => break 'serve,
                 };
-                if let Err(e) = written {
-                    tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
-                    self.terminate(RuntimeError::ConnectionLost);
-                    break 'serve;
+                match written {
+                    Ok(n) => self.written(n),
+                    Err(e) => {
+                        tracing::debug!(connection = %self.inner.description, error = %e, "write failed");
+                        self.terminate(RuntimeError::ConnectionLost);
+                        break 'serve;
+                    }
                 }
-                if close {
+                if close || finish {
                     let _ = self.shutdown_write().await;
                     // The reader ends the connection when the peer closes
                     // its side.
@@ -1418,19 +1599,26 @@ impl Connection {
         let _ = self.shutdown_write().await;
     }
 
-    /// Writes all of `parts`, waiting for the socket as needed.
-    async fn write_all_parts(&self, parts: &mut Vec<MessageParts>) -> std::io::Result<()> {
+    /// Writes all of `parts`, waiting for the socket as needed; returns
+    /// the bytes written.
+    async fn write_all_parts(&self, parts: &mut Vec<MessageParts>) -> std::io::Result<usize> {
         let stream = &self.inner.write.stream;
+        let mut total = 0;
         std::future::poll_fn(|cx| {
             let Ok(mut stream) = stream.lock() else {
                 return std::task::Poll::Ready(Err(std::io::ErrorKind::Other.into()));
             };
             // Parts are left only when the socket took no more (and will
             // wake this task when it can).
-            try_write_parts(stream.as_mut(), cx, parts)?;
+            let n = try_write_parts(stream.as_mut(), cx, parts)?;
+            total += n;
             if parts.is_empty() {
-                std::task::Poll::Ready(Ok(()))
+                std::task::Poll::Ready(Ok(total))
             } else {
+                // What was taken counts now: a reader waiting for the
+                // queue to drain need not wait for the whole batch.
+                self.written(n);
+                total = 0;
                 std::task::Poll::Pending
             }
         })
@@ -1485,15 +1673,17 @@ fn take_messages(queue: &mut VecDeque<Outgoing>, batch: &mut Vec<MessageParts>) 
 
 /// Writes as much of `batch` as `stream` takes without waiting, and
 /// removes it from `batch`: a message written in part stays with what is
-/// left of it. `batch` is empty when everything was written.
+/// left of it. `batch` is empty when everything was written. Returns the
+/// bytes written.
 fn try_write_parts(
     mut stream: Pin<&mut (dyn AsyncWrite + Send)>,
     cx: &mut std::task::Context<'_>,
     batch: &mut Vec<MessageParts>,
-) -> std::io::Result<()> {
+) -> std::io::Result<usize> {
     use bytes::Buf;
     use std::task::Poll;
     let mut first = 0;
+    let mut total = 0;
     loop {
         while batch.get(first).is_some_and(MessageParts::is_empty) {
             first += 1;
@@ -1522,6 +1712,7 @@ fn try_write_parts(
             Poll::Ready(Err(e)) => return Err(e),
             Poll::Pending => break,
         };
+        total += written;
         while written > 0 {
             let Some(parts) = batch.get_mut(first) else {
                 break;
@@ -1537,7 +1728,7 @@ fn try_write_parts(
         }
     }
     batch.drain(..first.min(batch.len()));
-    Ok(())
+    Ok(total)
 }
 
 /// A dispatch future whose panic becomes `Err` with the panic's message,

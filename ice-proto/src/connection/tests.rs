@@ -780,3 +780,285 @@ fn large_reads_go_to_a_page_aligned_buffer() {
         assert!(buf.capacity() - buf.len() >= more);
     }
 }
+
+/// A raw peer of a server connection over a duplex of `capacity` bytes:
+/// the server's validate connection message is read already.
+async fn raw_peer(
+    handler: Arc<dyn RequestHandler>,
+    config: ConnectionConfig,
+    capacity: usize,
+) -> Result<(Connection, DuplexStream)> {
+    let (a, mut b) = tokio::io::duplex(capacity);
+    let server = Connection::accept(a, "server".into(), config, Some(handler)).await?;
+    let mut validate = [0u8; 14];
+    b.read_exact(&mut validate)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    Ok((server, b))
+}
+
+/// The bytes of a twoway request `operation(body)` with id `id`.
+fn request_bytes(id: i32, operation: &str, body: &[u8]) -> Bytes {
+    request_for(operation, body)
+        .to_parts_with_id(id, false)
+        .to_bytes()
+}
+
+/// Reads everything until the peer closes and cuts it into frames.
+async fn frames_until_eof(peer: &mut DuplexStream) -> Result<Vec<crate::protocol::Frame>> {
+    let mut all = Vec::new();
+    peer.read_to_end(&mut all)
+        .await
+        .map_err(|e| RuntimeError::io("read", e))?;
+    let mut buf = BytesMut::from(&all[..]);
+    let mut decoder = FrameDecoder::new(DEFAULT_MESSAGE_SIZE_MAX);
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.decode(&mut buf)? {
+        frames.push(frame);
+    }
+    assert!(buf.is_empty(), "{} bytes after the last frame", buf.len());
+    Ok(frames)
+}
+
+/// As in ZeroC: requests that came before the peer's close connection are
+/// answered, whether they finished at once or were still being
+/// dispatched, and then the server closes its side.
+#[tokio::test]
+async fn requests_before_close_connection_get_their_replies() -> Result<()> {
+    for (operation, body) in [("echo", &[9u8][..]), ("sleep", &[30u8][..])] {
+        let (server, mut peer) = raw_peer(
+            Arc::new(Recorder(Echo::new())),
+            ConnectionConfig::default(),
+            64 * 1024,
+        )
+        .await?;
+        let mut msg = BytesMut::from(&request_bytes(7, operation, body)[..]);
+        FrameEncoder::encode_empty(MessageType::CloseConnection, &mut msg);
+        peer.write_all(&msg)
+            .await
+            .map_err(|e| RuntimeError::io("write", e))?;
+        let frames = frames_until_eof(&mut peer).await?;
+        assert_eq!(frames.len(), 1, "{operation}: {frames:?}");
+        assert_eq!(frames[0].message_type, MessageType::Reply);
+        let reply = Reply::decode(frames[0].body.clone())?;
+        assert_eq!(reply.request_id, 7);
+        assert_eq!(ok_body(&reply), Some(body));
+        drop(peer);
+        assert!(matches!(
+            server.wait_closed().await,
+            RuntimeError::CloseConnection
+        ));
+    }
+    Ok(())
+}
+
+/// A client's own waiting invocation fails with `CloseConnection` (safe
+/// to retry) when the server closes gracefully, as before.
+#[tokio::test]
+async fn close_connection_fails_waiting_invocations_as_retryable() -> Result<()> {
+    let (client, server) = pair_with(
+        Arc::new(Recorder(Echo::new())),
+        None,
+        ConnectionConfig::default(),
+    )
+    .await?;
+    let call = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke(request_for("sleep", &[200]), false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The server closes while the client waits: its close waits for the
+    // dispatch, so the reply comes first.
+    server.close().await;
+    let r = call.await.map_err(|_| RuntimeError::ConnectionLost)?;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(client.is_closed());
+    Ok(())
+}
+
+/// Answers `big` with `n` KiB (its first parameter byte) of zeros.
+struct Big;
+
+impl RequestHandler for Big {
+    fn handle(&self, request: Request, _: Connection) -> BoxFuture<'static, ReplyBody> {
+        let kib = usize::from(request.params.body.first().copied().unwrap_or(0));
+        Box::pin(std::future::ready(ReplyBody::Ok(Encapsulation {
+            encoding: EncodingVersion::V1_1,
+            body: Bytes::from(vec![0u8; kib * 1024]),
+        })))
+    }
+}
+
+/// A peer that sends requests and does not read the replies: the server
+/// stops reading once its send queue passes the bound, so what it holds
+/// stays near the bound; once the peer reads, every reply arrives.
+#[tokio::test]
+async fn a_peer_that_does_not_read_is_held_to_the_send_queue_bound() -> Result<()> {
+    const MAX: usize = 256 * 1024;
+    let config = ConnectionConfig {
+        send_queue_max: MAX,
+        ..ConnectionConfig::default()
+    };
+    let (server, peer) = raw_peer(Arc::new(Big), config, 16 * 1024).await?;
+    let (mut rd, mut wr) = tokio::io::split(peer);
+    // 200 requests of 1 KiB for 64 KiB each: 12.5 MiB of replies, far
+    // past the bound, and more requests than the pipe and the server's
+    // read buffer hold.
+    let sender = tokio::spawn(async move {
+        let mut params = vec![0u8; 1024];
+        params[0] = 64;
+        for id in 1..=200 {
+            wr.write_all(&request_bytes(id, "big", &params)).await?;
+        }
+        Ok::<_, std::io::Error>(wr)
+    });
+    let mut peak = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        peak = peak.max(server.queued_bytes());
+    }
+    // The sender is blocked: the server no longer reads it.
+    assert!(!sender.is_finished(), "the server read every request");
+    // The bound plus the reply of the request it read last (and its header).
+    assert!(peak <= MAX + 65 * 1024, "queued {peak} bytes");
+    assert!(peak >= MAX / 2, "queued only {peak} bytes");
+    // Reading now drains the queue; every request gets its reply.
+    let reader = tokio::spawn(async move {
+        let mut decoder = FrameDecoder::new(DEFAULT_MESSAGE_SIZE_MAX);
+        let mut buf = BytesMut::new();
+        let mut ids = Vec::new();
+        while ids.len() < 200 {
+            if let Some(frame) = decoder.decode(&mut buf)? {
+                ids.push(Reply::decode(frame.body)?.request_id);
+                continue;
+            }
+            if rd
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| RuntimeError::io("read", e))?
+                == 0
+            {
+                break;
+            }
+        }
+        Ok::<_, RuntimeError>(ids)
+    });
+    let ids = reader.await.map_err(|_| RuntimeError::ConnectionLost)??;
+    assert_eq!(ids, (1..=200).collect::<Vec<_>>());
+    let _wr = sender.await.map_err(|_| RuntimeError::ConnectionLost)?;
+    assert_eq!(server.queued_bytes(), 0);
+    Ok(())
+}
+
+mod fuzz {
+    //! Hostile byte streams against a server connection: whatever
+    //! arrives, the connection answers or closes, and never panics or
+    //! hangs.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One piece of what a peer sends.
+    #[derive(Debug, Clone)]
+    enum Piece {
+        Request(i32, u8),
+        Oneway(u8),
+        Batch(u8),
+        Heartbeat,
+        Close,
+        /// A valid request with one byte changed.
+        Mutated(usize, u8),
+        /// A header with any type, compression and size.
+        Header(u8, u8, i32),
+        Garbage(Vec<u8>),
+    }
+
+    fn piece() -> impl Strategy<Value = Piece> {
+        prop_oneof![
+            (any::<i32>(), any::<u8>()).prop_map(|(id, b)| Piece::Request(id, b)),
+            any::<u8>().prop_map(Piece::Oneway),
+            any::<u8>().prop_map(Piece::Batch),
+            Just(Piece::Heartbeat),
+            Just(Piece::Close),
+            (0usize..64, any::<u8>()).prop_map(|(i, b)| Piece::Mutated(i, b)),
+            (0u8..8, 0u8..4, -20i32..200).prop_map(|(t, c, s)| Piece::Header(t, c, s)),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Piece::Garbage),
+        ]
+    }
+
+    fn bytes_of(piece: &Piece) -> Vec<u8> {
+        let mut msg = BytesMut::new();
+        match piece {
+            Piece::Request(id, b) => return request_bytes(*id, "echo", &[*b]).to_vec(),
+            Piece::Oneway(b) => return request_bytes(0, "echo", &[*b]).to_vec(),
+            Piece::Batch(b) => {
+                let batch = crate::protocol::encode_batch(&[request_for("echo", &[*b])]);
+                FrameEncoder::encode(MessageType::BatchRequest, &batch, false, &mut msg);
+            }
+            Piece::Heartbeat => {
+                FrameEncoder::encode_empty(MessageType::ValidateConnection, &mut msg)
+            }
+            Piece::Close => FrameEncoder::encode_empty(MessageType::CloseConnection, &mut msg),
+            Piece::Mutated(i, b) => {
+                let mut v = request_bytes(1, "echo", &[1, 2, 3]).to_vec();
+                let len = v.len();
+                if let Some(x) = v.get_mut(i % len) {
+                    *x ^= b | 1;
+                }
+                return v;
+            }
+            Piece::Header(t, c, s) => {
+                msg.extend_from_slice(&[b'I', b'c', b'e', b'P', 1, 0, 1, 0, *t, *c]);
+                msg.extend_from_slice(&s.to_le_bytes());
+            }
+            Piece::Garbage(g) => return g.clone(),
+        }
+        msg.to_vec()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hostile_streams_end_in_replies_or_a_close(
+            pieces in proptest::collection::vec(piece(), 1..12),
+            chunk in 1usize..64,
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let outcome = runtime.block_on(async {
+                let (server, peer) = raw_peer(
+                    Echo::new(),
+                    ConnectionConfig {
+                        message_size_max: 4096,
+                        close_timeout: Duration::from_secs(2),
+                        ..ConnectionConfig::default()
+                    },
+                    1024,
+                )
+                .await?;
+                let (mut rd, mut wr) = tokio::io::split(peer);
+                let bytes: Vec<u8> = pieces.iter().flat_map(bytes_of).collect();
+                // Whatever comes back is read, so the server never blocks.
+                let drain = tokio::spawn(async move {
+                    let mut sink = Vec::new();
+                    let _ = rd.read_to_end(&mut sink).await;
+                    sink.len()
+                });
+                for part in bytes.chunks(chunk) {
+                    if wr.write_all(part).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = wr.shutdown().await;
+                let reason = tokio::time::timeout(Duration::from_secs(3), server.wait_closed())
+                    .await
+                    .map_err(|_| RuntimeError::ConnectionLost)?;
+                let _ = drain.await;
+                Ok::<_, RuntimeError>(reason)
+            });
+            prop_assert!(outcome.is_ok(), "the connection hung: {outcome:?}");
+        }
+    }
+}

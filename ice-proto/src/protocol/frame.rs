@@ -319,15 +319,23 @@ fn decompress(mut body: Bytes, max_size: usize) -> Result<Bytes, ProtocolError> 
         });
     }
     let want = total - HEADER_SIZE;
-    let mut out = Vec::with_capacity(want);
-    // Read one byte past the announced size to notice a stream that is longer.
-    let mut decoder = bzip2::read::BzDecoder::new(&body[..]).take(want as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|_| ProtocolError::BadCompressedBody {
-            reason: "invalid bzip2 stream",
-        })?;
-    if out.len() != want {
+    // Exactly the announced size is allocated, once: the stream is read
+    // into it and then checked to end there (reading to the end of a
+    // vector that is full would double it first).
+    let mut out = vec![0u8; want];
+    let mut decoder = bzip2::read::BzDecoder::new(&body[..]);
+    let bad = |_| ProtocolError::BadCompressedBody {
+        reason: "invalid bzip2 stream",
+    };
+    let mut filled = 0;
+    while filled < want {
+        match decoder.read(&mut out[filled..]).map_err(bad)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let mut probe = [0u8; 1];
+    if filled != want || decoder.read(&mut probe).map_err(bad)? != 0 {
         return Err(ProtocolError::BadCompressedBody {
             reason: "uncompressed size differs from the announced size",
         });
@@ -706,5 +714,36 @@ mod tests {
         out[last] ^= 0xff;
         out[20] ^= 0x55;
         assert!(FrameDecoder::default().decode(&mut out).is_err());
+    }
+    /// A compressed body announcing `announced` bytes (header included)
+    /// whose stream inflates to `actual` zero bytes.
+    fn bomb(announced: usize, actual: usize) -> Bytes {
+        let mut body = BytesMut::new();
+        body.extend_from_slice(&i32::try_from(announced).unwrap_or(i32::MAX).to_le_bytes());
+        body.extend_from_slice(&compress_body(&vec![0u8; actual]).unwrap_or_default());
+        body.freeze()
+    }
+
+    /// The sizes a compressed body must keep to. (Its peak memory is
+    /// measured against a real server in the interop robustness tests.)
+    #[test]
+    fn decompression_checks_the_announced_size() {
+        const MAX: usize = 4 << 20;
+        let want = MAX - HEADER_SIZE;
+        // Exactly the limit is accepted.
+        let out = decompress(bomb(MAX, want), MAX);
+        assert_eq!(out.as_ref().map(Bytes::len).ok(), Some(want));
+        // A stream longer or shorter than announced is refused.
+        for actual in [want + 1, want - 1] {
+            assert!(matches!(
+                decompress(bomb(MAX, actual), MAX),
+                Err(ProtocolError::BadCompressedBody { .. })
+            ));
+        }
+        // Announcing more than the limit is refused before inflating.
+        assert!(matches!(
+            decompress(bomb(MAX + 1, 10), MAX),
+            Err(ProtocolError::MessageTooLarge { .. })
+        ));
     }
 }

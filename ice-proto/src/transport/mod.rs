@@ -24,7 +24,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub use tcp::{connect, connect_with, BufferSizes, TcpAcceptor};
+pub use tcp::{
+    backlog_from_properties, connect, connect_with, BufferSizes, TcpAcceptor, DEFAULT_BACKLOG,
+};
 
 use crate::encoding::Endpoint;
 use crate::runtime_error::{Result, RuntimeError};

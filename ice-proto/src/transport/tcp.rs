@@ -4,7 +4,8 @@
 //! Socket buffer sizes are the operating system's (on Linux, tuned as the
 //! connection goes) unless `Ice.TCP.RcvSize` / `Ice.TCP.SndSize` ask for
 //! others, as in ZeroC Ice: see [`BufferSizes`], [`connect_with`] and
-//! [`TcpAcceptor::bind_with`].
+//! [`TcpAcceptor::bind_with`]. The listen queue is `Ice.TCP.Backlog`
+//! long (see [`backlog_from_properties`]), for every acceptor.
 
 use std::net::SocketAddr;
 
@@ -13,9 +14,25 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use crate::properties::Properties;
 use crate::runtime_error::{Result, RuntimeError};
 
-/// Listen queue of an acceptor bound by [`TcpAcceptor::bind_with`]
-/// (`Ice.TCP.Backlog`'s default in ZeroC's C++ on Linux: `SOMAXCONN`).
-const BACKLOG: u32 = 4096;
+/// The listen queue of an acceptor when `Ice.TCP.Backlog` is not set:
+/// ZeroC's C++ default, `SOMAXCONN` (4096 in Linux's headers; the kernel
+/// bounds it by `net.core.somaxconn`). Tokio's own default, 1024 or less,
+/// drops the SYNs of a burst of clients, which then wait for their
+/// retransmissions (seconds) to be accepted.
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// The listen queue `Ice.TCP.Backlog` asks for; unset, zero, negative or
+/// non-numeric values give [`DEFAULT_BACKLOG`].
+#[must_use]
+pub fn backlog_from_properties(properties: &Properties) -> u32 {
+    u32::try_from(properties.get_property_as_int_with_default(
+        "Ice.TCP.Backlog",
+        i32::try_from(DEFAULT_BACKLOG).unwrap_or(i32::MAX),
+    ))
+    .ok()
+    .filter(|&n| n > 0)
+    .unwrap_or(DEFAULT_BACKLOG)
+}
 
 /// TCP receive and send buffer sizes, in bytes; `None` leaves the
 /// operating system's default (and, on Linux, its automatic tuning).
@@ -149,29 +166,29 @@ pub struct TcpAcceptor {
 }
 
 impl TcpAcceptor {
-    /// Binds to `host:port`; port 0 picks a free port (see
+    /// Binds to `host:port` with the system's buffer sizes and a listen
+    /// queue of [`DEFAULT_BACKLOG`]; port 0 picks a free port (see
     /// [`TcpAcceptor::local_addr`]).
     ///
     /// # Errors
     /// [`RuntimeError::Io`] when the address cannot be bound.
     pub async fn bind(host: &str, port: u16) -> Result<Self> {
-        let host = if host.is_empty() { "0.0.0.0" } else { host };
-        let listener = TcpListener::bind((host, port))
-            .await
-            .map_err(|e| RuntimeError::io("bind", e))?;
-        Ok(Self { listener })
+        Self::bind_with(host, port, BufferSizes::default(), DEFAULT_BACKLOG).await
     }
 
     /// [`TcpAcceptor::bind`] with socket buffer sizes, set on the listening
-    /// socket so that every accepted connection inherits them.
+    /// socket so that every accepted connection inherits them, and a listen
+    /// queue of `backlog` connections.
     ///
     /// # Errors
     /// [`RuntimeError::Io`] when the address cannot be resolved or bound,
     /// or a buffer size cannot be set.
-    pub async fn bind_with(host: &str, port: u16, sizes: BufferSizes) -> Result<Self> {
-        if sizes.is_default() {
-            return Self::bind(host, port).await;
-        }
+    pub async fn bind_with(
+        host: &str,
+        port: u16,
+        sizes: BufferSizes,
+        backlog: u32,
+    ) -> Result<Self> {
         let host = if host.is_empty() { "0.0.0.0" } else { host };
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
         let addrs = tokio::net::lookup_host((host, port))
@@ -183,7 +200,7 @@ impl TcpAcceptor {
             socket
                 .set_reuseaddr(true)
                 .map_err(|e| RuntimeError::io("set SO_REUSEADDR", e))?;
-            match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+            match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
                 Ok(listener) => return Ok(Self { listener }),
                 Err(e) => last = e,
             }
@@ -282,7 +299,7 @@ mod tests {
             rcv: Some(32 * 1024),
             snd: Some(48 * 1024),
         };
-        let acceptor = TcpAcceptor::bind_with("127.0.0.1", 0, small).await?;
+        let acceptor = TcpAcceptor::bind_with("127.0.0.1", 0, small, DEFAULT_BACKLOG).await?;
         let port = acceptor.local_addr()?.port();
         let client = connect_with("127.0.0.1", port, small).await?;
         let (server, _) = acceptor.accept().await?;
@@ -292,7 +309,7 @@ mod tests {
             assert!((48 * 1024..=96 * 1024).contains(&snd), "snd {snd}");
         }
         // Without sizes: the system's default, not what was set above.
-        let plain = TcpAcceptor::bind_with("127.0.0.1", 0, BufferSizes::default()).await?;
+        let plain = TcpAcceptor::bind_with("127.0.0.1", 0, BufferSizes::default(), 16).await?;
         let port = plain.local_addr()?.port();
         let client = connect_with("127.0.0.1", port, BufferSizes::default()).await?;
         let (rcv, _) = sizes_of(client);
