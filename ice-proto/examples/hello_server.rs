@@ -37,9 +37,8 @@ impl Hello for HelloImpl {
 
     async fn shutdown(&self, current: &Current) -> Result<(), DispatchError> {
         println!("Shutting down...");
-        // Shut down once this reply is on its way.
-        let communicator = current.adapter.communicator().clone();
-        tokio::spawn(async move { communicator.shutdown().await });
+        // The reply to this call still goes out before the connections close.
+        current.adapter.communicator().shutdown().await;
         Ok(())
     }
 }

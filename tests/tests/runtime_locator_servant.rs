@@ -19,7 +19,9 @@ use ice_proto::communicator::Communicator;
 use ice_proto::connection::BoxFuture;
 use ice_proto::encoding::{Endpoint, Identity};
 use ice_proto::properties::Properties;
-use runtime_support::{run_python, start_python_server, Boom, Tester, TesterServant};
+use runtime_support::{
+    run_python, start_python_server, Boom, Tester, TesterAddResult, TesterServant,
+};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -37,18 +39,21 @@ struct Named {
 }
 
 fn named(name: &str, log: &Log) -> Arc<dyn Servant> {
-    Arc::new(TesterServant(Arc::new(Named {
+    TesterServant::new(Named {
         name: name.to_owned(),
         log: log.clone(),
-    })))
+    })
 }
 
 impl Tester for Named {
     async fn echo(&self, s: String, _: &Current) -> Result<String, DispatchError> {
         Ok(format!("{}:{s}", self.name))
     }
-    async fn add(&self, a: i32, b: i32, _: &Current) -> Result<(i32, i32), DispatchError> {
-        Ok((a.wrapping_add(b), a.wrapping_mul(b)))
+    async fn add(&self, a: i32, b: i32, _: &Current) -> Result<TesterAddResult, DispatchError> {
+        Ok(TesterAddResult {
+            return_value: a.wrapping_add(b),
+            product: a.wrapping_mul(b),
+        })
     }
     async fn record(&self, msg: String, _: &Current) -> Result<(), DispatchError> {
         push(&self.log, msg);
