@@ -15,7 +15,8 @@ set -e
 # The replicators: a promotable clone of scf-replicator. Each instance
 # starts on standby, following the promoted one; the promoted one serves the
 # replicator address. replicator.cfg sets
-#   ChannelServiceXReplicator.Endpoints=tcp -h 10.0.0.254 -p 4061
+#   ChannelServiceXReplicator.Endpoints=tcp -h 0.0.0.0 -p 4061
+#   ChannelServiceXReplicator.PublishedEndpoints=tcp -h 10.0.0.254 -p 4061
 #   ChannelServiceXReplicator.StateReplicatorName=ChannelServiceXStateReplicator:tcp -h 10.0.0.254 -p 4061
 #   ChannelServiceXReplicator.DataDir=/var/lib/scf/replicator
 #   ReplicatorManagement.Endpoints=tcp -h <this node's own address> -p 4062
@@ -33,13 +34,14 @@ pcs resource create scf-replicator ocf:asterisk-scf:scf-replica \
     op monitor interval=4s timeout=20s role=Promoted \
     promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1
 
-# The replicator address, with the promoted replicator, added before it
-# serves (the promoted replicator binds it on promotion).
+# The replicator address, with the promoted replicator, once it is promoted
+# (it listens on 0.0.0.0 from its promotion on, so it serves the moment
+# the address arrives).
 pcs resource create scf-replicator-ip ocf:heartbeat:IPaddr2 \
     ip=10.0.0.254 cidr_netmask=24 nic=eth0 \
     op monitor interval=10s
 pcs constraint colocation add scf-replicator-ip with Promoted scf-replicator-clone INFINITY
-pcs constraint order start scf-replicator-ip then promote scf-replicator-clone
+pcs constraint order promote scf-replicator-clone then start scf-replicator-ip
 
 # The member: a promotable clone, one instance per node, one promoted.
 pcs resource create scf-channel ocf:asterisk-scf:scf-replica \
