@@ -38,6 +38,7 @@
 //! // facet "group" of each replicator identity, on the active replicator
 //! ["amd"] Ice::StringSeq follow(string follower);   // returns the listeners
 //! void unfollow(string follower);
+//! idempotent bool following(string follower);       // still registered?
 //! // the follower, on the standby replicator's management adapter
 //! void followSet(ItemSeq items);
 //! void followRemoved(KeySeq keys);
@@ -64,6 +65,9 @@ pub const FACET: &str = "group";
 pub const FOLLOW: &str = "follow";
 /// Unregisters a follower.
 pub const UNFOLLOW: &str = "unfollow";
+/// Whether a follower is registered (a follower dropped for failing a push
+/// learns so and registers again).
+pub const FOLLOWING: &str = "following";
 /// A follower's operation receiving set items.
 pub const SET: &str = "followSet";
 /// A follower's operation receiving removed keys.
@@ -71,8 +75,14 @@ pub const REMOVED: &str = "followRemoved";
 /// A follower's operation receiving the registered listeners.
 pub const LISTENERS: &str = "followListeners";
 
-/// How long one push to a follower may take before it is dropped.
-pub const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one push to a follower may take before it is dropped: the
+/// longest a hung standby replicator holds the active one's
+/// acknowledgements, once (a dropped follower registers again).
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a promotion waits for the previous active replicator to
+/// release its followers (it is usually gone).
+pub const LEAVE_LIMIT: Duration = Duration::from_millis(300);
 
 /// The most items one catch-up write holds.
 const CATCH_UP_BATCH: usize = 1000;
@@ -279,6 +289,11 @@ where
                     self.core.remove_listener(&name);
                     Ok(current.results(|_| {}))
                 }
+                FOLLOWING => {
+                    let (_, name) = self.follower(&params)?;
+                    let registered = self.core.is_registered(&name);
+                    Ok(current.results(|out| out.write(&registered)))
+                }
                 _ => Err(DispatchError::OperationNotExist),
             }
         })
@@ -432,6 +447,31 @@ where
         Ok(count)
     }
 
+    /// Resolves once the active replicator at `active` no longer has this
+    /// follower registered (it dropped it for a failed push) or cannot be
+    /// asked; checked every [`crate::link::PING_INTERVAL`].
+    async fn dropped(&self, active: &ObjectPrx) -> String {
+        let group = active.clone().ice_facet(FACET);
+        loop {
+            tokio::time::sleep(crate::link::PING_INTERVAL).await;
+            let me = guard(&self.me).clone();
+            let params = group.params(|out| out.write(&me));
+            let registered = match call(&group, FOLLOWING, OperationMode::Idempotent, params).await
+            {
+                Ok(results) => group
+                    .results_input(&results, Arc::clone(&self.glue.registry))
+                    .and_then(|mut input| input.read::<bool>())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match registered {
+                Ok(true) => {}
+                Ok(false) => return "the active replicator dropped this follower".into(),
+                Err(e) => return format!("cannot ask the active replicator: {e}"),
+            }
+        }
+    }
+
     /// Stops following `active` (when it can be reached).
     pub async fn leave(&self, active: &ObjectPrx) {
         let group = active.clone().ice_facet(FACET);
@@ -495,7 +535,10 @@ where
                             items = n,
                             "following the active replicator"
                         );
-                        let reason = ObjectPrx::lost(session).await;
+                        let reason = tokio::select! {
+                            reason = ObjectPrx::lost(session) => reason,
+                            reason = me.dropped(&active) => reason,
+                        };
                         tracing::warn!(component = me.glue.component, reason = %reason, "lost the active replicator; following again once one answers");
                     }
                     Err(e) => {
@@ -676,13 +719,19 @@ impl Group {
         for t in state.tasks.drain(..) {
             t.abort();
         }
-        let mut listeners = 0;
-        for (f, active) in self.followers.iter() {
-            // A previous active one still answering stops pushing here.
-            let leave = f.leave_active(active.clone());
-            let _ = tokio::time::timeout(Duration::from_millis(300), leave).await;
-            listeners += f.take_over(&self.communicator);
-        }
+        // A previous active one still answering stops pushing here; one
+        // that does not answer at once is not waited for.
+        let leave = async {
+            for (f, active) in self.followers.iter() {
+                f.leave_active(active.clone()).await;
+            }
+        };
+        let _ = tokio::time::timeout(LEAVE_LIMIT, leave).await;
+        let listeners: usize = self
+            .followers
+            .iter()
+            .map(|(f, _)| f.take_over(&self.communicator))
+            .sum();
         match (self.serve)().await {
             Ok(adapter) => {
                 state.adapter = Some(adapter);

@@ -528,6 +528,15 @@ impl<I: Keyed> StateReplicator<I> {
         lock(&self.inner).registrations.subscribe()
     }
 
+    /// Whether a listener with this description is registered.
+    #[must_use]
+    pub fn is_registered(&self, description: &str) -> bool {
+        lock(&self.inner)
+            .listeners
+            .iter()
+            .any(|l| l.name == description)
+    }
+
     /// The number of registered listeners.
     #[must_use]
     pub fn listener_count(&self) -> usize {

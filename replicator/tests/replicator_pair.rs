@@ -240,3 +240,63 @@ fn a_standby_replicator_holds_every_change_the_active_one_acknowledged() {
         "the promoted replicator holds exactly the acknowledged changes"
     );
 }
+
+/// A standby replicator that hangs (SIGSTOP) is dropped by the active one
+/// after a push times out, so the active member's changes go on; once it
+/// runs again (SIGCONT) it learns it was dropped, follows again and
+/// catches up, and taking over later it holds every acknowledged change.
+#[test]
+fn a_hung_standby_replicator_is_dropped_then_follows_again() {
+    let (pa, pb) = (free_port(), free_port());
+    let group = format!(
+        "ChannelServiceXStateReplicator:{}:{}",
+        loopback(pa),
+        loopback(pb)
+    );
+    let mut first = group_replicator(pa, &group, &[]);
+    let second = group_replicator(pb, &group, &[]);
+    assert_eq!(ctl("activate", first.proxy(1), &[]), Some(CTL_ACTIVE));
+    wait_log(&second, "following the active replicator", 3, LONG);
+    let a = spawn_component("rust-active", &group, &[]);
+    assert_eq!(ctl("activate", a.proxy(1), &[]), Some(CTL_ACTIVE));
+    let mut client = Client::start(None, a.proxy(0), PREFIX, &[]);
+    client.wait_acks(50, LONG);
+
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &second.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    // Changes go on once the active replicator dropped the hung follower.
+    client.wait_acks(100, LONG);
+    signal("-CONT");
+    wait_log(
+        &second,
+        "the active replicator dropped this follower",
+        1,
+        LONG,
+    );
+    wait_log(&second, "following the active replicator", 4, LONG);
+    client.wait_acks(50, LONG);
+    let last = client.stop();
+    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
+    assert_eq!(
+        acked,
+        (1..=last).collect(),
+        "every channel acknowledged once"
+    );
+
+    first.kill();
+    assert_eq!(ctl("activate", second.proxy(1), &[]), Some(CTL_ACTIVE));
+    let late = spawn_component("rust-late", &group, &[]);
+    drop(a);
+    assert_eq!(ctl("activate", late.proxy(1), &[]), Some(CTL_ACTIVE));
+    assert_eq!(
+        held(late.proxy(0)),
+        acked,
+        "the standby replicator, dropped and following again, took over with every change"
+    );
+}
