@@ -521,7 +521,7 @@ impl<I: Keyed> StateReplicator<I> {
     }
 
     /// The descriptions of the registered listeners that standby
-    /// replicators take over ([`Listener::replicated`]), now and after
+    /// replicators take over (all but followers, [`Listener::follows`]), now and after
     /// each change (a registration, a removal, a listener dropped).
     #[must_use]
     pub fn registrations(&self) -> watch::Receiver<Vec<String>> {
