@@ -445,7 +445,7 @@ fn start_fails_cleanly_when_the_member_cannot_start() {
 #[test]
 fn the_agent_runs_a_replicator_pair_and_fails_over_to_the_standby_replicator() {
     let scratch = Scratch::new("scf-ocf-replicators");
-    let port = support::free_port();
+    let port = support::free_service_port();
     let address = format!("tcp -h 127.0.0.1 -p {port}");
     let group = format!("ChannelServiceXStateReplicator:{address}");
     let replicator_agent = |name: &str| {

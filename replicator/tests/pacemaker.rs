@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use interop_tests::peers::CTL_ACTIVE;
 use support::client::{listed_numbers, Client};
-use support::{free_port, run_bounded, Scratch, COMPONENT, CTL, REPLICATOR};
+use support::{free_service_port, run_bounded, Scratch, COMPONENT, CTL, REPLICATOR};
 
 const PREFIX: &str = "m";
 
@@ -332,7 +332,7 @@ fn pacemaker_fails_over_the_replicator_and_the_member_with_every_acknowledged_ch
         let _ = std::fs::remove_dir_all(&old.dir);
     }
     let cluster = Cluster::start(&scratch.path);
-    let address = format!("tcp -h 127.0.0.1 -p {}", free_port());
+    let address = format!("tcp -h 127.0.0.1 -p {}", free_service_port());
     let group = format!("ChannelServiceXStateReplicator:{address}");
     let extra = format!(
         "--ChannelServiceXReplicator.Endpoints='{address}' \

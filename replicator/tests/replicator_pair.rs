@@ -28,10 +28,21 @@ use std::time::{Duration, Instant};
 use interop_tests::golden::Encoding;
 use interop_tests::peers::{bins, is_change, replay, with_encoding, Peer, CTL_ACTIVE};
 use support::client::{listed_numbers, Client};
-use support::{ctl, free_port, spawn_component, spawn_replicator, Scratch};
+use support::{ctl, free_service_port, spawn_component, spawn_replicator, Scratch};
 
 const PREFIX: &str = "p";
 const LONG: Duration = Duration::from_secs(60);
+
+/// Two different free ports for the replicators' client address.
+fn two_ports() -> (u16, u16) {
+    let pa = free_service_port();
+    loop {
+        let pb = free_service_port();
+        if pb != pa {
+            return (pa, pb);
+        }
+    }
+}
 
 fn loopback(port: u16) -> String {
     format!("tcp -h 127.0.0.1 -p {port}")
@@ -83,7 +94,7 @@ fn held(service: &str) -> BTreeSet<u64> {
 #[test]
 fn a_standby_replicator_takes_over_with_every_acknowledged_change_and_the_listeners() {
     let scratch = Scratch::new("replicator-pair");
-    let (pa, pb) = (free_port(), free_port());
+    let (pa, pb) = two_ports();
     let group = format!(
         "ChannelServiceXStateReplicator:{}:{}",
         loopback(pa),
@@ -200,7 +211,7 @@ fn client_timeouts(client: &Client) -> bool {
 #[test]
 fn a_standby_replicator_holds_every_change_the_active_one_acknowledged() {
     let scratch = Scratch::new("replicator-pair-cpp");
-    let (pa, pb) = (free_port(), free_port());
+    let (pa, pb) = two_ports();
     let group = format!(
         "ChannelServiceXStateReplicator:{}:{}",
         loopback(pa),
@@ -247,7 +258,7 @@ fn a_standby_replicator_holds_every_change_the_active_one_acknowledged() {
 /// catches up, and taking over later it holds every acknowledged change.
 #[test]
 fn a_hung_standby_replicator_is_dropped_then_follows_again() {
-    let (pa, pb) = (free_port(), free_port());
+    let (pa, pb) = two_ports();
     let group = format!(
         "ChannelServiceXStateReplicator:{}:{}",
         loopback(pa),
@@ -290,7 +301,12 @@ fn a_hung_standby_replicator_is_dropped_then_follows_again() {
     );
 
     first.kill();
-    assert_eq!(ctl("activate", second.proxy(1), &[]), Some(CTL_ACTIVE));
+    assert_eq!(
+        ctl("activate", second.proxy(1), &[]),
+        Some(CTL_ACTIVE),
+        "{}",
+        second.stderr()
+    );
     let late = spawn_component("rust-late", &group, &[]);
     drop(a);
     assert_eq!(ctl("activate", late.proxy(1), &[]), Some(CTL_ACTIVE));
