@@ -27,7 +27,21 @@ trap cleanup EXIT
 ready() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no READY in $1" >&2; exit 1; }
 
 mkdir "$tmp/data"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A free port below the ephemeral range: the second one is bound only when
+# a standby replicator is promoted, and no outgoing connection takes it meanwhile.
+free_port() {
+  /usr/bin/python3 -c '
+import random, socket
+while True:
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
 port=$(free_port); port2=$(free_port)
 "$bin/scf-replicator" --ChannelServiceXReplicator.Endpoints="tcp -h 127.0.0.1 -p $port" \
   --ChannelServiceXReplicator.DataDir="$tmp/data" >"$tmp/r" 2>"$tmp/r.log" &
