@@ -14,6 +14,12 @@
 # the ratio to in-memory (DURABLE=0 skips it; DURABLE_DIR chooses the file
 # system, default a directory under the target dir).
 #
+# Then concurrent changes through an active member (MEMBER=0 skips it):
+# MEMBER_BENCH_THREADS ZeroC Python clients of a release channel-service-x,
+# the replicator in memory and under each sync policy, 1/4/16 standby
+# members (replicator/tests/member_throughput.rs); the member sends the
+# changes made during a call together, so they share a durable commit.
+#
 #   scripts/bench-replicator.sh          ROUNDS=3 CHANGES=5000 PROBES=500
 #   ROUNDS=5 CHANGES=20000 scripts/bench-replicator.sh
 set -euo pipefail
@@ -83,7 +89,15 @@ END {
     }
 }' "$out/replicator.txt"
 
-[ "${DURABLE:-1}" = 1 ] || exit 0
+member_bench() {
+    [ "${MEMBER:-1}" = 1 ] || return 0
+    echo
+    echo "concurrent changes through an active member (replicator/tests/member_throughput.rs)"
+    MEMBER_BENCH_BIN=$(cd "$rs" && pwd) cargo test -q -p replicator --test member_throughput -- \
+        --ignored --nocapture 2>/dev/null | grep '^member'
+}
+
+[ "${DURABLE:-1}" = 1 ] || { member_bench; exit 0; }
 DURABLE_ROUNDS=${DURABLE_ROUNDS:-1}
 DURABLE_CHANGES=${DURABLE_CHANGES:-2000}
 durable_dir=${DURABLE_DIR:-$out/durable}
@@ -108,7 +122,7 @@ WRAP
     rm -rf "${durable_dir:?}"/*
 done
 echo
-echo "durable state (medians over $DURABLE_ROUNDS rounds; one setStateItems call after another, as an active member sends them)"
+echo "durable state (medians over $DURABLE_ROUNDS rounds; one setStateItems call after another, as an active member with one caller at a time sends them)"
 awk '
 function med(list,   a, n, i, j, t) {
     n = split(list, a, " ")
@@ -136,3 +150,4 @@ END {
         printf "  %-48s %6.2fx  %s\n", "group-committed durable >= 50% of memory at 16", x, (x >= 0.5) ? "met" : "NOT met"
     }
 }' "$out/durable.txt"
+member_bench

@@ -8,6 +8,8 @@
 //!   the sync policies under which a change is acknowledged;
 //! - [`member`]: a replica-group member's store and its standby/active
 //!   lifecycle, and how it behaves when its replicator is lost;
+//! - [`group`]: redundant replicators, a standby replicator following
+//!   the active one and taking over on `activate()`;
 //! - [`link`]: a member's link to its replicator over Ice, watched so that
 //!   a restarted replicator is restored;
 //! - [`paged`]: catch-up in bounded pages beside `getAll...`, for states
@@ -30,6 +32,7 @@ pub mod channel_x;
 pub mod cli;
 pub mod codec;
 pub mod durable;
+pub mod group;
 pub mod link;
 pub mod member;
 pub mod paged;

@@ -143,6 +143,46 @@ pub enum MemberError {
     Replicator(#[from] ReplicatorError),
 }
 
+/// The most changes of the active member sent in one call.
+pub const BATCH_CHANGES: usize = 256;
+
+/// A change of the active member on its way to the replicator.
+enum Outgoing<I: Keyed> {
+    Set(Vec<I>),
+    Remove(Vec<I::Key>),
+}
+
+impl<I: Keyed> Outgoing<I> {
+    fn same_kind(&self, other: &Self) -> bool {
+        matches!(
+            (self, other),
+            (Self::Set(_), Self::Set(_)) | (Self::Remove(_), Self::Remove(_))
+        )
+    }
+}
+
+/// A change waiting to be sent, with its caller's answer.
+struct Waiting<I: Keyed> {
+    change: Outgoing<I>,
+    done: tokio::sync::oneshot::Sender<Result<(), MemberError>>,
+}
+
+/// The active member's changes waiting for the call in flight.
+struct Outbox<I: Keyed> {
+    queue: std::collections::VecDeque<Waiting<I>>,
+    /// Whether a task is sending (the queue drains on its own).
+    sending: bool,
+}
+
+impl<I: Keyed> Default for Outbox<I> {
+    fn default() -> Self {
+        Self {
+            queue: std::collections::VecDeque::new(),
+            sending: false,
+        }
+    }
+}
+
 /// A push received while the member catches up, replayed over the snapshot.
 enum Pushed<I: Keyed> {
     Set(Vec<I>),
@@ -172,6 +212,8 @@ pub struct Member<I: Keyed, C: ReplicatorClient<I>> {
     unreachable: Arc<AtomicBool>,
     /// How the whole state is read, when not with `get_all`.
     fetch: Arc<Mutex<Option<FetchAll<I>>>>,
+    /// The active member's changes waiting to be sent.
+    outbox: Arc<Mutex<Outbox<I>>>,
 }
 
 impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
@@ -183,6 +225,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Clone for Member<I, C> {
             roles: Arc::clone(&self.roles),
             unreachable: Arc::clone(&self.unreachable),
             fetch: Arc::clone(&self.fetch),
+            outbox: Arc::clone(&self.outbox),
         }
     }
 }
@@ -230,6 +273,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             roles: Arc::new(watch::Sender::new(Role::Standby)),
             unreachable: Arc::default(),
             fetch: Arc::default(),
+            outbox: Arc::default(),
         }
     }
 
@@ -309,6 +353,7 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
             roles: Arc::new(watch::Sender::new(Role::Active)),
             unreachable: Arc::default(),
             fetch: Arc::default(),
+            outbox: Arc::default(),
         }
     }
 
@@ -395,44 +440,141 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
     /// A change made by the active component: sent to the replicator and,
     /// once it acknowledged, applied locally (see the module docs).
     ///
+    /// Changes made while an earlier one is on its way to the replicator
+    /// wait, in order, and then go out together: consecutive sets in one
+    /// `set` call, consecutive removals in one `remove` call (at most
+    /// [`BATCH_CHANGES`] changes a call), each applied and answered once
+    /// its call is acknowledged. So concurrent changes share one round
+    /// trip and one durable commit of the replicator, and are applied in
+    /// the order they were made.
+    ///
     /// # Errors
     /// [`MemberError::NotActive`] on standby; the replicator's error if it
     /// could not be told, the change then not applied.
     pub async fn set(&self, items: Vec<I>) -> Result<(), MemberError> {
-        let _guard = self.transition.lock().await;
-        if self.role() != Role::Active {
-            return Err(MemberError::NotActive);
-        }
-        if let Some(c) = &self.client {
-            let sent = c.set_items(items.clone()).await;
-            self.note_call(&sent);
-            sent?;
-        }
-        let mut s = lock(&self.store);
-        apply_set(&mut s.items, &items);
-        Ok(())
+        self.change(Outgoing::Set(items)).await
     }
 
     /// A removal made by the active component: sent to the replicator
-    /// and, once it acknowledged, applied locally.
+    /// and, once it acknowledged, applied locally (grouped with concurrent
+    /// changes as [`Member::set`] says).
     ///
     /// # Errors
     /// As [`Member::set`].
     pub async fn remove(&self, keys: Vec<I::Key>) -> Result<(), MemberError> {
-        let _guard = self.transition.lock().await;
-        if self.role() != Role::Active {
-            return Err(MemberError::NotActive);
+        self.change(Outgoing::Remove(keys)).await
+    }
+
+    async fn change(&self, change: Outgoing<I>) -> Result<(), MemberError> {
+        if self.client.is_none() {
+            let _guard = self.transition.lock().await;
+            if self.role() != Role::Active {
+                return Err(MemberError::NotActive);
+            }
+            apply(&mut lock(&self.store).items, &change);
+            return Ok(());
         }
-        if let Some(c) = &self.client {
-            let sent = c.remove_items(keys.clone()).await;
-            self.note_call(&sent);
-            sent?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut o = self
+                .outbox
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            o.queue.push_back(Waiting { change, done });
+            !std::mem::replace(&mut o.sending, true)
+        };
+        if lead {
+            // On a task of its own: a caller that goes away does not stop
+            // the changes queued behind its own.
+            tokio::spawn(self.clone().send_queued());
         }
-        let mut s = lock(&self.store);
-        for k in &keys {
-            s.items.remove(k);
+        answer
+            .await
+            .unwrap_or(Err(MemberError::Replicator(ReplicatorError {
+                operation: "set",
+                reason: "the change was dropped before it was sent".into(),
+            })))
+    }
+
+    /// Sends what waits in the outbox, in order, until it is empty.
+    async fn send_queued(self) {
+        loop {
+            let batch: Vec<Waiting<I>> = {
+                let mut o = self
+                    .outbox
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if o.queue.is_empty() {
+                    o.sending = false;
+                    return;
+                }
+                let n = o.queue.len().min(BATCH_CHANGES);
+                o.queue.drain(..n).collect()
+            };
+            let _guard = self.transition.lock().await;
+            let active = self.role() == Role::Active;
+            let mut rest = batch.into_iter().peekable();
+            while let Some(first) = rest.next() {
+                if !active {
+                    let _ = first.done.send(Err(MemberError::NotActive));
+                    continue;
+                }
+                // The run of consecutive changes of the first one's kind.
+                let mut run = vec![first];
+                while let Some(next) = rest.next_if(|w| w.change.same_kind(&run[0].change)) {
+                    run.push(next);
+                }
+                self.send_run(run).await;
+            }
         }
-        Ok(())
+    }
+
+    /// Sends a run of changes of one kind in one call; applies and answers
+    /// each once acknowledged, or answers each with the failure.
+    async fn send_run(&self, run: Vec<Waiting<I>>) {
+        let Some(c) = &self.client else {
+            return;
+        };
+        let sent = match &run[0].change {
+            Outgoing::Set(_) => {
+                let items = run
+                    .iter()
+                    .flat_map(|w| match &w.change {
+                        Outgoing::Set(items) => items.clone(),
+                        Outgoing::Remove(_) => Vec::new(),
+                    })
+                    .collect();
+                c.set_items(items).await
+            }
+            Outgoing::Remove(_) => {
+                let keys = run
+                    .iter()
+                    .flat_map(|w| match &w.change {
+                        Outgoing::Remove(keys) => keys.clone(),
+                        Outgoing::Set(_) => Vec::new(),
+                    })
+                    .collect();
+                c.remove_items(keys).await
+            }
+        };
+        self.note_call(&sent);
+        match sent {
+            Ok(()) => {
+                let mut s = lock(&self.store);
+                for w in &run {
+                    apply(&mut s.items, &w.change);
+                }
+                drop(s);
+                for w in run {
+                    let _ = w.done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                for w in run {
+                    let _ = w.done.send(Err(MemberError::Replicator(e.clone())));
+                }
+            }
+        }
     }
 
     /// Logs the first failed call to the replicator (warning) and the first
@@ -600,6 +742,17 @@ impl<I: Keyed, C: ReplicatorClient<I>> Member<I, C> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn apply<I: Keyed>(items: &mut HashMap<I::Key, I>, change: &Outgoing<I>) {
+    match change {
+        Outgoing::Set(set) => apply_set(items, set),
+        Outgoing::Remove(keys) => {
+            for k in keys {
+                items.remove(k);
+            }
+        }
     }
 }
 
@@ -960,5 +1113,78 @@ mod tests {
         // Once caught up, pushes apply directly.
         m.pushed_set(&[Item("c".into(), 3)]);
         assert_eq!(m.get(&"c".to_owned()), Some(Item("c".into(), 3)));
+    }
+
+    /// A client whose `set`/`remove` take a while and are recorded.
+    #[derive(Default)]
+    struct Recording {
+        calls: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl ReplicatorClient<Item> for Recording {
+        async fn set_items(&self, items: Vec<Item>) -> Result<(), ReplicatorError> {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let call = items
+                .iter()
+                .map(|i| format!("{}={}", i.0, i.1))
+                .collect::<Vec<_>>();
+            self.calls
+                .lock()
+                .expect("calls")
+                .push(format!("set {}", call.join(",")));
+            Ok(())
+        }
+        async fn remove_items(&self, keys: Vec<String>) -> Result<(), ReplicatorError> {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            self.calls
+                .lock()
+                .expect("calls")
+                .push(format!("remove {}", keys.join(",")));
+            Ok(())
+        }
+        async fn get_all(&self) -> Result<Vec<Item>, ReplicatorError> {
+            Ok(Vec::new())
+        }
+        async fn add_listener(&self) -> Result<(), ReplicatorError> {
+            Ok(())
+        }
+        async fn remove_listener(&self) -> Result<(), ReplicatorError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_made_during_a_call_go_out_together_in_order() {
+        let client = Recording::default();
+        let calls = Arc::clone(&client.calls);
+        let m = Member::start_standby(client).await.expect("join");
+        m.activate().await.expect("activate");
+        let first = {
+            let m = m.clone();
+            tokio::spawn(async move { m.set(vec![Item("x".into(), 0)]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Made while the first is in flight, in this order.
+        let (a, b, c, d, e) = tokio::join!(
+            m.set(vec![Item("a".into(), 1)]),
+            m.set(vec![Item("a".into(), 2), Item("b".into(), 2)]),
+            m.remove(vec!["b".into()]),
+            m.remove(vec!["x".into()]),
+            m.set(vec![Item("a".into(), 3)]),
+        );
+        first.await.expect("task").expect("first");
+        for r in [a, b, c, d, e] {
+            r.expect("acknowledged");
+        }
+        assert_eq!(
+            *calls.lock().expect("calls"),
+            vec![
+                "set x=0".to_owned(),
+                "set a=1,a=2,b=2".to_owned(),
+                "remove b,x".to_owned(),
+                "set a=3".to_owned(),
+            ]
+        );
+        assert_eq!(m.snapshot(), vec![Item("a".into(), 3)]);
     }
 }

@@ -22,6 +22,11 @@
 //!   ([`Config::queue_bound`] changes), is dropped with a log line; it can
 //!   register again and catch up with `get_all`.
 //!
+//! Followers: a listener that [`Listener::follows`] (a standby replicator,
+//! see [`crate::group`]) is pushed like any other, and a change's
+//! [`Commit`] resolves only once every follower registered when the change
+//! was made has applied it, or was dropped.
+//!
 //! Durability: a replicator made with [`StateReplicator::with_store`]
 //! keeps its items in a database ([`crate::durable`]) as well. A change is
 //! applied to memory and queued to the listeners at once (in call order,
@@ -49,7 +54,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::durable::{Durable, Op, StoreError};
 
@@ -132,6 +137,15 @@ pub trait Listener<I: Keyed>: Send + Sync + 'static {
     /// its stringified identity and endpoints).
     fn describe(&self) -> String;
 
+    /// Whether this listener is a standby replicator following this one
+    /// (see [`crate::group`]): it is not among the registrations standby
+    /// replicators take over ([`StateReplicator::registrations`]), and a
+    /// change is acknowledged only once every follower applied it (or was
+    /// dropped for failing). Default `false`.
+    fn follows(&self) -> bool {
+        false
+    }
+
     /// The form this listener encodes its pushes in, when it can be handed
     /// a change another listener of the same form encoded: a change not
     /// merged with others then goes through [`Listener::encode`] (once per
@@ -182,13 +196,16 @@ impl Default for Config {
 /// each form first need them.
 struct Batch<T> {
     data: Vec<T>,
+    /// The change's position in the replicator's sequence of changes.
+    seq: u64,
     encoded: Mutex<Vec<(Form, Encoded)>>,
 }
 
 impl<T> Batch<T> {
-    fn new(data: Vec<T>) -> Arc<Self> {
+    fn new(data: Vec<T>, seq: u64) -> Arc<Self> {
         Arc::new(Self {
             data,
+            seq,
             encoded: Mutex::new(Vec::new()),
         })
     }
@@ -229,6 +246,8 @@ impl<I: Keyed> Clone for Change<I> {
 struct ListenerEntry<I: Keyed> {
     id: u64,
     name: String,
+    /// For a follower: the position of the last change it applied.
+    applied: Option<watch::Receiver<u64>>,
     queue: mpsc::Sender<Change<I>>,
 }
 
@@ -241,9 +260,32 @@ struct Inner<I: Keyed> {
     next_order: u64,
     listeners: Vec<ListenerEntry<I>>,
     next_listener: u64,
+    /// The descriptions of the replicated listeners, told on each change.
+    registrations: watch::Sender<Vec<String>>,
+    /// The position of the next change.
+    next_seq: u64,
 }
 
 impl<I: Keyed> Inner<I> {
+    /// Tells [`StateReplicator::registrations`] watchers of the listeners
+    /// registered now, if they changed.
+    fn publish(&self) {
+        let names: Vec<String> = self
+            .listeners
+            .iter()
+            .filter(|l| l.applied.is_none())
+            .map(|l| l.name.clone())
+            .collect();
+        self.registrations.send_if_modified(|v| {
+            if *v == names {
+                false
+            } else {
+                *v = names;
+                true
+            }
+        });
+    }
+
     fn remove(&mut self, key: &I::Key) {
         if let Some((order, _)) = self.items.remove(key) {
             self.by_order.remove(&order);
@@ -276,10 +318,21 @@ impl<I: Keyed> Clone for StateReplicator<I> {
 #[must_use = "a change may be acknowledged only once its commit resolved"]
 pub struct Commit(CommitState);
 
-#[derive(Debug)]
 enum CommitState {
     Done(Option<Result<(), StoreError>>),
     Waiting(oneshot::Receiver<Result<(), StoreError>>),
+    /// Stored, then applied by the followers.
+    Chained(Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>),
+}
+
+impl std::fmt::Debug for CommitState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Self::Waiting(_) => f.write_str("Waiting"),
+            Self::Chained(_) => f.write_str("Chained"),
+        }
+    }
 }
 
 impl Commit {
@@ -301,6 +354,7 @@ impl Future for Commit {
                     })
                 })
             }),
+            CommitState::Chained(f) => f.as_mut().poll(cx),
         }
     }
 }
@@ -338,6 +392,8 @@ impl<I: Keyed> StateReplicator<I> {
                 next_order: 0,
                 listeners: Vec::new(),
                 next_listener: 0,
+                registrations: watch::Sender::new(Vec::new()),
+                next_seq: 1,
             })),
             config,
             durable: None,
@@ -363,6 +419,8 @@ impl<I: Keyed> StateReplicator<I> {
                 next_order,
                 listeners: Vec::new(),
                 next_listener: 0,
+                registrations: watch::Sender::new(Vec::new()),
+                next_seq: 1,
             })),
             config,
             durable: Some(Arc::new(durable)),
@@ -422,6 +480,12 @@ impl<I: Keyed> StateReplicator<I> {
     /// [`Listener::describe`] again replaces the old registration.
     pub fn add_listener<L: Listener<I>>(&self, listener: L) {
         let name = listener.describe();
+        let (applied_tx, applied) = if listener.follows() {
+            let (tx, rx) = watch::channel(0);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let (tx, rx) = mpsc::channel(self.config.queue_bound.max(1));
         let id = {
             let mut inner = lock(&self.inner);
@@ -431,13 +495,15 @@ impl<I: Keyed> StateReplicator<I> {
             inner.listeners.push(ListenerEntry {
                 id,
                 name: name.clone(),
+                applied,
                 queue: tx,
             });
+            inner.publish();
             id
         };
         tracing::info!(listener = %name, "state replicator listener added");
         let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(push_loop(listener, rx, weak, id, name));
+        tokio::spawn(push_loop(listener, rx, weak, id, name, applied_tx));
     }
 
     /// Unregisters the listener with this description; returns whether
@@ -447,10 +513,28 @@ impl<I: Keyed> StateReplicator<I> {
         let before = inner.listeners.len();
         inner.listeners.retain(|l| l.name != description);
         let removed = inner.listeners.len() != before;
+        inner.publish();
         if removed {
             tracing::info!(listener = %description, "state replicator listener removed");
         }
         removed
+    }
+
+    /// The descriptions of the registered listeners that standby
+    /// replicators take over (all but followers, [`Listener::follows`]), now and after
+    /// each change (a registration, a removal, a listener dropped).
+    #[must_use]
+    pub fn registrations(&self) -> watch::Receiver<Vec<String>> {
+        lock(&self.inner).registrations.subscribe()
+    }
+
+    /// Whether a listener with this description is registered.
+    #[must_use]
+    pub fn is_registered(&self, description: &str) -> bool {
+        lock(&self.inner)
+            .listeners
+            .iter()
+            .any(|l| l.name == description)
     }
 
     /// The number of registered listeners.
@@ -486,8 +570,9 @@ impl<I: Keyed> StateReplicator<I> {
                 inner.items.insert(key, (order, item.clone()));
             }
         }
-        Self::fan_out(&mut inner, Change::Set(Batch::new(items)));
-        commit
+        let seq = Self::next_seq(&mut inner);
+        Self::fan_out(&mut inner, Change::Set(Batch::new(items, seq)));
+        Self::with_followers(&inner, commit, seq)
     }
 
     /// Removes the items with these keys and queues the change for every
@@ -509,11 +594,40 @@ impl<I: Keyed> StateReplicator<I> {
         for key in &keys {
             inner.remove(key);
         }
-        Self::fan_out(&mut inner, Change::Removed(Batch::new(keys)));
-        commit
+        let seq = Self::next_seq(&mut inner);
+        Self::fan_out(&mut inner, Change::Removed(Batch::new(keys, seq)));
+        Self::with_followers(&inner, commit, seq)
+    }
+
+    fn next_seq(inner: &mut Inner<I>) -> u64 {
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        seq
+    }
+
+    /// `commit`, and then every follower registered now having applied
+    /// change `seq` (or having been dropped).
+    fn with_followers(inner: &Inner<I>, commit: Commit, seq: u64) -> Commit {
+        let followers: Vec<watch::Receiver<u64>> = inner
+            .listeners
+            .iter()
+            .filter_map(|l| l.applied.clone())
+            .collect();
+        if followers.is_empty() {
+            return commit;
+        }
+        Commit(CommitState::Chained(Box::pin(async move {
+            commit.await?;
+            for mut applied in followers {
+                // An error: the follower was dropped; nothing to wait for.
+                let _ = applied.wait_for(|a| *a >= seq).await;
+            }
+            Ok(())
+        })))
     }
 
     fn fan_out(inner: &mut Inner<I>, change: Change<I>) {
+        let before = inner.listeners.len();
         inner.listeners.retain(|l| match l.queue.try_send(change.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -522,6 +636,9 @@ impl<I: Keyed> StateReplicator<I> {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
+        if inner.listeners.len() != before {
+            inner.publish();
+        }
     }
 
     /// The items with these keys that exist, in the order of `keys`.
@@ -592,6 +709,7 @@ fn merge_queued<I: Keyed, T: Clone>(
     first: &[T],
     rx: &mut mpsc::Receiver<Change<I>>,
     carry: &mut Option<Change<I>>,
+    last: &mut u64,
     same: impl Fn(Change<I>) -> Result<Arc<Batch<T>>, Change<I>>,
 ) -> Option<Vec<T>> {
     let mut merged: Option<Vec<T>> = None;
@@ -600,9 +718,12 @@ fn merge_queued<I: Keyed, T: Clone>(
             break;
         };
         match same(next) {
-            Ok(more) => merged
-                .get_or_insert_with(|| first.to_vec())
-                .extend_from_slice(&more.data),
+            Ok(more) => {
+                *last = more.seq;
+                merged
+                    .get_or_insert_with(|| first.to_vec())
+                    .extend_from_slice(&more.data);
+            }
             Err(other) => {
                 *carry = Some(other);
                 break;
@@ -620,6 +741,7 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
     replicator: Weak<Mutex<Inner<I>>>,
     id: u64,
     name: String,
+    applied: Option<watch::Sender<u64>>,
 ) {
     let form = listener.form();
     let mut carry: Option<Change<I>> = None;
@@ -633,12 +755,17 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
         };
         // Merge what is already queued behind `first` while it is the same
         // kind; a change left alone goes out in its shared encoding.
+        let mut last = match &first {
+            Change::Set(b) => b.seq,
+            Change::Removed(b) => b.seq,
+        };
         let result = match first {
             Change::Set(items) => {
-                let merged = merge_queued(&items.data, &mut rx, &mut carry, |c| match c {
-                    Change::Set(more) => Ok(more),
-                    other => Err(other),
-                });
+                let merged =
+                    merge_queued(&items.data, &mut rx, &mut carry, &mut last, |c| match c {
+                        Change::Set(more) => Ok(more),
+                        other => Err(other),
+                    });
                 match (merged, form) {
                     (Some(all), _) => listener.items_set(&all).await,
                     (None, Some(form)) => {
@@ -650,10 +777,11 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
                 }
             }
             Change::Removed(keys) => {
-                let merged = merge_queued(&keys.data, &mut rx, &mut carry, |c| match c {
-                    Change::Removed(more) => Ok(more),
-                    other => Err(other),
-                });
+                let merged =
+                    merge_queued(&keys.data, &mut rx, &mut carry, &mut last, |c| match c {
+                        Change::Removed(more) => Ok(more),
+                        other => Err(other),
+                    });
                 match (merged, form) {
                     (Some(all), _) => listener.items_removed(&all).await,
                     (None, Some(form)) => {
@@ -668,9 +796,14 @@ async fn push_loop<I: Keyed, L: Listener<I>>(
         if let Err(e) = result {
             tracing::warn!(listener = %name, error = %e, "state replicator listener dropped: push failed");
             if let Some(inner) = replicator.upgrade() {
-                lock(&inner).listeners.retain(|l| l.id != id);
+                let mut inner = lock(&inner);
+                inner.listeners.retain(|l| l.id != id);
+                inner.publish();
             }
             return;
+        }
+        if let Some(a) = &applied {
+            a.send_replace(last);
         }
     }
 }

@@ -18,11 +18,16 @@ use interop_tests::peers::{
     channel_client, run_bounded_with_input, Peer, CLIENT_NOT_ACTIVE, CTL_ACTIVE, CTL_STANDBY,
     PYTHON,
 };
+use std::collections::BTreeSet;
 use support::ocf::{
     agent_path, kill_pid, Agent, MemberGuard, OCF_ERR_CONFIGURED, OCF_ERR_GENERIC,
     OCF_ERR_INSTALLED, OCF_NOT_RUNNING, OCF_RUNNING_MASTER, OCF_SUCCESS,
 };
-use support::{find_program, run_bounded, Scratch, COMPONENT, CTL, LOOPBACK_REPLICATOR};
+
+use support::client::{listed_numbers, Client};
+use support::{
+    find_program, run_bounded, Scratch, COMPONENT, CTL, LOOPBACK_REPLICATOR, REPLICATOR,
+};
 
 fn ocf_tester() -> PathBuf {
     find_program(
@@ -426,4 +431,101 @@ fn start_fails_cleanly_when_the_member_cannot_start() {
     );
     assert_eq!(agent.code("monitor"), OCF_NOT_RUNNING);
     assert_eq!(agent.code("stop"), OCF_SUCCESS);
+}
+
+/// The same agent runs a redundant replicator pair: both replicators are
+/// configured with one client address (a moving address on one host:
+/// only the active replicator binds it), started on standby by the agent,
+/// one promoted. A ZeroC Python client writes through the active member;
+/// the active replicator is SIGKILLed, the agent's monitor sees it
+/// stopped, and promoting the standby replicator through the agent
+/// restores the service: every acknowledged channel is held by the active
+/// member and, after a member failover, by the standby one. The killed
+/// replicator, started again, follows the new active one.
+#[test]
+fn the_agent_runs_a_replicator_pair_and_fails_over_to_the_standby_replicator() {
+    let scratch = Scratch::new("scf-ocf-replicators");
+    let port = support::free_service_port();
+    let address = format!("tcp -h 127.0.0.1 -p {port}");
+    let group = format!("ChannelServiceXStateReplicator:{address}");
+    let replicator_agent = |name: &str| {
+        Agent::new(name, &scratch.path.join(name), REPLICATOR, CTL)
+            .with("adapter", "ChannelServiceXReplicator")
+            .with("replicator", &group)
+            .with(
+                "extra_args",
+                &format!(
+                    "--ChannelServiceXReplicator.Endpoints='{address}' \
+                     --ReplicatorManagement.Endpoints='tcp -h 127.0.0.1 -p 0'"
+                ),
+            )
+            .with("ctl_timeout", "2000")
+    };
+    let (r1, r2) = (replicator_agent("scf-rep-1"), replicator_agent("scf-rep-2"));
+    let _guard = MemberGuard {
+        agents: vec![r1.clone(), r2.clone()],
+    };
+    for r in [&r1, &r2] {
+        r.expect_code("start", OCF_SUCCESS);
+        assert_eq!(r.code("monitor"), OCF_SUCCESS, "{} on standby", r.instance);
+    }
+    assert_eq!(r1.code("promote"), OCF_SUCCESS);
+    assert_eq!(r1.code("monitor"), OCF_RUNNING_MASTER);
+    assert_eq!(r2.code("monitor"), OCF_SUCCESS);
+
+    let a = support::spawn_component("rust-active", &group, &[]);
+    let b = support::spawn_component("rust-standby", &group, &[]);
+    assert_eq!(support::ctl("activate", a.proxy(1), &[]), Some(CTL_ACTIVE));
+    let mut client = Client::start(None, a.proxy(0), "r", &[]);
+    client.wait_acks(60, Duration::from_secs(60));
+
+    kill_pid(r1.member_pid().unwrap());
+    let killed = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(r1.code("monitor"), OCF_NOT_RUNNING);
+    assert_eq!(r2.code("promote"), OCF_SUCCESS);
+    assert_eq!(r2.code("monitor"), OCF_RUNNING_MASTER);
+    client.wait_acks(1, Duration::from_secs(20));
+    eprintln!(
+        "replicator failover through the agent: first acknowledged change {:?} after the kill",
+        killed.elapsed()
+    );
+    client.wait_acks(60, Duration::from_secs(60));
+    let last = client.stop();
+    let acked: BTreeSet<u64> = client.acked.iter().copied().collect();
+    assert_eq!(
+        acked,
+        (1..=last).collect(),
+        "every channel acknowledged once"
+    );
+    assert_eq!(listed_numbers(a.proxy(0), "r", &[]), acked, "active member");
+    drop(a);
+    assert_eq!(support::ctl("activate", b.proxy(1), &[]), Some(CTL_ACTIVE));
+    assert_eq!(
+        listed_numbers(b.proxy(0), "r", &[]),
+        acked,
+        "standby member after failover"
+    );
+
+    // The killed replicator comes back on standby, following the new one.
+    assert_eq!(r1.code("stop"), OCF_SUCCESS);
+    r1.expect_code("start", OCF_SUCCESS);
+    assert_eq!(r1.code("monitor"), OCF_SUCCESS);
+    let start = std::time::Instant::now();
+    while r1
+        .member_log()
+        .matches("following the active replicator")
+        .count()
+        < 3
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the restarted replicator does not follow: {}",
+            r1.member_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for r in [&r1, &r2] {
+        assert_eq!(r.code("stop"), OCF_SUCCESS);
+    }
 }

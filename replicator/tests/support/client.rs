@@ -19,6 +19,8 @@ pub struct Client {
     pub retries: usize,
     /// The channel number of each failed call, in order.
     pub retried: Vec<u64>,
+    /// Why each call failed, in order.
+    pub retry_reasons: Vec<String>,
 }
 
 impl Client {
@@ -53,6 +55,7 @@ impl Client {
             acked_ms: Vec::new(),
             retries: 0,
             retried: Vec::new(),
+            retry_reasons: Vec::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Client {
                 if let Some(n) = words.next().and_then(|w| w.parse().ok()) {
                     self.retried.push(n);
                 }
+                self.retry_reasons.push(words.collect::<Vec<_>>().join(" "));
             }
             _ => {}
         }

@@ -70,6 +70,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free TCP port on loopback below the ephemeral range, for an address
+/// bound only later (a standby replicator binds its client address on
+/// promotion): no outgoing connection takes it meanwhile, and a client
+/// retrying it cannot connect to itself.
+pub fn free_service_port() -> u16 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        ^ std::process::id().rotate_left(16);
+    (0..2000u32)
+        .map(|i| 20_000 + ((seed.wrapping_add(i.wrapping_mul(7919))) % 12_000) as u16)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap()
+}
+
 /// `scf-replicator` with `args`, once it prints READY.
 pub fn spawn_replicator(args: &[String]) -> Peer {
     Peer::spawn("rust-replicator", Path::new(REPLICATOR), args).unwrap()

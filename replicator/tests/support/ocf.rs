@@ -174,9 +174,9 @@ impl Agent {
 }
 
 /// Kills (SIGKILL) the member `pid` if it still runs and still is a
-/// member (a recycled pid is left alone).
+/// member or a replicator (a recycled pid is left alone).
 pub fn kill_pid(pid: u32) {
-    super::kill_program(pid, &["channel-service"]);
+    super::kill_program(pid, &["channel-service", "scf-replicator"]);
 }
 
 /// Kills whatever member the agents started when dropped (a test that
