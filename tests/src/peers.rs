@@ -346,6 +346,8 @@ pub struct Peer {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying stderr; done once the process's stderr closed.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     ready: Vec<String>,
 }
 
@@ -411,9 +413,10 @@ impl Peer {
             });
         }
         let stderr = Arc::new(Mutex::new(String::new()));
+        let mut stderr_reader = None;
         if let Some(mut err) = child.stderr.take() {
             let sink = Arc::clone(&stderr);
-            std::thread::spawn(move || {
+            stderr_reader = Some(std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = err.read(&mut buf) {
                     if n == 0 {
@@ -423,7 +426,7 @@ impl Peer {
                         s.push_str(&String::from_utf8_lossy(&buf[..n]));
                     }
                 }
-            });
+            }));
         }
         Ok(Peer {
             name: name.to_string(),
@@ -431,6 +434,7 @@ impl Peer {
             stdin,
             lines,
             stderr,
+            stderr_reader,
             ready: Vec::new(),
         })
     }
@@ -594,7 +598,10 @@ impl Peer {
         let start = Instant::now();
         loop {
             match self.child.try_wait() {
-                Ok(Some(status)) => return Ok(status.code()),
+                Ok(Some(status)) => {
+                    self.drain_stderr();
+                    return Ok(status.code());
+                }
                 Ok(None) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -606,6 +613,23 @@ impl Peer {
                     })
                 }
                 Err(e) => return Err(io_err(format!("{}: wait", self.name))(e)),
+            }
+        }
+    }
+}
+
+impl Peer {
+    /// After the process exited: lets the stderr reader copy what is left
+    /// in the pipe (up to 2 s, in case a child process keeps it open), so
+    /// that [`Peer::stderr`] holds everything the peer printed.
+    fn drain_stderr(&mut self) {
+        let start = Instant::now();
+        while let Some(reader) = self.stderr_reader.take() {
+            if reader.is_finished() {
+                let _ = reader.join();
+            } else if start.elapsed() < Duration::from_secs(2) {
+                self.stderr_reader = Some(reader);
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
