@@ -71,6 +71,25 @@ impl Peer {
         })
     }
 }
+/// `Value::as_type` and `as_type_mut` of an application class that
+/// extends a generated one held in its `base` field: itself, then the base.
+macro_rules! as_self_then_base {
+    () => {
+        fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
+            if target == TypeId::of::<Self>() {
+                return Some(self);
+            }
+            self.base.as_type(target)
+        }
+        fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
+            if target == TypeId::of::<Self>() {
+                return Some(self);
+            }
+            self.base.as_type_mut(target)
+        }
+    };
+}
+
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `Hooked` as an application extends it: `ice_pre_marshal` sets the
@@ -91,18 +110,7 @@ impl Value for AppHooked {
     fn read_slices(&mut self, input: &mut InputStream) -> EncodingResult<()> {
         self.base.read_slices(input)
     }
-    fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type(target)
-    }
-    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type_mut(target)
-    }
+    as_self_then_base!();
     fn has_marshal_hooks(&self) -> bool {
         true
     }
@@ -898,18 +906,7 @@ impl Value for AppWebRtc {
         input.end_slice()?;
         self.base.read_slices(input)
     }
-    fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type(target)
-    }
-    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type_mut(target)
-    }
+    as_self_then_base!();
 }
 
 impl IsA<old::Entity> for AppWebRtc {}
@@ -995,18 +992,7 @@ impl Value for AppSip {
         input.end_slice()?;
         self.base.read_slices(input)
     }
-    fn as_type(&self, target: TypeId) -> Option<&dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type(target)
-    }
-    fn as_type_mut(&mut self, target: TypeId) -> Option<&mut dyn Any> {
-        if target == TypeId::of::<Self>() {
-            return Some(self);
-        }
-        self.base.as_type_mut(target)
-    }
+    as_self_then_base!();
 }
 
 impl IsA<old::Entity> for AppSip {}
